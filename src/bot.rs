@@ -1,0 +1,298 @@
+//! The Discord side: the poise framework, the gateway event handler that feeds health and the
+//! wait registry, the error handler, and command registration.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use poise::serenity_prelude as serenity;
+use serenity::{
+    ComponentInteraction, CreateAllowedMentions, CreateInteractionResponse,
+    CreateInteractionResponseMessage, GatewayIntents, Http, HttpBuilder, Interaction,
+    ModalInteraction,
+};
+
+use crate::state::AppState;
+use crate::wait::Dispatch;
+use crate::{commands, Config};
+
+/// poise's user data: the shared state.
+pub type Data = Arc<AppState>;
+/// The error type every command returns.
+pub type Error = anyhow::Error;
+/// The context every command receives.
+pub type Context<'a> = poise::Context<'a, Data, Error>;
+
+/// An error whose text is meant for the user, shown as written (ephemeral). Anything else a
+/// command returns is logged and the user sees a short generic line.
+#[derive(Debug)]
+pub struct UserError(pub String);
+
+impl std::fmt::Display for UserError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UserError {}
+
+/// The gateway intents the commands need. MESSAGE_CONTENT is privileged: enable it in the
+/// developer portal, or replies to `/ask` arrive empty.
+pub fn intents() -> GatewayIntents {
+    GatewayIntents::GUILDS
+        | GatewayIntents::GUILD_MESSAGES
+        | GatewayIntents::MESSAGE_CONTENT
+        | GatewayIntents::DIRECT_MESSAGES
+}
+
+/// The HTTP client: Discord itself with serenity's rate limiter, or `DISCORD_API_BASE` in
+/// serenity's proxy mode (which needs the limiter off; rate limiting is then the base's job).
+pub fn http(config: &Config) -> Http {
+    let builder = HttpBuilder::new(config.token.expose());
+    match &config.api_base {
+        Some(base) => builder.proxy(base.clone()).ratelimiter_disabled(true).build(),
+        None => builder.build(),
+    }
+}
+
+/// Raised when Discord rejects the token; `main` turns it into exit code 3.
+#[derive(Debug)]
+pub struct AuthFailed(pub &'static str);
+
+impl std::fmt::Display for AuthFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl std::error::Error for AuthFailed {}
+
+/// Checks the token with `GET /users/@me` before connecting: serenity and poise make no fatal
+/// authenticated call of their own, so a bad token would otherwise show only as a gateway close.
+pub async fn check_token(http: &Http) -> anyhow::Result<()> {
+    match http.get_current_user().await {
+        Ok(user) => {
+            tracing::info!(bot = %user.name, id = %user.id, "token accepted");
+            Ok(())
+        }
+        Err(serenity::Error::Http(serenity::HttpError::UnsuccessfulRequest(response)))
+            if response.status_code.as_u16() == 401 =>
+        {
+            Err(AuthFailed(
+                "Discord rejected DISCORD_TOKEN (401 Unauthorized); check the token in .env",
+            )
+            .into())
+        }
+        Err(err) => Err(anyhow::Error::new(err).context("could not check the token with Discord")),
+    }
+}
+
+/// Builds the serenity client with the poise framework and our event handler.
+pub async fn client(http: Http, state: Arc<AppState>) -> anyhow::Result<serenity::Client> {
+    let framework = poise::Framework::builder()
+        .options(poise::FrameworkOptions {
+            commands: commands::all(),
+            on_error: |error| Box::pin(on_error(error)),
+            // No pings unless a message grants one: user text must never ping anyone.
+            allowed_mentions: Some(CreateAllowedMentions::new()),
+            // Owners are not used; skipping the lookup saves a REST call at startup.
+            initialize_owners: false,
+            ..Default::default()
+        })
+        .setup({
+            let state = state.clone();
+            move |ctx, _ready, framework| {
+                Box::pin(async move {
+                    if let Err(err) = register(ctx, framework, &state).await {
+                        // A bot without its commands is dead weight: stop, loudly.
+                        state.fail(err);
+                    }
+                    Ok(state)
+                })
+            }
+        })
+        .build();
+
+    let mut cache = serenity::cache::Settings::default();
+    // The bot reads no message history and no user profiles from the cache.
+    cache.max_messages = 0;
+    cache.cache_users = false;
+
+    serenity::ClientBuilder::new_with_http(http, intents())
+        .framework(framework)
+        .event_handler(Events { state })
+        .cache_settings(cache)
+        .await
+        .context("could not build the Discord client")
+}
+
+/// Registers the slash commands with bulk overwrite, in `DEV_GUILD_ID` or globally, retrying
+/// with backoff on failure.
+async fn register(
+    ctx: &serenity::Context,
+    framework: &poise::Framework<Data, Error>,
+    state: &AppState,
+) -> anyhow::Result<()> {
+    let commands = &framework.options().commands;
+    let mut delay = Duration::from_millis(500);
+    let mut attempt = 1;
+    loop {
+        let result = match state.config.dev_guild {
+            Some(guild) => poise::builtins::register_in_guild(ctx, commands, guild).await,
+            None => poise::builtins::register_globally(ctx, commands).await,
+        };
+        match result {
+            Ok(()) => {
+                let scope = match state.config.dev_guild {
+                    Some(guild) => format!("guild {guild}"),
+                    None => "global".to_owned(),
+                };
+                tracing::info!(count = commands.len(), %scope, "slash commands registered");
+                return Ok(());
+            }
+            Err(err) if attempt < 5 => {
+                tracing::warn!(attempt, error = %err, "command registration failed, retrying");
+                tokio::select! {
+                    () = tokio::time::sleep(delay) => {}
+                    () = state.shutdown.cancelled() => return Ok(()),
+                }
+                delay *= 2;
+                attempt += 1;
+            }
+            Err(err) => {
+                return Err(anyhow::Error::new(err).context(format!(
+                    "could not register slash commands after {attempt} attempts"
+                )))
+            }
+        }
+    }
+}
+
+/// The one error handler: users get a short ephemeral line, operators get the details.
+async fn on_error(error: poise::FrameworkError<'_, Data, Error>) {
+    match error {
+        poise::FrameworkError::Command { error, ctx, .. } => {
+            let text = match error.downcast_ref::<UserError>() {
+                Some(user_error) => user_error.0.clone(),
+                None => {
+                    tracing::error!(
+                        command = %ctx.command().qualified_name,
+                        error = format!("{error:#}"),
+                        "command failed"
+                    );
+                    "Something went wrong on my side. Please try again in a moment.".to_owned()
+                }
+            };
+            reply_ephemeral(ctx, text).await;
+        }
+        poise::FrameworkError::CommandPanic { payload, ctx, .. } => {
+            tracing::error!(
+                command = %ctx.command().qualified_name,
+                panic = payload.as_deref().unwrap_or("(no message)"),
+                "command panicked"
+            );
+            reply_ephemeral(
+                ctx,
+                "Something went wrong on my side. Please try again in a moment.".to_owned(),
+            )
+            .await;
+        }
+        other => {
+            if let Err(err) = poise::builtins::on_error(other).await {
+                tracing::error!(error = %err, "error while handling an error");
+            }
+        }
+    }
+}
+
+async fn reply_ephemeral(ctx: Context<'_>, text: String) {
+    let reply = poise::CreateReply::default().content(text).ephemeral(true);
+    if let Err(err) = ctx.send(reply).await {
+        tracing::warn!(error = %err, "could not tell the user about an error");
+    }
+}
+
+/// Feeds gateway events to the health state and the wait registry. Registered with serenity
+/// directly, so it works from the first event, before poise's setup has finished.
+struct Events {
+    state: Arc<AppState>,
+}
+
+#[serenity::async_trait]
+impl serenity::EventHandler for Events {
+    async fn ready(&self, _ctx: serenity::Context, ready: serenity::Ready) {
+        tracing::info!(
+            bot = %ready.user.name,
+            guilds = ready.guilds.len(),
+            "gateway session ready"
+        );
+        self.state.health.connected();
+    }
+
+    async fn resume(&self, _ctx: serenity::Context, _event: serenity::ResumedEvent) {
+        tracing::info!("gateway session resumed");
+        self.state.health.connected();
+    }
+
+    async fn shard_stage_update(
+        &self,
+        _ctx: serenity::Context,
+        event: serenity::ShardStageUpdateEvent,
+    ) {
+        tracing::info!(old = ?event.old, new = ?event.new, "shard stage changed");
+        self.state.health.stage_changed(event.new);
+    }
+
+    async fn message(&self, _ctx: serenity::Context, message: serenity::Message) {
+        self.state.waits.dispatch_message(message);
+    }
+
+    async fn interaction_create(&self, ctx: serenity::Context, interaction: Interaction) {
+        match interaction {
+            Interaction::Component(click) => {
+                match self.state.waits.dispatch_component(click) {
+                    Dispatch::NotYours(click) => {
+                        refuse_component(&ctx, &click, NOT_YOURS).await;
+                    }
+                    Dispatch::Expired(click) => {
+                        refuse_component(&ctx, &click, EXPIRED).await;
+                    }
+                    Dispatch::Delivered | Dispatch::Foreign(_) => {}
+                }
+            }
+            Interaction::Modal(submit) => match self.state.waits.dispatch_modal(submit) {
+                Dispatch::NotYours(submit) => refuse_modal(&ctx, &submit, NOT_YOURS).await,
+                Dispatch::Expired(submit) => refuse_modal(&ctx, &submit, EXPIRED).await,
+                Dispatch::Delivered | Dispatch::Foreign(_) => {}
+            },
+            _ => {}
+        }
+    }
+}
+
+/// Told to someone who clicks another user's prompt.
+const NOT_YOURS: &str = "This isn't yours — run the command yourself to get your own.";
+/// Told to someone who clicks a prompt nobody waits for any more.
+const EXPIRED: &str = "This prompt has expired. Run the command again.";
+
+fn ephemeral(text: &str) -> CreateInteractionResponse {
+    CreateInteractionResponse::Message(
+        CreateInteractionResponseMessage::new()
+            .content(text)
+            .ephemeral(true)
+            .allowed_mentions(CreateAllowedMentions::new()),
+    )
+}
+
+async fn refuse_component(ctx: &serenity::Context, click: &ComponentInteraction, text: &str) {
+    if let Err(err) = click.create_response(&ctx.http, ephemeral(text)).await {
+        tracing::warn!(error = %err, "could not answer a component click");
+    }
+}
+
+async fn refuse_modal(ctx: &serenity::Context, submit: &ModalInteraction, text: &str) {
+    if let Err(err) = submit.create_response(&ctx.http, ephemeral(text)).await {
+        tracing::warn!(error = %err, "could not answer a modal submission");
+    }
+}
+

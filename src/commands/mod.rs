@@ -1,0 +1,12 @@
+//! Slash commands, one file per feature. [`all`] is the one list the framework, `/help` and
+//! command registration read.
+
+pub mod ask;
+pub mod general;
+
+use crate::bot::{Data, Error};
+
+/// Every command the bot offers.
+pub fn all() -> Vec<poise::Command<Data, Error>> {
+    vec![general::ping(), general::help(), ask::ask()]
+}

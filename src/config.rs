@@ -1,0 +1,277 @@
+//! Typed configuration, read once at startup from the environment.
+//!
+//! This is the only module that reads environment variables. Every value is validated here so a
+//! mistake stops the process at once with the variable's name and what was wrong, instead of
+//! surfacing later as a confusing runtime failure. It must never log or print the token.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serenity::model::id::GuildId;
+
+/// Where the health server listens when `HEALTH_ADDR` is not set.
+pub const DEFAULT_HEALTH_ADDR: &str = "0.0.0.0:8080";
+/// The SQLite database used when `DATABASE_URL` is not set.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://novera.db";
+
+/// The bot token. Its `Debug` and `Display` never show the secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Token(String);
+
+impl Token {
+    /// Wraps a token; surrounding whitespace (a stray newline in `.env`) is dropped.
+    pub fn new(raw: &str) -> Self {
+        Self(raw.trim().to_owned())
+    }
+
+    /// The secret itself, for the HTTP client and log redaction only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Token(<redacted>)")
+    }
+}
+
+impl fmt::Display for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// Everything the bot needs to start, parsed and checked.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Bot token from the Discord developer portal (`DISCORD_TOKEN`).
+    pub token: Token,
+    /// Base URL replacing `https://discord.com` (`DISCORD_API_BASE`): a local simulator or a
+    /// rate-limiting proxy. `None` talks to Discord with serenity's own rate limiter.
+    pub api_base: Option<String>,
+    /// Address of the health server (`HEALTH_ADDR`).
+    pub health_addr: SocketAddr,
+    /// SQLite database URL (`DATABASE_URL`).
+    pub database_url: String,
+    /// Guild that gets the slash commands at startup (`DEV_GUILD_ID`); `None` registers globally.
+    pub dev_guild: Option<GuildId>,
+    /// Overrides every interactive wait's own timeout (`WAIT_TIMEOUT_SECS`).
+    pub wait_timeout: Option<Duration>,
+}
+
+/// A configuration problem, naming the variable and what was wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The environment variable at fault.
+    pub var: &'static str,
+    /// What was wrong, in words an operator can act on.
+    pub problem: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "configuration error: {} {} (see .env.example)",
+            self.var, self.problem
+        )
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// Reads the configuration from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration through `lookup`, so tests need not touch the real environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        // An empty value counts as unset: `.env.example` ships `VAR=` lines.
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+
+        let token = match get("DISCORD_TOKEN") {
+            Some(raw) => Token::new(&raw),
+            None => {
+                return Err(ConfigError {
+                    var: "DISCORD_TOKEN",
+                    problem: "is missing or empty; set it to your bot's token".into(),
+                })
+            }
+        };
+
+        let api_base = match get("DISCORD_API_BASE") {
+            Some(raw) => Some(parse_api_base(&raw)?),
+            None => None,
+        };
+
+        let health_raw = get("HEALTH_ADDR").unwrap_or_else(|| DEFAULT_HEALTH_ADDR.to_owned());
+        let health_addr = health_raw.trim().parse().map_err(|_| ConfigError {
+            var: "HEALTH_ADDR",
+            problem: format!("must be an address like 0.0.0.0:8080, not {health_raw:?}"),
+        })?;
+
+        let database_url = get("DATABASE_URL")
+            .map(|v| v.trim().to_owned())
+            .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+        if !database_url.starts_with("sqlite:") {
+            return Err(ConfigError {
+                var: "DATABASE_URL",
+                problem: format!("must be a sqlite: URL, not {database_url:?}"),
+            });
+        }
+
+        let dev_guild = match get("DEV_GUILD_ID") {
+            Some(raw) => Some(
+                raw.trim()
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|id| *id != 0)
+                    .map(GuildId::new)
+                    .ok_or_else(|| ConfigError {
+                        var: "DEV_GUILD_ID",
+                        problem: format!("must be a guild id (a positive number), not {raw:?}"),
+                    })?,
+            ),
+            None => None,
+        };
+
+        let wait_timeout = match get("WAIT_TIMEOUT_SECS") {
+            Some(raw) => Some(
+                raw.trim()
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|secs| (1..=86_400).contains(secs))
+                    .map(Duration::from_secs)
+                    .ok_or_else(|| ConfigError {
+                        var: "WAIT_TIMEOUT_SECS",
+                        problem: format!("must be whole seconds from 1 to 86400, not {raw:?}"),
+                    })?,
+            ),
+            None => None,
+        };
+
+        Ok(Self {
+            token,
+            api_base,
+            health_addr,
+            database_url,
+            dev_guild,
+            wait_timeout,
+        })
+    }
+}
+
+/// Accepts `http(s)://host[:port]` with an optional trailing slash; serenity appends the
+/// `/api/v10/...` path itself, so a base that already carries it would double it.
+fn parse_api_base(raw: &str) -> Result<String, ConfigError> {
+    let base = raw.trim().trim_end_matches('/');
+    let problem = if !(base.starts_with("http://") || base.starts_with("https://")) {
+        Some("must start with http:// or https://")
+    } else if base.ends_with("/api/v10") || base.ends_with("/api") {
+        Some("must be the base without /api/v10 (for example http://127.0.0.1:5000)")
+    } else {
+        None
+    };
+    match problem {
+        Some(problem) => Err(ConfigError {
+            var: "DISCORD_API_BASE",
+            problem: format!("{problem}, not {raw:?}"),
+        }),
+        None => Ok(base.to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn parse(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let env: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| env.get(k).cloned())
+    }
+
+    #[test]
+    fn missing_or_empty_token_names_the_variable() {
+        for env in [&[][..], &[("DISCORD_TOKEN", "  ")][..]] {
+            let err = parse(env).unwrap_err();
+            assert_eq!(err.var, "DISCORD_TOKEN");
+            assert!(err.to_string().contains(".env.example"), "{err}");
+        }
+    }
+
+    #[test]
+    fn defaults_apply_when_only_the_token_is_set() {
+        let config = parse(&[("DISCORD_TOKEN", "abc\n")]).unwrap();
+        assert_eq!(config.token.expose(), "abc");
+        assert_eq!(config.health_addr, DEFAULT_HEALTH_ADDR.parse().unwrap());
+        assert_eq!(config.database_url, DEFAULT_DATABASE_URL);
+        assert_eq!(config.api_base, None);
+        assert_eq!(config.dev_guild, None);
+        assert_eq!(config.wait_timeout, None);
+    }
+
+    #[test]
+    fn every_optional_variable_is_read() {
+        let config = parse(&[
+            ("DISCORD_TOKEN", "abc"),
+            ("DISCORD_API_BASE", "http://127.0.0.1:5000/"),
+            ("HEALTH_ADDR", "127.0.0.1:9000"),
+            ("DATABASE_URL", "sqlite:///tmp/x.db"),
+            ("DEV_GUILD_ID", "123456789012345678"),
+            ("WAIT_TIMEOUT_SECS", "3"),
+        ])
+        .unwrap();
+        assert_eq!(config.api_base.as_deref(), Some("http://127.0.0.1:5000"));
+        assert_eq!(config.health_addr, "127.0.0.1:9000".parse().unwrap());
+        assert_eq!(config.database_url, "sqlite:///tmp/x.db");
+        assert_eq!(config.dev_guild, Some(GuildId::new(123456789012345678)));
+        assert_eq!(config.wait_timeout, Some(Duration::from_secs(3)));
+    }
+
+    #[test]
+    fn bad_address_is_rejected_with_its_value() {
+        let err = parse(&[("DISCORD_TOKEN", "t"), ("HEALTH_ADDR", "localhost")]).unwrap_err();
+        assert_eq!(err.var, "HEALTH_ADDR");
+        assert!(err.problem.contains("\"localhost\""), "{err}");
+    }
+
+    #[test]
+    fn bad_guild_id_is_rejected() {
+        for bad in ["abc", "-5", "0", "1.5"] {
+            let err = parse(&[("DISCORD_TOKEN", "t"), ("DEV_GUILD_ID", bad)]).unwrap_err();
+            assert_eq!(err.var, "DEV_GUILD_ID", "{bad}");
+        }
+    }
+
+    #[test]
+    fn bad_wait_timeout_and_api_base_are_rejected() {
+        let err = parse(&[("DISCORD_TOKEN", "t"), ("WAIT_TIMEOUT_SECS", "0")]).unwrap_err();
+        assert_eq!(err.var, "WAIT_TIMEOUT_SECS");
+        let err = parse(&[("DISCORD_TOKEN", "t"), ("DISCORD_API_BASE", "127.0.0.1:5")]).unwrap_err();
+        assert_eq!(err.var, "DISCORD_API_BASE");
+        let err = parse(&[
+            ("DISCORD_TOKEN", "t"),
+            ("DISCORD_API_BASE", "http://x/api/v10"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.var, "DISCORD_API_BASE");
+        let err = parse(&[("DISCORD_TOKEN", "t"), ("DATABASE_URL", "postgres://x")]).unwrap_err();
+        assert_eq!(err.var, "DATABASE_URL");
+    }
+
+    #[test]
+    fn token_is_redacted_in_debug_and_display() {
+        let config = parse(&[("DISCORD_TOKEN", "super-secret-token")]).unwrap();
+        let shown = format!("{config:?} {} {:?}", config.token, config.token);
+        assert!(!shown.contains("super-secret-token"), "{shown}");
+        assert!(shown.contains("redacted"), "{shown}");
+    }
+}

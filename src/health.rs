@@ -1,0 +1,276 @@
+//! The HTTP side of the bot: `GET /health`, a readiness probe that tells the truth.
+//!
+//! `/health` answers 200 only while the gateway session is really up. Gateway events alone are
+//! not enough with serenity 0.12 (some disconnects dispatch no stage change before the resume
+//! completes), so the answer combines what the event handler saw with the shard manager's own
+//! runner state, read at request time. The body never carries secrets or user data.
+
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Serialize;
+use serenity::all::{ConnectionStage, ShardId, ShardManager};
+
+/// What the event handler last saw of the gateway session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+enum Phase {
+    /// No READY yet.
+    Starting = 0,
+    /// READY or RESUMED seen, and no loss since.
+    Connected = 1,
+    /// A loss was seen after READY; waiting for READY/RESUMED.
+    Reconnecting = 2,
+    /// The process is shutting down.
+    Stopping = 3,
+}
+
+impl Phase {
+    fn from_u8(value: u8) -> Self {
+        match value {
+            1 => Self::Connected,
+            2 => Self::Reconnecting,
+            3 => Self::Stopping,
+            _ => Self::Starting,
+        }
+    }
+}
+
+/// The gateway's health as seen by events and the shard manager. Shared by the event handler
+/// (which writes it) and the HTTP handler (which reads it).
+pub struct Health {
+    /// When the process started, for `uptime_secs`.
+    started: Instant,
+    /// Last phase reported by gateway events (a [`Phase`] as `u8`).
+    phase: AtomicU8,
+    /// The shard manager, attached once the client exists; its runner state is the ground truth.
+    shards: OnceLock<Arc<ShardManager>>,
+}
+
+impl Default for Health {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Health {
+    /// A fresh state: "starting".
+    pub fn new() -> Self {
+        Self {
+            started: Instant::now(),
+            phase: AtomicU8::new(Phase::Starting as u8),
+            shards: OnceLock::new(),
+        }
+    }
+
+    /// Lets `/health` read the shard runners' state.
+    pub fn attach(&self, shards: Arc<ShardManager>) {
+        let _already_attached = self.shards.set(shards);
+    }
+
+    fn phase(&self) -> Phase {
+        Phase::from_u8(self.phase.load(Ordering::Acquire))
+    }
+
+    fn set_phase(&self, phase: Phase) {
+        // Once stopping, nothing brings the probe back to ready.
+        let _ = self
+            .phase
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |current| {
+                (Phase::from_u8(current) != Phase::Stopping).then_some(phase as u8)
+            });
+    }
+
+    /// READY or RESUMED arrived: the session is up.
+    pub fn connected(&self) {
+        self.set_phase(Phase::Connected);
+    }
+
+    /// The shard changed stage. Leaving `Connected` after READY means the session was lost.
+    pub fn stage_changed(&self, new: ConnectionStage) {
+        if new == ConnectionStage::Connected {
+            self.connected();
+        } else if self.phase() != Phase::Starting {
+            self.set_phase(Phase::Reconnecting);
+        }
+    }
+
+    /// The process is shutting down: readiness goes away for good.
+    pub fn stopping(&self) {
+        self.phase
+            .store(Phase::Stopping as u8, Ordering::Release);
+    }
+
+    /// The current report, reading the shard runner's state when a shard manager is attached.
+    pub async fn report(&self) -> HealthReport {
+        let (stage, latency_ms) = match self.shards.get() {
+            Some(manager) => {
+                let runners = manager.runners.lock().await;
+                match runners.get(&ShardId(0)) {
+                    Some(info) => (
+                        Some(info.stage),
+                        info.latency.map(|l| l.as_millis() as u64),
+                    ),
+                    None => (None, None),
+                }
+            }
+            None => (None, None),
+        };
+        let status = match self.phase() {
+            Phase::Stopping => Status::Stopping,
+            Phase::Starting => Status::Starting,
+            Phase::Reconnecting => Status::Reconnecting,
+            // Events say connected; the runner must agree (it may have noticed a loss that
+            // dispatched no event yet, or be gone while the shard restarts).
+            Phase::Connected => match (self.shards.get(), stage) {
+                (None, _) | (Some(_), Some(ConnectionStage::Connected)) => Status::Ok,
+                _ => Status::Reconnecting,
+            },
+        };
+        HealthReport {
+            status,
+            uptime_secs: self.started.elapsed().as_secs(),
+            version: env!("CARGO_PKG_VERSION"),
+            shard: ShardReport {
+                id: 0,
+                stage: stage.map_or("none", stage_name),
+                latency_ms,
+            },
+        }
+    }
+}
+
+fn stage_name(stage: ConnectionStage) -> &'static str {
+    match stage {
+        ConnectionStage::Connected => "connected",
+        ConnectionStage::Connecting => "connecting",
+        ConnectionStage::Disconnected => "disconnected",
+        ConnectionStage::Handshake => "handshake",
+        ConnectionStage::Identifying => "identifying",
+        ConnectionStage::Resuming => "resuming",
+        _ => "unknown",
+    }
+}
+
+/// The readiness verdict.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// The gateway session is up: ready for traffic.
+    Ok,
+    /// No READY yet since the process started.
+    Starting,
+    /// The session was lost and is being resumed or re-identified.
+    Reconnecting,
+    /// The process is shutting down.
+    Stopping,
+}
+
+/// The `/health` body.
+#[derive(Debug, Serialize)]
+pub struct HealthReport {
+    /// The verdict; 200 only for `ok`.
+    pub status: Status,
+    /// Seconds since the process started.
+    pub uptime_secs: u64,
+    /// The bot's version.
+    pub version: &'static str,
+    /// The (single) shard's state.
+    pub shard: ShardReport,
+}
+
+/// The shard part of the `/health` body.
+#[derive(Debug, Serialize)]
+pub struct ShardReport {
+    /// Shard number (the bot runs one shard).
+    pub id: u32,
+    /// The runner's connection stage, `none` while no runner exists.
+    pub stage: &'static str,
+    /// Last heartbeat round trip; `null` until one was measured.
+    pub latency_ms: Option<u64>,
+}
+
+/// The HTTP routes. Kept free of sockets so tests can drive it with `oneshot`.
+pub fn router(health: Arc<Health>) -> Router {
+    Router::new()
+        .route("/health", get(health_handler))
+        .with_state(health)
+}
+
+async fn health_handler(State(health): State<Arc<Health>>) -> Response {
+    let report = health.report().await;
+    let code = if report.status == Status::Ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (code, Json(report)).into_response()
+}
+
+#[cfg(test)]
+#[allow(clippy::disallowed_methods)] // #[tokio::test] expands to its own runtime builder.
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::http::Request;
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    async fn get_health(health: &Arc<Health>) -> (StatusCode, serde_json::Value) {
+        let response = router(health.clone())
+            .oneshot(Request::get("/health").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let status = response.status();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        (status, serde_json::from_slice(&body).unwrap())
+    }
+
+    #[tokio::test]
+    async fn starting_before_ready() {
+        let health = Arc::new(Health::new());
+        let (code, body) = get_health(&health).await;
+        assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(body["status"], "starting");
+        assert_eq!(body["version"], env!("CARGO_PKG_VERSION"));
+        assert!(body["uptime_secs"].is_u64());
+        assert!(body["shard"]["latency_ms"].is_null());
+    }
+
+    #[tokio::test]
+    async fn ok_after_ready_and_reconnecting_after_a_loss() {
+        let health = Arc::new(Health::new());
+        // A stage change before the first READY is still "starting".
+        health.stage_changed(ConnectionStage::Identifying);
+        assert_eq!(get_health(&health).await.1["status"], "starting");
+
+        health.connected();
+        let (code, body) = get_health(&health).await;
+        assert_eq!((code, body["status"].as_str()), (StatusCode::OK, Some("ok")));
+
+        health.stage_changed(ConnectionStage::Resuming);
+        let (code, body) = get_health(&health).await;
+        assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(body["status"], "reconnecting");
+
+        health.stage_changed(ConnectionStage::Connected);
+        assert_eq!(get_health(&health).await.0, StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn stopping_is_final() {
+        let health = Arc::new(Health::new());
+        health.connected();
+        health.stopping();
+        health.connected();
+        let (code, body) = get_health(&health).await;
+        assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(body["status"], "stopping");
+    }
+}

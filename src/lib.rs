@@ -1,0 +1,130 @@
+//! Novera Assistant: a Discord bot for competitive gaming communities.
+//!
+//! One Tokio runtime (owned by `main`) runs the poise command framework and the axum health
+//! server side by side; whichever stops first (a signal, a fatal gateway error, the server
+//! failing) stops the other. Every interactive wait goes through [`wait::safe_wait_for`] and
+//! returns an `Option`, so a timeout is always handled.
+//!
+//! # Layout
+//! - `main.rs` — `.env`, configuration, logging, [`run`], exit code.
+//! - [`config`] — typed configuration; the only code that reads the environment.
+//! - [`logging`] — tracing setup with a writer that blanks the token out of every line.
+//! - [`shutdown`] — SIGINT/SIGTERM as one future.
+//! - [`state`] — the state shared by commands, events and the HTTP server.
+//! - [`wait`] — `safe_wait_for` and the wait registry; the only place that times out.
+//! - [`health`] — the HTTP router: `GET /health`.
+//! - [`bot`] — poise options, the event handler, `on_error`, command registration.
+//! - [`commands`] — one file per feature.
+
+pub mod bot;
+pub mod commands;
+pub mod config;
+pub mod health;
+pub mod logging;
+pub mod shutdown;
+pub mod state;
+pub mod wait;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub use config::Config;
+
+use crate::health::Health;
+use crate::state::AppState;
+use crate::wait::safe_wait_for;
+
+/// How long each part gets to stop once shutdown begins; together well under 10 s.
+const STOP_GRACE: Duration = Duration::from_secs(4);
+
+/// Why the process ended badly, as the exit code `main` should use.
+pub fn exit_code(error: &anyhow::Error) -> u8 {
+    if error.chain().any(|e| e.is::<bot::AuthFailed>()) {
+        3
+    } else if error.chain().any(|e| e.is::<config::ConfigError>()) {
+        2
+    } else {
+        1
+    }
+}
+
+/// Runs the bot until `shutdown` completes or something fatal happens.
+///
+/// `Ok(())` is a clean, requested stop. An error carries what went wrong; [`exit_code`] maps it.
+pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    // Bind first: a port in use is reported before anything connects to Discord.
+    let addr = config.health_addr;
+    let listener = TcpListener::bind(addr).await.with_context(|| {
+        format!("cannot listen on HEALTH_ADDR {addr} (is another process using that port?)")
+    })?;
+    tracing::info!(%addr, "health server listening");
+
+    let http = bot::http(&config);
+    if let Some(base) = &config.api_base {
+        tracing::info!(%base, "using DISCORD_API_BASE; rate limiting is left to that server");
+    }
+    bot::check_token(&http).await?;
+
+    let cancel = CancellationToken::new();
+    let health = Arc::new(Health::new());
+    let state = Arc::new(AppState::new(config, health.clone(), cancel.clone()));
+
+    let mut client = bot::client(http, state.clone()).await?;
+    let shard_manager = client.shard_manager.clone();
+    health.attach(shard_manager.clone());
+
+    let server = axum::serve(listener, health::router(health.clone()))
+        .with_graceful_shutdown(cancel.clone().cancelled_owned());
+    let mut server = tokio::spawn(async move { server.await });
+    let mut gateway = tokio::spawn(async move { client.start().await });
+
+    let outcome: anyhow::Result<()> = tokio::select! {
+        () = shutdown => Ok(()),
+        () = cancel.cancelled() => Ok(()),
+        result = &mut gateway => Err(match result {
+            Ok(Ok(())) => anyhow::anyhow!("the gateway connection ended unexpectedly"),
+            Ok(Err(serenity::Error::Gateway(serenity::gateway::GatewayError::InvalidAuthentication))) => {
+                bot::AuthFailed("Discord closed the gateway with 4004: DISCORD_TOKEN is not valid").into()
+            }
+            Ok(Err(err)) => anyhow::Error::new(err).context("the gateway connection failed"),
+            Err(join) => anyhow::Error::new(join).context("the gateway task failed"),
+        }),
+        result = &mut server => Err(match result {
+            Ok(Ok(())) => anyhow::anyhow!("the health server stopped unexpectedly"),
+            Ok(Err(err)) => anyhow::Error::new(err).context("the health server failed"),
+            Err(join) => anyhow::Error::new(join).context("the health server task failed"),
+        }),
+    };
+    let outcome = match state.take_fatal() {
+        Some(fatal) => Err(fatal),
+        None => outcome,
+    };
+
+    // Stop everything, whatever ended first.
+    tracing::info!("stopping");
+    health.stopping();
+    cancel.cancel();
+    if !gateway.is_finished() {
+        // Sends a close frame (1000) and ends the shard runner; `client.start()` then returns.
+        if safe_wait_for(shard_manager.shutdown_all(), STOP_GRACE)
+            .await
+            .is_none()
+        {
+            tracing::warn!("the gateway did not close in time");
+        }
+        if safe_wait_for(&mut gateway, STOP_GRACE).await.is_none() {
+            gateway.abort();
+        }
+    }
+    if !server.is_finished() && safe_wait_for(&mut server, STOP_GRACE).await.is_none() {
+        tracing::warn!("the health server did not drain in time");
+        server.abort();
+    }
+    tracing::info!("stopped");
+    outcome
+}

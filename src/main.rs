@@ -1,0 +1,34 @@
+//! The `novera-assistant` binary: configuration, logging, then [`novera_assistant::run`].
+
+use std::process::ExitCode;
+
+use novera_assistant::{exit_code, logging, run, shutdown, Config};
+
+#[allow(clippy::disallowed_methods)] // #[tokio::main] builds the process's one runtime, here.
+#[tokio::main]
+async fn main() -> ExitCode {
+    // A missing .env is normal (the environment may be set another way); a broken one is not.
+    if let Err(err) = dotenvy::dotenv() {
+        if !err.not_found() {
+            eprintln!("error: cannot read .env: {err}");
+            return ExitCode::from(2);
+        }
+    }
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    logging::init(&config.token);
+
+    match run(config, shutdown::signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!("{err:#}");
+            eprintln!("error: {err:#}");
+            ExitCode::from(exit_code(&err))
+        }
+    }
+}

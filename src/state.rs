@@ -1,0 +1,52 @@
+//! The state shared by the commands, the event handler and the HTTP server.
+
+use std::sync::{Arc, Mutex};
+
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::health::Health;
+use crate::wait::Waits;
+
+/// One instance per process, behind an `Arc`; poise's `Data` is this.
+pub struct AppState {
+    /// Pending interactive waits, fed by the event handler.
+    pub waits: Waits,
+    /// What `/health` reports.
+    pub health: Arc<Health>,
+    /// The parsed configuration (its `Debug` hides the token).
+    pub config: Config,
+    /// Cancelled when the process must stop; every long-lived task watches it.
+    pub shutdown: CancellationToken,
+    /// Why the bot must stop, when something failed that no user can fix (for example command
+    /// registration after all retries). `run` returns it.
+    fatal: Mutex<Option<anyhow::Error>>,
+}
+
+impl AppState {
+    /// Builds the state for `config`.
+    pub fn new(config: Config, health: Arc<Health>, shutdown: CancellationToken) -> Self {
+        Self {
+            waits: Waits::new(config.wait_timeout),
+            health,
+            config,
+            shutdown,
+            fatal: Mutex::new(None),
+        }
+    }
+
+    /// Records a fatal error and stops the process.
+    pub fn fail(&self, error: anyhow::Error) {
+        tracing::error!(error = format!("{error:#}"), "fatal error, shutting down");
+        {
+            let mut slot = self.fatal.lock().unwrap_or_else(|p| p.into_inner());
+            slot.get_or_insert(error);
+        }
+        self.shutdown.cancel();
+    }
+
+    /// Takes the recorded fatal error, if any.
+    pub fn take_fatal(&self) -> Option<anyhow::Error> {
+        self.fatal.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+}

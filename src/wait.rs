@@ -1,0 +1,493 @@
+//! The one way to wait for a user: [`safe_wait_for`], and the typed waits built on it.
+//!
+//! Every interactive wait in the bot (a reply, a button click, a select, a modal) goes through
+//! this module. A wait returns `Option<T>`: `None` means the time ran out (or the bot is shutting
+//! down), and the type makes every caller decide what to do about it, so nobody can read the
+//! content of a reply that never came.
+//!
+//! Waits are not built on serenity's collectors: a collector belongs to one shard runner and is
+//! silently lost when the shard re-identifies, stranding a user mid-wizard after a routine
+//! reconnect. Instead [`Waits`] is one process-wide registry keyed by what each wait is for
+//! (channel + user for messages, prompt + user for components and modals), fed by the event
+//! handler. Dispatch is a hash lookup, so it does not slow down as more waits are pending, and a
+//! wait that ends in any way (answered, timed out, cancelled by dropping it) removes its own
+//! entry.
+//!
+//! This module is the only place allowed to call `tokio::time::timeout` (see `clippy.toml`).
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use serenity::all::{ChannelId, ComponentInteraction, Message, ModalInteraction, UserId};
+use tokio::sync::oneshot;
+
+/// Runs `fut` for at most `timeout`. `Some(output)` if it finished in time; `None` if the time
+/// ran out, in which case `fut` has been dropped (cancelled) before this returns.
+#[allow(clippy::disallowed_methods)] // The one sanctioned use of `tokio::time::timeout`.
+pub async fn safe_wait_for<F: Future>(fut: F, timeout: Duration) -> Option<F::Output> {
+    match tokio::time::timeout(timeout, fut).await {
+        Ok(output) => Some(output),
+        Err(_elapsed) => {
+            tracing::debug!(timeout_ms = timeout.as_millis() as u64, "wait timed out");
+            None
+        }
+    }
+}
+
+/// Prefix of every `custom_id` this bot creates, so clicks on other bots' or stale components
+/// are told apart from ours.
+const CUSTOM_ID_PREFIX: &str = "nv:";
+
+/// Builds the `custom_id` of a component or modal that belongs to prompt `prompt`.
+/// `action` says which button or field it is (for example `confirm`).
+pub fn custom_id(prompt: u64, action: &str) -> String {
+    format!("{CUSTOM_ID_PREFIX}{prompt:x}:{action}")
+}
+
+/// Splits one of our `custom_id`s into its prompt id and action; `None` for anything else.
+pub fn parse_custom_id(custom_id: &str) -> Option<(u64, &str)> {
+    let rest = custom_id.strip_prefix(CUSTOM_ID_PREFIX)?;
+    let (prompt, action) = rest.split_once(':')?;
+    Some((u64::from_str_radix(prompt, 16).ok()?, action))
+}
+
+/// What became of a component click or modal submit handed to [`Waits`].
+#[derive(Debug)]
+pub enum Dispatch<T> {
+    /// A wait took it; the waiter now owns the interaction and must respond to it.
+    Delivered,
+    /// Another user's prompt: the interaction is handed back so the caller can say so.
+    NotYours(T),
+    /// One of our prompts, but nobody waits for it any more (timed out, finished, or from before
+    /// a restart).
+    Expired(T),
+    /// Not one of our `custom_id`s.
+    Foreign(T),
+}
+
+/// One pending wait's sending half, tagged so its owner can remove exactly it.
+struct Slot<T> {
+    /// Unique per registration, so a finished wait never removes a newer one.
+    id: u64,
+    /// Who may answer it.
+    user: UserId,
+    /// Where the answer goes.
+    tx: oneshot::Sender<T>,
+}
+
+/// The registry's maps, behind one short-lived lock (never held across `.await`).
+#[derive(Default)]
+struct Registry {
+    /// Message waits by (channel, author). Several waits on one key are served oldest first.
+    messages: HashMap<(ChannelId, UserId), Vec<Slot<Message>>>,
+    /// Component waits by prompt id.
+    components: HashMap<u64, Slot<ComponentInteraction>>,
+    /// Modal waits by prompt id.
+    modals: HashMap<u64, Slot<ModalInteraction>>,
+}
+
+/// The process-wide registry of pending waits.
+pub struct Waits {
+    /// Pending waits, by what they wait for.
+    registry: Mutex<Registry>,
+    /// Source of registration ids and prompt ids.
+    next_id: AtomicU64,
+    /// `WAIT_TIMEOUT_SECS`: replaces every wait's own default when set.
+    timeout_override: Option<Duration>,
+}
+
+impl Waits {
+    /// An empty registry. `timeout_override` replaces every wait's default timeout.
+    pub fn new(timeout_override: Option<Duration>) -> Self {
+        // Prompt ids start from the clock so a button left over from an earlier run of the bot
+        // does not match a prompt of this one.
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_micros() as u64)
+            .unwrap_or(1)
+            << 8;
+        Self {
+            registry: Mutex::new(Registry::default()),
+            next_id: AtomicU64::new(seed),
+            timeout_override,
+        }
+    }
+
+    /// The timeout a wait should use: the operator's override, else the wait's own default.
+    pub fn timeout(&self, default: Duration) -> Duration {
+        self.timeout_override.unwrap_or(default)
+    }
+
+    /// A fresh id for a prompt's components or modal (see [`custom_id`]).
+    pub fn new_prompt(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// How many waits are pending.
+    pub fn pending(&self) -> usize {
+        let reg = self.lock();
+        reg.messages.values().map(Vec::len).sum::<usize>() + reg.components.len() + reg.modals.len()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Registry> {
+        // A panic while holding this lock cannot leave the maps inconsistent (every operation is
+        // a single insert or remove), so a poisoned lock is still safe to use.
+        self.registry
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Starts waiting for `user`'s next message in `channel` (a DM channel included).
+    ///
+    /// Register *before* sending the prompt, then call [`Pending::wait`]: a reply that arrives
+    /// while the prompt is still being sent is then not missed.
+    pub fn expect_message(&self, channel: ChannelId, user: UserId) -> Pending<'_, Message> {
+        let (tx, rx) = oneshot::channel();
+        let id = self.new_prompt();
+        self.lock()
+            .messages
+            .entry((channel, user))
+            .or_default()
+            .push(Slot { id, user, tx });
+        Pending {
+            waits: self,
+            key: Key::Message(channel, user),
+            id,
+            rx,
+        }
+    }
+
+    /// Starts waiting for `user`'s click (button or select) on a component of prompt `prompt`.
+    ///
+    /// The waiter receives the interaction unanswered and must respond within Discord's 3 s.
+    pub fn expect_component(&self, prompt: u64, user: UserId) -> Pending<'_, ComponentInteraction> {
+        let (tx, rx) = oneshot::channel();
+        let id = self.new_prompt();
+        self.lock()
+            .components
+            .insert(prompt, Slot { id, user, tx });
+        Pending {
+            waits: self,
+            key: Key::Component(prompt),
+            id,
+            rx,
+        }
+    }
+
+    /// Starts waiting for `user`'s submission of the modal of prompt `prompt`.
+    pub fn expect_modal(&self, prompt: u64, user: UserId) -> Pending<'_, ModalInteraction> {
+        let (tx, rx) = oneshot::channel();
+        let id = self.new_prompt();
+        self.lock().modals.insert(prompt, Slot { id, user, tx });
+        Pending {
+            waits: self,
+            key: Key::Modal(prompt),
+            id,
+            rx,
+        }
+    }
+
+    /// Hands a new message to the oldest wait for its channel and author. Returns whether a wait
+    /// took it. Messages by bots (this one included) never answer a wait.
+    pub fn dispatch_message(&self, message: Message) -> bool {
+        if message.author.bot {
+            return false;
+        }
+        let key = (message.channel_id, message.author.id);
+        let mut reg = self.lock();
+        let Some(slots) = reg.messages.get_mut(&key) else {
+            return false;
+        };
+        let mut delivered = false;
+        let mut message = message;
+        while !slots.is_empty() {
+            let slot = slots.remove(0);
+            // A failed send means that waiter was dropped without cleaning up yet; try the next.
+            match slot.tx.send(message) {
+                Ok(()) => {
+                    delivered = true;
+                    break;
+                }
+                Err(returned) => message = returned,
+            }
+        }
+        if slots.is_empty() {
+            reg.messages.remove(&key);
+        }
+        delivered
+    }
+
+    /// Hands a component click to the wait for its prompt, if it is the right user's.
+    pub fn dispatch_component(
+        &self,
+        interaction: ComponentInteraction,
+    ) -> Dispatch<ComponentInteraction> {
+        let Some((prompt, _)) = parse_custom_id(&interaction.data.custom_id) else {
+            return Dispatch::Foreign(interaction);
+        };
+        let user = interaction.user.id;
+        let mut reg = self.lock();
+        deliver(&mut reg.components, prompt, user, interaction)
+    }
+
+    /// Hands a modal submission to the wait for its prompt, if it is the right user's.
+    pub fn dispatch_modal(&self, interaction: ModalInteraction) -> Dispatch<ModalInteraction> {
+        let Some((prompt, _)) = parse_custom_id(&interaction.data.custom_id) else {
+            return Dispatch::Foreign(interaction);
+        };
+        let user = interaction.user.id;
+        let mut reg = self.lock();
+        deliver(&mut reg.modals, prompt, user, interaction)
+    }
+
+    /// Ends every pending wait at once (shutdown): each waiter sees `None`.
+    pub fn cancel_all(&self) {
+        let mut reg = self.lock();
+        reg.messages.clear();
+        reg.components.clear();
+        reg.modals.clear();
+    }
+
+    fn remove(&self, key: &Key, id: u64) {
+        let mut reg = self.lock();
+        match *key {
+            Key::Message(channel, user) => {
+                if let Some(slots) = reg.messages.get_mut(&(channel, user)) {
+                    slots.retain(|slot| slot.id != id);
+                    if slots.is_empty() {
+                        reg.messages.remove(&(channel, user));
+                    }
+                }
+            }
+            Key::Component(prompt) => {
+                if reg.components.get(&prompt).is_some_and(|s| s.id == id) {
+                    reg.components.remove(&prompt);
+                }
+            }
+            Key::Modal(prompt) => {
+                if reg.modals.get(&prompt).is_some_and(|s| s.id == id) {
+                    reg.modals.remove(&prompt);
+                }
+            }
+        }
+    }
+}
+
+fn deliver<T>(map: &mut HashMap<u64, Slot<T>>, prompt: u64, user: UserId, item: T) -> Dispatch<T> {
+    match map.get(&prompt) {
+        None => Dispatch::Expired(item),
+        Some(slot) if slot.user != user => Dispatch::NotYours(item),
+        Some(_) => match map.remove(&prompt) {
+            Some(slot) => match slot.tx.send(item) {
+                Ok(()) => Dispatch::Delivered,
+                Err(item) => Dispatch::Expired(item),
+            },
+            None => Dispatch::Expired(item),
+        },
+    }
+}
+
+/// Which map a [`Pending`] wait lives in.
+#[derive(Clone, Copy, Debug)]
+enum Key {
+    Message(ChannelId, UserId),
+    Component(u64),
+    Modal(u64),
+}
+
+/// A registered wait. Await it with [`Pending::wait`]; dropping it (or timing out) removes the
+/// registration.
+#[must_use = "a registered wait does nothing until awaited with .wait(timeout)"]
+pub struct Pending<'a, T> {
+    /// The registry to clean up on drop.
+    waits: &'a Waits,
+    /// Where the registration lives.
+    key: Key,
+    /// This registration's id, so only it is removed.
+    id: u64,
+    /// Receives the answer.
+    rx: oneshot::Receiver<T>,
+}
+
+impl<T> Pending<'_, T> {
+    /// Waits at most `timeout` for the answer: `None` if none came in time (or the bot is
+    /// shutting down).
+    pub async fn wait(mut self, timeout: Duration) -> Option<T> {
+        safe_wait_for(&mut self.rx, timeout)
+            .await
+            .and_then(Result::ok)
+    }
+}
+
+impl<T> Drop for Pending<'_, T> {
+    fn drop(&mut self) {
+        self.waits.remove(&self.key, self.id);
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::disallowed_methods)] // #[tokio::test] expands to its own runtime builder.
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicBool;
+    use std::sync::Arc;
+
+    /// Sets a flag when dropped, to see that a timed-out future was cancelled.
+    struct DropFlag(Arc<AtomicBool>);
+    impl Drop for DropFlag {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn returns_the_output_before_the_deadline() {
+        let fut = async {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            42
+        };
+        assert_eq!(safe_wait_for(fut, Duration::from_secs(6)).await, Some(42));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn returns_none_after_the_deadline_and_drops_the_future() {
+        let dropped = Arc::new(AtomicBool::new(false));
+        let flag = DropFlag(dropped.clone());
+        let fut = async move {
+            let _flag = flag;
+            tokio::time::sleep(Duration::from_secs(10)).await;
+            1
+        };
+        let start = tokio::time::Instant::now();
+        assert_eq!(safe_wait_for(fut, Duration::from_secs(3)).await, None);
+        assert_eq!(start.elapsed(), Duration::from_secs(3));
+        assert!(dropped.load(Ordering::SeqCst), "the inner future was not dropped");
+    }
+
+    fn message(channel: u64, author: u64, bot: bool, content: &str) -> Message {
+        let mut msg = Message::default();
+        msg.channel_id = ChannelId::new(channel);
+        msg.author.id = UserId::new(author);
+        msg.author.bot = bot;
+        msg.content = content.to_owned();
+        msg
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_message_wait_takes_only_its_users_message_in_its_channel() {
+        let waits = Waits::new(None);
+        let pending = waits.expect_message(ChannelId::new(1), UserId::new(7));
+        assert!(!waits.dispatch_message(message(1, 8, false, "other user")));
+        assert!(!waits.dispatch_message(message(2, 7, false, "other channel")));
+        assert!(!waits.dispatch_message(message(1, 7, true, "a bot")));
+        assert!(waits.dispatch_message(message(1, 7, false, "mine")));
+        let got = pending.wait(Duration::from_secs(1)).await;
+        assert_eq!(got.map(|m| m.content).as_deref(), Some("mine"));
+        assert_eq!(waits.pending(), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn timed_out_and_dropped_waits_leave_nothing_behind() {
+        let waits = Waits::new(None);
+        let pending = waits.expect_message(ChannelId::new(1), UserId::new(7));
+        assert_eq!(waits.pending(), 1);
+        assert!(pending.wait(Duration::from_secs(60)).await.is_none());
+        assert_eq!(waits.pending(), 0);
+
+        let pending = waits.expect_component(waits.new_prompt(), UserId::new(7));
+        let modal = waits.expect_modal(waits.new_prompt(), UserId::new(7));
+        assert_eq!(waits.pending(), 2);
+        drop(pending);
+        drop(modal);
+        assert_eq!(waits.pending(), 0);
+        // Nothing is delivered to a wait that is gone.
+        assert!(!waits.dispatch_message(message(1, 7, false, "late")));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn two_waits_on_one_key_are_served_in_order() {
+        let waits = Waits::new(None);
+        let first = waits.expect_message(ChannelId::new(1), UserId::new(7));
+        let second = waits.expect_message(ChannelId::new(1), UserId::new(7));
+        assert!(waits.dispatch_message(message(1, 7, false, "a")));
+        assert!(waits.dispatch_message(message(1, 7, false, "b")));
+        let a = first.wait(Duration::from_secs(1)).await.map(|m| m.content);
+        let b = second.wait(Duration::from_secs(1)).await.map(|m| m.content);
+        assert_eq!((a.as_deref(), b.as_deref()), (Some("a"), Some("b")));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn cancel_all_ends_every_wait_with_none() {
+        let waits = Waits::new(None);
+        let pending = waits.expect_message(ChannelId::new(1), UserId::new(7));
+        waits.cancel_all();
+        assert!(pending.wait(Duration::from_secs(60)).await.is_none());
+        assert_eq!(waits.pending(), 0);
+    }
+
+    fn click(custom_id: &str, user: u64) -> ComponentInteraction {
+        let message = serde_json::json!({
+            "id": "10", "channel_id": "1", "type": 0, "content": "", "mentions": [],
+            "mention_roles": [], "attachments": [], "embeds": [], "pinned": false,
+            "mention_everyone": false, "tts": false, "timestamp": "2026-01-01T00:00:00Z",
+            "author": {"id": "99", "username": "bot"},
+        });
+        serde_json::from_value(serde_json::json!({
+            "id": "11", "application_id": "99", "type": 3, "channel_id": "1", "token": "t",
+            "version": 1, "locale": "en-US", "entitlements": [], "attachment_size_limit": 1,
+            "user": {"id": user.to_string(), "username": "u"},
+            "data": {"custom_id": custom_id, "component_type": 2},
+            "message": message,
+        }))
+        .expect("a valid component interaction")
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_click_by_another_user_is_not_delivered() {
+        let waits = Waits::new(None);
+        let prompt = waits.new_prompt();
+        let pending = waits.expect_component(prompt, UserId::new(7));
+        let id = custom_id(prompt, "confirm");
+        assert!(matches!(
+            waits.dispatch_component(click(&id, 8)),
+            Dispatch::NotYours(_)
+        ));
+        assert!(matches!(
+            waits.dispatch_component(click("someone-else:1", 7)),
+            Dispatch::Foreign(_)
+        ));
+        assert!(matches!(
+            waits.dispatch_component(click(&custom_id(prompt + 1, "x"), 7)),
+            Dispatch::Expired(_)
+        ));
+        assert!(matches!(
+            waits.dispatch_component(click(&id, 7)),
+            Dispatch::Delivered
+        ));
+        let got = pending.wait(Duration::from_secs(1)).await;
+        assert_eq!(got.map(|i| i.data.custom_id), Some(id.clone()));
+        // Answered: a second click finds the prompt expired.
+        assert!(matches!(
+            waits.dispatch_component(click(&id, 7)),
+            Dispatch::Expired(_)
+        ));
+    }
+
+    #[test]
+    fn custom_ids_round_trip() {
+        assert_eq!(parse_custom_id(&custom_id(0xabc, "post")), Some((0xabc, "post")));
+        assert_eq!(parse_custom_id(&custom_id(5, "a:b")), Some((5, "a:b")));
+        assert_eq!(parse_custom_id("nv:zz:post"), None);
+        assert_eq!(parse_custom_id("other"), None);
+    }
+
+    #[test]
+    fn the_override_replaces_every_default() {
+        assert_eq!(Waits::new(None).timeout(Duration::from_secs(60)), Duration::from_secs(60));
+        let waits = Waits::new(Some(Duration::from_secs(2)));
+        assert_eq!(waits.timeout(Duration::from_secs(60)), Duration::from_secs(2));
+    }
+}
