@@ -50,7 +50,10 @@ pub fn intents() -> GatewayIntents {
 pub fn http(config: &Config) -> Http {
     let builder = HttpBuilder::new(config.token.expose());
     match &config.api_base {
-        Some(base) => builder.proxy(base.clone()).ratelimiter_disabled(true).build(),
+        Some(base) => builder
+            .proxy(base.clone())
+            .ratelimiter_disabled(true)
+            .build(),
         None => builder.build(),
     }
 }
@@ -249,17 +252,15 @@ impl serenity::EventHandler for Events {
 
     async fn interaction_create(&self, ctx: serenity::Context, interaction: Interaction) {
         match interaction {
-            Interaction::Component(click) => {
-                match self.state.waits.dispatch_component(click) {
-                    Dispatch::NotYours(click) => {
-                        refuse_component(&ctx, &click, NOT_YOURS).await;
-                    }
-                    Dispatch::Expired(click) => {
-                        refuse_component(&ctx, &click, EXPIRED).await;
-                    }
-                    Dispatch::Delivered | Dispatch::Foreign(_) => {}
+            Interaction::Component(click) => match self.state.waits.dispatch_component(click) {
+                Dispatch::NotYours(click) => {
+                    refuse_component(&ctx, &click, NOT_YOURS).await;
                 }
-            }
+                Dispatch::Expired(click) => {
+                    refuse_component(&ctx, &click, EXPIRED).await;
+                }
+                Dispatch::Delivered | Dispatch::Foreign(_) => {}
+            },
             Interaction::Modal(submit) => match self.state.waits.dispatch_modal(submit) {
                 Dispatch::NotYours(submit) => refuse_modal(&ctx, &submit, NOT_YOURS).await,
                 Dispatch::Expired(submit) => refuse_modal(&ctx, &submit, EXPIRED).await,
@@ -295,4 +296,3 @@ async fn refuse_modal(ctx: &serenity::Context, submit: &ModalInteraction, text: 
         tracing::warn!(error = %err, "could not answer a modal submission");
     }
 }
-

@@ -255,7 +255,8 @@ mod tests {
     fn bad_wait_timeout_and_api_base_are_rejected() {
         let err = parse(&[("DISCORD_TOKEN", "t"), ("WAIT_TIMEOUT_SECS", "0")]).unwrap_err();
         assert_eq!(err.var, "WAIT_TIMEOUT_SECS");
-        let err = parse(&[("DISCORD_TOKEN", "t"), ("DISCORD_API_BASE", "127.0.0.1:5")]).unwrap_err();
+        let err =
+            parse(&[("DISCORD_TOKEN", "t"), ("DISCORD_API_BASE", "127.0.0.1:5")]).unwrap_err();
         assert_eq!(err.var, "DISCORD_API_BASE");
         let err = parse(&[
             ("DISCORD_TOKEN", "t"),

@@ -103,8 +103,7 @@ impl Health {
 
     /// The process is shutting down: readiness goes away for good.
     pub fn stopping(&self) {
-        self.phase
-            .store(Phase::Stopping as u8, Ordering::Release);
+        self.phase.store(Phase::Stopping as u8, Ordering::Release);
     }
 
     /// The current report, reading the shard runner's state when a shard manager is attached.
@@ -113,10 +112,7 @@ impl Health {
             Some(manager) => {
                 let runners = manager.runners.lock().await;
                 match runners.get(&ShardId(0)) {
-                    Some(info) => (
-                        Some(info.stage),
-                        info.latency.map(|l| l.as_millis() as u64),
-                    ),
+                    Some(info) => (Some(info.stage), info.latency.map(|l| l.as_millis() as u64)),
                     None => (None, None),
                 }
             }
@@ -252,7 +248,10 @@ mod tests {
 
         health.connected();
         let (code, body) = get_health(&health).await;
-        assert_eq!((code, body["status"].as_str()), (StatusCode::OK, Some("ok")));
+        assert_eq!(
+            (code, body["status"].as_str()),
+            (StatusCode::OK, Some("ok"))
+        );
 
         health.stage_changed(ConnectionStage::Resuming);
         let (code, body) = get_health(&health).await;

@@ -62,7 +62,11 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
     let listener = TcpListener::bind(addr).await.with_context(|| {
         format!("cannot listen on HEALTH_ADDR {addr} (is another process using that port?)")
     })?;
-    tracing::info!(%addr, "health server listening");
+    // Log the bound address: with port 0 the system picked one, and supervisors read it here.
+    let bound = listener
+        .local_addr()
+        .context("reading the health server's address")?;
+    tracing::info!(addr = %bound, "health server listening");
 
     let http = bot::http(&config);
     if let Some(base) = &config.api_base {

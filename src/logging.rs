@@ -18,6 +18,8 @@ pub fn init(token: &Token) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(Redacting::new(token))
+        // Colours only for a person at a terminal, not for files and log shippers.
+        .with_ansi(io::IsTerminal::is_terminal(&io::stdout()))
         .init();
 }
 

@@ -166,9 +166,7 @@ impl Waits {
     pub fn expect_component(&self, prompt: u64, user: UserId) -> Pending<'_, ComponentInteraction> {
         let (tx, rx) = oneshot::channel();
         let id = self.new_prompt();
-        self.lock()
-            .components
-            .insert(prompt, Slot { id, user, tx });
+        self.lock().components.insert(prompt, Slot { id, user, tx });
         Pending {
             waits: self,
             key: Key::Component(prompt),
@@ -364,7 +362,10 @@ mod tests {
         let start = tokio::time::Instant::now();
         assert_eq!(safe_wait_for(fut, Duration::from_secs(3)).await, None);
         assert_eq!(start.elapsed(), Duration::from_secs(3));
-        assert!(dropped.load(Ordering::SeqCst), "the inner future was not dropped");
+        assert!(
+            dropped.load(Ordering::SeqCst),
+            "the inner future was not dropped"
+        );
     }
 
     fn message(channel: u64, author: u64, bot: bool, content: &str) -> Message {
@@ -478,7 +479,10 @@ mod tests {
 
     #[test]
     fn custom_ids_round_trip() {
-        assert_eq!(parse_custom_id(&custom_id(0xabc, "post")), Some((0xabc, "post")));
+        assert_eq!(
+            parse_custom_id(&custom_id(0xabc, "post")),
+            Some((0xabc, "post"))
+        );
         assert_eq!(parse_custom_id(&custom_id(5, "a:b")), Some((5, "a:b")));
         assert_eq!(parse_custom_id("nv:zz:post"), None);
         assert_eq!(parse_custom_id("other"), None);
@@ -486,8 +490,14 @@ mod tests {
 
     #[test]
     fn the_override_replaces_every_default() {
-        assert_eq!(Waits::new(None).timeout(Duration::from_secs(60)), Duration::from_secs(60));
+        assert_eq!(
+            Waits::new(None).timeout(Duration::from_secs(60)),
+            Duration::from_secs(60)
+        );
         let waits = Waits::new(Some(Duration::from_secs(2)));
-        assert_eq!(waits.timeout(Duration::from_secs(60)), Duration::from_secs(2));
+        assert_eq!(
+            waits.timeout(Duration::from_secs(60)),
+            Duration::from_secs(2)
+        );
     }
 }

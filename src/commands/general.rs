@@ -60,7 +60,11 @@ mod tests {
         for command in &commands {
             assert!(text.contains(&format!("`/{}`", command.name)), "{text}");
             let description = command.description.as_deref().unwrap_or_default();
-            assert!(!description.is_empty(), "/{} has no description", command.name);
+            assert!(
+                !description.is_empty(),
+                "/{} has no description",
+                command.name
+            );
             assert!(text.contains(description), "{text}");
         }
     }

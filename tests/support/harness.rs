@@ -1,0 +1,239 @@
+//! Runs the real `novera-assistant` binary against a [`Sim`], captures its logs, and kills it
+//! when dropped. Nothing here is built for tests only: the binary is the one users run.
+
+use std::process::{ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio::process::{Child, Command};
+
+use super::sim::Sim;
+
+/// How the bot is started.
+#[derive(Clone, Debug)]
+pub struct BotOptions {
+    /// `WAIT_TIMEOUT_SECS`.
+    pub wait_timeout: Option<u64>,
+    /// `DEV_GUILD_ID`.
+    pub dev_guild: Option<u64>,
+    /// `RUST_LOG`.
+    pub rust_log: String,
+    /// Overrides the token (for bad-token scenarios).
+    pub token: Option<String>,
+}
+
+impl Default for BotOptions {
+    fn default() -> Self {
+        Self {
+            wait_timeout: Some(3),
+            dev_guild: Some(super::payloads::GUILD_ID),
+            rust_log: "info,novera_assistant=debug".into(),
+            token: None,
+        }
+    }
+}
+
+/// A running bot process.
+pub struct Bot {
+    child: Child,
+    logs: Arc<Mutex<String>>,
+    _dir: tempfile::TempDir,
+    health_port: Option<u16>,
+}
+
+impl Bot {
+    /// Starts the bot against `sim` with default options.
+    pub async fn start(sim: &Sim) -> Bot {
+        Self::start_with(sim, BotOptions::default()).await
+    }
+
+    /// Starts the bot against `sim`.
+    pub async fn start_with(sim: &Sim, options: BotOptions) -> Bot {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = dir.path().join("novera.db");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_novera-assistant"));
+        command
+            .current_dir(dir.path())
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env(
+                "DISCORD_TOKEN",
+                options
+                    .token
+                    .clone()
+                    .unwrap_or_else(|| sim.token().to_owned()),
+            )
+            .env("DISCORD_API_BASE", sim.base_url())
+            .env("HEALTH_ADDR", "127.0.0.1:0")
+            .env("DATABASE_URL", format!("sqlite://{}", db.display()))
+            .env("RUST_LOG", &options.rust_log)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        if let Some(secs) = options.wait_timeout {
+            command.env("WAIT_TIMEOUT_SECS", secs.to_string());
+        }
+        if let Some(guild) = options.dev_guild {
+            command.env("DEV_GUILD_ID", guild.to_string());
+        }
+        let mut child = command.spawn().expect("start the bot binary");
+        let logs = Arc::new(Mutex::new(String::new()));
+        if let Some(out) = child.stdout.take() {
+            tokio::spawn(capture(BufReader::new(out), logs.clone()));
+        }
+        if let Some(err) = child.stderr.take() {
+            tokio::spawn(capture(BufReader::new(err), logs.clone()));
+        }
+        Bot {
+            child,
+            logs,
+            _dir: dir,
+            health_port: None,
+        }
+    }
+
+    /// Everything the bot printed so far.
+    pub fn logs(&self) -> String {
+        self.logs.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The bot's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id().unwrap_or(0)
+    }
+
+    /// The health server's port, read from the bot's startup log.
+    pub async fn health_port(&mut self) -> u16 {
+        if let Some(port) = self.health_port {
+            return port;
+        }
+        for _ in 0..200 {
+            let logs = self.logs();
+            if let Some(port) = logs
+                .lines()
+                .find(|l| l.contains("health server listening"))
+                .and_then(|l| l.split("addr=127.0.0.1:").nth(1))
+                .and_then(|rest| rest.split_whitespace().next())
+                .and_then(|p| p.parse().ok())
+            {
+                self.health_port = Some(port);
+                return port;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!(
+            "the bot never logged its health address. Logs:\n{}",
+            self.logs()
+        );
+    }
+
+    /// `GET /health`: status code and JSON body.
+    pub async fn health(&mut self) -> (u16, Value) {
+        let port = self.health_port().await;
+        let (status, body) = http_get(port, "/health")
+            .await
+            .unwrap_or_else(|e| panic!("GET /health failed: {e}\nLogs:\n{}", self.logs()));
+        let json = serde_json::from_str(&body).unwrap_or(Value::Null);
+        (status, json)
+    }
+
+    /// Waits until `/health` answers `status` (e.g. 200), panicking after `deadline`.
+    pub async fn wait_health(&mut self, status: u16, deadline: Duration) -> Value {
+        let end = tokio::time::Instant::now() + deadline;
+        let mut last = (0, Value::Null);
+        while tokio::time::Instant::now() < end {
+            if let Some(code) = self.try_exit() {
+                panic!(
+                    "the bot exited ({code:?}) while waiting for /health {status}. Logs:\n{}",
+                    self.logs()
+                );
+            }
+            last = self.health().await;
+            if last.0 == status {
+                return last.1;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!(
+            "/health did not answer {status} within {deadline:?}; last: {last:?}\nLogs:\n{}",
+            self.logs()
+        );
+    }
+
+    /// Sends SIGTERM.
+    pub fn sigterm(&self) {
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -TERM failed");
+    }
+
+    /// The exit status if the process has ended.
+    pub fn try_exit(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
+    /// Waits for the process to exit, panicking after `deadline`.
+    pub async fn wait_exit(&mut self, deadline: Duration) -> ExitStatus {
+        match tokio::time::timeout(deadline, self.child.wait()).await {
+            Ok(Ok(status)) => {
+                // Let the log readers drain.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                status
+            }
+            Ok(Err(e)) => panic!("waiting for the bot failed: {e}"),
+            Err(_) => panic!(
+                "the bot did not exit within {deadline:?}. Logs:\n{}",
+                self.logs()
+            ),
+        }
+    }
+}
+
+async fn capture<R: tokio::io::AsyncRead + Unpin>(reader: BufReader<R>, logs: Arc<Mutex<String>>) {
+    let mut lines = reader.lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        let mut logs = logs.lock().unwrap_or_else(|p| p.into_inner());
+        logs.push_str(&line);
+        logs.push('\n');
+    }
+}
+
+/// A minimal HTTP/1.1 GET on loopback: (status, body).
+pub async fn http_get(port: u16, path: &str) -> Result<(u16, String), String> {
+    let fut = async {
+        let mut stream = TcpStream::connect(("127.0.0.1", port))
+            .await
+            .map_err(|e| e.to_string())?;
+        let request =
+            format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+        stream
+            .write_all(request.as_bytes())
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut raw = Vec::new();
+        stream
+            .read_to_end(&mut raw)
+            .await
+            .map_err(|e| e.to_string())?;
+        let text = String::from_utf8_lossy(&raw).into_owned();
+        let status = text
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| format!("bad response: {text}"))?;
+        let body = text
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_owned())
+            .unwrap_or_default();
+        Ok((status, body))
+    };
+    tokio::time::timeout(Duration::from_secs(5), fut)
+        .await
+        .map_err(|_| "timed out".to_owned())?
+}

@@ -1,0 +1,58 @@
+//! The end-to-end test kit: a local Discord simulator and a harness that runs the real bot
+//! binary against it. Each test file uses the parts it needs.
+#![allow(dead_code)]
+
+pub mod harness;
+pub mod payloads;
+pub mod schema;
+pub mod sim;
+
+pub use harness::{Bot, BotOptions};
+pub use payloads::*;
+pub use sim::{Request, Sim, SimOptions};
+
+use std::time::Duration;
+
+/// The usual deadline for the bot to react to something.
+pub const REACT: Duration = Duration::from_secs(10);
+
+/// Starts a simulator and the bot, and waits until `/health` says ok.
+pub async fn start_ready() -> (Sim, Bot) {
+    start_ready_with(SimOptions::default(), BotOptions::default()).await
+}
+
+/// As [`start_ready`], with options.
+pub async fn start_ready_with(sim_options: SimOptions, options: BotOptions) -> (Sim, Bot) {
+    let sim = Sim::with_options(sim_options).await;
+    let mut bot = Bot::start_with(&sim, options).await;
+    bot.wait_health(200, Duration::from_secs(20)).await;
+    // Commands are registered in poise's setup, right after READY.
+    sim.wait_for("slash command registration", REACT, |v| {
+        v.requests()
+            .iter()
+            .any(|r| r.method == "PUT" && r.path.ends_with("/commands"))
+            .then_some(())
+    })
+    .await;
+    (sim, bot)
+}
+
+/// Whether `r` is the first response to interaction `id`.
+pub fn is_callback(r: &Request, id: u64) -> bool {
+    r.method == "POST"
+        && r.path.starts_with(&format!("/interactions/{id}/"))
+        && r.path.ends_with("/callback")
+}
+
+/// Whether `r` is a follow-up on the interaction with `token`.
+pub fn is_followup(r: &Request, token: &str) -> bool {
+    r.method == "POST" && r.path.ends_with(&format!("/{token}"))
+}
+
+/// The content of a callback or follow-up body.
+pub fn content(r: &Request) -> String {
+    let body = r.body.as_ref();
+    body.and_then(|b| b["data"]["content"].as_str().or(b["content"].as_str()))
+        .unwrap_or_default()
+        .to_owned()
+}

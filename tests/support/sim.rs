@@ -1,0 +1,1267 @@
+//! A local Discord: REST (axum) and gateway (tokio-tungstenite) on loopback, one pair of ports
+//! per instance, following Discord's documented protocol. Tests drive users through its API and
+//! read back every REST call the bot made.
+
+use std::collections::{HashMap, HashSet};
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, Notify};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+use tokio_tungstenite::WebSocketStream;
+
+use super::payloads::{self, APP_ID, GUILD_ID};
+use super::schema;
+
+/// The gateway intent that unlocks message content.
+const MESSAGE_CONTENT_INTENT: u64 = 1 << 15;
+/// Discord's deadline for the first response to an interaction.
+const INTERACTION_DEADLINE: Duration = Duration::from_secs(3);
+
+/// How the simulator is set up.
+#[derive(Clone, Debug)]
+pub struct SimOptions {
+    /// The token the bot must present.
+    pub token: String,
+    /// HELLO's heartbeat interval.
+    pub heartbeat_ms: u64,
+    /// When false, the gateway closes IDENTIFY with 4004 even though REST accepts the token.
+    pub gateway_accepts_token: bool,
+}
+
+impl Default for SimOptions {
+    fn default() -> Self {
+        Self {
+            token: "sim-token.Zm9vYmFy.c2VjcmV0LXZhbHVlLW5ldmVyLWxvZ2dlZA".into(),
+            heartbeat_ms: 5_000,
+            gateway_accepts_token: true,
+        }
+    }
+}
+
+/// One REST call the bot made.
+#[derive(Clone, Debug)]
+pub struct Request {
+    /// HTTP method.
+    pub method: String,
+    /// Path after `/api/v10`.
+    pub path: String,
+    /// JSON body, if any.
+    pub body: Option<Value>,
+    /// Status the simulator answered.
+    pub status: u16,
+    /// When it arrived.
+    pub at: Instant,
+}
+
+/// An interaction the simulator created, for follow-ups and deadline checks.
+#[derive(Clone, Debug)]
+pub struct Interaction {
+    /// Interaction id.
+    pub id: u64,
+    /// Interaction token.
+    pub token: String,
+    /// Channel it happened in.
+    pub channel: u64,
+}
+
+struct InteractionState {
+    token: String,
+    channel: u64,
+    created: Instant,
+    responded: bool,
+    original: Option<Value>,
+}
+
+/// What the test asks the live gateway connection to do.
+enum Ctl {
+    Send(Value),
+    Reconnect,
+    InvalidSession(bool),
+    Drop { close: Option<u16> },
+    Reset,
+}
+
+struct Session {
+    id: String,
+    seq: u64,
+    log: Vec<Value>,
+}
+
+/// A REST fault to inject.
+struct Fault {
+    status: u16,
+    path_contains: String,
+    remaining: u32,
+}
+
+#[derive(Default)]
+struct World {
+    next_id: u64,
+    requests: Vec<Request>,
+    violations: Vec<String>,
+    faults: Vec<Fault>,
+    global_commands: Option<Vec<Value>>,
+    guild_commands: HashMap<u64, Vec<Value>>,
+    command_puts: u32,
+    interactions: HashMap<u64, InteractionState>,
+    messages: Vec<Value>,
+    dm_channels: HashMap<u64, u64>,
+    dms_closed: HashSet<u64>,
+    forbidden_channels: HashSet<u64>,
+    // Gateway.
+    session: Option<Session>,
+    conn: Option<(u64, mpsc::UnboundedSender<Ctl>)>,
+    conn_counter: u64,
+    intents: u64,
+    compress: bool,
+    identifies: u32,
+    resumes: Vec<(String, u64)>,
+    close_codes: Vec<u16>,
+    heartbeats: u32,
+    withhold_acks: bool,
+    refuse_until: Option<Instant>,
+    connections: u32,
+}
+
+struct Inner {
+    options: SimOptions,
+    world: Mutex<World>,
+    changed: Notify,
+    rest_addr: SocketAddr,
+    gateway_addr: SocketAddr,
+}
+
+impl Inner {
+    fn world(&self) -> MutexGuard<'_, World> {
+        self.world.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// A running simulator. Dropping it stops its servers.
+pub struct Sim {
+    inner: Arc<Inner>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+impl Sim {
+    /// Starts a simulator with default options.
+    pub async fn start() -> Sim {
+        Self::with_options(SimOptions::default()).await
+    }
+
+    /// Starts a simulator on two fresh loopback ports.
+    pub async fn with_options(options: SimOptions) -> Sim {
+        let rest = TcpListener::bind("127.0.0.1:0").await.expect("bind REST");
+        let gateway = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind gateway");
+        let inner = Arc::new(Inner {
+            options,
+            world: Mutex::new(World {
+                next_id: 1_200_000_000_000_000_000,
+                ..World::default()
+            }),
+            changed: Notify::new(),
+            rest_addr: rest.local_addr().expect("REST addr"),
+            gateway_addr: gateway.local_addr().expect("gateway addr"),
+        });
+        let app = Router::new()
+            .fallback(rest_handler)
+            .with_state(inner.clone());
+        let rest_task = tokio::spawn(async move {
+            let _ = axum::serve(rest, app).await;
+        });
+        let gw_inner = inner.clone();
+        let gateway_task = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = gateway.accept().await else {
+                    continue;
+                };
+                let refused = {
+                    let mut world = gw_inner.world();
+                    world.connections += 1;
+                    world.refuse_until.is_some_and(|t| Instant::now() < t)
+                };
+                if refused {
+                    drop(stream);
+                    continue;
+                }
+                tokio::spawn(gateway_connection(gw_inner.clone(), stream));
+            }
+        });
+        Sim {
+            inner,
+            tasks: vec![rest_task, gateway_task],
+        }
+    }
+
+    /// The base URL for `DISCORD_API_BASE`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.inner.rest_addr)
+    }
+
+    /// The token the bot must use.
+    pub fn token(&self) -> &str {
+        &self.inner.options.token
+    }
+
+    fn world(&self) -> MutexGuard<'_, World> {
+        self.inner.world()
+    }
+
+    fn next_id(&self) -> u64 {
+        let mut world = self.world();
+        world.next_id += 1;
+        world.next_id
+    }
+
+    // ---- Waiting ------------------------------------------------------------------------------
+
+    /// Waits until `check` returns `Some`, re-checking after every change; panics with
+    /// `what` and the REST log when `deadline` passes.
+    pub async fn wait_for<T>(
+        &self,
+        what: &str,
+        deadline: Duration,
+        mut check: impl FnMut(&SimView<'_>) -> Option<T>,
+    ) -> T {
+        let end = tokio::time::Instant::now() + deadline;
+        loop {
+            let notified = self.inner.changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            {
+                let world = self.world();
+                if let Some(found) = check(&SimView { world: &world }) {
+                    return found;
+                }
+            }
+            if tokio::time::timeout_at(end, notified).await.is_err() {
+                let log = self.request_log();
+                panic!(
+                    "timed out after {deadline:?} waiting for {what}.\nREST calls so far:\n{log}"
+                );
+            }
+        }
+    }
+
+    /// A mark in the REST log; [`Sim::wait_request`] looks only after it.
+    pub fn mark(&self) -> usize {
+        self.world().requests.len()
+    }
+
+    /// Waits for a REST call after `since` that satisfies `pred`.
+    pub async fn wait_request(
+        &self,
+        what: &str,
+        since: usize,
+        deadline: Duration,
+        pred: impl Fn(&Request) -> bool,
+    ) -> Request {
+        self.wait_for(what, deadline, |view| {
+            view.world.requests[since.min(view.world.requests.len())..]
+                .iter()
+                .find(|r| pred(r))
+                .cloned()
+        })
+        .await
+    }
+
+    /// Every REST call so far.
+    pub fn requests(&self) -> Vec<Request> {
+        self.world().requests.clone()
+    }
+
+    /// The REST log as text, for failure messages.
+    pub fn request_log(&self) -> String {
+        let world = self.world();
+        let mut text = String::new();
+        for r in &world.requests {
+            let body = r.body.as_ref().map(Value::to_string).unwrap_or_default();
+            let body: String = body.chars().take(300).collect();
+            text.push_str(&format!(
+                "  {} {} -> {} {}\n",
+                r.method, r.path, r.status, body
+            ));
+        }
+        if text.is_empty() {
+            text.push_str("  (none)\n");
+        }
+        text
+    }
+
+    /// Fails the test if any request broke Discord's rules or the OpenAPI spec.
+    pub fn assert_clean(&self) {
+        let violations = self.world().violations.clone();
+        assert!(
+            violations.is_empty(),
+            "the bot broke Discord's rules:\n{}",
+            violations.join("\n")
+        );
+    }
+
+    /// Violations recorded so far.
+    pub fn violations(&self) -> Vec<String> {
+        self.world().violations.clone()
+    }
+
+    // ---- Gateway state ------------------------------------------------------------------------
+
+    /// Number of IDENTIFYs received.
+    pub fn identifies(&self) -> u32 {
+        self.world().identifies
+    }
+
+    /// RESUMEs received: (session id, sequence).
+    pub fn resumes(&self) -> Vec<(String, u64)> {
+        self.world().resumes.clone()
+    }
+
+    /// The current session id, if any.
+    pub fn session_id(&self) -> Option<String> {
+        self.world().session.as_ref().map(|s| s.id.clone())
+    }
+
+    /// The current session's last sequence number.
+    pub fn seq(&self) -> u64 {
+        self.world().session.as_ref().map_or(0, |s| s.seq)
+    }
+
+    /// Close codes the bot sent in close frames.
+    pub fn close_codes(&self) -> Vec<u16> {
+        self.world().close_codes.clone()
+    }
+
+    /// Heartbeats received.
+    pub fn heartbeats(&self) -> u32 {
+        self.world().heartbeats
+    }
+
+    /// Gateway TCP connections accepted (refused ones included).
+    pub fn connections(&self) -> u32 {
+        self.world().connections
+    }
+
+    /// Whether a gateway connection is live.
+    pub fn connected(&self) -> bool {
+        self.world().conn.is_some()
+    }
+
+    /// Commands stored by bulk overwrite: guild ones when `guild` is set.
+    pub fn commands(&self, guild: Option<u64>) -> Option<Vec<Value>> {
+        let world = self.world();
+        match guild {
+            Some(g) => world.guild_commands.get(&g).cloned(),
+            None => world.global_commands.clone(),
+        }
+    }
+
+    /// How many bulk-overwrite PUTs were made.
+    pub fn command_puts(&self) -> u32 {
+        self.world().command_puts
+    }
+
+    // ---- Faults -------------------------------------------------------------------------------
+
+    /// Answers the next `n` REST calls whose path contains `path_contains` with `status`
+    /// (429 carries Discord's documented rate-limit body and `Retry-After`).
+    pub fn fail_next(&self, n: u32, status: u16, path_contains: &str) {
+        self.world().faults.push(Fault {
+            status,
+            path_contains: path_contains.to_owned(),
+            remaining: n,
+        });
+    }
+
+    /// Makes DMs to `user` fail with 50007, as when they closed their DMs.
+    pub fn close_dms(&self, user: u64) {
+        self.world().dms_closed.insert(user);
+    }
+
+    /// Makes posts to `channel` fail with 403 / 50013 (missing permissions).
+    pub fn forbid_channel(&self, channel: u64) {
+        self.world().forbidden_channels.insert(channel);
+    }
+
+    fn control(&self, ctl: Ctl) -> bool {
+        match &self.world().conn {
+            Some((_, tx)) => tx.send(ctl).is_ok(),
+            None => false,
+        }
+    }
+
+    /// Drops the gateway connection: with a close frame (`Some(code)`) or without (`None`).
+    pub fn drop_connection(&self, close: Option<u16>) -> bool {
+        self.control(Ctl::Drop { close })
+    }
+
+    /// Resets the gateway's TCP connection (RST, no close frame, no FIN).
+    pub fn reset_connection(&self) -> bool {
+        self.control(Ctl::Reset)
+    }
+
+    /// Sends op 7 RECONNECT.
+    pub fn request_reconnect(&self) -> bool {
+        self.control(Ctl::Reconnect)
+    }
+
+    /// Sends op 9 INVALID_SESSION; when not resumable the session is forgotten.
+    pub fn invalidate_session(&self, resumable: bool) -> bool {
+        if !resumable {
+            self.world().session = None;
+        }
+        self.control(Ctl::InvalidSession(resumable))
+    }
+
+    /// Stops (or resumes) answering heartbeats with ACKs.
+    pub fn withhold_acks(&self, withhold: bool) {
+        self.world().withhold_acks = withhold;
+    }
+
+    /// Refuses new gateway connections for `duration`.
+    pub fn refuse_connections(&self, duration: Duration) {
+        self.world().refuse_until = Some(Instant::now() + duration);
+    }
+
+    // ---- Users' actions -----------------------------------------------------------------------
+
+    /// Sends a dispatch on the session (kept for RESUME replay while disconnected).
+    pub fn dispatch(&self, event: &str, data: Value) {
+        dispatch(&self.inner, event, data);
+    }
+
+    /// `user` invokes slash command `name` with `options` in `channel` (guild channel, or a DM
+    /// channel when `channel` is one of the DM channels).
+    pub fn slash(&self, user: u64, channel: u64, name: &str, options: Value) -> Interaction {
+        let command_id = {
+            let world = self.world();
+            world
+                .guild_commands
+                .values()
+                .chain(world.global_commands.iter())
+                .flatten()
+                .find(|c| c["name"] == name)
+                .and_then(|c| c["id"].as_str().map(str::to_owned))
+                .unwrap_or_else(|| "1".to_owned())
+        };
+        let data = json!({
+            "id": command_id, "name": name, "type": 1, "options": options,
+            "guild_id": GUILD_ID.to_string(),
+        });
+        self.interaction(user, channel, 2, data, None)
+    }
+
+    /// `user` clicks the button `custom_id` on `message` (a message object the bot sent).
+    pub fn click(&self, user: u64, message: &Value, custom_id: &str) -> Interaction {
+        let channel = id_of(&message["channel_id"]);
+        let data = json!({"custom_id": custom_id, "component_type": 2});
+        self.interaction(user, channel, 3, data, Some(message.clone()))
+    }
+
+    /// `user` picks `values` in the select `custom_id` (of `component_type`) on `message`.
+    pub fn select(
+        &self,
+        user: u64,
+        message: &Value,
+        custom_id: &str,
+        component_type: u8,
+        values: &[&str],
+    ) -> Interaction {
+        let channel = id_of(&message["channel_id"]);
+        let data = json!({
+            "custom_id": custom_id, "component_type": component_type, "values": values,
+        });
+        self.interaction(user, channel, 3, data, Some(message.clone()))
+    }
+
+    /// `user` submits the modal `custom_id` with `fields` as `(custom_id, value)` pairs.
+    pub fn submit_modal(
+        &self,
+        user: u64,
+        channel: u64,
+        custom_id: &str,
+        fields: &[(&str, &str)],
+    ) -> Interaction {
+        let rows: Vec<Value> = fields
+            .iter()
+            .map(|(id, value)| {
+                json!({"type": 1, "components": [
+                    {"type": 4, "custom_id": id, "value": value}
+                ]})
+            })
+            .collect();
+        let data = json!({"custom_id": custom_id, "components": rows});
+        self.interaction(user, channel, 5, data, None)
+    }
+
+    fn is_dm_channel(&self, channel: u64) -> bool {
+        self.world().dm_channels.values().any(|c| *c == channel)
+    }
+
+    fn interaction(
+        &self,
+        user: u64,
+        channel: u64,
+        kind: u8,
+        data: Value,
+        message: Option<Value>,
+    ) -> Interaction {
+        let id = self.next_id();
+        let token = format!("itoken-{id}");
+        let in_guild = !self.is_dm_channel(channel);
+        let channel_kind = if channel == payloads::ANNOUNCEMENTS {
+            5
+        } else {
+            0
+        };
+        let mut payload = json!({
+            "id": id.to_string(), "application_id": APP_ID.to_string(), "type": kind,
+            "data": data, "channel_id": channel.to_string(), "token": token, "version": 1,
+            "locale": "en-US", "entitlements": [], "attachment_size_limit": 10_485_760,
+            "authorizing_integration_owners": {"0": GUILD_ID.to_string()},
+            "context": if in_guild { 0 } else { 1 },
+            "app_permissions": payloads::ALL_PERMISSIONS.to_string(),
+        });
+        if in_guild {
+            let mut member = payloads::member(user, true);
+            member["permissions"] = json!(payloads::permissions_of(user).to_string());
+            payload["member"] = member;
+            payload["guild_id"] = json!(GUILD_ID.to_string());
+            payload["guild_locale"] = json!("en-US");
+            payload["guild"] =
+                json!({"id": GUILD_ID.to_string(), "locale": "en-US", "features": []});
+            payload["channel"] = payloads::channel(channel, "channel", channel_kind, 0);
+        } else {
+            payload["user"] = payloads::user(user);
+            payload["channel"] = json!({"id": channel.to_string(), "type": 1});
+        }
+        if let Some(message) = message {
+            payload["message"] = message;
+        }
+        self.world().interactions.insert(
+            id,
+            InteractionState {
+                token: token.clone(),
+                channel,
+                created: Instant::now(),
+                responded: false,
+                original: None,
+            },
+        );
+        self.dispatch("INTERACTION_CREATE", payload);
+        Interaction { id, token, channel }
+    }
+
+    /// `user` posts `content` in `channel` (a guild channel or a DM channel). Returns the id.
+    pub fn say(&self, user: u64, channel: u64, content: &str) -> u64 {
+        let id = self.next_id();
+        let in_guild = !self.is_dm_channel(channel);
+        let mut msg = payloads::message(
+            id,
+            channel,
+            in_guild,
+            payloads::user(user),
+            Some(user),
+            &json!({"content": content}),
+        );
+        let has_content_intent = self.world().intents & MESSAGE_CONTENT_INTENT != 0;
+        // Without MESSAGE_CONTENT, guild messages reach a bot with empty content (DMs exempt).
+        if in_guild && !has_content_intent {
+            msg["content"] = json!("");
+        }
+        self.dispatch("MESSAGE_CREATE", msg);
+        id
+    }
+
+    /// Messages the bot created (channel posts, interaction responses and follow-ups).
+    pub fn bot_messages(&self) -> Vec<Value> {
+        self.world().messages.clone()
+    }
+}
+
+/// Read access to the simulator's state inside [`Sim::wait_for`].
+pub struct SimView<'a> {
+    world: &'a World,
+}
+
+impl SimView<'_> {
+    /// REST calls so far.
+    pub fn requests(&self) -> &[Request] {
+        &self.world.requests
+    }
+
+    /// Messages the bot created.
+    pub fn messages(&self) -> &[Value] {
+        &self.world.messages
+    }
+
+    /// IDENTIFYs so far.
+    pub fn identifies(&self) -> u32 {
+        self.world.identifies
+    }
+
+    /// RESUMEs so far.
+    pub fn resumes(&self) -> usize {
+        self.world.resumes.len()
+    }
+
+    /// Close codes received.
+    pub fn close_codes(&self) -> &[u16] {
+        &self.world.close_codes
+    }
+
+    /// Whether a gateway connection is live and identified.
+    pub fn connected(&self) -> bool {
+        self.world.conn.is_some()
+    }
+}
+
+fn id_of(value: &Value) -> u64 {
+    value
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .or_else(|| value.as_u64())
+        .unwrap_or(0)
+}
+
+fn dispatch(inner: &Inner, event: &str, data: Value) {
+    {
+        let mut world = inner.world();
+        let Some(session) = world.session.as_mut() else {
+            return;
+        };
+        session.seq += 1;
+        let payload = json!({"op": 0, "t": event, "s": session.seq, "d": data});
+        session.log.push(payload.clone());
+        if let Some((_, tx)) = &world.conn {
+            let _ = tx.send(Ctl::Send(payload));
+        }
+    }
+    inner.changed.notify_waiters();
+}
+
+// ---- Gateway ------------------------------------------------------------------------------------
+
+async fn send_payload(
+    ws: &mut WebSocketStream<TcpStream>,
+    payload: &Value,
+    compress: bool,
+) -> Result<(), ()> {
+    let text = payload.to_string();
+    let frame = if compress {
+        let mut encoder = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+        encoder.write_all(text.as_bytes()).map_err(|_| ())?;
+        WsMessage::Binary(encoder.finish().map_err(|_| ())?)
+    } else {
+        WsMessage::Text(text)
+    };
+    ws.send(frame).await.map_err(|_| ())
+}
+
+async fn close_with(ws: &mut WebSocketStream<TcpStream>, code: u16, reason: &str) {
+    let _ = ws
+        .close(Some(CloseFrame {
+            code: CloseCode::from(code),
+            reason: reason.to_owned().into(),
+        }))
+        .await;
+}
+
+async fn gateway_connection(inner: Arc<Inner>, stream: TcpStream) {
+    let Ok(mut ws) = tokio_tungstenite::accept_async(stream).await else {
+        return;
+    };
+    let hello = json!({"op": 10, "d": {"heartbeat_interval": inner.options.heartbeat_ms}});
+    if send_payload(&mut ws, &hello, false).await.is_err() {
+        return;
+    }
+    // The first payload must be IDENTIFY or RESUME (heartbeats may come first).
+    let opening = loop {
+        let next = tokio::time::timeout(Duration::from_secs(10), ws.next()).await;
+        let Ok(Some(Ok(msg))) = next else { return };
+        let Some(payload) = parse_frame(&msg) else {
+            if let WsMessage::Close(frame) = msg {
+                record_close(&inner, frame.as_ref());
+            }
+            return;
+        };
+        match payload["op"].as_u64() {
+            Some(1) => {
+                inner.world().heartbeats += 1;
+                let _ = send_payload(&mut ws, &json!({"op": 11}), false).await;
+            }
+            Some(2) | Some(6) => break payload,
+            _ => {
+                close_with(&mut ws, 4002, "Decode error").await;
+                return;
+            }
+        }
+    };
+
+    let expected = &inner.options.token;
+    let presented = opening["d"]["token"].as_str().unwrap_or_default();
+    let token_ok = presented == format!("Bot {expected}") || presented == expected.as_str();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let conn_id;
+    let compress;
+    let mut backlog = Vec::new();
+    if opening["op"] == 2 {
+        if !token_ok || !inner.options.gateway_accepts_token {
+            close_with(&mut ws, 4004, "Authentication failed.").await;
+            return;
+        }
+        let session_id = format!("sess{:x}", rand_u64());
+        {
+            let mut world = inner.world();
+            world.identifies += 1;
+            world.intents = opening["d"]["intents"].as_u64().unwrap_or(0);
+            world.compress = opening["d"]["compress"].as_bool().unwrap_or(false);
+            compress = world.compress;
+            world.conn_counter += 1;
+            conn_id = world.conn_counter;
+            world.session = Some(Session {
+                id: session_id.clone(),
+                seq: 0,
+                log: Vec::new(),
+            });
+            world.conn = Some((conn_id, tx));
+        }
+        let resume_url = format!("ws://{}/", inner.gateway_addr);
+        dispatch(&inner, "READY", payloads::ready(&session_id, &resume_url));
+        dispatch(&inner, "GUILD_CREATE", payloads::guild_create());
+    } else {
+        let session_id = opening["d"]["session_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let seq = opening["d"]["seq"].as_u64().unwrap_or(0);
+        let resumable = {
+            let mut world = inner.world();
+            world.resumes.push((session_id.clone(), seq));
+            token_ok && world.session.as_ref().is_some_and(|s| s.id == session_id)
+        };
+        if !resumable {
+            inner.changed.notify_waiters();
+            let _ = send_payload(&mut ws, &json!({"op": 9, "d": false}), false).await;
+            // Discord closes the socket shortly after an INVALID_SESSION.
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            close_with(&mut ws, 4009, "Session timed out").await;
+            return;
+        }
+        {
+            let mut world = inner.world();
+            compress = world.compress;
+            world.conn_counter += 1;
+            conn_id = world.conn_counter;
+            if let Some(session) = world.session.as_mut() {
+                backlog.extend(
+                    session
+                        .log
+                        .iter()
+                        .filter(|p| p["s"].as_u64().unwrap_or(0) > seq)
+                        .cloned(),
+                );
+                session.seq += 1;
+                let resumed = json!({"op": 0, "t": "RESUMED", "s": session.seq, "d": {}});
+                session.log.push(resumed.clone());
+                backlog.push(resumed);
+            }
+            world.conn = Some((conn_id, tx));
+        }
+    }
+    inner.changed.notify_waiters();
+    for payload in &backlog {
+        if send_payload(&mut ws, payload, compress).await.is_err() {
+            break;
+        }
+    }
+
+    loop {
+        tokio::select! {
+            incoming = ws.next() => {
+                let Some(Ok(msg)) = incoming else { break };
+                if let WsMessage::Close(frame) = &msg {
+                    record_close(&inner, frame.as_ref());
+                    break;
+                }
+                let Some(payload) = parse_frame(&msg) else { continue };
+                if payload["op"] == 1 {
+                    let withhold = {
+                        let mut world = inner.world();
+                        world.heartbeats += 1;
+                        world.withhold_acks
+                    };
+                    inner.changed.notify_waiters();
+                    if !withhold && send_payload(&mut ws, &json!({"op": 11}), compress).await.is_err() {
+                        break;
+                    }
+                }
+            }
+            ctl = rx.recv() => {
+                match ctl {
+                    Some(Ctl::Send(payload)) => {
+                        if send_payload(&mut ws, &payload, compress).await.is_err() {
+                            break;
+                        }
+                    }
+                    Some(Ctl::Reconnect) => {
+                        let _ = send_payload(&mut ws, &json!({"op": 7, "d": null}), compress).await;
+                    }
+                    Some(Ctl::InvalidSession(resumable)) => {
+                        let _ = send_payload(&mut ws, &json!({"op": 9, "d": resumable}), compress).await;
+                    }
+                    Some(Ctl::Drop { close: Some(code) }) => {
+                        close_with(&mut ws, code, "simulated").await;
+                        break;
+                    }
+                    Some(Ctl::Drop { close: None }) | None => break,
+                    Some(Ctl::Reset) => {
+                        let _ = socket2::SockRef::from(ws.get_ref()).set_linger(Some(Duration::ZERO));
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    {
+        let mut world = inner.world();
+        if world.conn.as_ref().is_some_and(|(id, _)| *id == conn_id) {
+            world.conn = None;
+        }
+    }
+    inner.changed.notify_waiters();
+    drop(ws);
+}
+
+fn record_close(inner: &Inner, frame: Option<&CloseFrame<'_>>) {
+    if let Some(frame) = frame {
+        inner.world().close_codes.push(u16::from(frame.code));
+    }
+    inner.changed.notify_waiters();
+}
+
+fn parse_frame(msg: &WsMessage) -> Option<Value> {
+    match msg {
+        WsMessage::Text(text) => serde_json::from_str(text).ok(),
+        WsMessage::Binary(bytes) => {
+            let mut decoder = flate2::read::ZlibDecoder::new(&bytes[..]);
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut decoder, &mut text).ok()?;
+            serde_json::from_str(&text).ok()
+        }
+        _ => None,
+    }
+}
+
+fn rand_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(Instant::now().elapsed().as_nanos());
+    hasher.finish()
+}
+
+// ---- REST ---------------------------------------------------------------------------------------
+
+fn discord_error(status: u16, code: u32, message: &str) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (
+        status,
+        axum::Json(json!({"message": message, "code": code})),
+    )
+        .into_response()
+}
+
+async fn rest_handler(
+    State(inner): State<Arc<Inner>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let full_path = uri.path().to_owned();
+    let path = full_path
+        .strip_prefix("/api/v10")
+        .unwrap_or(&full_path)
+        .to_owned();
+    let json_body: Option<Value> = if body.is_empty() {
+        None
+    } else {
+        serde_json::from_slice(&body).ok()
+    };
+    let mut violations = Vec::new();
+    if !full_path.starts_with("/api/v10/") {
+        violations.push(format!("{method} {full_path}: not under /api/v10"));
+    }
+    let agent = headers
+        .get("user-agent")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if !agent.starts_with("DiscordBot (") {
+        violations.push(format!(
+            "{method} {path}: User-Agent must be `DiscordBot (url, version)`, got {agent:?}"
+        ));
+    }
+    let content_type = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if !body.is_empty() {
+        match &json_body {
+            Some(value) if content_type.starts_with("application/json") => {
+                if let Err(err) = schema::validate(method.as_str(), &path, value) {
+                    violations.push(err);
+                }
+            }
+            _ => violations.push(format!(
+                "{method} {path}: body is not JSON (content-type {content_type:?})"
+            )),
+        }
+    }
+
+    let response = route(&inner, &method, &path, &headers, json_body.as_ref()).await;
+    {
+        let mut world = inner.world();
+        world.violations.extend(violations);
+        world.requests.push(Request {
+            method: method.to_string(),
+            path: path.clone(),
+            body: json_body,
+            status: response.status().as_u16(),
+            at: Instant::now(),
+        });
+    }
+    inner.changed.notify_waiters();
+    response
+}
+
+fn authorized(inner: &Inner, headers: &HeaderMap) -> bool {
+    let expected = format!("Bot {}", inner.options.token);
+    headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v == expected)
+}
+
+async fn route(
+    inner: &Arc<Inner>,
+    method: &Method,
+    path: &str,
+    headers: &HeaderMap,
+    body: Option<&Value>,
+) -> Response {
+    // Injected faults come first, as from an overloaded Discord.
+    let fault = {
+        let mut world = inner.world();
+        let found = world
+            .faults
+            .iter_mut()
+            .find(|f| f.remaining > 0 && path.contains(&f.path_contains));
+        found.map(|f| {
+            f.remaining -= 1;
+            f.status
+        })
+    };
+    if let Some(status) = fault {
+        if status == 429 {
+            let body = json!({"message": "You are being rate limited.", "retry_after": 0.25, "global": false});
+            return (
+                StatusCode::TOO_MANY_REQUESTS,
+                [("retry-after", "1"), ("x-ratelimit-scope", "user")],
+                axum::Json(body),
+            )
+                .into_response();
+        }
+        return discord_error(status, 0, "simulated failure");
+    }
+
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let interaction_route =
+        segments.first() == Some(&"interactions") || segments.first() == Some(&"webhooks");
+    if !interaction_route && !authorized(inner, headers) {
+        return discord_error(401, 0, "401: Unauthorized");
+    }
+    let m = method.as_str();
+    match (m, segments.as_slice()) {
+        ("GET", ["gateway"]) => {
+            axum::Json(json!({"url": format!("ws://{}/", inner.gateway_addr)})).into_response()
+        }
+        ("GET", ["gateway", "bot"]) => axum::Json(json!({
+            "url": format!("ws://{}/", inner.gateway_addr), "shards": 1,
+            "session_start_limit": {"total": 1000, "remaining": 999, "reset_after": 14_400_000, "max_concurrency": 1}
+        }))
+        .into_response(),
+        ("GET", ["users", "@me"]) => axum::Json(payloads::bot_user()).into_response(),
+        ("GET", ["oauth2", "applications", "@me"]) | ("GET", ["applications", "@me"]) => {
+            axum::Json(payloads::application()).into_response()
+        }
+        ("PUT", ["applications", app, "commands"]) => put_commands(inner, app, None, body),
+        ("PUT", ["applications", app, "guilds", guild, "commands"]) => {
+            put_commands(inner, app, guild.parse().ok(), body)
+        }
+        ("POST", ["interactions", id, token, "callback"]) => callback(inner, id, token, body),
+        ("POST", ["webhooks", app, token]) => followup(inner, app, token, body),
+        ("GET", ["webhooks", _app, token, "messages", "@original"]) => {
+            let world = inner.world();
+            match world.interactions.values().find(|i| i.token == *token).and_then(|i| i.original.clone()) {
+                Some(original) => axum::Json(original).into_response(),
+                None => discord_error(404, 10008, "Unknown Message"),
+            }
+        }
+        ("PATCH", ["webhooks", _app, token, "messages", target]) => edit_webhook_message(inner, token, target, body),
+        ("DELETE", ["webhooks", _app, _token, "messages", _target]) => StatusCode::NO_CONTENT.into_response(),
+        ("POST", ["channels", channel, "messages"]) => create_message(inner, channel, body),
+        ("PATCH", ["channels", channel, "messages", message]) => edit_message(inner, channel, message, body),
+        ("POST", ["users", "@me", "channels"]) => create_dm(inner, body),
+        _ => {
+            inner
+                .world()
+                .violations
+                .push(format!("{m} {path}: the simulator does not implement this route"));
+            discord_error(404, 0, "404: Not Found")
+        }
+    }
+}
+
+fn put_commands(inner: &Inner, app: &str, guild: Option<u64>, body: Option<&Value>) -> Response {
+    if app != APP_ID.to_string() {
+        return discord_error(403, 50001, "Missing Access");
+    }
+    let mut world = inner.world();
+    let mut stored = Vec::new();
+    for command in body.and_then(Value::as_array).cloned().unwrap_or_default() {
+        world.next_id += 1;
+        let mut command = command;
+        command["id"] = json!(world.next_id.to_string());
+        command["application_id"] = json!(APP_ID.to_string());
+        command["version"] = json!(world.next_id.to_string());
+        command["default_member_permissions"] = command
+            .get("default_member_permissions")
+            .cloned()
+            .unwrap_or(Value::Null);
+        command["type"] = command.get("type").cloned().unwrap_or(json!(1));
+        command["description"] = command.get("description").cloned().unwrap_or(json!(""));
+        if let Some(g) = guild {
+            command["guild_id"] = json!(g.to_string());
+        }
+        stored.push(command);
+    }
+    world.command_puts += 1;
+    match guild {
+        Some(g) => {
+            world.guild_commands.insert(g, stored.clone());
+        }
+        None => world.global_commands = Some(stored.clone()),
+    }
+    axum::Json(Value::Array(stored)).into_response()
+}
+
+fn new_bot_message(world: &mut World, channel: u64, body: &Value) -> Value {
+    world.next_id += 1;
+    let in_guild = !world.dm_channels.values().any(|c| *c == channel);
+    let msg = payloads::message(
+        world.next_id,
+        channel,
+        in_guild,
+        payloads::bot_user(),
+        Some(APP_ID),
+        body,
+    );
+    world.messages.push(msg.clone());
+    msg
+}
+
+fn is_ephemeral(body: &Value) -> bool {
+    body["flags"].as_u64().unwrap_or(0) & 64 != 0
+}
+
+fn callback(inner: &Arc<Inner>, id: &str, token: &str, body: Option<&Value>) -> Response {
+    let id: u64 = id.parse().unwrap_or(0);
+    let body = body.cloned().unwrap_or(Value::Null);
+    let echo;
+    {
+        let mut world = inner.world();
+        let Some(state) = world.interactions.get(&id) else {
+            return discord_error(404, 10062, "Unknown interaction");
+        };
+        if state.token != token {
+            return discord_error(401, 50027, "Invalid Webhook Token");
+        }
+        if state.responded {
+            return discord_error(400, 40060, "Interaction has already been acknowledged.");
+        }
+        if state.created.elapsed() > INTERACTION_DEADLINE {
+            return discord_error(404, 10062, "Unknown interaction");
+        }
+        let channel = state.channel;
+        let kind = body["type"].as_u64().unwrap_or(0);
+        let data = body.get("data").cloned().unwrap_or(Value::Null);
+        let original = match kind {
+            4 => Some(new_bot_message(&mut world, channel, &data)),
+            5 => Some(new_bot_message(
+                &mut world,
+                channel,
+                &json!({"content": "", "flags": data["flags"].clone()}),
+            )),
+            _ => None,
+        };
+        echo = original
+            .clone()
+            .filter(|_| kind == 4 && !is_ephemeral(&data));
+        if let Some(state) = world.interactions.get_mut(&id) {
+            state.responded = true;
+            if original.is_some() {
+                state.original = original;
+            }
+        }
+    }
+    if let Some(msg) = echo {
+        dispatch(inner, "MESSAGE_CREATE", msg);
+    }
+    StatusCode::NO_CONTENT.into_response()
+}
+
+fn followup(inner: &Arc<Inner>, app: &str, token: &str, body: Option<&Value>) -> Response {
+    if app != APP_ID.to_string() {
+        return discord_error(404, 10015, "Unknown Webhook");
+    }
+    let body = body.cloned().unwrap_or(Value::Null);
+    let msg = {
+        let mut world = inner.world();
+        let Some(state) = world.interactions.values().find(|i| i.token == token) else {
+            return discord_error(404, 10015, "Unknown Webhook");
+        };
+        if !state.responded {
+            return discord_error(404, 10015, "Unknown Webhook");
+        }
+        let channel = state.channel;
+        new_bot_message(&mut world, channel, &body)
+    };
+    if !is_ephemeral(&body) {
+        dispatch(inner, "MESSAGE_CREATE", msg.clone());
+    }
+    axum::Json(msg).into_response()
+}
+
+fn merge_edit(target: &mut Value, edit: Option<&Value>) {
+    if let Some(edit) = edit.and_then(Value::as_object) {
+        for (key, value) in edit {
+            if ["content", "embeds", "components", "flags"].contains(&key.as_str()) {
+                target[key] = value.clone();
+            }
+        }
+    }
+}
+
+fn edit_webhook_message(
+    inner: &Inner,
+    token: &str,
+    target: &str,
+    body: Option<&Value>,
+) -> Response {
+    let mut world = inner.world();
+    let Some((_, state)) = world.interactions.iter().find(|(_, i)| i.token == token) else {
+        return discord_error(404, 10015, "Unknown Webhook");
+    };
+    let original_id = state.original.as_ref().map(|m| m["id"].clone());
+    let wanted = if target == "@original" {
+        match original_id {
+            Some(id) => id,
+            None => return discord_error(404, 10008, "Unknown Message"),
+        }
+    } else {
+        json!(target)
+    };
+    let Some(message) = world.messages.iter_mut().find(|m| m["id"] == wanted) else {
+        return discord_error(404, 10008, "Unknown Message");
+    };
+    merge_edit(message, body);
+    let updated = message.clone();
+    axum::Json(updated).into_response()
+}
+
+fn create_message(inner: &Arc<Inner>, channel: &str, body: Option<&Value>) -> Response {
+    let Ok(channel) = channel.parse::<u64>() else {
+        return discord_error(404, 10003, "Unknown Channel");
+    };
+    let msg = {
+        let mut world = inner.world();
+        let is_dm = world
+            .dm_channels
+            .iter()
+            .find(|(_, c)| **c == channel)
+            .map(|(u, _)| *u);
+        let known = is_dm.is_some()
+            || payloads::channels()
+                .iter()
+                .any(|c| id_of(&c["id"]) == channel);
+        if !known {
+            return discord_error(404, 10003, "Unknown Channel");
+        }
+        if let Some(user) = is_dm {
+            if world.dms_closed.contains(&user) {
+                return discord_error(403, 50007, "Cannot send messages to this user");
+            }
+        }
+        if world.forbidden_channels.contains(&channel) {
+            return discord_error(403, 50013, "Missing Permissions");
+        }
+        new_bot_message(&mut world, channel, body.unwrap_or(&Value::Null))
+    };
+    dispatch(inner, "MESSAGE_CREATE", msg.clone());
+    axum::Json(msg).into_response()
+}
+
+fn edit_message(inner: &Inner, channel: &str, message: &str, body: Option<&Value>) -> Response {
+    let mut world = inner.world();
+    let Some(found) = world
+        .messages
+        .iter_mut()
+        .find(|m| m["id"] == message && m["channel_id"] == channel)
+    else {
+        return discord_error(404, 10008, "Unknown Message");
+    };
+    merge_edit(found, body);
+    axum::Json(found.clone()).into_response()
+}
+
+fn create_dm(inner: &Inner, body: Option<&Value>) -> Response {
+    let Some(user) = body.map(|b| id_of(&b["recipient_id"])).filter(|u| *u != 0) else {
+        return discord_error(400, 50035, "Invalid Form Body");
+    };
+    let mut world = inner.world();
+    let channel = match world.dm_channels.get(&user) {
+        Some(channel) => *channel,
+        None => {
+            world.next_id += 1;
+            let channel = world.next_id;
+            world.dm_channels.insert(user, channel);
+            channel
+        }
+    };
+    axum::Json(json!({
+        "id": channel.to_string(), "type": 1, "last_message_id": null, "flags": 0,
+        "recipients": [payloads::user(user)],
+    }))
+    .into_response()
+}
