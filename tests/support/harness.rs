@@ -23,6 +23,8 @@ pub struct BotOptions {
     pub rust_log: String,
     /// Overrides the token (for bad-token scenarios).
     pub token: Option<String>,
+    /// `HEALTH_ADDR` (default `127.0.0.1:0`, a free port).
+    pub health_addr: Option<String>,
 }
 
 impl Default for BotOptions {
@@ -32,6 +34,7 @@ impl Default for BotOptions {
             dev_guild: Some(super::payloads::GUILD_ID),
             rust_log: "info,novera_assistant=debug".into(),
             token: None,
+            health_addr: None,
         }
     }
 }
@@ -67,7 +70,13 @@ impl Bot {
                     .unwrap_or_else(|| sim.token().to_owned()),
             )
             .env("DISCORD_API_BASE", sim.base_url())
-            .env("HEALTH_ADDR", "127.0.0.1:0")
+            .env(
+                "HEALTH_ADDR",
+                options
+                    .health_addr
+                    .clone()
+                    .unwrap_or_else(|| "127.0.0.1:0".into()),
+            )
             .env("DATABASE_URL", format!("sqlite://{}", db.display()))
             .env("RUST_LOG", &options.rust_log)
             .stdin(Stdio::null())

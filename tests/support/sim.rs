@@ -626,6 +626,11 @@ impl SimView<'_> {
         self.world.resumes.len()
     }
 
+    /// Gateway TCP connections accepted so far.
+    pub fn connections(&self) -> u32 {
+        self.world.connections
+    }
+
     /// Close codes received.
     pub fn close_codes(&self) -> &[u16] {
         &self.world.close_codes
@@ -827,6 +832,12 @@ async fn gateway_connection(inner: Arc<Inner>, stream: TcpStream) {
                     }
                     Some(Ctl::Reconnect) => {
                         let _ = send_payload(&mut ws, &json!({"op": 7, "d": null}), compress).await;
+                        // After op 7 Discord sends nothing more on this socket: later dispatches
+                        // wait in the session log for the RESUME.
+                        let mut world = inner.world();
+                        if world.conn.as_ref().is_some_and(|(id, _)| *id == conn_id) {
+                            world.conn = None;
+                        }
                     }
                     Some(Ctl::InvalidSession(resumable)) => {
                         let _ = send_payload(&mut ws, &json!({"op": 9, "d": resumable}), compress).await;
