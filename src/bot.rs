@@ -178,8 +178,14 @@ async fn on_error(error: poise::FrameworkError<'_, Data, Error>) {
             let text = match error.downcast_ref::<UserError>() {
                 Some(user_error) => user_error.0.clone(),
                 None => {
+                    let status = http_status(&error);
+                    if status == Some(429) {
+                        // In DISCORD_API_BASE mode serenity does not retry: the base should.
+                        tracing::warn!("Discord or the proxy answered 429 Too Many Requests");
+                    }
                     tracing::error!(
                         command = %ctx.command().qualified_name,
+                        status,
                         error = format!("{error:#}"),
                         "command failed"
                     );
@@ -206,6 +212,18 @@ async fn on_error(error: poise::FrameworkError<'_, Data, Error>) {
             }
         }
     }
+}
+
+/// The HTTP status of a failed Discord request somewhere in `error`'s chain.
+fn http_status(error: &anyhow::Error) -> Option<u16> {
+    error
+        .chain()
+        .find_map(|cause| match cause.downcast_ref::<serenity::Error>() {
+            Some(serenity::Error::Http(serenity::HttpError::UnsuccessfulRequest(response))) => {
+                Some(response.status_code.as_u16())
+            }
+            _ => None,
+        })
 }
 
 async fn reply_ephemeral(ctx: Context<'_>, text: String) {

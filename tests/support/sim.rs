@@ -221,6 +221,11 @@ impl Sim {
         format!("http://{}", self.inner.rest_addr)
     }
 
+    /// The REST port.
+    pub fn rest_port(&self) -> u16 {
+        self.inner.rest_addr.port()
+    }
+
     /// The token the bot must use.
     pub fn token(&self) -> &str {
         &self.inner.options.token

@@ -1,0 +1,85 @@
+//! REST faults from Discord (or the proxy in front of it): the bot logs them, fails the
+//! affected flow politely, and keeps serving.
+#![allow(clippy::disallowed_methods)] // #[tokio::test] builds a runtime; tests may time out.
+
+mod support;
+
+use serde_json::json;
+use support::*;
+
+#[tokio::test]
+async fn a_429_on_the_callback_is_logged_and_the_next_command_is_answered() {
+    let (sim, mut bot) = start_ready().await;
+    sim.fail_next(1, 429, "/callback");
+    let since = sim.mark();
+    let first = sim.slash(BOB, GENERAL, "ping", json!([]));
+    let limited = sim
+        .wait_request("the rate-limited callback", since, REACT, |r| {
+            is_callback(r, first.id)
+        })
+        .await;
+    assert_eq!(limited.status, 429);
+
+    // Still healthy, and the next command gets its answer.
+    bot.wait_health(200, REACT).await;
+    let second = sim.slash(BOB, GENERAL, "ping", json!([]));
+    let reply = sim
+        .wait_request("the next /ping callback", since, REACT, |r| {
+            is_callback(r, second.id) && r.status == 204
+        })
+        .await;
+    assert!(content(&reply).contains("Pong"));
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let logs = bot.logs();
+    assert!(
+        logs.contains("command failed") && logs.contains("429"),
+        "the 429 was not logged:\n{logs}"
+    );
+    sim.assert_clean();
+}
+
+#[tokio::test]
+async fn a_500_on_a_followup_fails_the_flow_politely_and_the_bot_keeps_serving() {
+    let (sim, mut bot) = start_ready().await;
+    let since = sim.mark();
+    let ask = sim.slash(BOB, GENERAL, "ask", json!([]));
+    sim.wait_request("the /ask prompt", since, REACT, |r| is_callback(r, ask.id))
+        .await;
+    sim.fail_next(1, 500, &format!("/webhooks/{APP_ID}/{}", ask.token));
+    sim.say(BOB, GENERAL, "my answer");
+    let failed = sim
+        .wait_request("the failing echo", since, REACT, |r| {
+            is_followup(r, &ask.token)
+        })
+        .await;
+    assert_eq!(failed.status, 500);
+    // The user is told, privately, that something went wrong.
+    let apology = sim
+        .wait_request("the apology", since, REACT, |r| {
+            is_followup(r, &ask.token) && r.status == 200
+        })
+        .await;
+    assert!(
+        content(&apology).contains("Something went wrong"),
+        "{}",
+        content(&apology)
+    );
+    let flags = apology.body.as_ref().unwrap()["flags"]
+        .as_u64()
+        .unwrap_or(0);
+    assert_eq!(flags & 64, 64, "the apology should be ephemeral");
+    assert!(
+        !content(&apology).contains("500"),
+        "internal error text shown to the user"
+    );
+
+    bot.wait_health(200, REACT).await;
+    let ping = sim.slash(CAROL, GENERAL, "ping", json!([]));
+    let reply = sim
+        .wait_request("a /ping after the failure", since, REACT, |r| {
+            is_callback(r, ping.id)
+        })
+        .await;
+    assert!(content(&reply).contains("Pong"));
+    sim.assert_clean();
+}

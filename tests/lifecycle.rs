@@ -1,0 +1,158 @@
+//! The process's life: configuration errors, bad tokens, a port in use, SIGTERM, and a token
+//! that never reaches the logs.
+#![allow(clippy::disallowed_methods)] // #[tokio::test] builds a runtime; tests may time out.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use support::*;
+
+#[test]
+fn no_token_exits_2_with_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_novera-assistant"))
+        .current_dir(dir.path())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .output()
+        .expect("run the binary");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("DISCORD_TOKEN"), "{stderr}");
+    assert!(stderr.contains(".env.example"), "{stderr}");
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("backtrace"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_bad_variable_exits_2_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_novera-assistant"))
+        .current_dir(dir.path())
+        .env_clear()
+        .env("DISCORD_TOKEN", "x")
+        .env("DEV_GUILD_ID", "not-a-number")
+        .output()
+        .expect("run the binary");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("DEV_GUILD_ID"), "{stderr}");
+}
+
+#[tokio::test]
+async fn a_rejected_token_exits_3_without_connecting() {
+    let sim = Sim::start().await;
+    let mut bot = Bot::start_with(
+        &sim,
+        BotOptions {
+            token: Some("wrong-token".into()),
+            ..BotOptions::default()
+        },
+    )
+    .await;
+    let status = bot.wait_exit(Duration::from_secs(10)).await;
+    assert_eq!(status.code(), Some(3), "{}", bot.logs());
+    assert!(bot.logs().contains("DISCORD_TOKEN"), "{}", bot.logs());
+    assert_eq!(
+        sim.connections(),
+        0,
+        "connected to the gateway with a rejected token"
+    );
+}
+
+#[tokio::test]
+async fn gateway_close_4004_exits_3_without_a_reconnect_loop() {
+    let sim = Sim::with_options(SimOptions {
+        gateway_accepts_token: false,
+        ..SimOptions::default()
+    })
+    .await;
+    let mut bot = Bot::start(&sim).await;
+    let start = Instant::now();
+    let status = bot.wait_exit(Duration::from_secs(10)).await;
+    assert_eq!(status.code(), Some(3), "{}", bot.logs());
+    assert!(start.elapsed() < Duration::from_secs(10));
+    assert!(
+        sim.connections() <= 1,
+        "reconnected {} times",
+        sim.connections()
+    );
+    assert!(bot.logs().contains("4004"), "{}", bot.logs());
+}
+
+#[tokio::test]
+async fn a_health_port_in_use_exits_1_naming_the_address() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let sim = Sim::start().await;
+    let mut bot = Bot::start_with(
+        &sim,
+        BotOptions {
+            health_addr: Some(addr.clone()),
+            ..BotOptions::default()
+        },
+    )
+    .await;
+    let status = bot.wait_exit(Duration::from_secs(10)).await;
+    assert_eq!(status.code(), Some(1), "{}", bot.logs());
+    assert!(
+        bot.logs().contains(&format!("HEALTH_ADDR {addr}")),
+        "{}",
+        bot.logs()
+    );
+    assert_eq!(sim.connections(), 0);
+}
+
+#[tokio::test]
+async fn sigterm_closes_the_gateway_and_exits_0_within_10_s() {
+    let (sim, mut bot) = start_ready().await;
+    let start = Instant::now();
+    bot.sigterm();
+    let status = bot.wait_exit(Duration::from_secs(10)).await;
+    assert_eq!(status.code(), Some(0), "{}", bot.logs());
+    assert!(start.elapsed() < Duration::from_secs(10));
+    assert_eq!(sim.close_codes(), vec![1000], "no clean close frame seen");
+}
+
+#[tokio::test]
+async fn the_token_never_appears_in_logs_even_at_trace() {
+    let (sim, mut bot) = start_ready_with(
+        SimOptions::default(),
+        BotOptions {
+            rust_log: "trace".into(),
+            ..BotOptions::default()
+        },
+    )
+    .await;
+    let since = sim.mark();
+    let ask = sim.slash(BOB, GENERAL, "ask", json!([]));
+    sim.wait_request("the /ask prompt", since, REACT, |r| is_callback(r, ask.id))
+        .await;
+    sim.say(BOB, GENERAL, "hello");
+    sim.wait_request("the echo", since, REACT, |r| is_followup(r, &ask.token))
+        .await;
+    bot.sigterm();
+    bot.wait_exit(Duration::from_secs(10)).await;
+    let logs = bot.logs();
+    assert!(
+        logs.len() > 10_000,
+        "trace logging produced too little to be a real check"
+    );
+    println!(
+        "redactions in the trace log: {}",
+        logs.matches("<redacted>").count()
+    );
+    assert!(
+        !logs.contains(sim.token()),
+        "the token leaked into the logs"
+    );
+    // Nor any recognisable part of it.
+    for part in sim.token().split('.') {
+        assert!(!logs.contains(part), "a part of the token leaked: {part}");
+    }
+}

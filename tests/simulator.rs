@@ -1,0 +1,123 @@
+//! The simulator checks itself: a test kit that accepts anything proves nothing, so these
+//! tests show that it rejects what Discord rejects.
+#![allow(clippy::disallowed_methods)] // #[tokio::test] builds a runtime; tests may time out.
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use support::harness::http_request;
+use support::schema::validate;
+use support::*;
+
+const UA: (&str, &str) = ("User-Agent", "DiscordBot (https://example.com, 1.0)");
+
+#[test]
+fn the_schema_rejects_bodies_discord_would_reject() {
+    let path = "/interactions/1/tok/callback";
+    assert!(validate("POST", path, &json!({"type": 4, "data": {"content": "hi"}})).is_ok());
+    assert!(validate("POST", path, &json!({"type": "four"})).is_err());
+    assert!(validate("POST", path, &json!({"type": 4, "data": {"content": 5}})).is_err());
+    let post = "/channels/1/messages";
+    assert!(validate(
+        "POST",
+        post,
+        &json!({"content": "x", "allowed_mentions": {"parse": []}})
+    )
+    .is_ok());
+    assert!(validate(
+        "POST",
+        post,
+        &json!({"content": "x", "allowed_mentions": {"parse": ["nobody"]}})
+    )
+    .is_err());
+    assert!(validate("POST", post, &json!({"content": "x".repeat(4001)})).is_err());
+}
+
+#[test]
+fn command_registration_accepts_permissions_as_a_string_or_an_integer() {
+    let path = "/applications/1/guilds/2/commands";
+    for permissions in [json!("32"), json!(32)] {
+        let body = json!([{"name": "settings", "description": "d", "type": 1, "default_member_permissions": permissions}]);
+        assert!(validate("PUT", path, &body).is_ok(), "{body}");
+    }
+    let bad = json!([{"name": "x".repeat(33), "description": "d", "type": 1}]);
+    assert!(validate("PUT", path, &bad).is_err());
+}
+
+async fn post(sim: &Sim, path: &str, headers: &[(&str, &str)], body: &Value) -> (u16, Value) {
+    let (status, text) = http_request(
+        sim.rest_port(),
+        "POST",
+        &format!("/api/v10{path}"),
+        headers,
+        Some(body),
+    )
+    .await
+    .expect("request the simulator");
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn interactions_get_one_response_within_three_seconds() {
+    let sim = Sim::start().await;
+    let body = json!({"type": 4, "data": {"content": "hi"}});
+
+    let on_time = sim.slash(BOB, GENERAL, "ping", json!([]));
+    let path = format!("/interactions/{}/{}/callback", on_time.id, on_time.token);
+    assert_eq!(post(&sim, &path, &[UA], &body).await.0, 204);
+    let (status, error) = post(&sim, &path, &[UA], &body).await;
+    assert_eq!((status, error["code"].as_u64()), (400, Some(40060)));
+
+    let late = sim.slash(BOB, GENERAL, "ping", json!([]));
+    tokio::time::sleep(Duration::from_millis(3_100)).await;
+    let path = format!("/interactions/{}/{}/callback", late.id, late.token);
+    let (status, error) = post(&sim, &path, &[UA], &body).await;
+    assert_eq!((status, error["code"].as_u64()), (404, Some(10062)));
+    sim.assert_clean();
+}
+
+#[tokio::test]
+async fn a_missing_user_agent_and_an_invalid_body_are_violations() {
+    let sim = Sim::start().await;
+    let ping = sim.slash(BOB, GENERAL, "ping", json!([]));
+    let path = format!("/interactions/{}/{}/callback", ping.id, ping.token);
+    post(
+        &sim,
+        &path,
+        &[],
+        &json!({"type": 4, "data": {"content": 1}}),
+    )
+    .await;
+    let violations = sim.violations().join("\n");
+    assert!(violations.contains("User-Agent"), "{violations}");
+    assert!(violations.contains("OpenAPI"), "{violations}");
+}
+
+#[tokio::test]
+async fn rest_calls_need_the_bot_token_and_channel_rules_hold() {
+    let sim = Sim::start().await;
+    let auth = format!("Bot {}", sim.token());
+    let body = json!({"content": "hello"});
+    let path = format!("/channels/{GENERAL}/messages");
+    assert_eq!(post(&sim, &path, &[UA], &body).await.0, 401);
+    assert_eq!(
+        post(&sim, &path, &[UA, ("Authorization", &auth)], &body)
+            .await
+            .0,
+        200
+    );
+    sim.forbid_channel(GENERAL);
+    let (status, error) = post(&sim, &path, &[UA, ("Authorization", &auth)], &body).await;
+    assert_eq!((status, error["code"].as_u64()), (403, Some(50013)));
+    let (status, error) = post(
+        &sim,
+        "/channels/42/messages",
+        &[UA, ("Authorization", &auth)],
+        &body,
+    )
+    .await;
+    assert_eq!((status, error["code"].as_u64()), (404, Some(10003)));
+    sim.assert_clean();
+}
