@@ -12,6 +12,8 @@
 //! - [`shutdown`] — SIGINT/SIGTERM as one future.
 //! - [`state`] — the state shared by commands, events and the HTTP server.
 //! - [`wait`] — `safe_wait_for` and the wait registry; the only place that times out.
+//! - [`values`] — the tryout value formula and value bounds (pure functions).
+//! - [`db`] — the SQLite database: migrations, one file per table's queries.
 //! - [`health`] — the HTTP router: `GET /health`.
 //! - [`bot`] — poise options, the event handler, `on_error`, command registration.
 //! - [`commands`] — one file per feature.
@@ -19,10 +21,12 @@
 pub mod bot;
 pub mod commands;
 pub mod config;
+pub mod db;
 pub mod health;
 pub mod logging;
 pub mod shutdown;
 pub mod state;
+pub mod values;
 pub mod wait;
 
 use std::future::Future;
@@ -68,6 +72,8 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
         .context("reading the health server's address")?;
     tracing::info!(addr = %bound, "health server listening");
 
+    let db = db::Db::connect(&config.database_url).await?;
+
     let http = bot::http(&config);
     if let Some(base) = &config.api_base {
         tracing::info!(%base, "using DISCORD_API_BASE; rate limiting is left to that server");
@@ -76,7 +82,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
 
     let cancel = CancellationToken::new();
     let health = Arc::new(Health::new());
-    let state = Arc::new(AppState::new(config, health.clone(), cancel.clone()));
+    let state = Arc::new(AppState::new(config, db.clone(), health.clone(), cancel.clone()));
 
     let mut client = bot::client(http, state.clone()).await?;
     let shard_manager = client.shard_manager.clone();
@@ -129,6 +135,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
         tracing::warn!("the health server did not drain in time");
         server.abort();
     }
+    db.close().await;
     tracing::info!("stopped");
     outcome
 }

@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
+use crate::db::Db;
 use crate::health::Health;
 use crate::wait::Waits;
 
@@ -12,6 +13,10 @@ use crate::wait::Waits;
 pub struct AppState {
     /// Pending interactive waits, fed by the event handler.
     pub waits: Waits,
+    /// The database.
+    pub db: Db,
+    /// Evaluators with a tryout wizard running: one wizard per evaluator at a time.
+    pub tryouts_running: Mutex<std::collections::HashSet<serenity::all::UserId>>,
     /// What `/health` reports.
     pub health: Arc<Health>,
     /// The parsed configuration (its `Debug` hides the token).
@@ -25,9 +30,11 @@ pub struct AppState {
 
 impl AppState {
     /// Builds the state for `config`.
-    pub fn new(config: Config, health: Arc<Health>, shutdown: CancellationToken) -> Self {
+    pub fn new(config: Config, db: Db, health: Arc<Health>, shutdown: CancellationToken) -> Self {
         Self {
             waits: Waits::new(config.wait_timeout),
+            db,
+            tryouts_running: Mutex::new(Default::default()),
             health,
             config,
             shutdown,

@@ -70,18 +70,23 @@ fn patient() -> BotOptions {
     }
 }
 
-/// The simulator's heartbeat interval in these scenarios.
-const HEARTBEAT: Duration = Duration::from_millis(2_000);
-
-async fn lost_connection_scenario(reset: bool) {
-    let (sim, mut bot) = start_ready_with(
+/// Starts the simulator with heartbeat interval `heartbeat_ms` and a patient bot.
+async fn start_with_heartbeat(heartbeat_ms: u64) -> (Sim, Bot) {
+    start_ready_with(
         SimOptions {
-            heartbeat_ms: HEARTBEAT.as_millis() as u64,
+            heartbeat_ms,
             ..SimOptions::default()
         },
         patient(),
     )
-    .await;
+    .await
+}
+
+/// The simulator's heartbeat interval in these scenarios.
+const HEARTBEAT: Duration = Duration::from_millis(2_000);
+
+async fn lost_connection_scenario(reset: bool) {
+    let (sim, mut bot) = start_with_heartbeat(HEARTBEAT.as_millis() as u64).await;
     let ask = begin_ask(&sim).await;
     let session = sim.session_id().expect("a session");
     let identifies = sim.identifies();
@@ -147,14 +152,7 @@ async fn tcp_reset_is_noticed_and_survived() {
 /// resumes at once, so /health must follow within 1 s even at Discord's heartbeat interval.
 #[tokio::test]
 async fn tcp_reset_with_the_gateway_up_is_noticed_and_resumed_at_once() {
-    let (sim, mut bot) = start_ready_with(
-        SimOptions {
-            heartbeat_ms: 41_250,
-            ..SimOptions::default()
-        },
-        patient(),
-    )
-    .await;
+    let (sim, mut bot) = start_with_heartbeat(41_250).await;
     let ask = begin_ask(&sim).await;
     let session = sim.session_id().expect("a session");
     let dropped_at = Instant::now();
@@ -175,14 +173,7 @@ async fn tcp_reset_with_the_gateway_up_is_noticed_and_resumed_at_once() {
 #[tokio::test]
 #[ignore = "serenity 0.12.5 notices a reset whose resume fails only at its next heartbeat (README, Known limits)"]
 async fn tcp_reset_with_reconnects_refused_is_noticed_within_one_second() {
-    let (sim, mut bot) = start_ready_with(
-        SimOptions {
-            heartbeat_ms: 41_250,
-            ..SimOptions::default()
-        },
-        patient(),
-    )
-    .await;
+    let (sim, mut bot) = start_with_heartbeat(41_250).await;
     let cpu_before = cpu_secs(bot.pid());
     let dropped_at = Instant::now();
     sim.refuse_connections(Duration::from_secs(3));
@@ -233,14 +224,7 @@ async fn op7_reconnect_resumes_and_replays_the_missed_reply() {
 
 #[tokio::test]
 async fn withheld_heartbeat_acks_make_the_bot_reconnect() {
-    let (sim, mut bot) = start_ready_with(
-        SimOptions {
-            heartbeat_ms: 1_000,
-            ..SimOptions::default()
-        },
-        patient(),
-    )
-    .await;
+    let (sim, mut bot) = start_with_heartbeat(1_000).await;
     let ask = begin_ask(&sim).await;
     let connections = sim.connections();
     sim.withhold_acks(true);

@@ -223,36 +223,7 @@ async fn capture<R: tokio::io::AsyncRead + Unpin>(reader: BufReader<R>, logs: Ar
 
 /// A minimal HTTP/1.1 GET on loopback: (status, body).
 pub async fn http_get(port: u16, path: &str) -> Result<(u16, String), String> {
-    let fut = async {
-        let mut stream = TcpStream::connect(("127.0.0.1", port))
-            .await
-            .map_err(|e| e.to_string())?;
-        let request =
-            format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
-        stream
-            .write_all(request.as_bytes())
-            .await
-            .map_err(|e| e.to_string())?;
-        let mut raw = Vec::new();
-        stream
-            .read_to_end(&mut raw)
-            .await
-            .map_err(|e| e.to_string())?;
-        let text = String::from_utf8_lossy(&raw).into_owned();
-        let status = text
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| format!("bad response: {text}"))?;
-        let body = text
-            .split_once("\r\n\r\n")
-            .map(|(_, b)| b.to_owned())
-            .unwrap_or_default();
-        Ok((status, body))
-    };
-    tokio::time::timeout(Duration::from_secs(5), fut)
-        .await
-        .map_err(|_| "timed out".to_owned())?
+    http_request(port, "GET", path, &[], None).await
 }
 
 /// A minimal HTTP/1.1 request on loopback with a JSON body: (status, body).

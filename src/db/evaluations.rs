@@ -1,0 +1,64 @@
+//! `evaluations`: a confirmed tryout, saved with the value it sets and its history row in one
+//! transaction, so a crash never leaves half an evaluation.
+
+use anyhow::Context as _;
+use serenity::all::{GuildId, UserId};
+
+use super::values::{lock_value, write_value};
+use super::{now, sql_id, Db};
+use crate::values::{Position, Ratings, Skill};
+
+/// A tryout ready to save.
+#[derive(Clone, Debug)]
+pub struct NewEvaluation {
+    /// Guild the tryout belongs to.
+    pub guild: GuildId,
+    /// Who evaluated.
+    pub evaluator: UserId,
+    /// Who was evaluated.
+    pub player: UserId,
+    /// The position chosen.
+    pub position: Position,
+    /// The ratings given.
+    pub ratings: Ratings,
+    /// The evaluator's feedback.
+    pub feedback: String,
+    /// The computed value.
+    pub value: i64,
+}
+
+impl Db {
+    /// Saves the evaluation, sets the player's value and writes the history row, atomically.
+    /// Returns the evaluation's id and the player's previous value.
+    #[tracing::instrument(skip_all)]
+    pub async fn save_evaluation(&self, e: &NewEvaluation) -> anyhow::Result<(i64, i64)> {
+        let rating = |skill| e.ratings.get(skill).map(i64::from);
+        let mut tx = self.pool.begin().await.context("starting a transaction")?;
+        let old = lock_value(&mut tx, e.guild, e.player).await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO evaluations (guild_id, evaluator_id, player_id, position, shooting,
+                 dribbling, passing, defense, goalkeeping, feedback, value, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(sql_id(e.guild.get()))
+        .bind(sql_id(e.evaluator.get()))
+        .bind(sql_id(e.player.get()))
+        .bind(e.position.label())
+        .bind(rating(Skill::Shooting).unwrap_or(0))
+        .bind(rating(Skill::Dribbling).unwrap_or(0))
+        .bind(rating(Skill::Passing).unwrap_or(0))
+        .bind(rating(Skill::Defense).unwrap_or(0))
+        .bind(rating(Skill::Goalkeeping))
+        .bind(&e.feedback)
+        .bind(e.value)
+        .bind(now())
+        .fetch_one(&mut *tx)
+        .await
+        .context("saving the evaluation")?;
+        let reason = format!("tryout ({})", e.position);
+        write_value(&mut tx, e.guild, e.player, (old, e.value), e.evaluator, Some(&reason), Some(id))
+            .await?;
+        tx.commit().await.context("committing the evaluation")?;
+        Ok((id, old))
+    }
+}

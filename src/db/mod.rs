@@ -1,0 +1,182 @@
+//! The database: a small wrapper over an SQLite pool, with one file per table's queries.
+//!
+//! SQLite in WAL mode with foreign keys on; migrations are embedded in the binary and run at
+//! startup. Every change that touches more than one row happens in one transaction, and each
+//! transaction takes the write lock with its first statement, so two writers never deadlock
+//! on a read-then-write upgrade. Queries are checked at runtime: building needs no database.
+
+mod evaluations;
+mod settings;
+mod values;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::SqlitePool;
+
+pub use evaluations::NewEvaluation;
+pub use settings::{GuildSettings, SettingsUpdate};
+pub use values::{HistoryRow, ValueChange};
+
+/// The bot's database.
+#[derive(Clone, Debug)]
+pub struct Db {
+    /// The connection pool (SQLite allows one writer at a time; readers run alongside).
+    pool: SqlitePool,
+}
+
+impl Db {
+    /// Opens (creating if missing) the database at `url` and brings its schema up to date.
+    pub async fn connect(url: &str) -> anyhow::Result<Db> {
+        let options = SqliteConnectOptions::from_str(url)
+            .with_context(|| format!("DATABASE_URL {url:?} is not a valid SQLite URL"))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // WAL + NORMAL survives a killed process (only power loss can drop the last commit).
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .with_context(|| format!("cannot open the database {url}"))?;
+        sqlx::migrate!("./migrations")
+            .run(&pool)
+            .await
+            .context("cannot apply the database migrations")?;
+        Ok(Db { pool })
+    }
+
+    /// Closes every connection, checkpointing the WAL.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// The pool, for tests and maintenance queries.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+}
+
+/// Seconds since the Unix epoch, for `created_at` columns.
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// A Discord id as SQLite stores it (snowflakes fit in 63 bits).
+fn sql_id(id: u64) -> i64 {
+    id as i64
+}
+
+#[cfg(test)]
+#[allow(clippy::disallowed_methods)] // #[tokio::test] expands to its own runtime builder.
+mod tests {
+    use super::*;
+    use crate::values::{Position, Ratings, Skill, MAX_VALUE};
+    use serenity::all::{GuildId, UserId};
+
+    async fn temp_db() -> (tempfile::TempDir, Db) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let db = Db::connect(&url).await.unwrap();
+        (dir, db)
+    }
+
+    const G: GuildId = GuildId::new(1);
+    const STAFF: UserId = UserId::new(9);
+
+    #[tokio::test]
+    async fn set_and_add_write_history_and_respect_bounds() {
+        let (_dir, db) = temp_db().await;
+        let who = UserId::new(5);
+        assert_eq!(db.standing(G, who).await.unwrap(), None);
+        let change = db.change_value(G, who, STAFF, ValueChange::Set(40), Some("start")).await.unwrap();
+        assert_eq!(change, Ok((0, 40)));
+        let change = db.change_value(G, who, STAFF, ValueChange::Add(-41), None).await.unwrap();
+        assert!(change.is_err(), "went below zero");
+        let change = db.change_value(G, who, STAFF, ValueChange::Add(i64::MAX), None).await.unwrap();
+        assert!(change.is_err(), "overflowed");
+        let change = db.change_value(G, who, STAFF, ValueChange::Set(MAX_VALUE + 1), None).await.unwrap();
+        assert!(change.is_err());
+        assert_eq!(db.change_value(G, who, STAFF, ValueChange::Add(2), None).await.unwrap(), Ok((40, 42)));
+        assert_eq!(db.standing(G, who).await.unwrap(), Some((42, 1)));
+        let history = db.history(G, who, 10).await.unwrap();
+        let changes: Vec<(i64, i64)> = history.iter().map(|h| (h.old_value, h.new_value)).collect();
+        assert_eq!(changes, vec![(40, 42), (0, 40)], "newest first, refused changes absent");
+        assert_eq!(history[1].reason.as_deref(), Some("start"));
+    }
+
+    #[tokio::test]
+    async fn a_refused_change_leaves_no_row_behind() {
+        let (_dir, db) = temp_db().await;
+        let who = UserId::new(6);
+        assert!(db.change_value(G, who, STAFF, ValueChange::Add(-1), None).await.unwrap().is_err());
+        assert_eq!(db.standing(G, who).await.unwrap(), None);
+        assert!(db.history(G, who, 10).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_leaderboard_ranks_by_value_with_ties_by_id() {
+        let (_dir, db) = temp_db().await;
+        for (user, value) in [(1u64, 10), (2, 30), (3, 20), (4, 30)] {
+            db.change_value(G, UserId::new(user), STAFF, ValueChange::Set(value), None)
+                .await
+                .unwrap()
+                .unwrap();
+        }
+        let (page, total) = db.leaderboard(G, 0, 3).await.unwrap();
+        assert_eq!(total, 4);
+        let ids: Vec<u64> = page.iter().map(|(u, _)| u.get()).collect();
+        assert_eq!(ids, vec![2, 4, 3]);
+        let (page, _) = db.leaderboard(G, 1, 3).await.unwrap();
+        assert_eq!(page, vec![(UserId::new(1), 10)]);
+        assert_eq!(db.standing(G, UserId::new(4)).await.unwrap(), Some((30, 2)));
+        assert_eq!(db.standing(G, UserId::new(1)).await.unwrap(), Some((10, 4)));
+        // Another guild's board is separate.
+        assert_eq!(db.leaderboard(GuildId::new(2), 0, 10).await.unwrap().1, 0);
+    }
+
+    #[tokio::test]
+    async fn an_evaluation_saves_its_value_and_history_together() {
+        let (_dir, db) = temp_db().await;
+        let player = UserId::new(7);
+        let evaluation = NewEvaluation {
+            guild: G,
+            evaluator: STAFF,
+            player,
+            position: Position::Cf,
+            ratings: Ratings {
+                given: vec![(Skill::Shooting, 8), (Skill::Dribbling, 6), (Skill::Passing, 5), (Skill::Defense, 3)],
+            },
+            feedback: "Good first touch".into(),
+            value: 35,
+        };
+        let (id, old) = db.save_evaluation(&evaluation).await.unwrap();
+        assert_eq!(old, 0);
+        assert_eq!(db.standing(G, player).await.unwrap(), Some((35, 1)));
+        let history = db.history(G, player, 5).await.unwrap();
+        assert_eq!(history.len(), 1);
+        assert_eq!(history[0].evaluation_id, Some(id));
+        assert_eq!((history[0].old_value, history[0].new_value), (0, 35));
+    }
+
+    #[tokio::test]
+    async fn settings_update_only_what_is_given() {
+        let (_dir, db) = temp_db().await;
+        assert_eq!(db.settings(G).await.unwrap(), GuildSettings::default());
+        let update = SettingsUpdate { results_channel: Some(11), staff_role: Some(22), ..Default::default() };
+        db.update_settings(G, &update).await.unwrap();
+        let update = SettingsUpdate { values_channel: Some(33), ..Default::default() };
+        let settings = db.update_settings(G, &update).await.unwrap();
+        assert_eq!(settings.results_channel, Some(11));
+        assert_eq!(settings.values_channel, Some(33));
+        assert_eq!(settings.staff_role, Some(22));
+        assert_eq!(settings.evaluator_role, None);
+    }
+}
