@@ -96,6 +96,15 @@ pub async fn client(http: Http, state: Arc<AppState>) -> anyhow::Result<serenity
         .options(poise::FrameworkOptions {
             commands: commands::all(),
             on_error: |error| Box::pin(on_error(error)),
+            pre_command: |ctx| {
+                Box::pin(async move {
+                    tracing::debug!(
+                        command = %ctx.command().qualified_name,
+                        user = %ctx.author().id,
+                        "command invoked"
+                    );
+                })
+            },
             // No pings unless a message grants one: user text must never ping anyone.
             allowed_mentions: Some(CreateAllowedMentions::new()),
             // Owners are not used; skipping the lookup saves a REST call at startup.
@@ -227,6 +236,7 @@ fn http_status(error: &anyhow::Error) -> Option<u16> {
 }
 
 async fn reply_ephemeral(ctx: Context<'_>, text: String) {
+    tracing::debug!(command = %ctx.command().qualified_name, "telling the user about an error");
     let reply = poise::CreateReply::default().content(text).ephemeral(true);
     if let Err(err) = ctx.send(reply).await {
         tracing::warn!(error = %err, "could not tell the user about an error");

@@ -82,7 +82,12 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
 
     let cancel = CancellationToken::new();
     let health = Arc::new(Health::new());
-    let state = Arc::new(AppState::new(config, db.clone(), health.clone(), cancel.clone()));
+    let state = Arc::new(AppState::new(
+        config,
+        db.clone(),
+        health.clone(),
+        cancel.clone(),
+    ));
 
     let mut client = bot::client(http, state.clone()).await?;
     let shard_manager = client.shard_manager.clone();

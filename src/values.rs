@@ -129,20 +129,24 @@ pub struct Ratings {
 impl Ratings {
     /// The rating for `skill`, if it was rated.
     pub fn get(&self, skill: Skill) -> Option<u8> {
-        self.given.iter().find(|(s, _)| *s == skill).map(|(_, r)| *r)
+        self.given
+            .iter()
+            .find(|(s, _)| *s == skill)
+            .map(|(_, r)| *r)
     }
 }
 
 /// The player value for `ratings` at `position`, in millions:
 /// `floor(50 * Σ(rating·weight) / Σ(10·weight))` over the skills that were rated.
 pub fn compute(position: Position, ratings: &Ratings) -> i64 {
-    let (scored, best) = ratings
-        .given
-        .iter()
-        .fold((0i64, 0i64), |(scored, best), (skill, rating)| {
-            let weight = position.weight_tenths(*skill);
-            (scored + i64::from(*rating) * weight, best + 10 * weight)
-        });
+    let (scored, best) =
+        ratings
+            .given
+            .iter()
+            .fold((0i64, 0i64), |(scored, best), (skill, rating)| {
+                let weight = position.weight_tenths(*skill);
+                (scored + i64::from(*rating) * weight, best + 10 * weight)
+            });
     if best == 0 {
         0
     } else {
@@ -190,7 +194,11 @@ pub enum BoundsError {
 
 impl fmt::Display for BoundsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "values must stay between 0 and {}", format_value(MAX_VALUE))
+        write!(
+            f,
+            "values must stay between 0 and {}",
+            format_value(MAX_VALUE)
+        )
     }
 }
 
@@ -216,7 +224,9 @@ mod tests {
     use super::*;
 
     fn ratings(pairs: &[(Skill, u8)]) -> Ratings {
-        Ratings { given: pairs.to_vec() }
+        Ratings {
+            given: pairs.to_vec(),
+        }
     }
 
     use Skill::*;
@@ -224,7 +234,13 @@ mod tests {
     #[test]
     fn perfect_ratings_are_worth_50_at_every_position() {
         for position in Position::ALL {
-            let all_ten = ratings(&position.skills().iter().map(|s| (*s, 10)).collect::<Vec<_>>());
+            let all_ten = ratings(
+                &position
+                    .skills()
+                    .iter()
+                    .map(|s| (*s, 10))
+                    .collect::<Vec<_>>(),
+            );
             assert_eq!(compute(position, &all_ten), 50, "{position}");
         }
     }
@@ -239,7 +255,13 @@ mod tests {
     #[test]
     fn worked_example_goalkeeper() {
         // Σ(r·w) = 2·0.1 + 3·0.1 + 7·1 + 5·0.3 + 9·6 = 63.0; Σ(10·w) = 75; 50 · 63 / 75 = 42
-        let r = ratings(&[(Shooting, 2), (Dribbling, 3), (Passing, 7), (Defense, 5), (Goalkeeping, 9)]);
+        let r = ratings(&[
+            (Shooting, 2),
+            (Dribbling, 3),
+            (Passing, 7),
+            (Defense, 5),
+            (Goalkeeping, 9),
+        ]);
         assert_eq!(compute(Position::Gk, &r), 42);
     }
 
@@ -282,7 +304,9 @@ mod tests {
         assert!(apply_delta(MAX_VALUE, 1).is_err());
         assert!(apply_delta(5, i64::MAX).is_err());
         assert!(apply_delta(-5, i64::MIN).is_err());
-        assert!(BoundsError::OutOfRange.to_string().contains("¥1000000 million"));
+        assert!(BoundsError::OutOfRange
+            .to_string()
+            .contains("¥1000000 million"));
     }
 
     #[test]

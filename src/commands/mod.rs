@@ -1,12 +1,27 @@
 //! Slash commands, one file per feature. [`all`] is the one list the framework, `/help` and
 //! command registration read.
 
+pub mod access;
 pub mod ask;
 pub mod general;
+pub mod settings;
+pub mod tryout;
+pub mod values;
 
 use crate::bot::{Data, Error};
 
 /// Every command the bot offers.
 pub fn all() -> Vec<poise::Command<Data, Error>> {
-    vec![general::ping(), general::help(), ask::ask()]
+    vec![
+        general::ping(),
+        general::help(),
+        ask::ask(),
+        settings::settings(),
+        tryout::tryout(),
+        values::value(),
+        values::rankings(),
+        values::setvalue(),
+        values::addvalue(),
+        values::valuehistory(),
+    ]
 }

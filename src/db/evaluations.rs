@@ -56,8 +56,16 @@ impl Db {
         .await
         .context("saving the evaluation")?;
         let reason = format!("tryout ({})", e.position);
-        write_value(&mut tx, e.guild, e.player, (old, e.value), e.evaluator, Some(&reason), Some(id))
-            .await?;
+        write_value(
+            &mut tx,
+            e.guild,
+            e.player,
+            (old, e.value),
+            e.evaluator,
+            Some(&reason),
+            Some(id),
+        )
+        .await?;
         tx.commit().await.context("committing the evaluation")?;
         Ok((id, old))
     }

@@ -96,19 +96,40 @@ mod tests {
         let (_dir, db) = temp_db().await;
         let who = UserId::new(5);
         assert_eq!(db.standing(G, who).await.unwrap(), None);
-        let change = db.change_value(G, who, STAFF, ValueChange::Set(40), Some("start")).await.unwrap();
+        let change = db
+            .change_value(G, who, STAFF, ValueChange::Set(40), Some("start"))
+            .await
+            .unwrap();
         assert_eq!(change, Ok((0, 40)));
-        let change = db.change_value(G, who, STAFF, ValueChange::Add(-41), None).await.unwrap();
+        let change = db
+            .change_value(G, who, STAFF, ValueChange::Add(-41), None)
+            .await
+            .unwrap();
         assert!(change.is_err(), "went below zero");
-        let change = db.change_value(G, who, STAFF, ValueChange::Add(i64::MAX), None).await.unwrap();
+        let change = db
+            .change_value(G, who, STAFF, ValueChange::Add(i64::MAX), None)
+            .await
+            .unwrap();
         assert!(change.is_err(), "overflowed");
-        let change = db.change_value(G, who, STAFF, ValueChange::Set(MAX_VALUE + 1), None).await.unwrap();
+        let change = db
+            .change_value(G, who, STAFF, ValueChange::Set(MAX_VALUE + 1), None)
+            .await
+            .unwrap();
         assert!(change.is_err());
-        assert_eq!(db.change_value(G, who, STAFF, ValueChange::Add(2), None).await.unwrap(), Ok((40, 42)));
+        assert_eq!(
+            db.change_value(G, who, STAFF, ValueChange::Add(2), None)
+                .await
+                .unwrap(),
+            Ok((40, 42))
+        );
         assert_eq!(db.standing(G, who).await.unwrap(), Some((42, 1)));
         let history = db.history(G, who, 10).await.unwrap();
         let changes: Vec<(i64, i64)> = history.iter().map(|h| (h.old_value, h.new_value)).collect();
-        assert_eq!(changes, vec![(40, 42), (0, 40)], "newest first, refused changes absent");
+        assert_eq!(
+            changes,
+            vec![(40, 42), (0, 40)],
+            "newest first, refused changes absent"
+        );
         assert_eq!(history[1].reason.as_deref(), Some("start"));
     }
 
@@ -116,7 +137,11 @@ mod tests {
     async fn a_refused_change_leaves_no_row_behind() {
         let (_dir, db) = temp_db().await;
         let who = UserId::new(6);
-        assert!(db.change_value(G, who, STAFF, ValueChange::Add(-1), None).await.unwrap().is_err());
+        assert!(db
+            .change_value(G, who, STAFF, ValueChange::Add(-1), None)
+            .await
+            .unwrap()
+            .is_err());
         assert_eq!(db.standing(G, who).await.unwrap(), None);
         assert!(db.history(G, who, 10).await.unwrap().is_empty());
     }
@@ -152,7 +177,12 @@ mod tests {
             player,
             position: Position::Cf,
             ratings: Ratings {
-                given: vec![(Skill::Shooting, 8), (Skill::Dribbling, 6), (Skill::Passing, 5), (Skill::Defense, 3)],
+                given: vec![
+                    (Skill::Shooting, 8),
+                    (Skill::Dribbling, 6),
+                    (Skill::Passing, 5),
+                    (Skill::Defense, 3),
+                ],
             },
             feedback: "Good first touch".into(),
             value: 35,
@@ -170,9 +200,16 @@ mod tests {
     async fn settings_update_only_what_is_given() {
         let (_dir, db) = temp_db().await;
         assert_eq!(db.settings(G).await.unwrap(), GuildSettings::default());
-        let update = SettingsUpdate { results_channel: Some(11), staff_role: Some(22), ..Default::default() };
+        let update = SettingsUpdate {
+            results_channel: Some(11),
+            staff_role: Some(22),
+            ..Default::default()
+        };
         db.update_settings(G, &update).await.unwrap();
-        let update = SettingsUpdate { values_channel: Some(33), ..Default::default() };
+        let update = SettingsUpdate {
+            values_channel: Some(33),
+            ..Default::default()
+        };
         let settings = db.update_settings(G, &update).await.unwrap();
         assert_eq!(settings.results_channel, Some(11));
         assert_eq!(settings.values_channel, Some(33));

@@ -27,7 +27,10 @@ pub struct GuildSettings {
 pub type SettingsUpdate = GuildSettings;
 
 fn column(row: &sqlx::sqlite::SqliteRow, name: &str) -> Option<u64> {
-    row.try_get::<Option<i64>, _>(name).ok().flatten().map(|v| v as u64)
+    row.try_get::<Option<i64>, _>(name)
+        .ok()
+        .flatten()
+        .map(|v| v as u64)
 }
 
 impl Db {

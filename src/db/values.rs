@@ -104,14 +104,19 @@ pub(super) async fn write_value(
 impl Db {
     /// The member's value and rank (1 = highest), or `None` if they have no value.
     #[tracing::instrument(skip_all)]
-    pub async fn standing(&self, guild: GuildId, user: UserId) -> anyhow::Result<Option<(i64, i64)>> {
-        let value: Option<i64> =
-            sqlx::query_scalar("SELECT value FROM member_values WHERE guild_id = ? AND user_id = ?")
-                .bind(sql_id(guild.get()))
-                .bind(sql_id(user.get()))
-                .fetch_optional(&self.pool)
-                .await
-                .context("reading a value")?;
+    pub async fn standing(
+        &self,
+        guild: GuildId,
+        user: UserId,
+    ) -> anyhow::Result<Option<(i64, i64)>> {
+        let value: Option<i64> = sqlx::query_scalar(
+            "SELECT value FROM member_values WHERE guild_id = ? AND user_id = ?",
+        )
+        .bind(sql_id(guild.get()))
+        .bind(sql_id(user.get()))
+        .fetch_optional(&self.pool)
+        .await
+        .context("reading a value")?;
         let Some(value) = value else { return Ok(None) };
         let ahead: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM member_values
@@ -145,16 +150,20 @@ impl Db {
         .fetch_all(&self.pool)
         .await
         .context("reading the leaderboard")?;
-        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM member_values WHERE guild_id = ?")
-            .bind(sql_id(guild.get()))
-            .fetch_one(&self.pool)
-            .await
-            .context("counting ranked members")?;
+        let total: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM member_values WHERE guild_id = ?")
+                .bind(sql_id(guild.get()))
+                .fetch_one(&self.pool)
+                .await
+                .context("counting ranked members")?;
         let page = rows
             .iter()
             .map(|row| {
                 let user: i64 = row.get("user_id");
-                (UserId::new((user as u64).max(1)), row.get::<i64, _>("value"))
+                (
+                    UserId::new((user as u64).max(1)),
+                    row.get::<i64, _>("value"),
+                )
             })
             .collect();
         Ok((page, total))
@@ -189,7 +198,12 @@ impl Db {
 
     /// The member's last `limit` value changes, newest first.
     #[tracing::instrument(skip_all)]
-    pub async fn history(&self, guild: GuildId, user: UserId, limit: i64) -> anyhow::Result<Vec<HistoryRow>> {
+    pub async fn history(
+        &self,
+        guild: GuildId,
+        user: UserId,
+        limit: i64,
+    ) -> anyhow::Result<Vec<HistoryRow>> {
         let rows = sqlx::query(
             "SELECT old_value, new_value, changed_by, reason, evaluation_id, created_at
              FROM value_history WHERE guild_id = ? AND user_id = ? ORDER BY id DESC LIMIT ?",

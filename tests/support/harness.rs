@@ -25,6 +25,8 @@ pub struct BotOptions {
     pub token: Option<String>,
     /// `HEALTH_ADDR` (default `127.0.0.1:0`, a free port).
     pub health_addr: Option<String>,
+    /// `DATABASE_URL` (default: a new file in the bot's temp dir).
+    pub database_url: Option<String>,
 }
 
 impl Default for BotOptions {
@@ -35,12 +37,15 @@ impl Default for BotOptions {
             rust_log: "info,novera_assistant=debug".into(),
             token: None,
             health_addr: None,
+            database_url: None,
         }
     }
 }
 
 /// A running bot process.
 pub struct Bot {
+    /// `DATABASE_URL` given to the bot (a file in a temp dir).
+    pub database_url: String,
     child: Child,
     logs: Arc<Mutex<String>>,
     _dir: tempfile::TempDir,
@@ -56,7 +61,10 @@ impl Bot {
     /// Starts the bot against `sim`.
     pub async fn start_with(sim: &Sim, options: BotOptions) -> Bot {
         let dir = tempfile::tempdir().expect("temp dir");
-        let db = dir.path().join("novera.db");
+        let database_url = options
+            .database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("novera.db").display()));
         let mut command = Command::new(env!("CARGO_BIN_EXE_novera-assistant"));
         command
             .current_dir(dir.path())
@@ -77,7 +85,7 @@ impl Bot {
                     .clone()
                     .unwrap_or_else(|| "127.0.0.1:0".into()),
             )
-            .env("DATABASE_URL", format!("sqlite://{}", db.display()))
+            .env("DATABASE_URL", &database_url)
             .env("RUST_LOG", &options.rust_log)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -106,6 +114,7 @@ impl Bot {
             tokio::spawn(capture(BufReader::new(err), logs.clone()));
         }
         Bot {
+            database_url,
             child,
             logs,
             _dir: dir,

@@ -78,6 +78,8 @@ pub struct Interaction {
 }
 
 struct InteractionState {
+    /// For component clicks, the id of the message the component is on.
+    message_id: Option<Value>,
     token: String,
     channel: u64,
     created: Instant,
@@ -121,6 +123,8 @@ struct World {
     dm_channels: HashMap<u64, u64>,
     dms_closed: HashSet<u64>,
     forbidden_channels: HashSet<u64>,
+    roles_forbidden: bool,
+    role_changes: Vec<(String, u64, u64)>,
     // Gateway.
     session: Option<Session>,
     conn: Option<(u64, mpsc::UnboundedSender<Ctl>)>,
@@ -409,6 +413,21 @@ impl Sim {
         self.world().forbidden_channels.insert(channel);
     }
 
+    /// Makes role changes fail with 403 / 50013, as when the bot lacks Manage Roles.
+    pub fn forbid_roles(&self) {
+        self.world().roles_forbidden = true;
+    }
+
+    /// Role changes made: (method, user, role).
+    pub fn role_changes(&self) -> Vec<(String, u64, u64)> {
+        self.world().role_changes.clone()
+    }
+
+    /// The DM channel the bot opened with `user`, if any.
+    pub fn dm_channel(&self, user: u64) -> Option<u64> {
+        self.world().dm_channels.get(&user).copied()
+    }
+
     fn control(&self, ctl: Ctl) -> bool {
         match &self.world().conn {
             Some((_, tx)) => tx.send(ctl).is_ok(),
@@ -470,10 +489,45 @@ impl Sim {
                 .and_then(|c| c["id"].as_str().map(str::to_owned))
                 .unwrap_or_else(|| "1".to_owned())
         };
-        let data = json!({
+        let mut data = json!({
             "id": command_id, "name": name, "type": 1, "options": options,
             "guild_id": GUILD_ID.to_string(),
         });
+        // Discord resolves user, channel and role options into `resolved`.
+        let mut resolved = json!({});
+        for option in options.as_array().into_iter().flatten() {
+            let id = id_of(&option["value"]);
+            let key = id.to_string();
+            match option["type"].as_u64() {
+                Some(6) => {
+                    resolved["users"][&key] = payloads::user(id);
+                    let mut member = payloads::member(id, false);
+                    member["permissions"] = json!(payloads::permissions_of(id).to_string());
+                    resolved["members"][&key] = member;
+                }
+                Some(7) => {
+                    let channel = payloads::channels()
+                        .into_iter()
+                        .find(|c| id_of(&c["id"]) == id)
+                        .unwrap_or_else(|| payloads::channel(id, "unknown", 0, 9));
+                    resolved["channels"][&key] = json!({
+                        "id": key, "name": channel["name"], "type": channel["type"],
+                        "permissions": payloads::ALL_PERMISSIONS.to_string(),
+                    });
+                }
+                Some(8) => {
+                    resolved["roles"][&key] = json!({
+                        "id": key, "name": "role", "color": 0, "hoist": false, "position": 1,
+                        "permissions": "0", "managed": false, "mentionable": false, "flags": 0,
+                        "colors": {"primary_color": 0, "secondary_color": null, "tertiary_color": null},
+                    });
+                }
+                _ => {}
+            }
+        }
+        if resolved.as_object().is_some_and(|r| !r.is_empty()) {
+            data["resolved"] = resolved;
+        }
         self.interaction(user, channel, 2, data, None)
     }
 
@@ -561,12 +615,14 @@ impl Sim {
             payload["user"] = payloads::user(user);
             payload["channel"] = json!({"id": channel.to_string(), "type": 1});
         }
+        let message_id = message.as_ref().map(|m| m["id"].clone());
         if let Some(message) = message {
             payload["message"] = message;
         }
         self.world().interactions.insert(
             id,
             InteractionState {
+                message_id,
                 token: token.clone(),
                 channel,
                 created: Instant::now(),
@@ -614,6 +670,11 @@ impl SimView<'_> {
     /// REST calls so far.
     pub fn requests(&self) -> &[Request] {
         &self.world.requests
+    }
+
+    /// The DM channel the bot opened with `user`, if any.
+    pub fn dm_channel(&self, user: u64) -> Option<u64> {
+        self.world.dm_channels.get(&user).copied()
     }
 
     /// Messages the bot created.
@@ -1049,6 +1110,14 @@ async fn route(
         ("POST", ["channels", channel, "messages"]) => create_message(inner, channel, body),
         ("PATCH", ["channels", channel, "messages", message]) => edit_message(inner, channel, message, body),
         ("POST", ["users", "@me", "channels"]) => create_dm(inner, body),
+        ("PUT" | "DELETE", ["guilds", _guild, "members", user, "roles", role]) => {
+            let mut world = inner.world();
+            if world.roles_forbidden {
+                return discord_error(403, 50013, "Missing Permissions");
+            }
+            world.role_changes.push((m.to_owned(), id_of(&json!(user)), id_of(&json!(role))));
+            StatusCode::NO_CONTENT.into_response()
+        }
         _ => {
             inner
                 .world()
@@ -1132,6 +1201,17 @@ fn callback(inner: &Arc<Inner>, id: &str, token: &str, body: Option<&Value>) -> 
         let channel = state.channel;
         let kind = body["type"].as_u64().unwrap_or(0);
         let data = body.get("data").cloned().unwrap_or(Value::Null);
+        if kind == 7 {
+            // UPDATE_MESSAGE edits the message the clicked component is on.
+            let target = state.message_id.clone();
+            if let Some(message) = world
+                .messages
+                .iter_mut()
+                .find(|m| Some(&m["id"]) == target.as_ref())
+            {
+                merge_edit(message, Some(&data));
+            }
+        }
         let original = match kind {
             4 => Some(new_bot_message(&mut world, channel, &data)),
             5 => Some(new_bot_message(

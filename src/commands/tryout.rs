@@ -1,0 +1,526 @@
+//! `/tryout`: the evaluation wizard, run in the evaluator's DMs.
+//!
+//! Position (select) → one rating per skill (typed, 0–10) → feedback (typed) → summary with
+//! Confirm / Cancel. Every step waits through the wait registry and can time out; `cancel` or
+//! the Cancel button ends it. Nothing is written until Confirm, and then everything is written
+//! in one transaction.
+
+use std::time::Duration;
+
+use poise::serenity_prelude as serenity;
+use poise::CreateReply;
+use serenity::{
+    ChannelId, ComponentInteraction, ComponentInteractionDataKind, CreateActionRow,
+    CreateAllowedMentions, CreateButton, CreateInteractionResponse,
+    CreateInteractionResponseMessage, CreateMessage, CreateSelectMenu, CreateSelectMenuKind,
+    CreateSelectMenuOption, EditMessage, MessageId, UserId,
+};
+
+use super::access;
+use crate::bot::{Context, Error, UserError};
+use crate::db::{GuildSettings, NewEvaluation};
+use crate::state::AppState;
+use crate::values::{compute, format_value, parse_rating, Position, RatingInput, Ratings};
+use crate::wait::custom_id;
+
+/// How long each step waits unless `WAIT_TIMEOUT_SECS` says otherwise.
+pub const STEP_TIMEOUT: Duration = Duration::from_secs(300);
+/// The longest feedback accepted, in characters.
+pub const FEEDBACK_LIMIT: usize = 1000;
+/// Said when a step times out.
+pub const TIMED_OUT: &str = "You took too long to respond — run /tryout again.";
+/// Said when the evaluator cancels.
+pub const CANCELLED: &str = "Tryout cancelled — nothing was saved.";
+/// Said when the evaluator's DMs are closed.
+pub const DMS_CLOSED: &str =
+    "I can't send you direct messages. Allow DMs from server members (Privacy Settings), then run /tryout again.";
+
+/// Discord's error code for "Cannot send messages to this user".
+const CANNOT_DM: isize = 50007;
+
+/// Evaluate a player in a tryout (evaluators); the wizard runs in your DMs
+#[poise::command(slash_command, guild_only)]
+pub async fn tryout(
+    ctx: Context<'_>,
+    #[description = "The player to evaluate"] member: serenity::User,
+) -> Result<(), Error> {
+    let guild = access::guild(ctx)?;
+    let data = ctx.data();
+    let settings = data.db.settings(guild).await?;
+    access::require(ctx, settings.evaluator_role, "run tryouts").await?;
+    if member.bot {
+        return Err(UserError("Bots can't be evaluated.".into()).into());
+    }
+    let evaluator = ctx.author().id;
+    let Some(_running) = Running::start(data, evaluator) else {
+        return Err(UserError(
+            "You already have a tryout running — finish or cancel it in your DMs first.".into(),
+        )
+        .into());
+    };
+    // Opening the DM takes REST calls: acknowledge first (Discord's 3 s rule).
+    ctx.defer_ephemeral().await?;
+    let dm = ctx.author().create_dm_channel(ctx).await?.id;
+    let wizard = Wizard {
+        ctx,
+        dm,
+        evaluator,
+        timeout: data.waits.timeout(STEP_TIMEOUT),
+    };
+
+    let menu = match wizard.send_position_menu(&member).await {
+        Err(err) if is_cannot_dm(&err) => return Err(UserError(DMS_CLOSED.into()).into()),
+        other => other?,
+    };
+    ctx.send(
+        CreateReply::default()
+            .content(format!(
+                "Check your DMs: the tryout of <@{}> has started.",
+                member.id
+            ))
+            .ephemeral(true),
+    )
+    .await?;
+    let step = wizard.ask_position(menu).await?;
+    let Some(position) = wizard.finished(step).await? else {
+        return Ok(());
+    };
+    let mut ratings = Ratings::default();
+    for skill in position.skills() {
+        let step = wizard.ask_rating(skill.name()).await?;
+        let Some(rating) = wizard.finished(step).await? else {
+            return Ok(());
+        };
+        ratings.given.push((*skill, rating));
+    }
+    let step = wizard.ask_feedback().await?;
+    let Some(feedback) = wizard.finished(step).await? else {
+        return Ok(());
+    };
+    let value = compute(position, &ratings);
+    let evaluation = NewEvaluation {
+        guild,
+        evaluator,
+        player: member.id,
+        position,
+        ratings,
+        feedback,
+        value,
+    };
+    let step = wizard.confirm(&evaluation).await?;
+    let Some(()) = wizard.finished(step).await? else {
+        return Ok(());
+    };
+
+    let (_, old) = data.db.save_evaluation(&evaluation).await?;
+    let notes = publish(ctx, &settings, &evaluation, old).await;
+    let mut text = format!(
+        "Saved. <@{}>'s value is now **{}** (was {}).",
+        member.id,
+        format_value(value),
+        format_value(old)
+    );
+    for note in notes {
+        text.push_str("\n⚠️ ");
+        text.push_str(&note);
+    }
+    wizard.say(&text).await?;
+    Ok(())
+}
+
+/// Marks an evaluator as running a wizard; dropping it (however the wizard ends) clears it.
+struct Running<'a> {
+    state: &'a AppState,
+    evaluator: UserId,
+}
+
+impl<'a> Running<'a> {
+    fn start(state: &'a AppState, evaluator: UserId) -> Option<Self> {
+        let mut running = state
+            .tryouts_running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        // Build the guard only on success and after unlocking: its Drop takes this same lock.
+        if !running.insert(evaluator) {
+            return None;
+        }
+        drop(running);
+        Some(Running { state, evaluator })
+    }
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.state
+            .tryouts_running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.evaluator);
+    }
+}
+
+/// Step 1 sent and waiting: the menu's wait and what is needed to disable it.
+struct PositionMenu<'a> {
+    click: crate::wait::Pending<'a, ComponentInteraction>,
+    prompt: u64,
+    message: MessageId,
+    text: String,
+    player: String,
+}
+
+/// How a step ended.
+enum Step<T> {
+    /// The evaluator answered.
+    Answer(T),
+    /// The evaluator cancelled.
+    Cancelled,
+    /// The wait ran out.
+    TimedOut,
+}
+
+/// The wizard's conversation in the evaluator's DMs.
+struct Wizard<'a> {
+    ctx: Context<'a>,
+    dm: ChannelId,
+    evaluator: UserId,
+    timeout: Duration,
+}
+
+impl Wizard<'_> {
+    async fn say(&self, text: &str) -> Result<(), Error> {
+        self.dm
+            .send_message(
+                self.ctx,
+                CreateMessage::new()
+                    .content(text)
+                    .allowed_mentions(CreateAllowedMentions::new()),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Turns a step's end into the value, or tells the evaluator why the wizard stopped.
+    async fn finished<T>(&self, step: Step<T>) -> Result<Option<T>, Error> {
+        match step {
+            Step::Answer(value) => Ok(Some(value)),
+            Step::Cancelled => {
+                self.say(CANCELLED).await?;
+                Ok(None)
+            }
+            Step::TimedOut => {
+                self.say(TIMED_OUT).await?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// Greys out a prompt's components once it is answered or expired.
+    async fn disable(&self, message: MessageId, content: String, rows: Vec<CreateActionRow>) {
+        let edit = EditMessage::new().content(content).components(rows);
+        if let Err(err) = self.dm.edit_message(self.ctx, message, edit).await {
+            tracing::warn!(error = %err, "could not disable a prompt's components");
+        }
+    }
+
+    /// Sends step 1, the position menu, and starts waiting for the choice.
+    async fn send_position_menu(&self, player: &serenity::User) -> Result<PositionMenu<'_>, Error> {
+        let waits = &self.ctx.data().waits;
+        let prompt = waits.new_prompt();
+        let text = format!(
+            "**Tryout of {}** — step 1: pick their position. (Type nothing; use the menu.)",
+            player.name
+        );
+        let click = waits.expect_component(prompt, self.evaluator);
+        let message = self
+            .dm
+            .send_message(
+                self.ctx,
+                CreateMessage::new()
+                    .content(&text)
+                    .components(position_rows(prompt, true))
+                    .allowed_mentions(CreateAllowedMentions::new()),
+            )
+            .await?;
+        Ok(PositionMenu {
+            click,
+            prompt,
+            message: message.id,
+            text,
+            player: player.name.clone(),
+        })
+    }
+
+    /// Waits for the position chosen on the menu.
+    async fn ask_position(&self, menu: PositionMenu<'_>) -> Result<Step<Position>, Error> {
+        let PositionMenu {
+            click,
+            prompt,
+            message,
+            text,
+            player,
+        } = menu;
+        let Some(click) = click.wait(self.timeout).await else {
+            self.disable(message, text, position_rows(prompt, false))
+                .await;
+            return Ok(Step::TimedOut);
+        };
+        let chosen = match &click.data.kind {
+            ComponentInteractionDataKind::StringSelect { values } => {
+                values.first().and_then(|v| Position::from_label(v))
+            }
+            _ => None,
+        };
+        let summary = match chosen {
+            Some(position) => format!("**Tryout of {player}** — position: **{position}**."),
+            None => format!("**Tryout of {player}** — cancelled."),
+        };
+        acknowledge(self.ctx, &click, summary, position_rows(prompt, false)).await?;
+        Ok(chosen.map_or(Step::Cancelled, Step::Answer))
+    }
+
+    async fn ask_rating(&self, skill: &str) -> Result<Step<u8>, Error> {
+        let waits = &self.ctx.data().waits;
+        let mut text = format!("Rate **{skill}** from 0 to 10 (or type `cancel`).");
+        loop {
+            let reply = waits.expect_message(self.dm, self.evaluator);
+            self.say(&text).await?;
+            let Some(message) = reply.wait(self.timeout).await else {
+                return Ok(Step::TimedOut);
+            };
+            match parse_rating(&message.content) {
+                RatingInput::Rating(rating) => return Ok(Step::Answer(rating)),
+                RatingInput::Cancel => return Ok(Step::Cancelled),
+                RatingInput::Invalid => {
+                    text = format!(
+                        "Please answer with a whole number from 0 to 10 for **{skill}** (or type `cancel`)."
+                    )
+                }
+            }
+        }
+    }
+
+    async fn ask_feedback(&self) -> Result<Step<String>, Error> {
+        let waits = &self.ctx.data().waits;
+        let mut text = format!(
+            "Write your feedback for the player (up to {FEEDBACK_LIMIT} characters), or type `cancel`."
+        );
+        loop {
+            let reply = waits.expect_message(self.dm, self.evaluator);
+            self.say(&text).await?;
+            let Some(message) = reply.wait(self.timeout).await else {
+                return Ok(Step::TimedOut);
+            };
+            let feedback = message.content.trim();
+            if feedback.eq_ignore_ascii_case("cancel") {
+                return Ok(Step::Cancelled);
+            }
+            let length = feedback.chars().count();
+            if length == 0 {
+                text = "Feedback can't be empty. Write a few words (or type `cancel`).".into();
+            } else if length > FEEDBACK_LIMIT {
+                text = format!(
+                    "That's {length} characters; feedback can be at most {FEEDBACK_LIMIT}. Please shorten it (or type `cancel`)."
+                );
+            } else {
+                return Ok(Step::Answer(feedback.to_owned()));
+            }
+        }
+    }
+
+    async fn confirm(&self, e: &NewEvaluation) -> Result<Step<()>, Error> {
+        let waits = &self.ctx.data().waits;
+        let prompt = waits.new_prompt();
+        let text = format!("{}\n\nSave this evaluation?", summary(e));
+        let click = waits.expect_component(prompt, self.evaluator);
+        let message = self
+            .dm
+            .send_message(
+                self.ctx,
+                CreateMessage::new()
+                    .content(&text)
+                    .components(confirm_rows(prompt, true))
+                    .allowed_mentions(CreateAllowedMentions::new()),
+            )
+            .await?;
+        let Some(click) = click.wait(self.timeout).await else {
+            self.disable(message.id, text, confirm_rows(prompt, false))
+                .await;
+            return Ok(Step::TimedOut);
+        };
+        let confirmed = click.data.custom_id.ends_with(":confirm");
+        let verdict = if confirmed { "Saving…" } else { "Cancelled." };
+        acknowledge(
+            self.ctx,
+            &click,
+            format!("{}\n\n{verdict}", summary(e)),
+            confirm_rows(prompt, false),
+        )
+        .await?;
+        Ok(if confirmed {
+            Step::Answer(())
+        } else {
+            Step::Cancelled
+        })
+    }
+}
+
+/// Answers a click by updating its message (within Discord's 3 s), components disabled.
+async fn acknowledge(
+    ctx: Context<'_>,
+    click: &ComponentInteraction,
+    content: String,
+    rows: Vec<CreateActionRow>,
+) -> Result<(), Error> {
+    click
+        .create_response(
+            ctx,
+            CreateInteractionResponse::UpdateMessage(
+                CreateInteractionResponseMessage::new()
+                    .content(content)
+                    .components(rows)
+                    .allowed_mentions(CreateAllowedMentions::new()),
+            ),
+        )
+        .await?;
+    Ok(())
+}
+
+fn position_rows(prompt: u64, enabled: bool) -> Vec<CreateActionRow> {
+    let options = Position::ALL
+        .iter()
+        .map(|p| CreateSelectMenuOption::new(p.label(), p.label()))
+        .collect();
+    vec![
+        CreateActionRow::SelectMenu(
+            CreateSelectMenu::new(
+                custom_id(prompt, "position"),
+                CreateSelectMenuKind::String { options },
+            )
+            .placeholder("Position")
+            .disabled(!enabled),
+        ),
+        CreateActionRow::Buttons(vec![CreateButton::new(custom_id(prompt, "cancel"))
+            .label("Cancel")
+            .style(serenity::ButtonStyle::Secondary)
+            .disabled(!enabled)]),
+    ]
+}
+
+fn confirm_rows(prompt: u64, enabled: bool) -> Vec<CreateActionRow> {
+    vec![CreateActionRow::Buttons(vec![
+        CreateButton::new(custom_id(prompt, "confirm"))
+            .label("Confirm")
+            .style(serenity::ButtonStyle::Success)
+            .disabled(!enabled),
+        CreateButton::new(custom_id(prompt, "cancel"))
+            .label("Cancel")
+            .style(serenity::ButtonStyle::Danger)
+            .disabled(!enabled),
+    ])]
+}
+
+/// The evaluation as text (ratings, feedback, value).
+pub fn summary(e: &NewEvaluation) -> String {
+    let ratings: Vec<String> = e
+        .ratings
+        .given
+        .iter()
+        .map(|(skill, rating)| format!("{} {rating}", skill.name()))
+        .collect();
+    format!(
+        "**Tryout of <@{}>** ({})\nRatings: {}\nFeedback: {}\nValue: **{}**",
+        e.player,
+        e.position,
+        ratings.join(" · "),
+        e.feedback,
+        format_value(e.value)
+    )
+}
+
+fn is_cannot_dm(err: &Error) -> bool {
+    err.chain().any(|cause| {
+        matches!(
+            cause.downcast_ref::<serenity::Error>(),
+            Some(serenity::Error::Http(serenity::HttpError::UnsuccessfulRequest(r)))
+                if r.error.code == CANNOT_DM
+        )
+    })
+}
+
+/// Posts the results and the value, applies the roles and tells the player. Returns what went
+/// wrong, for the evaluator; nothing here can undo the saved evaluation.
+async fn publish(
+    ctx: Context<'_>,
+    settings: &GuildSettings,
+    e: &NewEvaluation,
+    old: i64,
+) -> Vec<String> {
+    let mut notes = Vec::new();
+    // The player may be pinged; nothing the evaluator typed can ping anyone.
+    let mentions = || CreateAllowedMentions::new().users([e.player]);
+    if let Some(channel) = settings.results_channel {
+        let post = CreateMessage::new()
+            .content(summary(e))
+            .allowed_mentions(mentions());
+        if let Err(err) = ChannelId::new(channel).send_message(ctx, post).await {
+            tracing::warn!(error = %err, "could not post tryout results");
+            notes.push(format!(
+                "I couldn't post the results in <#{channel}> (check my permissions there)."
+            ));
+        }
+    }
+    if let Some(channel) = settings.values_channel {
+        let text = format!(
+            "<@{}>'s value is now **{}** (was {}).",
+            e.player,
+            format_value(e.value),
+            format_value(old)
+        );
+        let post = CreateMessage::new()
+            .content(text)
+            .allowed_mentions(mentions());
+        if let Err(err) = ChannelId::new(channel).send_message(ctx, post).await {
+            tracing::warn!(error = %err, "could not post the new value");
+            notes.push(format!(
+                "I couldn't announce the value in <#{channel}> (check my permissions there)."
+            ));
+        }
+    }
+    let http = ctx.http();
+    if let Some(role) = settings.add_role {
+        if let Err(err) = http
+            .add_member_role(e.guild, e.player, role.into(), Some("tryout"))
+            .await
+        {
+            tracing::warn!(error = %err, "could not add the tryout role");
+            notes.push(format!(
+                "I couldn't give <@&{role}> (I need Manage Roles, above that role)."
+            ));
+        }
+    }
+    if let Some(role) = settings.remove_role {
+        if let Err(err) = http
+            .remove_member_role(e.guild, e.player, role.into(), Some("tryout"))
+            .await
+        {
+            tracing::warn!(error = %err, "could not remove the tryout role");
+            notes.push(format!(
+                "I couldn't remove <@&{role}> (I need Manage Roles, above that role)."
+            ));
+        }
+    }
+    let notice = format!(
+        "Your tryout is done: your value is now {}.",
+        format_value(e.value)
+    );
+    match e.player.create_dm_channel(ctx).await {
+        Ok(dm) => {
+            // Closed DMs are the player's choice: nothing to report.
+            if let Err(err) = dm.id.say(ctx, notice).await {
+                tracing::debug!(error = %err, "could not DM the player");
+            }
+        }
+        Err(err) => tracing::debug!(error = %err, "could not open a DM with the player"),
+    }
+    notes
+}

@@ -1,0 +1,216 @@
+//! Member values: `/value`, `/rankings`, `/setvalue`, `/addvalue`, `/valuehistory`.
+
+use std::time::Duration;
+
+use poise::serenity_prelude as serenity;
+use poise::CreateReply;
+use serenity::{
+    CreateActionRow, CreateAllowedMentions, CreateButton, CreateInteractionResponse,
+    CreateInteractionResponseMessage,
+};
+
+use super::access;
+use crate::bot::{Context, Error, UserError};
+use crate::db::ValueChange;
+use crate::values::format_value;
+use crate::wait::custom_id;
+
+/// Members per leaderboard page.
+pub const PAGE_SIZE: i64 = 10;
+/// How long the leaderboard's buttons wait for a click unless `WAIT_TIMEOUT_SECS` says otherwise.
+pub const RANKINGS_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Show a member's value and rank
+#[poise::command(slash_command, guild_only)]
+pub async fn value(
+    ctx: Context<'_>,
+    #[description = "Whose value (default: yours)"] member: Option<serenity::User>,
+) -> Result<(), Error> {
+    let guild = access::guild(ctx)?;
+    let user = member.as_ref().unwrap_or_else(|| ctx.author());
+    let text = match ctx.data().db.standing(guild, user.id).await? {
+        Some((value, rank)) => format!(
+            "<@{}> is worth **{}** — rank #{rank}.",
+            user.id,
+            format_value(value)
+        ),
+        None => format!(
+            "<@{}> has no value yet: **{}**, unranked.",
+            user.id,
+            format_value(0)
+        ),
+    };
+    ctx.say(text).await?;
+    Ok(())
+}
+
+/// The leaderboard page's text.
+fn page_text(page: i64, pages: i64, rows: &[(serenity::UserId, i64)]) -> String {
+    if rows.is_empty() {
+        return "**Rankings**\nNobody has a value yet.".to_owned();
+    }
+    let mut text = format!("**Rankings** — page {}/{}\n", page + 1, pages);
+    for (i, (user, value)) in rows.iter().enumerate() {
+        let rank = page * PAGE_SIZE + i as i64 + 1;
+        text.push_str(&format!("{rank}. <@{user}> — {}\n", format_value(*value)));
+    }
+    text
+}
+
+fn page_buttons(prompt: u64, page: i64, pages: i64, enabled: bool) -> Vec<CreateActionRow> {
+    vec![CreateActionRow::Buttons(vec![
+        CreateButton::new(custom_id(prompt, "prev"))
+            .label("Previous")
+            .style(serenity::ButtonStyle::Secondary)
+            .disabled(!enabled || page == 0),
+        CreateButton::new(custom_id(prompt, "next"))
+            .label("Next")
+            .style(serenity::ButtonStyle::Secondary)
+            .disabled(!enabled || page + 1 >= pages),
+    ])]
+}
+
+/// Show the server's leaderboard by value
+#[poise::command(slash_command, guild_only)]
+pub async fn rankings(ctx: Context<'_>) -> Result<(), Error> {
+    let guild = access::guild(ctx)?;
+    let data = ctx.data();
+    let mut page = 0;
+    let (rows, total) = data.db.leaderboard(guild, page, PAGE_SIZE).await?;
+    let pages = ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
+    let prompt = data.waits.new_prompt();
+    let mut click = data.waits.expect_component(prompt, ctx.author().id);
+    let handle = ctx
+        .send(
+            CreateReply::default()
+                .content(page_text(page, pages, &rows))
+                .components(page_buttons(prompt, page, pages, true)),
+        )
+        .await?;
+    if pages == 1 {
+        return Ok(());
+    }
+    let timeout = data.waits.timeout(RANKINGS_TIMEOUT);
+    loop {
+        let Some(pressed) = click.wait(timeout).await else {
+            // No click in time: the buttons stop working, visibly.
+            let (rows, _) = data.db.leaderboard(guild, page, PAGE_SIZE).await?;
+            handle
+                .edit(
+                    ctx,
+                    CreateReply::default()
+                        .content(page_text(page, pages, &rows))
+                        .components(page_buttons(prompt, page, pages, false)),
+                )
+                .await?;
+            return Ok(());
+        };
+        // Registered before answering, so a quick second click is not lost.
+        click = data.waits.expect_component(prompt, ctx.author().id);
+        if pressed.data.custom_id.ends_with(":next") {
+            page = (page + 1).min(pages - 1);
+        } else {
+            page = (page - 1).max(0);
+        }
+        let (rows, total) = data.db.leaderboard(guild, page, PAGE_SIZE).await?;
+        let pages_now = ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
+        pressed
+            .create_response(
+                ctx,
+                CreateInteractionResponse::UpdateMessage(
+                    CreateInteractionResponseMessage::new()
+                        .content(page_text(page, pages_now, &rows))
+                        .components(page_buttons(prompt, page, pages_now, true))
+                        .allowed_mentions(CreateAllowedMentions::new()),
+                ),
+            )
+            .await?;
+    }
+}
+
+async fn change(
+    ctx: Context<'_>,
+    member: serenity::User,
+    change: ValueChange,
+    reason: Option<String>,
+) -> Result<(), Error> {
+    let guild = access::guild(ctx)?;
+    let settings = ctx.data().db.settings(guild).await?;
+    access::require(ctx, settings.staff_role, "change values").await?;
+    let result = ctx
+        .data()
+        .db
+        .change_value(guild, member.id, ctx.author().id, change, reason.as_deref())
+        .await?;
+    match result {
+        Ok((old, new)) => {
+            ctx.say(format!(
+                "<@{}>'s value: {} → **{}**.",
+                member.id,
+                format_value(old),
+                format_value(new)
+            ))
+            .await?;
+            Ok(())
+        }
+        Err(refused) => Err(UserError(format!("Nothing changed: {refused}.")).into()),
+    }
+}
+
+/// Set a member's value (staff)
+#[poise::command(slash_command, guild_only)]
+pub async fn setvalue(
+    ctx: Context<'_>,
+    #[description = "Whose value"] member: serenity::User,
+    #[description = "New value, in millions (0 to 1,000,000)"] amount: i64,
+    #[description = "Why (kept in the history)"]
+    #[max_length = 200]
+    reason: Option<String>,
+) -> Result<(), Error> {
+    change(ctx, member, ValueChange::Set(amount), reason).await
+}
+
+/// Add to (or subtract from) a member's value (staff)
+#[poise::command(slash_command, guild_only)]
+pub async fn addvalue(
+    ctx: Context<'_>,
+    #[description = "Whose value"] member: serenity::User,
+    #[description = "Amount to add, in millions (negative to subtract)"] delta: i64,
+    #[description = "Why (kept in the history)"]
+    #[max_length = 200]
+    reason: Option<String>,
+) -> Result<(), Error> {
+    change(ctx, member, ValueChange::Add(delta), reason).await
+}
+
+/// Show the last changes to a member's value
+#[poise::command(slash_command, guild_only)]
+pub async fn valuehistory(
+    ctx: Context<'_>,
+    #[description = "Whose history"] member: serenity::User,
+) -> Result<(), Error> {
+    let guild = access::guild(ctx)?;
+    let history = ctx.data().db.history(guild, member.id, 10).await?;
+    let mut text = format!("**Value history of <@{}>** (newest first)\n", member.id);
+    if history.is_empty() {
+        text.push_str("No changes yet.");
+    }
+    for row in &history {
+        let why = row.reason.as_deref().unwrap_or("no reason given");
+        text.push_str(&format!(
+            "<t:{}:d> {} → {} by <@{}> ({why})\n",
+            row.created_at,
+            format_value(row.old_value),
+            format_value(row.new_value),
+            row.changed_by
+        ));
+    }
+    ctx.send(CreateReply::default().content(cut(&text)).ephemeral(true))
+        .await?;
+    Ok(())
+}
+
+/// Cuts `text` to one Discord message.
+fn cut(text: &str) -> String {
+    text.chars().take(2000).collect()
+}

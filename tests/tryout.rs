@@ -1,0 +1,491 @@
+//! Tryouts, values and rankings end to end: the wizard in DMs, its refusals and timeouts, the
+//! value commands, and a crash in the middle of it all.
+#![allow(clippy::disallowed_methods)] // #[tokio::test] builds a runtime; tests may time out.
+
+mod support;
+
+use std::time::Duration;
+
+use novera_assistant::db::Db;
+use serde_json::{json, Value};
+use serenity::all::{GuildId, UserId};
+use support::*;
+
+/// Alice configures results in #general, values in #off-topic, evaluators = Staff.
+async fn configure(sim: &Sim) {
+    let since = sim.mark();
+    let settings = sim.slash(
+        ALICE,
+        GENERAL,
+        "settings",
+        json!([
+            {"name": "results_channel", "type": 7, "value": GENERAL.to_string()},
+            {"name": "values_channel", "type": 7, "value": OFF_TOPIC.to_string()},
+            {"name": "evaluator_role", "type": 8, "value": STAFF_ROLE.to_string()},
+        ]),
+    );
+    let reply = sim
+        .wait_request("the /settings answer", since, REACT, |r| {
+            is_callback(r, settings.id)
+        })
+        .await;
+    assert!(
+        content(&reply).contains("Settings saved"),
+        "{}",
+        content(&reply)
+    );
+}
+
+/// Waits for a bot message in `user`'s DMs, after message index `since`, containing `needle`.
+async fn dm(sim: &Sim, user: u64, since: usize, needle: &str) -> Value {
+    sim.wait_for(
+        &format!("a DM to {user} containing {needle:?}"),
+        REACT,
+        |v| {
+            let channel = v.dm_channel(user)?.to_string();
+            v.messages()[since.min(v.messages().len())..]
+                .iter()
+                .find(|m| {
+                    m["channel_id"] == channel
+                        && m["content"].as_str().unwrap_or("").contains(needle)
+                })
+                .cloned()
+        },
+    )
+    .await
+}
+
+/// Waits for a bot post in `channel` after message index `since`.
+async fn post_in(sim: &Sim, channel: u64, since: usize) -> Value {
+    sim.wait_for(&format!("a post in channel {channel}"), REACT, |v| {
+        v.messages()[since.min(v.messages().len())..]
+            .iter()
+            .find(|m| m["channel_id"].as_str() == Some(channel.to_string().as_str()))
+            .cloned()
+    })
+    .await
+}
+
+fn message_count(sim: &Sim) -> usize {
+    sim.bot_messages().len()
+}
+
+/// The custom id of component `index` in row `row` of `message`.
+fn component(message: &Value, row: usize, index: usize) -> String {
+    message["components"][row]["components"][index]["custom_id"]
+        .as_str()
+        .expect("a component with a custom_id")
+        .to_owned()
+}
+
+/// Alice starts `/tryout member:Bob` and picks `position`; returns her DM channel.
+async fn start_tryout(sim: &Sim, position: &str) -> u64 {
+    let since = message_count(sim);
+    let marks = sim.mark();
+    let tryout = sim.slash(
+        ALICE,
+        GENERAL,
+        "tryout",
+        json!([{"name": "member", "type": 6, "value": BOB.to_string()}]),
+    );
+    let menu = dm(sim, ALICE, since, "step 1").await;
+    sim.wait_request("the ephemeral 'check your DMs'", marks, REACT, |r| {
+        is_followup(r, &tryout.token) && content(r).contains("Check your DMs")
+    })
+    .await;
+    let select = sim.select(ALICE, &menu, &component(&menu, 0, 0), 3, &[position]);
+    let ack = sim
+        .wait_request("the position acknowledgement", marks, REACT, |r| {
+            is_callback(r, select.id)
+        })
+        .await;
+    assert_eq!(
+        ack.body.as_ref().unwrap()["type"],
+        7,
+        "the click must update its message: {:?}",
+        ack.body
+    );
+    sim.dm_channel(ALICE).expect("a DM channel with Alice")
+}
+
+#[tokio::test]
+async fn a_full_tryout_saves_posts_and_ranks() {
+    let (sim, bot) = start_ready().await;
+    configure(&sim).await;
+    let dm_channel = start_tryout(&sim, "CF").await;
+
+    // Each rating prompt comes before its answer; a bad answer is re-prompted politely.
+    for (skill, answers) in [
+        ("shooting", &["eleven", "-1", "7.5", "8"][..]),
+        ("dribbling", &["6"][..]),
+        ("passing", &["5"][..]),
+        ("defense", &["3"][..]),
+    ] {
+        let since = message_count(&sim);
+        dm(
+            &sim,
+            ALICE,
+            since.saturating_sub(2),
+            &format!("**{skill}**"),
+        )
+        .await;
+        for (i, answer) in answers.iter().enumerate() {
+            let before = message_count(&sim);
+            sim.say(ALICE, dm_channel, answer);
+            if i + 1 < answers.len() {
+                dm(&sim, ALICE, before, "whole number from 0 to 10").await;
+            }
+        }
+    }
+    let since = message_count(&sim);
+    dm(&sim, ALICE, since.saturating_sub(1), "Write your feedback").await;
+    sim.say(ALICE, dm_channel, &"x".repeat(1001));
+    dm(&sim, ALICE, since, "That's 1001 characters").await;
+    let since = message_count(&sim);
+    sim.say(ALICE, dm_channel, "Great first touch @everyone");
+    let summary = dm(&sim, ALICE, since, "Save this evaluation?").await;
+    assert!(
+        summary["content"].as_str().unwrap().contains("¥35 million"),
+        "{summary}"
+    );
+
+    let since = message_count(&sim);
+    let marks = sim.mark();
+    let confirm = sim.click(ALICE, &summary, &component(&summary, 0, 0));
+    sim.wait_request("the Confirm acknowledgement", marks, REACT, |r| {
+        is_callback(r, confirm.id)
+    })
+    .await;
+
+    let results = post_in(&sim, GENERAL, since).await;
+    assert!(results["content"]
+        .as_str()
+        .unwrap()
+        .contains(&format!("<@{BOB}>")));
+    let values = post_in(&sim, OFF_TOPIC, since).await;
+    assert!(values["content"].as_str().unwrap().contains("¥35 million"));
+    dm(&sim, ALICE, since, "Saved.").await;
+    dm(&sim, BOB, since, "Your tryout is done").await;
+    // The results post may ping the player and nobody else, whatever the feedback says.
+    let post = sim
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "POST" && r.path == format!("/channels/{GENERAL}/messages"))
+        .expect("the results POST");
+    let mentions = &post.body.as_ref().unwrap()["allowed_mentions"];
+    assert_eq!(mentions["parse"], json!([]), "{mentions}");
+    assert_eq!(mentions["users"], json!([BOB.to_string()]), "{mentions}");
+
+    // The value is saved with its history, and /value shows it.
+    let db = Db::connect(&bot.database_url).await.unwrap();
+    assert_eq!(
+        db.standing(GuildId::new(GUILD_ID), UserId::new(BOB))
+            .await
+            .unwrap(),
+        Some((35, 1))
+    );
+    let history = db
+        .history(GuildId::new(GUILD_ID), UserId::new(BOB), 5)
+        .await
+        .unwrap();
+    assert_eq!(history.len(), 1);
+    assert!(history[0].evaluation_id.is_some());
+    let marks = sim.mark();
+    let value = sim.slash(
+        CAROL,
+        GENERAL,
+        "value",
+        json!([{"name": "member", "type": 6, "value": BOB.to_string()}]),
+    );
+    let reply = sim
+        .wait_request("the /value answer", marks, REACT, |r| {
+            is_callback(r, value.id)
+        })
+        .await;
+    assert!(
+        content(&reply).contains("¥35 million") && content(&reply).contains("#1"),
+        "{}",
+        content(&reply)
+    );
+    sim.assert_clean();
+}
+
+#[tokio::test]
+async fn typing_cancel_ends_the_wizard_and_saves_nothing() {
+    let (sim, bot) = start_ready().await;
+    let dm_channel = start_tryout(&sim, "GK").await;
+    let since = message_count(&sim);
+    sim.say(ALICE, dm_channel, "cancel");
+    dm(
+        &sim,
+        ALICE,
+        since.saturating_sub(1),
+        "Tryout cancelled — nothing was saved.",
+    )
+    .await;
+    let db = Db::connect(&bot.database_url).await.unwrap();
+    assert_eq!(
+        db.standing(GuildId::new(GUILD_ID), UserId::new(BOB))
+            .await
+            .unwrap(),
+        None
+    );
+    sim.assert_clean();
+}
+
+#[tokio::test]
+async fn a_step_that_times_out_saves_nothing_and_says_so() {
+    let (sim, bot) = start_ready_with(
+        SimOptions::default(),
+        BotOptions {
+            wait_timeout: Some(2),
+            ..BotOptions::default()
+        },
+    )
+    .await;
+    let since = message_count(&sim);
+    sim.slash(
+        ALICE,
+        GENERAL,
+        "tryout",
+        json!([{"name": "member", "type": 6, "value": BOB.to_string()}]),
+    );
+    let menu = dm(&sim, ALICE, since, "step 1").await;
+    dm(
+        &sim,
+        ALICE,
+        since,
+        "You took too long to respond — run /tryout again.",
+    )
+    .await;
+    // The menu's components were disabled.
+    let edited = sim
+        .wait_for("the menu disabled", REACT, |v| {
+            v.messages()
+                .iter()
+                .find(|m| {
+                    m["id"] == menu["id"] && m["components"][0]["components"][0]["disabled"] == true
+                })
+                .cloned()
+        })
+        .await;
+    assert_eq!(edited["components"][1]["components"][0]["disabled"], true);
+    let db = Db::connect(&bot.database_url).await.unwrap();
+    assert_eq!(
+        db.standing(GuildId::new(GUILD_ID), UserId::new(BOB))
+            .await
+            .unwrap(),
+        None
+    );
+    sim.assert_clean();
+}
+
+#[tokio::test]
+async fn refusals_non_evaluator_closed_dms_and_a_second_wizard() {
+    let (sim, _bot) = start_ready_with(
+        SimOptions::default(),
+        BotOptions {
+            wait_timeout: Some(30),
+            ..BotOptions::default()
+        },
+    )
+    .await;
+    // Bob is no evaluator.
+    let marks = sim.mark();
+    let refused = sim.slash(
+        BOB,
+        GENERAL,
+        "tryout",
+        json!([{"name": "member", "type": 6, "value": CAROL.to_string()}]),
+    );
+    let reply = sim
+        .wait_request("Bob's refusal", marks, REACT, |r| {
+            is_callback(r, refused.id)
+        })
+        .await;
+    assert!(
+        content(&reply).contains("only members with"),
+        "{}",
+        content(&reply)
+    );
+    assert_eq!(
+        reply.body.as_ref().unwrap()["data"]["flags"]
+            .as_u64()
+            .unwrap_or(0)
+            & 64,
+        64
+    );
+
+    // A second /tryout while one runs is refused.
+    start_tryout(&sim, "CM").await;
+    let marks = sim.mark();
+    let second = sim.slash(
+        ALICE,
+        GENERAL,
+        "tryout",
+        json!([{"name": "member", "type": 6, "value": CAROL.to_string()}]),
+    );
+    let reply = sim
+        .wait_request("the second tryout's refusal", marks, REACT, |r| {
+            is_callback(r, second.id)
+        })
+        .await;
+    assert!(
+        content(&reply).contains("already have a tryout running"),
+        "{}",
+        content(&reply)
+    );
+    sim.assert_clean();
+}
+
+#[tokio::test]
+async fn closed_dms_are_reported_and_nothing_starts() {
+    let (sim, _bot) = start_ready().await;
+    sim.close_dms(ALICE);
+    let marks = sim.mark();
+    let tryout = sim.slash(
+        ALICE,
+        GENERAL,
+        "tryout",
+        json!([{"name": "member", "type": 6, "value": BOB.to_string()}]),
+    );
+    let reply = sim
+        .wait_request("the closed-DMs answer", marks, REACT, |r| {
+            is_followup(r, &tryout.token) && content(r).contains("can't send you direct messages")
+        })
+        .await;
+    assert_eq!(
+        reply.body.as_ref().unwrap()["flags"].as_u64().unwrap_or(0) & 64,
+        64
+    );
+    sim.assert_clean();
+}
+
+#[tokio::test]
+async fn setvalue_and_addvalue_respect_bounds_and_permissions() {
+    let (sim, bot) = start_ready().await;
+    let run = |user: u64, name: &str, options: Value| {
+        let marks = sim.mark();
+        let i = sim.slash(user, GENERAL, name, options);
+        (marks, i)
+    };
+    let user_opt = |id: u64| json!({"name": "member", "type": 6, "value": id.to_string()});
+    for (user, name, amount, expect) in [
+        (BOB, "setvalue", 10, "only members with"),
+        (ALICE, "setvalue", 1_000_001, "Nothing changed"),
+        (ALICE, "setvalue", -1, "Nothing changed"),
+        (ALICE, "setvalue", 40, "¥40 million"),
+        (ALICE, "addvalue", 1_000_000, "Nothing changed"),
+        (ALICE, "addvalue", -41, "Nothing changed"),
+        (ALICE, "addvalue", 2, "¥42 million"),
+    ] {
+        let key = if name == "setvalue" {
+            "amount"
+        } else {
+            "delta"
+        };
+        let (marks, i) = run(
+            user,
+            name,
+            json!([user_opt(CAROL), {"name": key, "type": 4, "value": amount}]),
+        );
+        let reply = sim
+            .wait_request(&format!("/{name} {amount}"), marks, REACT, |r| {
+                is_callback(r, i.id)
+            })
+            .await;
+        assert!(
+            content(&reply).contains(expect),
+            "/{name} {amount}: {}",
+            content(&reply)
+        );
+    }
+    let db = Db::connect(&bot.database_url).await.unwrap();
+    let history = db
+        .history(GuildId::new(GUILD_ID), UserId::new(CAROL), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        history.iter().map(|h| h.new_value).collect::<Vec<_>>(),
+        vec![42, 40]
+    );
+    sim.assert_clean();
+}
+
+#[tokio::test]
+async fn rankings_page_for_the_invoker_only_and_expire() {
+    let (sim, bot) = start_ready_with(
+        SimOptions::default(),
+        BotOptions {
+            wait_timeout: Some(3),
+            ..BotOptions::default()
+        },
+    )
+    .await;
+    // 12 ranked members: two pages.
+    let db = Db::connect(&bot.database_url).await.unwrap();
+    for n in 0..12u64 {
+        db.change_value(
+            GuildId::new(GUILD_ID),
+            UserId::new(5000 + n),
+            UserId::new(ALICE),
+            novera_assistant::db::ValueChange::Set(100 + n as i64),
+            None,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    }
+    let marks = sim.mark();
+    let rankings = sim.slash(BOB, GENERAL, "rankings", json!([]));
+    let first = sim
+        .wait_request("page 1", marks, REACT, |r| is_callback(r, rankings.id))
+        .await;
+    assert!(content(&first).contains("page 1/2"), "{}", content(&first));
+    let board = sim
+        .wait_for("the rankings message", REACT, |v| {
+            v.messages()
+                .iter()
+                .rev()
+                .find(|m| m["content"].as_str().unwrap_or("").contains("page 1/2"))
+                .cloned()
+        })
+        .await;
+    let next = component(&board, 0, 1);
+    // Carol's click is refused privately; the page does not move.
+    let carol = sim.click(CAROL, &board, &next);
+    let refusal = sim
+        .wait_request("Carol's refusal", marks, REACT, |r| {
+            is_callback(r, carol.id)
+        })
+        .await;
+    assert!(
+        content(&refusal).contains("isn't yours"),
+        "{}",
+        content(&refusal)
+    );
+    // Bob's click turns the page.
+    let bob = sim.click(BOB, &board, &next);
+    let page2 = sim
+        .wait_request("page 2", marks, REACT, |r| is_callback(r, bob.id))
+        .await;
+    assert_eq!(page2.body.as_ref().unwrap()["type"], 7);
+    assert!(
+        content(&page2).contains("page 2/2") && content(&page2).contains("11. "),
+        "{}",
+        content(&page2)
+    );
+    // After the timeout the buttons are disabled on the original message.
+    let edit = sim
+        .wait_request(
+            "the buttons disabled",
+            marks,
+            Duration::from_secs(10),
+            |r| r.method == "PATCH" && r.path.contains(&rankings.token),
+        )
+        .await;
+    let rows = &edit.body.as_ref().unwrap()["components"];
+    assert_eq!(rows[0]["components"][0]["disabled"], true);
+    assert_eq!(rows[0]["components"][1]["disabled"], true);
+    sim.assert_clean();
+}
