@@ -93,6 +93,7 @@ async fn start_tryout(sim: &Sim, position: &str) -> u64 {
         is_followup(r, &tryout.token) && content(r).contains("Check your DMs")
     })
     .await;
+    let before_select = message_count(sim);
     let select = sim.select(ALICE, &menu, &component(&menu, 0, 0), 3, &[position]);
     let ack = sim
         .wait_request("the position acknowledgement", marks, REACT, |r| {
@@ -105,6 +106,8 @@ async fn start_tryout(sim: &Sim, position: &str) -> u64 {
         "the click must update its message: {:?}",
         ack.body
     );
+    // Every position's ratings start with shooting.
+    dm(sim, ALICE, before_select, "**shooting**").await;
     sim.dm_channel(ALICE).expect("a DM channel with Alice")
 }
 
@@ -487,5 +490,214 @@ async fn rankings_page_for_the_invoker_only_and_expire() {
     let rows = &edit.body.as_ref().unwrap()["components"];
     assert_eq!(rows[0]["components"][0]["disabled"], true);
     assert_eq!(rows[0]["components"][1]["disabled"], true);
+    sim.assert_clean();
+}
+
+/// Answers every step of a CF tryout up to the summary; returns the summary message. Each
+/// answer is typed only once its prompt is seen, as a person would.
+async fn answer_all(sim: &Sim, dm_channel: u64) -> Value {
+    for (answer, next) in [
+        ("8", "**dribbling**"),
+        ("6", "**passing**"),
+        ("5", "**defense**"),
+        ("3", "Write your feedback"),
+    ] {
+        let since = message_count(sim);
+        sim.say(ALICE, dm_channel, answer);
+        dm(sim, ALICE, since, next).await;
+    }
+    let since = message_count(sim);
+    sim.say(ALICE, dm_channel, "Solid.");
+    dm(sim, ALICE, since, "Save this evaluation?").await
+}
+
+#[tokio::test]
+async fn the_cancel_button_saves_nothing_and_roles_failures_are_reported() {
+    let (sim, bot) = start_ready().await;
+    configure(&sim).await;
+    let dm_channel = start_tryout(&sim, "CF").await;
+    let summary = answer_all(&sim, dm_channel).await;
+    let since = message_count(&sim);
+    let marks = sim.mark();
+    let cancel = sim.click(ALICE, &summary, &component(&summary, 0, 1));
+    let ack = sim
+        .wait_request("the Cancel acknowledgement", marks, REACT, |r| {
+            is_callback(r, cancel.id)
+        })
+        .await;
+    let rows = &ack.body.as_ref().unwrap()["data"]["components"];
+    assert_eq!(
+        rows[0]["components"][0]["disabled"], true,
+        "buttons stay clickable after Cancel"
+    );
+    dm(&sim, ALICE, since, "Tryout cancelled — nothing was saved.").await;
+    let db = Db::connect(&bot.database_url).await.unwrap();
+    assert_eq!(
+        db.standing(GuildId::new(GUILD_ID), UserId::new(BOB))
+            .await
+            .unwrap(),
+        None
+    );
+
+    // With roles configured but no permission to manage them, the save still happens and the
+    // evaluator is told what could not be done.
+    let marks = sim.mark();
+    let settings = sim.slash(
+        ALICE,
+        GENERAL,
+        "settings",
+        json!([{"name": "add_role", "type": 8, "value": STAFF_ROLE.to_string()}]),
+    );
+    sim.wait_request("the /settings answer", marks, REACT, |r| {
+        is_callback(r, settings.id)
+    })
+    .await;
+    sim.forbid_roles();
+    let dm_channel = start_tryout(&sim, "CF").await;
+    let summary = answer_all(&sim, dm_channel).await;
+    let since = message_count(&sim);
+    sim.click(ALICE, &summary, &component(&summary, 0, 0));
+    let saved = dm(&sim, ALICE, since, "Saved.").await;
+    assert!(
+        saved["content"]
+            .as_str()
+            .unwrap()
+            .contains("I couldn't give"),
+        "{saved}"
+    );
+    assert_eq!(
+        db.standing(GuildId::new(GUILD_ID), UserId::new(BOB))
+            .await
+            .unwrap(),
+        Some((35, 1))
+    );
+    sim.assert_clean();
+}
+
+#[tokio::test]
+async fn roles_are_applied_after_a_confirmed_tryout() {
+    let (sim, _bot) = start_ready().await;
+    let marks = sim.mark();
+    let settings = sim.slash(
+        ALICE,
+        GENERAL,
+        "settings",
+        json!([{"name": "add_role", "type": 8, "value": STAFF_ROLE.to_string()}, {"name": "remove_role", "type": 8, "value": EVERYONE_ROLE.to_string()}]),
+    );
+    sim.wait_request("the /settings answer", marks, REACT, |r| {
+        is_callback(r, settings.id)
+    })
+    .await;
+    let dm_channel = start_tryout(&sim, "CF").await;
+    let summary = answer_all(&sim, dm_channel).await;
+    let since = message_count(&sim);
+    sim.click(ALICE, &summary, &component(&summary, 0, 0));
+    dm(&sim, ALICE, since, "Saved.").await;
+    let changes = sim.role_changes();
+    assert!(
+        changes.contains(&("PUT".to_owned(), BOB, STAFF_ROLE)),
+        "{changes:?}"
+    );
+    assert!(
+        changes.contains(&("DELETE".to_owned(), BOB, EVERYONE_ROLE)),
+        "{changes:?}"
+    );
+    sim.assert_clean();
+}
+
+/// Checks the database after a crash: intact, and no value without its history.
+async fn assert_consistent(database_url: &str) {
+    let pool = sqlx::SqlitePool::connect(database_url).await.unwrap();
+    let integrity: String = sqlx::query_scalar("PRAGMA integrity_check")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(integrity, "ok");
+    // Every evaluation has exactly one history row, and every value equals its latest history.
+    let orphans: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM evaluations e WHERE
+             (SELECT COUNT(*) FROM value_history h WHERE h.evaluation_id = e.id) != 1",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(orphans, 0, "an evaluation without its history row");
+    let mismatched: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM member_values v WHERE v.value != COALESCE(
+             (SELECT h.new_value FROM value_history h
+              WHERE h.guild_id = v.guild_id AND h.user_id = v.user_id ORDER BY h.id DESC LIMIT 1), -1)",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(mismatched, 0, "a value without its history row");
+    pool.close().await;
+}
+
+#[tokio::test]
+async fn sigkill_mid_wizard_and_after_confirm_leaves_nothing_half_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = format!("sqlite://{}", dir.path().join("crash.db").display());
+    let options = || BotOptions {
+        database_url: Some(database_url.clone()),
+        wait_timeout: Some(30),
+        ..BotOptions::default()
+    };
+    let sim = Sim::start().await;
+
+    // Killed in the middle of the ratings.
+    let mut bot = Bot::start_with(&sim, options()).await;
+    bot.wait_health(200, Duration::from_secs(20)).await;
+    configure(&sim).await;
+    let dm_channel = start_tryout(&sim, "CF").await;
+    let since = message_count(&sim);
+    dm(&sim, ALICE, since.saturating_sub(2), "**shooting**").await;
+    sim.say(ALICE, dm_channel, "9");
+    dm(&sim, ALICE, since, "**dribbling**").await;
+    bot.kill_hard().await;
+    assert_consistent(&database_url).await;
+    let db = Db::connect(&database_url).await.unwrap();
+    assert_eq!(
+        db.standing(GuildId::new(GUILD_ID), UserId::new(BOB))
+            .await
+            .unwrap(),
+        None
+    );
+    db.close().await;
+
+    // Killed right after Confirm is acknowledged: either everything is saved or nothing.
+    let mut bot = Bot::start_with(&sim, options()).await;
+    bot.wait_health(200, Duration::from_secs(20)).await;
+    let dm_channel = start_tryout(&sim, "CF").await;
+    let summary = answer_all(&sim, dm_channel).await;
+    let marks = sim.mark();
+    let confirm = sim.click(ALICE, &summary, &component(&summary, 0, 0));
+    sim.wait_request("the Confirm acknowledgement", marks, REACT, |r| {
+        is_callback(r, confirm.id)
+    })
+    .await;
+    bot.kill_hard().await;
+    assert_consistent(&database_url).await;
+
+    // And the bot starts again on that database and serves from it.
+    let mut bot = Bot::start_with(&sim, options()).await;
+    bot.wait_health(200, Duration::from_secs(20)).await;
+    let marks = sim.mark();
+    let value = sim.slash(
+        CAROL,
+        GENERAL,
+        "value",
+        json!([{"name": "member", "type": 6, "value": BOB.to_string()}]),
+    );
+    let reply = sim
+        .wait_request("/value after the crash", marks, REACT, |r| {
+            is_callback(r, value.id)
+        })
+        .await;
+    let text = content(&reply);
+    assert!(
+        text.contains("¥35 million") || text.contains("no value yet"),
+        "{text}"
+    );
     sim.assert_clean();
 }

@@ -199,6 +199,11 @@ impl Bot {
         assert!(status.success(), "kill -TERM failed");
     }
 
+    /// Kills the process with SIGKILL (no chance to clean up) and reaps it.
+    pub async fn kill_hard(&mut self) {
+        let _ = self.child.kill().await;
+    }
+
     /// The exit status if the process has ended.
     pub fn try_exit(&mut self) -> Option<ExitStatus> {
         self.child.try_wait().ok().flatten()
