@@ -7,13 +7,20 @@ use crate::bot::{Context, Error, UserError};
 
 /// Whether the invoker has Manage Server, or `role` when one is configured.
 pub async fn has_manage_or_role(ctx: Context<'_>, role: Option<u64>) -> bool {
+    has_permission_or_role(ctx, serenity::Permissions::MANAGE_GUILD, role).await
+}
+
+/// Whether the invoker has `permission`, or `role` when one is configured.
+pub async fn has_permission_or_role(
+    ctx: Context<'_>,
+    permission: serenity::Permissions,
+    role: Option<u64>,
+) -> bool {
     let Some(member) = ctx.author_member().await else {
         return false;
     };
     // Interactions carry the member's computed permissions (Administrator implies all).
-    let manages = member
-        .permissions
-        .is_some_and(|p| p.contains(serenity::Permissions::MANAGE_GUILD));
+    let manages = member.permissions.is_some_and(|p| p.contains(permission));
     let has_role = role.is_some_and(|role| member.roles.iter().any(|r| r.get() == role));
     manages || has_role
 }

@@ -2,6 +2,7 @@
 //! command registration read.
 
 pub mod access;
+pub mod announce;
 pub mod ask;
 pub mod general;
 pub mod settings;
@@ -17,6 +18,7 @@ pub fn all() -> Vec<poise::Command<Data, Error>> {
         general::help(),
         ask::ask(),
         settings::settings(),
+        announce::announce(),
         tryout::tryout(),
         values::value(),
         values::rankings(),

@@ -548,20 +548,48 @@ impl Sim {
         values: &[&str],
     ) -> Interaction {
         let channel = id_of(&message["channel_id"]);
-        let data = json!({
+        let mut data = json!({
             "custom_id": custom_id, "component_type": component_type, "values": values,
         });
+        // User, role and channel selects carry the picked objects in `resolved`.
+        let mut resolved = json!({});
+        for value in values {
+            let id = value.parse::<u64>().unwrap_or(0);
+            match component_type {
+                6 => {
+                    resolved["roles"][*value] = json!({
+                        "id": value, "name": "role", "color": 0, "hoist": false, "position": 1,
+                        "permissions": "0", "managed": false, "mentionable": true, "flags": 0,
+                        "colors": {"primary_color": 0, "secondary_color": null, "tertiary_color": null},
+                    })
+                }
+                8 => {
+                    let kind = if id == payloads::ANNOUNCEMENTS { 5 } else { 0 };
+                    resolved["channels"][*value] = json!({
+                        "id": value, "name": "channel", "type": kind,
+                        "permissions": payloads::ALL_PERMISSIONS.to_string(),
+                    });
+                }
+                5 => resolved["users"][*value] = payloads::user(id),
+                _ => {}
+            }
+        }
+        if resolved.as_object().is_some_and(|r| !r.is_empty()) {
+            data["resolved"] = resolved;
+        }
         self.interaction(user, channel, 3, data, Some(message.clone()))
     }
 
-    /// `user` submits the modal `custom_id` with `fields` as `(custom_id, value)` pairs.
+    /// `user` submits the modal `custom_id`, opened from a component on `message`, with
+    /// `fields` as `(custom_id, value)` pairs.
     pub fn submit_modal(
         &self,
         user: u64,
-        channel: u64,
+        message: &Value,
         custom_id: &str,
         fields: &[(&str, &str)],
     ) -> Interaction {
+        let channel = id_of(&message["channel_id"]);
         let rows: Vec<Value> = fields
             .iter()
             .map(|(id, value)| {
@@ -571,7 +599,7 @@ impl Sim {
             })
             .collect();
         let data = json!({"custom_id": custom_id, "components": rows});
-        self.interaction(user, channel, 5, data, None)
+        self.interaction(user, channel, 5, data, Some(message.clone()))
     }
 
     fn is_dm_channel(&self, channel: u64) -> bool {
@@ -653,6 +681,19 @@ impl Sim {
         }
         self.dispatch("MESSAGE_CREATE", msg);
         id
+    }
+
+    /// The current version of an interaction's original response (for a slash command) or of
+    /// the message its component is on.
+    pub fn original(&self, interaction: &Interaction) -> Option<Value> {
+        let world = self.world();
+        let state = world.interactions.get(&interaction.id)?;
+        let id = state
+            .original
+            .as_ref()
+            .map(|m| m["id"].clone())
+            .or_else(|| state.message_id.clone())?;
+        world.messages.iter().find(|m| m["id"] == id).cloned()
     }
 
     /// Messages the bot created (channel posts, interaction responses and follow-ups).
@@ -1279,7 +1320,12 @@ fn edit_webhook_message(
     let Some((_, state)) = world.interactions.iter().find(|(_, i)| i.token == token) else {
         return discord_error(404, 10015, "Unknown Webhook");
     };
-    let original_id = state.original.as_ref().map(|m| m["id"].clone());
+    // For a component or modal interaction, @original is the message the component is on.
+    let original_id = state
+        .original
+        .as_ref()
+        .map(|m| m["id"].clone())
+        .or_else(|| state.message_id.clone());
     let wanted = if target == "@original" {
         match original_id {
             Some(id) => id,
