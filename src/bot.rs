@@ -45,6 +45,25 @@ pub fn intents() -> GatewayIntents {
         | GatewayIntents::DIRECT_MESSAGES
 }
 
+/// The permissions the bot's commands need in a guild: read and post messages (with embeds
+/// and links), and manage the roles tryouts give or take. The invite link is built from this.
+pub fn required_permissions() -> serenity::Permissions {
+    serenity::Permissions::VIEW_CHANNEL
+        | serenity::Permissions::SEND_MESSAGES
+        | serenity::Permissions::EMBED_LINKS
+        | serenity::Permissions::READ_MESSAGE_HISTORY
+        | serenity::Permissions::MENTION_EVERYONE
+        | serenity::Permissions::MANAGE_ROLES
+}
+
+/// The OAuth2 URL that invites the bot with exactly the scopes and permissions it needs.
+pub fn invite_url(application_id: u64) -> String {
+    format!(
+        "https://discord.com/oauth2/authorize?client_id={application_id}&scope=bot%20applications.commands&permissions={}",
+        required_permissions().bits()
+    )
+}
+
 /// The HTTP client: Discord itself with serenity's rate limiter, or `DISCORD_API_BASE` in
 /// serenity's proxy mode (which needs the limiter off; rate limiting is then the base's job).
 pub fn http(config: &Config) -> Http {
@@ -96,8 +115,24 @@ pub async fn client(http: Http, state: Arc<AppState>) -> anyhow::Result<serenity
         .options(poise::FrameworkOptions {
             commands: commands::all(),
             on_error: |error| Box::pin(on_error(error)),
+            // While shutting down, new invocations get a polite "try again" instead.
+            command_check: Some(|ctx| {
+                Box::pin(async move {
+                    if !ctx.data().stopping() {
+                        return Ok(true);
+                    }
+                    let reply = poise::CreateReply::default().content(RESTARTING).ephemeral(true);
+                    if let Err(err) = ctx.send(reply).await {
+                        tracing::warn!(error = %err, "could not turn a command away during shutdown");
+                    }
+                    Ok(false)
+                })
+            }),
             pre_command: |ctx| {
                 Box::pin(async move {
+                    ctx.data()
+                        .commands_in_flight
+                        .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
                     tracing::debug!(
                         command = %ctx.command().qualified_name,
                         user = %ctx.author().id,
@@ -105,6 +140,7 @@ pub async fn client(http: Http, state: Arc<AppState>) -> anyhow::Result<serenity
                     );
                 })
             },
+            post_command: |ctx| Box::pin(async move { command_finished(ctx) }),
             // No pings unless a message grants one: user text must never ping anyone.
             allowed_mentions: Some(CreateAllowedMentions::new()),
             // Owners are not used; skipping the lookup saves a REST call at startup.
@@ -180,10 +216,26 @@ async fn register(
     }
 }
 
+/// Said to anyone who invokes a command while the bot shuts down.
+pub const RESTARTING: &str = "I'm restarting — please try again in a minute.";
+
+/// A command ended (returned or failed): one fewer in flight.
+fn command_finished(ctx: Context<'_>) {
+    let in_flight = &ctx.data().commands_in_flight;
+    let _ = in_flight.fetch_update(
+        std::sync::atomic::Ordering::AcqRel,
+        std::sync::atomic::Ordering::Acquire,
+        |n| n.checked_sub(1),
+    );
+}
+
 /// The one error handler: users get a short ephemeral line, operators get the details.
 async fn on_error(error: poise::FrameworkError<'_, Data, Error>) {
     match error {
+        // The check already answered (the shutdown reply).
+        poise::FrameworkError::CommandCheckFailed { error: None, .. } => {}
         poise::FrameworkError::Command { error, ctx, .. } => {
+            command_finished(ctx);
             let text = match error.downcast_ref::<UserError>() {
                 Some(user_error) => user_error.0.clone(),
                 None => {
@@ -204,6 +256,7 @@ async fn on_error(error: poise::FrameworkError<'_, Data, Error>) {
             reply_ephemeral(ctx, text).await;
         }
         poise::FrameworkError::CommandPanic { payload, ctx, .. } => {
+            command_finished(ctx);
             tracing::error!(
                 command = %ctx.command().qualified_name,
                 panic = payload.as_deref().unwrap_or("(no message)"),
@@ -258,6 +311,7 @@ impl serenity::EventHandler for Events {
             "gateway session ready"
         );
         self.state.health.connected();
+        tracing::info!(url = %invite_url(ready.application.id.get()), "invite link");
     }
 
     async fn resume(&self, _ctx: serenity::Context, _event: serenity::ResumedEvent) {
@@ -322,5 +376,22 @@ async fn refuse_component(ctx: &serenity::Context, click: &ComponentInteraction,
 async fn refuse_modal(ctx: &serenity::Context, submit: &ModalInteraction, text: &str) {
     if let Err(err) = submit.create_response(&ctx.http, ephemeral(text)).await {
         tracing::warn!(error = %err, "could not answer a modal submission");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_invite_link_asks_for_both_scopes_and_the_commands_permissions() {
+        let url = invite_url(42);
+        assert!(url.starts_with("https://discord.com/oauth2/authorize?client_id=42&"));
+        assert!(url.contains("scope=bot%20applications.commands"));
+        let bits: u64 = url.rsplit("permissions=").next().unwrap().parse().unwrap();
+        let permissions = serenity::Permissions::from_bits_truncate(bits);
+        assert!(permissions
+            .contains(serenity::Permissions::SEND_MESSAGES | serenity::Permissions::MANAGE_ROLES));
+        assert!(!permissions.contains(serenity::Permissions::ADMINISTRATOR));
     }
 }

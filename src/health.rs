@@ -196,7 +196,14 @@ pub struct ShardReport {
 pub fn router(health: Arc<Health>) -> Router {
     Router::new()
         .route("/health", get(health_handler))
+        .route("/livez", get(livez))
         .with_state(health)
+}
+
+/// Liveness: 200 whenever the runtime can answer, whatever the gateway does. A supervisor
+/// restarts the process only when this fails, so a reconnect never causes a restart storm.
+async fn livez() -> Json<serde_json::Value> {
+    Json(serde_json::json!({"status": "alive"}))
 }
 
 async fn health_handler(State(health): State<Arc<Health>>) -> Response {
@@ -260,6 +267,23 @@ mod tests {
 
         health.stage_changed(ConnectionStage::Connected);
         assert_eq!(get_health(&health).await.0, StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn livez_is_200_whatever_the_gateway_does() {
+        let health = Arc::new(Health::new());
+        for state in [None, Some(ConnectionStage::Resuming)] {
+            if let Some(stage) = state {
+                health.connected();
+                health.stage_changed(stage);
+            }
+            let response = router(health.clone())
+                .oneshot(Request::get("/livez").body(Body::empty()).unwrap())
+                .await
+                .unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+        }
+        assert_eq!(get_health(&health).await.0, StatusCode::SERVICE_UNAVAILABLE);
     }
 
     #[tokio::test]

@@ -43,8 +43,30 @@ use crate::health::Health;
 use crate::state::AppState;
 use crate::wait::safe_wait_for;
 
-/// How long each part gets to stop once shutdown begins; together well under 10 s.
-const STOP_GRACE: Duration = Duration::from_secs(4);
+/// How long commands get to finish (tell their users, post last messages) at shutdown.
+const DRAIN_MAX: Duration = Duration::from_secs(3);
+/// The shortest stopping window: long enough for probes to see `stopping` and for commands
+/// invoked at that moment to get the "restarting" reply rather than silence.
+const DRAIN_MIN: Duration = Duration::from_secs(1);
+/// How long the gateway gets to close (serenity can stall up to 5 s on a stuck shard).
+const GATEWAY_GRACE: Duration = Duration::from_secs(5);
+/// How long the HTTP server gets to drain.
+const SERVER_GRACE: Duration = Duration::from_secs(1);
+
+/// Waits until no command is in flight (at least [`DRAIN_MIN`], at most [`DRAIN_MAX`]).
+async fn drain_commands(state: &AppState) {
+    use std::sync::atomic::Ordering;
+    let drained = async {
+        tokio::time::sleep(DRAIN_MIN).await;
+        while state.commands_in_flight.load(Ordering::Acquire) > 0 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    if safe_wait_for(drained, DRAIN_MAX).await.is_none() {
+        let left = state.commands_in_flight.load(Ordering::Acquire);
+        tracing::warn!(commands = left, "commands still running at shutdown");
+    }
+}
 
 /// Why the process ended badly, as the exit code `main` should use.
 pub fn exit_code(error: &anyhow::Error) -> u8 {
@@ -120,23 +142,31 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
         None => outcome,
     };
 
-    // Stop everything, whatever ended first.
+    // Stop everything, whatever ended first, in an order that loses nothing: readiness goes,
+    // new commands are turned away, every wait is told it was interrupted, commands get to
+    // send their last messages, then the gateway closes, the HTTP server drains and the
+    // database closes. All of it within 10 s.
     tracing::info!("stopping");
     health.stopping();
-    cancel.cancel();
+    state.waits.cancel_all();
+    drain_commands(&state).await;
     if !gateway.is_finished() {
         // Sends a close frame (1000) and ends the shard runner; `client.start()` then returns.
-        if safe_wait_for(shard_manager.shutdown_all(), STOP_GRACE)
+        if safe_wait_for(shard_manager.shutdown_all(), GATEWAY_GRACE)
             .await
             .is_none()
         {
             tracing::warn!("the gateway did not close in time");
         }
-        if safe_wait_for(&mut gateway, STOP_GRACE).await.is_none() {
+        if safe_wait_for(&mut gateway, Duration::from_secs(1))
+            .await
+            .is_none()
+        {
             gateway.abort();
         }
     }
-    if !server.is_finished() && safe_wait_for(&mut server, STOP_GRACE).await.is_none() {
+    cancel.cancel();
+    if !server.is_finished() && safe_wait_for(&mut server, SERVER_GRACE).await.is_none() {
         tracing::warn!("the health server did not drain in time");
         server.abort();
     }

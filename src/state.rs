@@ -23,6 +23,8 @@ pub struct AppState {
     pub config: Config,
     /// Cancelled when the process must stop; every long-lived task watches it.
     pub shutdown: CancellationToken,
+    /// Commands running now, so a shutdown can let them finish their last messages.
+    pub commands_in_flight: std::sync::atomic::AtomicUsize,
     /// Why the bot must stop, when something failed that no user can fix (for example command
     /// registration after all retries). `run` returns it.
     fatal: Mutex<Option<anyhow::Error>>,
@@ -35,11 +37,17 @@ impl AppState {
             waits: Waits::new(config.wait_timeout),
             db,
             tryouts_running: Mutex::new(Default::default()),
+            commands_in_flight: Default::default(),
             health,
             config,
             shutdown,
             fatal: Mutex::new(None),
         }
+    }
+
+    /// Whether shutdown has begun: new commands are turned away, waits are interrupted.
+    pub fn stopping(&self) -> bool {
+        self.waits.stopping()
     }
 
     /// Records a fatal error and stops the process.

@@ -97,6 +97,9 @@ pub struct Waits {
     next_id: AtomicU64,
     /// `WAIT_TIMEOUT_SECS`: replaces every wait's own default when set.
     timeout_override: Option<Duration>,
+    /// Set by [`Waits::cancel_all`]: a wait that then ends with `None` was interrupted by a
+    /// shutdown, not timed out, and its caller should say so.
+    stopping: std::sync::atomic::AtomicBool,
 }
 
 impl Waits {
@@ -113,6 +116,7 @@ impl Waits {
             registry: Mutex::new(Registry::default()),
             next_id: AtomicU64::new(seed),
             timeout_override,
+            stopping: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -241,8 +245,15 @@ impl Waits {
         deliver(&mut reg.modals, prompt, user, interaction)
     }
 
-    /// Ends every pending wait at once (shutdown): each waiter sees `None`.
+    /// Whether the bot is shutting down: a wait that ended with `None` was interrupted.
+    pub fn stopping(&self) -> bool {
+        self.stopping.load(Ordering::Acquire)
+    }
+
+    /// Ends every pending wait at once (shutdown): each waiter sees `None` and
+    /// [`Waits::stopping`] is true from now on, so no new wait outlives the shutdown either.
     pub fn cancel_all(&self) {
+        self.stopping.store(true, Ordering::Release);
         let mut reg = self.lock();
         reg.messages.clear();
         reg.components.clear();
@@ -314,6 +325,9 @@ impl<T> Pending<'_, T> {
     /// Waits at most `timeout` for the answer: `None` if none came in time (or the bot is
     /// shutting down).
     pub async fn wait(mut self, timeout: Duration) -> Option<T> {
+        if self.waits.stopping() {
+            return None;
+        }
         safe_wait_for(&mut self.rx, timeout)
             .await
             .and_then(Result::ok)
@@ -424,9 +438,16 @@ mod tests {
     async fn cancel_all_ends_every_wait_with_none() {
         let waits = Waits::new(None);
         let pending = waits.expect_message(ChannelId::new(1), UserId::new(7));
+        assert!(!waits.stopping());
         waits.cancel_all();
+        assert!(waits.stopping());
         assert!(pending.wait(Duration::from_secs(60)).await.is_none());
         assert_eq!(waits.pending(), 0);
+        // A wait begun after the shutdown started ends at once.
+        let late = waits.expect_message(ChannelId::new(1), UserId::new(7));
+        let start = tokio::time::Instant::now();
+        assert!(late.wait(Duration::from_secs(60)).await.is_none());
+        assert_eq!(start.elapsed(), Duration::ZERO);
     }
 
     fn click(custom_id: &str, user: u64) -> ComponentInteraction {

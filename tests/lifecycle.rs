@@ -120,6 +120,84 @@ async fn sigterm_closes_the_gateway_and_exits_0_within_10_s() {
 }
 
 #[tokio::test]
+async fn sigterm_tells_waiting_users_turns_new_commands_away_and_loses_nothing() {
+    let (sim, mut bot) = start_ready_with(
+        SimOptions::default(),
+        BotOptions {
+            wait_timeout: Some(60),
+            ..BotOptions::default()
+        },
+    )
+    .await;
+    // Bob waits in /ask; Alice is in a tryout wizard in her DMs.
+    let marks = sim.mark();
+    let ask = sim.slash(BOB, GENERAL, "ask", json!([]));
+    sim.wait_request("the /ask prompt", marks, REACT, |r| is_callback(r, ask.id))
+        .await;
+    let tryout = sim.slash(
+        ALICE,
+        GENERAL,
+        "tryout",
+        json!([{"name": "member", "type": 6, "value": CAROL.to_string()}]),
+    );
+    sim.wait_request("the tryout's start", marks, REACT, |r| {
+        is_followup(r, &tryout.token)
+    })
+    .await;
+    let database_url = bot.database_url.clone();
+
+    let start = Instant::now();
+    bot.sigterm();
+    // The stopping window: readiness says so, and a new command is turned away politely.
+    let body = bot.wait_health(503, Duration::from_secs(2)).await;
+    assert_eq!(body["status"], "stopping", "{body}");
+    let ping = sim.slash(CAROL, GENERAL, "ping", json!([]));
+    let turned_away = sim
+        .wait_request("the restarting reply", marks, REACT, |r| {
+            is_callback(r, ping.id)
+        })
+        .await;
+    assert!(
+        content(&turned_away).contains("restarting"),
+        "{}",
+        content(&turned_away)
+    );
+
+    let told = sim
+        .wait_request("Bob told his /ask was interrupted", marks, REACT, |r| {
+            is_followup(r, &ask.token) && content(r).contains("restarting")
+        })
+        .await;
+    assert!(content(&told).contains("nothing was saved"));
+    sim.wait_for("Alice told her tryout was interrupted", REACT, |v| {
+        let dm = v.dm_channel(ALICE)?.to_string();
+        v.messages()
+            .iter()
+            .any(|m| {
+                m["channel_id"] == dm && m["content"].as_str().unwrap_or("").contains("interrupted")
+            })
+            .then_some(())
+    })
+    .await;
+
+    let status = bot.wait_exit(Duration::from_secs(10)).await;
+    assert_eq!(status.code(), Some(0), "{}", bot.logs());
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        start.elapsed()
+    );
+    assert_eq!(sim.close_codes(), vec![1000]);
+    let pool = sqlx::SqlitePool::connect(&database_url).await.unwrap();
+    let integrity: String = sqlx::query_scalar("PRAGMA integrity_check")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(integrity, "ok");
+    sim.assert_clean();
+}
+
+#[tokio::test]
 async fn the_token_never_appears_in_logs_even_at_trace() {
     let (sim, mut bot) = start_ready_with(
         SimOptions::default(),

@@ -250,9 +250,12 @@ pub async fn announce(ctx: Context<'_>) -> Result<(), Error> {
         )
         .await?;
     let expire = |rows: Vec<CreateActionRow>| async {
-        let edit = CreateReply::default()
-            .content("Timed out — nothing was posted. Run /announce again when you're ready.")
-            .components(rows);
+        let why = if data.stopping() {
+            "The bot is restarting — nothing was posted. Run /announce again in a minute."
+        } else {
+            "Timed out — nothing was posted. Run /announce again when you're ready."
+        };
+        let edit = CreateReply::default().content(why).components(rows);
         if let Err(err) = handle.edit(ctx, edit).await {
             tracing::warn!(error = %err, "could not disable an expired announcement");
         }

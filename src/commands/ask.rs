@@ -9,6 +9,10 @@ use crate::bot::{Context, Error};
 /// How long `/ask` waits for a reply unless `WAIT_TIMEOUT_SECS` says otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// Said when a shutdown ends the wait.
+pub const INTERRUPTED: &str =
+    "I'm restarting, so I stopped waiting for your reply — nothing was saved. Ask again in a minute.";
+
 /// Discord's limit on a message's content, in characters.
 pub const MESSAGE_LIMIT: usize = 2000;
 
@@ -30,6 +34,7 @@ pub async fn ask(
 
     match reply.wait(waits.timeout(DEFAULT_TIMEOUT)).await {
         Some(message) => ctx.say(echo(&message.content)).await?,
+        None if waits.stopping() => ctx.say(INTERRUPTED).await?,
         None => ctx.say("Timed out!").await?,
     };
     Ok(())

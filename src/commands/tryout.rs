@@ -29,6 +29,9 @@ pub const STEP_TIMEOUT: Duration = Duration::from_secs(300);
 pub const FEEDBACK_LIMIT: usize = 1000;
 /// Said when a step times out.
 pub const TIMED_OUT: &str = "You took too long to respond — run /tryout again.";
+/// Said when a shutdown interrupts the wizard.
+pub const INTERRUPTED: &str =
+    "The bot is restarting: this tryout was interrupted and nothing was saved. Run /tryout again in a minute.";
 /// Said when the evaluator cancels.
 pub const CANCELLED: &str = "Tryout cancelled — nothing was saved.";
 /// Said when the evaluator's DMs are closed.
@@ -205,6 +208,10 @@ impl Wizard<'_> {
             Step::Answer(value) => Ok(Some(value)),
             Step::Cancelled => {
                 self.say(CANCELLED).await?;
+                Ok(None)
+            }
+            Step::TimedOut if self.ctx.data().stopping() => {
+                self.say(INTERRUPTED).await?;
                 Ok(None)
             }
             Step::TimedOut => {

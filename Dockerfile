@@ -1,0 +1,30 @@
+# Novera Assistant: a two-stage build. The runtime image holds only the binary.
+#   docker build -t novera-assistant .
+#   docker run --env-file .env -v novera-data:/data -p 8080:8080 novera-assistant
+
+FROM rust:1-bookworm AS builder
+WORKDIR /src
+COPY Cargo.toml Cargo.lock ./
+COPY src ./src
+COPY migrations ./migrations
+RUN cargo build --release --locked --bin novera-assistant
+
+FROM debian:bookworm-slim
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends ca-certificates curl \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --uid 10001 --home-dir /data --create-home novera
+COPY --from=builder /src/target/release/novera-assistant /usr/local/bin/novera-assistant
+USER novera
+WORKDIR /data
+# The database lives in the /data volume; the health server listens on every interface.
+ENV DATABASE_URL=sqlite:///data/novera.db \
+    HEALTH_ADDR=0.0.0.0:8080 \
+    RUST_LOG=info
+EXPOSE 8080
+# Readiness: 503 while the gateway session is down; retries ride out a short reconnect.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
+    CMD curl -fsS http://127.0.0.1:8080/health || exit 1
+# SIGTERM is a clean shutdown (exit 0 within 10 s).
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["/usr/local/bin/novera-assistant"]

@@ -1,0 +1,115 @@
+//! The deployment files cannot be run here (no Docker engine, no systemd), so this checks that
+//! they agree with the binary: the port, the health path, the variables and the exit codes.
+
+use std::path::PathBuf;
+
+use novera_assistant::config::{DEFAULT_DATABASE_URL, DEFAULT_HEALTH_ADDR};
+
+fn read(path: &str) -> String {
+    let full = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(path);
+    std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("read {}: {e}", full.display()))
+}
+
+/// Every `NAME=` an `.env.example` line documents.
+fn documented_variables() -> Vec<String> {
+    read(".env.example")
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split_once('=').map(|(name, _)| name.trim().to_owned()))
+        .filter(|name| !name.is_empty())
+        .collect()
+}
+
+#[test]
+fn the_dockerfile_matches_the_binary() {
+    let docker = read("Dockerfile");
+    let port = DEFAULT_HEALTH_ADDR.rsplit(':').next().unwrap();
+    assert!(
+        docker.contains(&format!("EXPOSE {port}")),
+        "EXPOSE does not match HEALTH_ADDR's default port"
+    );
+    assert!(docker.contains(&format!("HEALTH_ADDR={DEFAULT_HEALTH_ADDR}")));
+    assert!(
+        docker.contains(&format!("http://127.0.0.1:{port}/health")),
+        "HEALTHCHECK must hit /health"
+    );
+    assert!(
+        docker.contains("--bin novera-assistant")
+            && docker.contains("/usr/local/bin/novera-assistant")
+    );
+    assert!(
+        docker.contains("USER novera"),
+        "the runtime must not run as root"
+    );
+    assert!(
+        docker.contains("COPY migrations"),
+        "migrations are embedded at build time"
+    );
+    for line in docker.lines().filter(|l| {
+        l.contains("ENV")
+            || l.trim_start().starts_with("DATABASE_URL")
+            || l.trim_start().starts_with("HEALTH_ADDR")
+            || l.trim_start().starts_with("RUST_LOG")
+    }) {
+        for word in line.split_whitespace() {
+            if let Some((name, _)) = word.split_once('=') {
+                assert!(
+                    documented_variables().contains(&name.to_owned()),
+                    "{name} is not a variable the bot reads"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn the_systemd_unit_matches_the_binary() {
+    let unit = read("deploy/novera-assistant.service");
+    assert!(unit.contains("ExecStart=/usr/local/bin/novera-assistant"));
+    assert!(unit.contains("EnvironmentFile="));
+    assert!(unit.contains("Restart=on-failure"));
+    assert!(unit.contains("NoNewPrivileges=true") && unit.contains("ProtectSystem=strict"));
+    // The database directory must be writable under ProtectSystem=strict.
+    let db_dir = unit
+        .lines()
+        .find_map(|l| l.strip_prefix("Environment=DATABASE_URL=sqlite://"))
+        .and_then(|path| path.rsplit_once('/').map(|(dir, _)| dir.to_owned()))
+        .expect("the unit sets DATABASE_URL");
+    assert!(
+        unit.contains(&format!("ReadWritePaths={db_dir}")),
+        "{db_dir} is not writable"
+    );
+    // Exit codes 2 (configuration) and 3 (bad token) are the binary's "needs a person" codes.
+    assert!(unit.contains("RestartPreventExitStatus=2 3"));
+    for line in unit.lines().filter_map(|l| l.strip_prefix("Environment=")) {
+        let name = line.split_once('=').map(|(n, _)| n).unwrap_or(line);
+        assert!(
+            documented_variables().contains(&name.to_owned()),
+            "{name} is not a variable the bot reads"
+        );
+    }
+    assert!(DEFAULT_DATABASE_URL.starts_with("sqlite://"));
+}
+
+#[test]
+fn env_example_documents_every_variable_the_config_reads() {
+    let config = read("src/config.rs");
+    let documented = documented_variables();
+    for name in [
+        "DISCORD_TOKEN",
+        "DISCORD_API_BASE",
+        "HEALTH_ADDR",
+        "DATABASE_URL",
+        "DEV_GUILD_ID",
+        "WAIT_TIMEOUT_SECS",
+    ] {
+        assert!(
+            config.contains(&format!("\"{name}\"")),
+            "config.rs no longer reads {name}"
+        );
+        assert!(
+            documented.contains(&name.to_owned()),
+            ".env.example does not document {name}"
+        );
+    }
+}
