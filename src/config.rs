@@ -59,6 +59,8 @@ pub struct Config {
     pub dev_guild: Option<GuildId>,
     /// Overrides every interactive wait's own timeout (`WAIT_TIMEOUT_SECS`).
     pub wait_timeout: Option<Duration>,
+    /// Log line format (`LOG_FORMAT`: `text` or `json`).
+    pub log_format: crate::logging::LogFormat,
 }
 
 /// A configuration problem, naming the variable and what was wrong with it.
@@ -154,6 +156,18 @@ impl Config {
             None => None,
         };
 
+        let log_format = match get("LOG_FORMAT").map(|v| v.trim().to_ascii_lowercase()) {
+            None => crate::logging::LogFormat::Text,
+            Some(v) if v == "text" => crate::logging::LogFormat::Text,
+            Some(v) if v == "json" => crate::logging::LogFormat::Json,
+            Some(other) => {
+                return Err(ConfigError {
+                    var: "LOG_FORMAT",
+                    problem: format!("must be text or json, not {other:?}"),
+                })
+            }
+        };
+
         Ok(Self {
             token,
             api_base,
@@ -161,6 +175,7 @@ impl Config {
             database_url,
             dev_guild,
             wait_timeout,
+            log_format,
         })
     }
 }
@@ -266,6 +281,10 @@ mod tests {
         assert_eq!(err.var, "DISCORD_API_BASE");
         let err = parse(&[("DISCORD_TOKEN", "t"), ("DATABASE_URL", "postgres://x")]).unwrap_err();
         assert_eq!(err.var, "DATABASE_URL");
+        let err = parse(&[("DISCORD_TOKEN", "t"), ("LOG_FORMAT", "xml")]).unwrap_err();
+        assert_eq!(err.var, "LOG_FORMAT");
+        let config = parse(&[("DISCORD_TOKEN", "t"), ("LOG_FORMAT", "JSON")]).unwrap();
+        assert_eq!(config.log_format, crate::logging::LogFormat::Json);
     }
 
     #[test]

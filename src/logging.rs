@@ -12,15 +12,33 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::Token;
 
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines (the default).
+    Text,
+    /// One JSON object per line, for log shippers (`LOG_FORMAT=json`).
+    Json,
+}
+
 /// Installs the global subscriber. Call once, from `main`.
-pub fn init(token: &Token) {
+pub fn init(token: &Token, format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(Redacting::new(token))
-        // Colours only for a person at a terminal, not for files and log shippers.
-        .with_ansi(io::IsTerminal::is_terminal(&io::stdout()))
-        .init();
+        .with_writer(Redacting::new(token));
+    match format {
+        LogFormat::Text => builder
+            // Colours only for a person at a terminal, not for files and log shippers.
+            .with_ansi(io::IsTerminal::is_terminal(&io::stdout()))
+            .init(),
+        // Each line carries the current span (command, guild, invocation) and its parents.
+        LogFormat::Json => builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(true)
+            .init(),
+    }
 }
 
 /// A [`MakeWriter`] to stdout that blanks `secret` out of everything written through it.

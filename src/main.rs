@@ -21,7 +21,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    logging::init(&config.token);
+    logging::init(&config.token, config.log_format);
 
     match run(config, shutdown::signal()).await {
         Ok(()) => ExitCode::SUCCESS,

@@ -234,3 +234,47 @@ async fn the_token_never_appears_in_logs_even_at_trace() {
         assert!(!logs.contains(part), "a part of the token leaked: {part}");
     }
 }
+
+#[tokio::test]
+async fn log_format_json_writes_one_object_per_line_with_the_command_span() {
+    let (sim, mut bot) = start_ready_with(
+        SimOptions::default(),
+        BotOptions {
+            env: vec![("LOG_FORMAT".into(), "json".into())],
+            // The HTTP client's debug lines run inside the command's span.
+            rust_log: "debug".into(),
+            ..BotOptions::default()
+        },
+    )
+    .await;
+    let marks = sim.mark();
+    let ping = sim.slash(BOB, GENERAL, "ping", json!([]));
+    sim.wait_request("the /ping answer", marks, REACT, |r| {
+        is_callback(r, ping.id)
+    })
+    .await;
+    bot.sigterm();
+    bot.wait_exit(Duration::from_secs(10)).await;
+    let logs = bot.logs();
+    let mut in_command_span = 0;
+    for line in logs.lines().filter(|l| !l.trim().is_empty()) {
+        let value: serde_json::Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("not one JSON object per line ({e}): {line}"));
+        assert!(
+            value["level"].is_string() && value["fields"].is_object(),
+            "{line}"
+        );
+        let ping_span = value["spans"]
+            .as_array()
+            .and_then(|spans| spans.iter().find(|span| span["command"] == "ping"));
+        if let Some(span) = ping_span {
+            assert_eq!(span["invocation"], ping.id, "{line}");
+            assert_eq!(span["guild"], GUILD_ID, "{line}");
+            in_command_span += 1;
+        }
+    }
+    assert!(
+        in_command_span > 0,
+        "no log line inside the /ping span:\n{logs}"
+    );
+}

@@ -216,6 +216,7 @@ fn action(click: &ComponentInteraction) -> &str {
 
 /// Compose and post an announcement (Manage Messages or staff)
 #[poise::command(slash_command, guild_only)]
+#[tracing::instrument(name = "command", skip_all, fields(command = "announce", guild = ctx.guild_id().map(|g| g.get()), invocation = ctx.id()))]
 pub async fn announce(ctx: Context<'_>) -> Result<(), Error> {
     let guild = access::guild(ctx)?;
     let data = ctx.data();

@@ -18,6 +18,7 @@ pub const MESSAGE_LIMIT: usize = 2000;
 
 /// Ask a question and wait for your reply in this channel
 #[poise::command(slash_command)]
+#[tracing::instrument(name = "command", skip_all, fields(command = "ask", guild = ctx.guild_id().map(|g| g.get()), invocation = ctx.id()))]
 pub async fn ask(
     ctx: Context<'_>,
     #[description = "What to ask (default: \"Say something!\")"]

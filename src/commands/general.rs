@@ -6,6 +6,7 @@ use crate::bot::{Context, Error};
 
 /// Check that the bot is alive and see its gateway latency
 #[poise::command(slash_command)]
+#[tracing::instrument(name = "command", skip_all, fields(command = "ping", guild = ctx.guild_id().map(|g| g.get()), invocation = ctx.id()))]
 pub async fn ping(ctx: Context<'_>) -> Result<(), Error> {
     let latency = ctx.ping().await;
     // poise reports zero until the first heartbeat has been acknowledged.
@@ -20,6 +21,7 @@ pub async fn ping(ctx: Context<'_>) -> Result<(), Error> {
 
 /// List the bot's commands
 #[poise::command(slash_command)]
+#[tracing::instrument(name = "command", skip_all, fields(command = "help", guild = ctx.guild_id().map(|g| g.get()), invocation = ctx.id()))]
 pub async fn help(ctx: Context<'_>) -> Result<(), Error> {
     let commands = &ctx.framework().options().commands;
     let text = help_text(

@@ -9,6 +9,7 @@ use crate::db::{GuildSettings, SettingsUpdate};
 
 /// Show or change this server's tryout and value settings
 #[poise::command(slash_command, guild_only, default_member_permissions = "MANAGE_GUILD")]
+#[tracing::instrument(name = "command", skip_all, fields(command = "settings", guild = ctx.guild_id().map(|g| g.get()), invocation = ctx.id()))]
 #[allow(clippy::too_many_arguments)] // One optional argument per setting is the command's shape.
 pub async fn settings(
     ctx: Context<'_>,

@@ -43,6 +43,7 @@ const CANNOT_DM: isize = 50007;
 
 /// Evaluate a player in a tryout (evaluators); the wizard runs in your DMs
 #[poise::command(slash_command, guild_only)]
+#[tracing::instrument(name = "command", skip_all, fields(command = "tryout", guild = ctx.guild_id().map(|g| g.get()), invocation = ctx.id()))]
 pub async fn tryout(
     ctx: Context<'_>,
     #[description = "The player to evaluate"] member: serenity::User,

@@ -22,6 +22,7 @@ pub const RANKINGS_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Show a member's value and rank
 #[poise::command(slash_command, guild_only)]
+#[tracing::instrument(name = "command", skip_all, fields(command = "value", guild = ctx.guild_id().map(|g| g.get()), invocation = ctx.id()))]
 pub async fn value(
     ctx: Context<'_>,
     #[description = "Whose value (default: yours)"] member: Option<serenity::User>,
@@ -72,6 +73,7 @@ fn page_buttons(prompt: u64, page: i64, pages: i64, enabled: bool) -> Vec<Create
 
 /// Show the server's leaderboard by value
 #[poise::command(slash_command, guild_only)]
+#[tracing::instrument(name = "command", skip_all, fields(command = "rankings", guild = ctx.guild_id().map(|g| g.get()), invocation = ctx.id()))]
 pub async fn rankings(ctx: Context<'_>) -> Result<(), Error> {
     let guild = access::guild(ctx)?;
     let data = ctx.data();
@@ -159,6 +161,7 @@ async fn change(
 
 /// Set a member's value (staff)
 #[poise::command(slash_command, guild_only)]
+#[tracing::instrument(name = "command", skip_all, fields(command = "setvalue", guild = ctx.guild_id().map(|g| g.get()), invocation = ctx.id()))]
 pub async fn setvalue(
     ctx: Context<'_>,
     #[description = "Whose value"] member: serenity::User,
@@ -172,6 +175,7 @@ pub async fn setvalue(
 
 /// Add to (or subtract from) a member's value (staff)
 #[poise::command(slash_command, guild_only)]
+#[tracing::instrument(name = "command", skip_all, fields(command = "addvalue", guild = ctx.guild_id().map(|g| g.get()), invocation = ctx.id()))]
 pub async fn addvalue(
     ctx: Context<'_>,
     #[description = "Whose value"] member: serenity::User,
@@ -185,6 +189,7 @@ pub async fn addvalue(
 
 /// Show the last changes to a member's value
 #[poise::command(slash_command, guild_only)]
+#[tracing::instrument(name = "command", skip_all, fields(command = "valuehistory", guild = ctx.guild_id().map(|g| g.get()), invocation = ctx.id()))]
 pub async fn valuehistory(
     ctx: Context<'_>,
     #[description = "Whose history"] member: serenity::User,

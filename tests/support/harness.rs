@@ -27,6 +27,8 @@ pub struct BotOptions {
     pub health_addr: Option<String>,
     /// `DATABASE_URL` (default: a new file in the bot's temp dir).
     pub database_url: Option<String>,
+    /// More environment variables.
+    pub env: Vec<(String, String)>,
 }
 
 impl Default for BotOptions {
@@ -38,6 +40,7 @@ impl Default for BotOptions {
             token: None,
             health_addr: None,
             database_url: None,
+            env: Vec::new(),
         }
     }
 }
@@ -91,6 +94,9 @@ impl Bot {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
+        for (name, value) in &options.env {
+            command.env(name, value);
+        }
         if let Some(secs) = options.wait_timeout {
             command.env("WAIT_TIMEOUT_SECS", secs.to_string());
         }
@@ -139,11 +145,16 @@ impl Bot {
         }
         for _ in 0..200 {
             let logs = self.logs();
+            // `addr=127.0.0.1:PORT` in text logs, `"addr":"127.0.0.1:PORT"` in JSON logs.
             if let Some(port) = logs
                 .lines()
                 .find(|l| l.contains("health server listening"))
-                .and_then(|l| l.split("addr=127.0.0.1:").nth(1))
-                .and_then(|rest| rest.split_whitespace().next())
+                .and_then(|l| l.split("127.0.0.1:").nth(1))
+                .map(|rest| {
+                    rest.chars()
+                        .take_while(char::is_ascii_digit)
+                        .collect::<String>()
+                })
                 .and_then(|p| p.parse().ok())
             {
                 self.health_port = Some(port);
