@@ -140,7 +140,12 @@ pub async fn client(http: Http, state: Arc<AppState>) -> anyhow::Result<serenity
                     );
                 })
             },
-            post_command: |ctx| Box::pin(async move { command_finished(ctx) }),
+            post_command: |ctx| {
+                Box::pin(async move {
+                    crate::telemetry::command(&ctx.command().qualified_name, "ok");
+                    command_finished(ctx)
+                })
+            },
             // No pings unless a message grants one: user text must never ping anyone.
             allowed_mentions: Some(CreateAllowedMentions::new()),
             // Owners are not used; skipping the lookup saves a REST call at startup.
@@ -168,7 +173,10 @@ pub async fn client(http: Http, state: Arc<AppState>) -> anyhow::Result<serenity
 
     serenity::ClientBuilder::new_with_http(http, intents())
         .framework(framework)
-        .event_handler(Events { state })
+        .event_handler(Events {
+            state,
+            seen_ready: Default::default(),
+        })
         .cache_settings(cache)
         .await
         .context("could not build the Discord client")
@@ -236,10 +244,18 @@ async fn on_error(error: poise::FrameworkError<'_, Data, Error>) {
         poise::FrameworkError::CommandCheckFailed { error: None, .. } => {}
         poise::FrameworkError::Command { error, ctx, .. } => {
             command_finished(ctx);
+            let name = &ctx.command().qualified_name;
             let text = match error.downcast_ref::<UserError>() {
-                Some(user_error) => user_error.0.clone(),
+                Some(user_error) => {
+                    crate::telemetry::command(name, "user_error");
+                    user_error.0.clone()
+                }
                 None => {
+                    crate::telemetry::command(name, "internal_error");
                     let status = http_status(&error);
+                    if status.is_some() {
+                        crate::telemetry::rest_failure(status);
+                    }
                     if status == Some(429) {
                         // In DISCORD_API_BASE mode serenity does not retry: the base should.
                         tracing::warn!("Discord or the proxy answered 429 Too Many Requests");
@@ -257,6 +273,7 @@ async fn on_error(error: poise::FrameworkError<'_, Data, Error>) {
         }
         poise::FrameworkError::CommandPanic { payload, ctx, .. } => {
             command_finished(ctx);
+            crate::telemetry::command(&ctx.command().qualified_name, "internal_error");
             tracing::error!(
                 command = %ctx.command().qualified_name,
                 panic = payload.as_deref().unwrap_or("(no message)"),
@@ -300,6 +317,8 @@ async fn reply_ephemeral(ctx: Context<'_>, text: String) {
 /// directly, so it works from the first event, before poise's setup has finished.
 struct Events {
     state: Arc<AppState>,
+    /// Whether a READY was seen before: a later one is a reconnect (a new session).
+    seen_ready: std::sync::atomic::AtomicBool,
 }
 
 #[serenity::async_trait]
@@ -311,11 +330,19 @@ impl serenity::EventHandler for Events {
             "gateway session ready"
         );
         self.state.health.connected();
-        tracing::info!(url = %invite_url(ready.application.id.get()), "invite link");
+        if self
+            .seen_ready
+            .swap(true, std::sync::atomic::Ordering::AcqRel)
+        {
+            metrics::counter!(crate::telemetry::RECONNECTS).increment(1);
+        } else {
+            tracing::info!(url = %invite_url(ready.application.id.get()), "invite link");
+        }
     }
 
     async fn resume(&self, _ctx: serenity::Context, _event: serenity::ResumedEvent) {
         tracing::info!("gateway session resumed");
+        metrics::counter!(crate::telemetry::RESUMES).increment(1);
         self.state.health.connected();
     }
 

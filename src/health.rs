@@ -14,6 +14,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use metrics_exporter_prometheus::PrometheusHandle;
 use serde::Serialize;
 use serenity::all::{ConnectionStage, ShardId, ShardManager};
 
@@ -192,12 +193,44 @@ pub struct ShardReport {
     pub latency_ms: Option<u64>,
 }
 
-/// The HTTP routes. Kept free of sockets so tests can drive it with `oneshot`.
-pub fn router(health: Arc<Health>) -> Router {
+/// What the HTTP handlers read.
+#[derive(Clone)]
+struct HttpState {
+    /// The gateway's health.
+    health: Arc<Health>,
+    /// The metrics exporter; `None` serves 404 at `/metrics`.
+    metrics: Option<PrometheusHandle>,
+}
+
+/// The HTTP routes. Kept free of sockets so tests can drive it with `oneshot`. Nothing here
+/// changes state: every route is a read.
+pub fn router(health: Arc<Health>, metrics: Option<PrometheusHandle>) -> Router {
     Router::new()
         .route("/health", get(health_handler))
         .route("/livez", get(livez))
-        .with_state(health)
+        .route("/metrics", get(metrics_handler))
+        .with_state(HttpState { health, metrics })
+}
+
+async fn metrics_handler(State(state): State<HttpState>) -> Response {
+    let Some(handle) = state.metrics else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    // Gauges read at scrape time.
+    let report = state.health.report().await;
+    if let Some(ms) = report.shard.latency_ms {
+        metrics::gauge!(crate::telemetry::LATENCY).set(ms as f64 / 1000.0);
+    }
+    metrics::gauge!(crate::telemetry::UPTIME).set(report.uptime_secs as f64);
+    handle.run_upkeep();
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        handle.render(),
+    )
+        .into_response()
 }
 
 /// Liveness: 200 whenever the runtime can answer, whatever the gateway does. A supervisor
@@ -206,8 +239,8 @@ async fn livez() -> Json<serde_json::Value> {
     Json(serde_json::json!({"status": "alive"}))
 }
 
-async fn health_handler(State(health): State<Arc<Health>>) -> Response {
-    let report = health.report().await;
+async fn health_handler(State(state): State<HttpState>) -> Response {
+    let report = state.health.report().await;
     let code = if report.status == Status::Ok {
         StatusCode::OK
     } else {
@@ -226,7 +259,7 @@ mod tests {
     use tower::ServiceExt;
 
     async fn get_health(health: &Arc<Health>) -> (StatusCode, serde_json::Value) {
-        let response = router(health.clone())
+        let response = router(health.clone(), None)
             .oneshot(Request::get("/health").body(Body::empty()).unwrap())
             .await
             .unwrap();
@@ -277,7 +310,7 @@ mod tests {
                 health.connected();
                 health.stage_changed(stage);
             }
-            let response = router(health.clone())
+            let response = router(health.clone(), None)
                 .oneshot(Request::get("/livez").body(Body::empty()).unwrap())
                 .await
                 .unwrap();

@@ -14,7 +14,8 @@
 //! - [`wait`] — `safe_wait_for` and the wait registry; the only place that times out.
 //! - [`values`] — the tryout value formula and value bounds (pure functions).
 //! - [`db`] — the SQLite database: migrations, one file per table's queries.
-//! - [`health`] — the HTTP router: `GET /health`.
+//! - [`health`] — the HTTP router: `GET /health`, `/livez`, `/metrics`.
+//! - [`telemetry`] — metric names and recording helpers (Prometheus exporter).
 //! - [`bot`] — poise options, the event handler, `on_error`, command registration.
 //! - [`commands`] — one file per feature.
 
@@ -26,6 +27,7 @@ pub mod health;
 pub mod logging;
 pub mod shutdown;
 pub mod state;
+pub mod telemetry;
 pub mod values;
 pub mod wait;
 
@@ -115,7 +117,8 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
     let shard_manager = client.shard_manager.clone();
     health.attach(shard_manager.clone());
 
-    let server = axum::serve(listener, health::router(health.clone()))
+    let metrics = telemetry::install();
+    let server = axum::serve(listener, health::router(health.clone(), metrics))
         .with_graceful_shutdown(cancel.clone().cancelled_owned());
     let mut server = tokio::spawn(async move { server.await });
     let mut gateway = tokio::spawn(async move { client.start().await });

@@ -156,12 +156,7 @@ impl Waits {
             .entry((channel, user))
             .or_default()
             .push(Slot { id, user, tx });
-        Pending {
-            waits: self,
-            key: Key::Message(channel, user),
-            id,
-            rx,
-        }
+        Pending::new(self, Key::Message(channel, user), id, rx)
     }
 
     /// Starts waiting for `user`'s click (button or select) on a component of prompt `prompt`.
@@ -171,12 +166,7 @@ impl Waits {
         let (tx, rx) = oneshot::channel();
         let id = self.new_prompt();
         self.lock().components.insert(prompt, Slot { id, user, tx });
-        Pending {
-            waits: self,
-            key: Key::Component(prompt),
-            id,
-            rx,
-        }
+        Pending::new(self, Key::Component(prompt), id, rx)
     }
 
     /// Starts waiting for `user`'s submission of the modal of prompt `prompt`.
@@ -184,12 +174,7 @@ impl Waits {
         let (tx, rx) = oneshot::channel();
         let id = self.new_prompt();
         self.lock().modals.insert(prompt, Slot { id, user, tx });
-        Pending {
-            waits: self,
-            key: Key::Modal(prompt),
-            id,
-            rx,
-        }
+        Pending::new(self, Key::Modal(prompt), id, rx)
     }
 
     /// Hands a new message to the oldest wait for its channel and author. Returns whether a wait
@@ -319,24 +304,64 @@ pub struct Pending<'a, T> {
     id: u64,
     /// Receives the answer.
     rx: oneshot::Receiver<T>,
+    /// When it was registered, for the wait-duration metric.
+    started: std::time::Instant,
+    /// Whether [`Pending::wait`] recorded the outcome (otherwise dropping it is a cancellation).
+    recorded: bool,
 }
 
-impl<T> Pending<'_, T> {
+impl Key {
+    /// The metric label for this kind of wait.
+    fn kind(&self) -> &'static str {
+        match self {
+            Key::Message(..) => "message",
+            Key::Component(_) => "component",
+            Key::Modal(_) => "modal",
+        }
+    }
+}
+
+impl<'a, T> Pending<'a, T> {
+    fn new(waits: &'a Waits, key: Key, id: u64, rx: oneshot::Receiver<T>) -> Self {
+        crate::telemetry::waits_in_flight(1.0);
+        Pending {
+            waits,
+            key,
+            id,
+            rx,
+            started: std::time::Instant::now(),
+            recorded: false,
+        }
+    }
+
     /// Waits at most `timeout` for the answer: `None` if none came in time (or the bot is
     /// shutting down).
     pub async fn wait(mut self, timeout: Duration) -> Option<T> {
-        if self.waits.stopping() {
-            return None;
-        }
-        safe_wait_for(&mut self.rx, timeout)
-            .await
-            .and_then(Result::ok)
+        let answer = if self.waits.stopping() {
+            None
+        } else {
+            safe_wait_for(&mut self.rx, timeout)
+                .await
+                .and_then(Result::ok)
+        };
+        let outcome = match (&answer, self.waits.stopping()) {
+            (Some(_), _) => "answered",
+            (None, true) => "cancelled",
+            (None, false) => "timed_out",
+        };
+        crate::telemetry::wait_ended(self.key.kind(), outcome, self.started.elapsed());
+        self.recorded = true;
+        answer
     }
 }
 
 impl<T> Drop for Pending<'_, T> {
     fn drop(&mut self) {
         self.waits.remove(&self.key, self.id);
+        crate::telemetry::waits_in_flight(-1.0);
+        if !self.recorded {
+            crate::telemetry::wait_ended(self.key.kind(), "cancelled", self.started.elapsed());
+        }
     }
 }
 

@@ -16,6 +16,7 @@ pub fn all() -> Vec<poise::Command<Data, Error>> {
     vec![
         general::ping(),
         general::help(),
+        general::status(),
         ask::ask(),
         settings::settings(),
         announce::announce(),

@@ -1,0 +1,105 @@
+//! Metrics in the Prometheus text format, served at `GET /metrics`.
+//!
+//! Recorded with the `metrics` facade and exported by `metrics-exporter-prometheus` (no
+//! hand-written exposition format). Label values are fixed words or command names: never user
+//! content, never ids.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+/// Commands run, by `command` and `outcome` (`ok`, `user_error`, `internal_error`).
+pub const COMMANDS: &str = "novera_commands_total";
+/// Interactive waits ended, by `kind` and `outcome` (`answered`, `timed_out`, `cancelled`).
+pub const WAITS: &str = "novera_waits_total";
+/// How long waits lasted, by `kind`.
+pub const WAIT_SECONDS: &str = "novera_wait_duration_seconds";
+/// Waits pending now.
+pub const WAITS_IN_FLIGHT: &str = "novera_waits_in_flight";
+/// Gateway sessions started again after the first (re-IDENTIFY).
+pub const RECONNECTS: &str = "novera_gateway_reconnects_total";
+/// Gateway sessions resumed.
+pub const RESUMES: &str = "novera_gateway_resumes_total";
+/// Last heartbeat round trip.
+pub const LATENCY: &str = "novera_gateway_latency_seconds";
+/// REST requests that failed, by `status_class` (`4xx`, `5xx`, `other`).
+pub const REST_FAILURES: &str = "novera_rest_failures_total";
+/// REST responses 429 Too Many Requests.
+pub const RATE_LIMITED: &str = "novera_rest_rate_limited_total";
+/// Seconds since the process started.
+pub const UPTIME: &str = "novera_uptime_seconds";
+
+/// Installs the process-wide recorder once and returns its handle (later calls return the same
+/// handle). `None` if another recorder was installed first.
+pub fn install() -> Option<PrometheusHandle> {
+    static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let buckets = [0.1, 0.5, 1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0];
+            let builder = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Full(WAIT_SECONDS.to_owned()), &buckets)
+                .ok()?;
+            let handle = builder.install_recorder().ok()?;
+            describe();
+            Some(handle)
+        })
+        .clone()
+}
+
+fn describe() {
+    metrics::describe_counter!(COMMANDS, "Commands run, by command and outcome.");
+    metrics::describe_counter!(WAITS, "Interactive waits ended, by kind and outcome.");
+    metrics::describe_histogram!(
+        WAIT_SECONDS,
+        metrics::Unit::Seconds,
+        "How long interactive waits lasted."
+    );
+    metrics::describe_gauge!(WAITS_IN_FLIGHT, "Interactive waits pending now.");
+    metrics::describe_counter!(
+        RECONNECTS,
+        "Gateway sessions identified again after the first."
+    );
+    metrics::describe_counter!(RESUMES, "Gateway sessions resumed.");
+    metrics::describe_gauge!(
+        LATENCY,
+        metrics::Unit::Seconds,
+        "Last gateway heartbeat round trip."
+    );
+    metrics::describe_counter!(REST_FAILURES, "REST requests that failed, by status class.");
+    metrics::describe_counter!(RATE_LIMITED, "REST responses 429 Too Many Requests.");
+    metrics::describe_gauge!(
+        UPTIME,
+        metrics::Unit::Seconds,
+        "Seconds since the process started."
+    );
+}
+
+/// A command ended with `outcome`.
+pub fn command(command: &str, outcome: &'static str) {
+    metrics::counter!(COMMANDS, "command" => command.to_owned(), "outcome" => outcome).increment(1);
+}
+
+/// A wait of `kind` ended with `outcome` after `waited`.
+pub fn wait_ended(kind: &'static str, outcome: &'static str, waited: Duration) {
+    metrics::counter!(WAITS, "kind" => kind, "outcome" => outcome).increment(1);
+    metrics::histogram!(WAIT_SECONDS, "kind" => kind).record(waited.as_secs_f64());
+}
+
+/// A wait was registered (`+1`) or ended (`-1`).
+pub fn waits_in_flight(delta: f64) {
+    metrics::gauge!(WAITS_IN_FLIGHT).increment(delta);
+}
+
+/// A REST request failed with `status` (`None` when no response came).
+pub fn rest_failure(status: Option<u16>) {
+    let class = match status {
+        Some(400..=499) => "4xx",
+        Some(500..=599) => "5xx",
+        _ => "other",
+    };
+    metrics::counter!(REST_FAILURES, "status_class" => class).increment(1);
+    if status == Some(429) {
+        metrics::counter!(RATE_LIMITED).increment(1);
+    }
+}

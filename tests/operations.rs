@@ -1,0 +1,208 @@
+//! What an operator sees: `/metrics` (parsed, not grepped), `/livez`, `/status`.
+#![allow(clippy::disallowed_methods)] // #[tokio::test] builds a runtime; tests may time out.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde_json::json;
+use support::harness::http_get;
+use support::*;
+
+/// One sample: metric name and its labels, sorted.
+type Sample = (String, BTreeMap<String, String>);
+
+/// Parses the Prometheus text exposition format (comments skipped).
+fn parse_exposition(text: &str) -> BTreeMap<Sample, f64> {
+    let mut samples = BTreeMap::new();
+    for line in text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+    {
+        let (series, value) = line
+            .rsplit_once(' ')
+            .unwrap_or_else(|| panic!("bad sample line: {line}"));
+        let value: f64 = value
+            .parse()
+            .unwrap_or_else(|_| panic!("bad value in: {line}"));
+        let (name, labels) = match series.split_once('{') {
+            Some((name, rest)) => {
+                let body = rest
+                    .strip_suffix('}')
+                    .unwrap_or_else(|| panic!("bad labels in: {line}"));
+                let labels = body
+                    .split("\",")
+                    .filter(|p| !p.is_empty())
+                    .map(|pair| {
+                        let (k, v) = pair
+                            .split_once("=\"")
+                            .unwrap_or_else(|| panic!("bad label in: {line}"));
+                        (k.to_owned(), v.trim_end_matches('"').to_owned())
+                    })
+                    .collect();
+                (name.to_owned(), labels)
+            }
+            None => (series.to_owned(), BTreeMap::new()),
+        };
+        samples.insert((name, labels), value);
+    }
+    samples
+}
+
+fn get(samples: &BTreeMap<Sample, f64>, name: &str, labels: &[(&str, &str)]) -> f64 {
+    let labels: BTreeMap<String, String> = labels
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    samples
+        .get(&(name.to_owned(), labels.clone()))
+        .copied()
+        .unwrap_or_else(|| {
+            let names: Vec<_> = samples.keys().filter(|(n, _)| n == name).collect();
+            panic!("no sample {name}{labels:?}; have {names:?}")
+        })
+}
+
+#[tokio::test]
+async fn metrics_count_commands_waits_and_reconnects() {
+    let (sim, mut bot) = start_ready_with(
+        SimOptions::default(),
+        BotOptions {
+            wait_timeout: Some(2),
+            ..BotOptions::default()
+        },
+    )
+    .await;
+    let marks = sim.mark();
+    let ping = sim.slash(BOB, GENERAL, "ping", json!([]));
+    sim.wait_request("/ping", marks, REACT, |r| is_callback(r, ping.id))
+        .await;
+
+    let answered = sim.slash(BOB, GENERAL, "ask", json!([]));
+    sim.wait_request("the answered /ask prompt", marks, REACT, |r| {
+        is_callback(r, answered.id)
+    })
+    .await;
+    sim.say(BOB, GENERAL, "yes");
+    sim.wait_request("the echo", marks, REACT, |r| {
+        is_followup(r, &answered.token)
+    })
+    .await;
+    let timed_out = sim.slash(CAROL, GENERAL, "ask", json!([]));
+    sim.wait_request("the timed-out /ask", marks, REACT, |r| {
+        is_followup(r, &timed_out.token) && content(r) == "Timed out!"
+    })
+    .await;
+
+    // A reconnect: the session is invalidated and the bot identifies again.
+    assert!(sim.invalidate_session(false));
+    sim.wait_for("a second IDENTIFY", Duration::from_secs(15), |v| {
+        (v.identifies() >= 2).then_some(())
+    })
+    .await;
+    bot.wait_health(200, Duration::from_secs(15)).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let port = bot.health_port().await;
+    let (status, text) = http_get(port, "/metrics").await.unwrap();
+    assert_eq!(status, 200);
+    let samples = parse_exposition(&text);
+    assert_eq!(
+        get(
+            &samples,
+            "novera_commands_total",
+            &[("command", "ping"), ("outcome", "ok")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        get(
+            &samples,
+            "novera_commands_total",
+            &[("command", "ask"), ("outcome", "ok")]
+        ),
+        2.0
+    );
+    assert_eq!(
+        get(
+            &samples,
+            "novera_waits_total",
+            &[("kind", "message"), ("outcome", "answered")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        get(
+            &samples,
+            "novera_waits_total",
+            &[("kind", "message"), ("outcome", "timed_out")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        get(
+            &samples,
+            "novera_wait_duration_seconds_count",
+            &[("kind", "message")]
+        ),
+        2.0
+    );
+    assert_eq!(get(&samples, "novera_waits_in_flight", &[]), 0.0);
+    assert_eq!(get(&samples, "novera_gateway_reconnects_total", &[]), 1.0);
+    assert!(get(&samples, "novera_uptime_seconds", &[]) >= 0.0);
+    // Labels are fixed words: no ids, nothing a user typed.
+    for (name, labels) in samples.keys() {
+        for (key, value) in labels {
+            let fixed_word = value
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c == '_' || c == 'x' || c.is_ascii_digit())
+                && !value.chars().all(|c| c.is_ascii_digit());
+            assert!(
+                key == "le" || fixed_word,
+                "{name}: label {key}={value:?} is not a fixed word"
+            );
+        }
+    }
+    sim.assert_clean();
+}
+
+#[tokio::test]
+async fn livez_stays_200_while_health_says_reconnecting() {
+    let (sim, mut bot) = start_ready().await;
+    let port = bot.health_port().await;
+    sim.refuse_connections(Duration::from_secs(3));
+    assert!(sim.drop_connection(None));
+    bot.wait_health(503, Duration::from_secs(2)).await;
+    let (status, body) = http_get(port, "/livez").await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    bot.wait_health(200, Duration::from_secs(20)).await;
+}
+
+#[tokio::test]
+async fn status_shows_version_uptime_latency_servers_waits_and_memory() {
+    let (sim, _bot) = start_ready().await;
+    let marks = sim.mark();
+    let status = sim.slash(BOB, GENERAL, "status", json!([]));
+    let reply = sim
+        .wait_request("/status", marks, REACT, |r| is_callback(r, status.id))
+        .await;
+    let embed = &reply.body.as_ref().unwrap()["data"]["embeds"][0];
+    let fields: BTreeMap<String, String> = embed["fields"]
+        .as_array()
+        .expect("embed fields")
+        .iter()
+        .map(|f| {
+            (
+                f["name"].as_str().unwrap().to_owned(),
+                f["value"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(fields["Version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(fields["Servers"], "1");
+    assert_eq!(fields["Waits in flight"], "0");
+    assert!(fields["Memory (RSS)"].ends_with("MiB"), "{fields:?}");
+    assert!(fields.contains_key("Uptime") && fields.contains_key("Gateway latency"));
+    sim.assert_clean();
+}
