@@ -278,3 +278,42 @@ async fn log_format_json_writes_one_object_per_line_with_the_command_span() {
         "no log line inside the /ping span:\n{logs}"
     );
 }
+
+#[tokio::test]
+async fn command_registration_that_keeps_failing_stops_the_bot_with_the_reason() {
+    let sim = Sim::start().await;
+    sim.fail_next(10, 500, "/commands");
+    let mut bot = Bot::start(&sim).await;
+    let status = bot.wait_exit(Duration::from_secs(20)).await;
+    assert_eq!(status.code(), Some(1), "{}", bot.logs());
+    assert!(
+        bot.logs()
+            .contains("could not register slash commands after 5 attempts"),
+        "{}",
+        bot.logs()
+    );
+    let puts = sim.requests().iter().filter(|r| r.method == "PUT").count();
+    assert_eq!(puts, 5, "expected five attempts with backoff");
+}
+
+#[tokio::test]
+async fn command_registration_recovers_from_a_passing_failure() {
+    let sim = Sim::start().await;
+    sim.fail_next(2, 500, "/commands");
+    let mut bot = Bot::start(&sim).await;
+    bot.wait_health(200, Duration::from_secs(20)).await;
+    sim.wait_for("the commands stored", REACT, |v| {
+        v.requests()
+            .iter()
+            .any(|r| r.method == "PUT" && r.status == 200)
+            .then_some(())
+    })
+    .await;
+    assert!(sim.commands(Some(GUILD_ID)).is_some());
+    let marks = sim.mark();
+    let ping = sim.slash(BOB, GENERAL, "ping", json!([]));
+    sim.wait_request("/ping after the retries", marks, REACT, |r| {
+        is_callback(r, ping.id)
+    })
+    .await;
+}
