@@ -166,9 +166,14 @@ pub async fn client(http: Http, state: Arc<AppState>) -> anyhow::Result<serenity
         })
         .build();
 
+    // Nothing the bot does reads serenity's cache: interactions carry the member and their
+    // permissions, and Discord itself refuses what the bot may not do. Serenity's default cache
+    // keeps every guild, channel, member and user it is sent (tens of MiB for a thousand
+    // guilds); keep none of it. The guild count for /status is kept by the event handler.
     let mut cache = serenity::cache::Settings::default();
-    // The bot reads no message history and no user profiles from the cache.
     cache.max_messages = 0;
+    cache.cache_guilds = false;
+    cache.cache_channels = false;
     cache.cache_users = false;
 
     serenity::ClientBuilder::new_with_http(http, intents())
@@ -337,6 +342,27 @@ impl serenity::EventHandler for Events {
             metrics::counter!(crate::telemetry::RECONNECTS).increment(1);
         } else {
             tracing::info!(url = %invite_url(ready.application.id.get()), "invite link");
+        }
+    }
+
+    async fn guild_create(
+        &self,
+        _ctx: serenity::Context,
+        guild: serenity::Guild,
+        _is_new: Option<bool>,
+    ) {
+        self.state.guild_joined(guild.id);
+    }
+
+    async fn guild_delete(
+        &self,
+        _ctx: serenity::Context,
+        incomplete: serenity::UnavailableGuild,
+        _full: Option<serenity::Guild>,
+    ) {
+        // An outage makes a guild unavailable; only a real removal (not `unavailable`) counts.
+        if !incomplete.unavailable {
+            self.state.guild_left(incomplete.id);
         }
     }
 

@@ -118,6 +118,12 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
     health.attach(shard_manager.clone());
 
     let metrics = telemetry::install();
+    // Probe answers are small: send them at once rather than waiting on Nagle's algorithm.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(err) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %err, "could not set TCP_NODELAY on a probe connection");
+        }
+    });
     let server = axum::serve(listener, health::router(health.clone(), metrics))
         .with_graceful_shutdown(cancel.clone().cancelled_owned());
     let mut server = tokio::spawn(async move { server.await });

@@ -23,6 +23,9 @@ pub struct AppState {
     pub config: Config,
     /// Cancelled when the process must stop; every long-lived task watches it.
     pub shutdown: CancellationToken,
+    /// Guilds the bot is in (from GUILD_CREATE/GUILD_DELETE), for /status: ids only, since
+    /// serenity's cache is off.
+    guilds: Mutex<std::collections::HashSet<serenity::all::GuildId>>,
     /// Commands running now, so a shutdown can let them finish their last messages.
     pub commands_in_flight: std::sync::atomic::AtomicUsize,
     /// Why the bot must stop, when something failed that no user can fix (for example command
@@ -38,11 +41,33 @@ impl AppState {
             db,
             tryouts_running: Mutex::new(Default::default()),
             commands_in_flight: Default::default(),
+            guilds: Mutex::new(Default::default()),
             health,
             config,
             shutdown,
             fatal: Mutex::new(None),
         }
+    }
+
+    /// The bot joined (or was sent) guild `id`.
+    pub fn guild_joined(&self, id: serenity::all::GuildId) {
+        self.guilds
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id);
+    }
+
+    /// The bot left guild `id`.
+    pub fn guild_left(&self, id: serenity::all::GuildId) {
+        self.guilds
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&id);
+    }
+
+    /// How many guilds the bot is in.
+    pub fn guild_count(&self) -> usize {
+        self.guilds.lock().unwrap_or_else(|p| p.into_inner()).len()
     }
 
     /// Whether shutdown has begun: new commands are turned away, waits are interrupted.

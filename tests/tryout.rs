@@ -11,6 +11,22 @@ use serde_json::{json, Value};
 use serenity::all::{GuildId, UserId};
 use support::*;
 
+/// Bob's (value, rank) in the test guild, read from the bot's database.
+async fn bob_standing(bot: &Bot) -> Option<(i64, i64)> {
+    let db = Db::connect(&bot.database_url).await.unwrap();
+    db.standing(GuildId::new(GUILD_ID), UserId::new(BOB))
+        .await
+        .unwrap()
+}
+
+/// Default bot options with `WAIT_TIMEOUT_SECS` = `secs`.
+fn waiting(secs: u64) -> BotOptions {
+    BotOptions {
+        wait_timeout: Some(secs),
+        ..BotOptions::default()
+    }
+}
+
 /// Alice configures results in #general, values in #off-topic, evaluators = Staff.
 async fn configure(sim: &Sim) {
     let since = sim.mark();
@@ -226,26 +242,13 @@ async fn typing_cancel_ends_the_wizard_and_saves_nothing() {
         "Tryout cancelled — nothing was saved.",
     )
     .await;
-    let db = Db::connect(&bot.database_url).await.unwrap();
-    assert_eq!(
-        db.standing(GuildId::new(GUILD_ID), UserId::new(BOB))
-            .await
-            .unwrap(),
-        None
-    );
+    assert_eq!(bob_standing(&bot).await, None);
     sim.assert_clean();
 }
 
 #[tokio::test]
 async fn a_step_that_times_out_saves_nothing_and_says_so() {
-    let (sim, bot) = start_ready_with(
-        SimOptions::default(),
-        BotOptions {
-            wait_timeout: Some(2),
-            ..BotOptions::default()
-        },
-    )
-    .await;
+    let (sim, bot) = start_ready_with(SimOptions::default(), waiting(2)).await;
     let since = message_count(&sim);
     sim.slash(
         ALICE,
@@ -273,26 +276,13 @@ async fn a_step_that_times_out_saves_nothing_and_says_so() {
         })
         .await;
     assert_eq!(edited["components"][1]["components"][0]["disabled"], true);
-    let db = Db::connect(&bot.database_url).await.unwrap();
-    assert_eq!(
-        db.standing(GuildId::new(GUILD_ID), UserId::new(BOB))
-            .await
-            .unwrap(),
-        None
-    );
+    assert_eq!(bob_standing(&bot).await, None);
     sim.assert_clean();
 }
 
 #[tokio::test]
 async fn refusals_non_evaluator_closed_dms_and_a_second_wizard() {
-    let (sim, _bot) = start_ready_with(
-        SimOptions::default(),
-        BotOptions {
-            wait_timeout: Some(30),
-            ..BotOptions::default()
-        },
-    )
-    .await;
+    let (sim, _bot) = start_ready_with(SimOptions::default(), waiting(30)).await;
     // Bob is no evaluator.
     let marks = sim.mark();
     let refused = sim.slash(
@@ -417,14 +407,7 @@ async fn setvalue_and_addvalue_respect_bounds_and_permissions() {
 
 #[tokio::test]
 async fn rankings_page_for_the_invoker_only_and_expire() {
-    let (sim, bot) = start_ready_with(
-        SimOptions::default(),
-        BotOptions {
-            wait_timeout: Some(3),
-            ..BotOptions::default()
-        },
-    )
-    .await;
+    let (sim, bot) = start_ready_with(SimOptions::default(), waiting(3)).await;
     // 12 ranked members: two pages.
     let db = Db::connect(&bot.database_url).await.unwrap();
     for n in 0..12u64 {
@@ -531,13 +514,7 @@ async fn the_cancel_button_saves_nothing_and_roles_failures_are_reported() {
         "buttons stay clickable after Cancel"
     );
     dm(&sim, ALICE, since, "Tryout cancelled — nothing was saved.").await;
-    let db = Db::connect(&bot.database_url).await.unwrap();
-    assert_eq!(
-        db.standing(GuildId::new(GUILD_ID), UserId::new(BOB))
-            .await
-            .unwrap(),
-        None
-    );
+    assert_eq!(bob_standing(&bot).await, None);
 
     // With roles configured but no permission to manage them, the save still happens and the
     // evaluator is told what could not be done.
@@ -565,12 +542,7 @@ async fn the_cancel_button_saves_nothing_and_roles_failures_are_reported() {
             .contains("I couldn't give"),
         "{saved}"
     );
-    assert_eq!(
-        db.standing(GuildId::new(GUILD_ID), UserId::new(BOB))
-            .await
-            .unwrap(),
-        Some((35, 1))
-    );
+    assert_eq!(bob_standing(&bot).await, Some((35, 1)));
     sim.assert_clean();
 }
 

@@ -38,7 +38,7 @@ pub async fn status(ctx: Context<'_>) -> Result<(), Error> {
         .field("Version", env!("CARGO_PKG_VERSION"), true)
         .field("Uptime", human_duration(report.uptime_secs), true)
         .field("Gateway latency", latency, true)
-        .field("Servers", ctx.cache().guild_count().to_string(), true)
+        .field("Servers", data.guild_count().to_string(), true)
         .field("Waits in flight", data.waits.pending().to_string(), true)
         .field("Memory (RSS)", memory, true);
     ctx.send(CreateReply::default().embed(embed)).await?;

@@ -203,6 +203,21 @@ impl Wizard<'_> {
         Ok(())
     }
 
+    /// Sends a prompt with components; returns its id (to disable them later).
+    async fn send_with(&self, text: &str, rows: Vec<CreateActionRow>) -> Result<MessageId, Error> {
+        let message = self
+            .dm
+            .send_message(
+                self.ctx,
+                CreateMessage::new()
+                    .content(text)
+                    .components(rows)
+                    .allowed_mentions(CreateAllowedMentions::new()),
+            )
+            .await?;
+        Ok(message.id)
+    }
+
     /// Turns a step's end into the value, or tells the evaluator why the wizard stopped.
     async fn finished<T>(&self, step: Step<T>) -> Result<Option<T>, Error> {
         match step {
@@ -239,20 +254,11 @@ impl Wizard<'_> {
             player.name
         );
         let click = waits.expect_component(prompt, self.evaluator);
-        let message = self
-            .dm
-            .send_message(
-                self.ctx,
-                CreateMessage::new()
-                    .content(&text)
-                    .components(position_rows(prompt, true))
-                    .allowed_mentions(CreateAllowedMentions::new()),
-            )
-            .await?;
+        let message = self.send_with(&text, position_rows(prompt, true)).await?;
         Ok(PositionMenu {
             click,
             prompt,
-            message: message.id,
+            message,
             text,
             player: player.name.clone(),
         })
@@ -340,18 +346,9 @@ impl Wizard<'_> {
         let prompt = waits.new_prompt();
         let text = format!("{}\n\nSave this evaluation?", summary(e));
         let click = waits.expect_component(prompt, self.evaluator);
-        let message = self
-            .dm
-            .send_message(
-                self.ctx,
-                CreateMessage::new()
-                    .content(&text)
-                    .components(confirm_rows(prompt, true))
-                    .allowed_mentions(CreateAllowedMentions::new()),
-            )
-            .await?;
+        let message = self.send_with(&text, confirm_rows(prompt, true)).await?;
         let Some(click) = click.wait(self.timeout).await else {
-            self.disable(message.id, text, confirm_rows(prompt, false))
+            self.disable(message, text, confirm_rows(prompt, false))
                 .await;
             return Ok(Step::TimedOut);
         };

@@ -168,6 +168,23 @@ impl Bot {
         );
     }
 
+    /// The health port once known (after [`Bot::health_port`] or a healthy start).
+    pub fn health_port_of(bot: &Bot) -> u16 {
+        bot.health_port.unwrap_or_else(|| {
+            bot.logs()
+                .lines()
+                .find(|l| l.contains("health server listening"))
+                .and_then(|l| l.split("127.0.0.1:").nth(1))
+                .map(|r| {
+                    r.chars()
+                        .take_while(char::is_ascii_digit)
+                        .collect::<String>()
+                })
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(0)
+        })
+    }
+
     /// `GET /health`: status code and JSON body.
     pub async fn health(&mut self) -> (u16, Value) {
         let port = self.health_port().await;

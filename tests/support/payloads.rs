@@ -216,3 +216,21 @@ pub fn message(
     }
     msg
 }
+
+/// A synthetic GUILD_CREATE: guild `id` with `members` members (ids from `first_member`), a
+/// text channel and the @everyone role. For memory figures.
+pub fn synthetic_guild(id: u64, members: u64, first_member: u64) -> Value {
+    let mut guild = guild_create();
+    guild["id"] = json!(id.to_string());
+    guild["name"] = json!(format!("Guild {id}"));
+    guild["roles"] = json!([role(id, "@everyone", MEMBER_PERMISSIONS, 0)]);
+    let mut channel = channel(id + 1, "general", 0, 0);
+    channel["guild_id"] = json!(id.to_string());
+    guild["channels"] = json!([channel]);
+    let members: Vec<Value> = (0..members)
+        .map(|i| member(first_member + i, true))
+        .collect();
+    guild["member_count"] = json!(members.len());
+    guild["members"] = Value::Array(members);
+    guild
+}

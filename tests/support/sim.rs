@@ -39,6 +39,9 @@ pub struct SimOptions {
     pub heartbeat_ms: u64,
     /// When false, the gateway closes IDENTIFY with 4004 even though REST accepts the token.
     pub gateway_accepts_token: bool,
+    /// Validate REST bodies against the OpenAPI spec (benchmarks turn it off: it costs more
+    /// CPU than the bot spends on a request).
+    pub validate: bool,
 }
 
 impl Default for SimOptions {
@@ -47,6 +50,7 @@ impl Default for SimOptions {
             token: "sim-token.Zm9vYmFy.c2VjcmV0LXZhbHVlLW5ldmVyLWxvZ2dlZA".into(),
             heartbeat_ms: 5_000,
             gateway_accepts_token: true,
+            validate: true,
         }
     }
 }
@@ -119,6 +123,10 @@ struct World {
     guild_commands: HashMap<u64, Vec<Value>>,
     command_puts: u32,
     interactions: HashMap<u64, InteractionState>,
+    /// When each interaction got its first response (for latency figures).
+    answered_at: HashMap<u64, Instant>,
+    /// Follow-ups by interaction token: (when, content).
+    followups: HashMap<String, Vec<(Instant, String)>>,
     messages: Vec<Value>,
     dm_channels: HashMap<u64, u64>,
     dms_closed: HashSet<u64>,
@@ -194,6 +202,10 @@ impl Sim {
             .fallback(rest_handler)
             .with_state(inner.clone());
         let rest_task = tokio::spawn(async move {
+            use axum::serve::ListenerExt;
+            let rest = rest.tap_io(|tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
             let _ = axum::serve(rest, app).await;
         });
         let gw_inner = inner.clone();
@@ -295,6 +307,39 @@ impl Sim {
                 .cloned()
         })
         .await
+    }
+
+    /// When interaction `id` was created and when it got its first response.
+    pub fn interaction_timing(&self, id: u64) -> (Option<Instant>, Option<Instant>) {
+        let world = self.world();
+        (
+            world.interactions.get(&id).map(|i| i.created),
+            world.answered_at.get(&id).copied(),
+        )
+    }
+
+    /// How many interactions got their first response.
+    pub fn answered_count(&self) -> usize {
+        self.world().answered_at.len()
+    }
+
+    /// Follow-ups sent on the interaction with `token`: (when, content).
+    pub fn followups(&self, token: &str) -> Vec<(Instant, String)> {
+        self.world()
+            .followups
+            .get(token)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// How many follow-ups were sent in all.
+    pub fn followup_count(&self) -> usize {
+        self.world().followups.values().map(Vec::len).sum()
+    }
+
+    /// How many REST calls were made.
+    pub fn request_count(&self) -> usize {
+        self.world().requests.len()
     }
 
     /// Every REST call so far.
@@ -801,6 +846,8 @@ async fn close_with(ws: &mut WebSocketStream<TcpStream>, code: u16, reason: &str
 }
 
 async fn gateway_connection(inner: Arc<Inner>, stream: TcpStream) {
+    // Dispatches are small frames: without this, Nagle and delayed ACKs add up to 40 ms.
+    let _ = stream.set_nodelay(true);
     let Ok(mut ws) = tokio_tungstenite::accept_async(stream).await else {
         return;
     };
@@ -1044,7 +1091,7 @@ async fn rest_handler(
         .get("content-type")
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    if !body.is_empty() {
+    if !body.is_empty() && inner.options.validate {
         match &json_body {
             Some(value) if content_type.starts_with("application/json") => {
                 if let Err(err) = schema::validate(method.as_str(), &path, value) {
@@ -1265,6 +1312,7 @@ fn callback(inner: &Arc<Inner>, id: &str, token: &str, body: Option<&Value>) -> 
         echo = original
             .clone()
             .filter(|_| kind == 4 && !is_ephemeral(&data));
+        world.answered_at.insert(id, Instant::now());
         if let Some(state) = world.interactions.get_mut(&id) {
             state.responded = true;
             if original.is_some() {
@@ -1292,6 +1340,12 @@ fn followup(inner: &Arc<Inner>, app: &str, token: &str, body: Option<&Value>) ->
             return discord_error(404, 10015, "Unknown Webhook");
         }
         let channel = state.channel;
+        let content = body["content"].as_str().unwrap_or_default().to_owned();
+        world
+            .followups
+            .entry(token.to_owned())
+            .or_default()
+            .push((Instant::now(), content));
         new_bot_message(&mut world, channel, &body)
     };
     if !is_ephemeral(&body) {

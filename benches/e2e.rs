@@ -1,0 +1,500 @@
+//! End-to-end benchmark: the release bot against the simulator on loopback.
+//!
+//! `cargo bench --bench e2e` prints a Markdown table (also written to `target/bench-e2e.md`):
+//! every figure is the median of repeated runs, with min and max. CPU comes from
+//! `/proc/<pid>/stat`, memory from `/proc/<pid>/status`. The simulator and the load generator
+//! run in this process; their CPU is reported beside the bot's so neither hides a bottleneck.
+#![allow(clippy::disallowed_methods)] // The benchmark's own runtime and deadlines, not the bot's.
+#![allow(dead_code)]
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::fmt::Write as _;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use support::harness::http_get;
+use support::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Runs per figure (the median is reported).
+const RUNS: usize = 3;
+
+fn ticks_per_sec() -> f64 {
+    // SAFETY: sysconf has no preconditions.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if ticks > 0 {
+        ticks as f64
+    } else {
+        100.0
+    }
+}
+
+/// CPU seconds (user + system) used by `pid` so far.
+fn cpu_secs(pid: u32) -> f64 {
+    let path = if pid == 0 {
+        "/proc/self/stat".to_owned()
+    } else {
+        format!("/proc/{pid}/stat")
+    };
+    let stat = std::fs::read_to_string(path).unwrap_or_default();
+    let rest = stat.rsplit_once(") ").map(|(_, r)| r).unwrap_or_default();
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = f.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0)
+        + f.get(12).and_then(|v| v.parse().ok()).unwrap_or(0.0);
+    ticks / ticks_per_sec()
+}
+
+/// A `/proc/<pid>/status` field in KiB (VmRSS, VmHWM).
+fn status_kib(pid: u32, field: &str) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.trim_start_matches(':').split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0)
+}
+
+fn rss_mib(pid: u32) -> f64 {
+    status_kib(pid, "VmRSS") / 1024.0
+}
+
+fn open_fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+fn percentile(values: &mut [f64], p: f64) -> f64 {
+    if values.is_empty() {
+        return f64::NAN;
+    }
+    values.sort_by(|a, b| a.total_cmp(b));
+    let rank = ((p / 100.0) * (values.len() - 1) as f64).round() as usize;
+    values[rank.min(values.len() - 1)]
+}
+
+fn bench_sim() -> SimOptions {
+    SimOptions {
+        validate: false,
+        heartbeat_ms: 41_250,
+        ..SimOptions::default()
+    }
+}
+
+fn bench_bot(wait: u64) -> BotOptions {
+    BotOptions {
+        wait_timeout: Some(wait),
+        rust_log: "warn,novera_assistant=info".into(),
+        ..BotOptions::default()
+    }
+}
+
+/// Spawns the bot and returns it with the milliseconds from spawn to `/health` 200.
+async fn start_timed(sim: &Sim, options: BotOptions) -> (Bot, f64) {
+    let start = Instant::now();
+    let bot = Bot::start_with(sim, options).await;
+    // Find the port as soon as it is logged, then poll /health tightly.
+    let port = loop {
+        let logs = bot.logs();
+        if let Some(port) = logs
+            .lines()
+            .find(|l| l.contains("health server listening"))
+            .and_then(|l| l.split("127.0.0.1:").nth(1))
+            .map(|r| {
+                r.chars()
+                    .take_while(char::is_ascii_digit)
+                    .collect::<String>()
+            })
+            .and_then(|p| p.parse::<u16>().ok())
+        {
+            break port;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "no health address logged"
+        );
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    };
+    loop {
+        if let Ok((200, _)) = http_get(port, "/health").await {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "never healthy");
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let elapsed = start.elapsed().as_secs_f64() * 1000.0;
+    // The figure is spawn → 200, but the bot must also be done registering before load.
+    sim.wait_for("command registration", REACT, |v| {
+        v.requests().iter().any(|r| r.method == "PUT").then_some(())
+    })
+    .await;
+    (bot, elapsed)
+}
+
+/// Sends `/ping`s at `rate` per second for `secs`; returns latencies (ms), bot CPU per ping
+/// (µs), this process's CPU per ping (µs) and the most open fds seen.
+async fn ping_load(sim: &Sim, bot: &Bot, rate: u64, secs: u64) -> (Vec<f64>, f64, f64, usize) {
+    let pid = bot.pid();
+    let total = rate * secs;
+    let answered_before = sim.answered_count();
+    let (bot_cpu, own_cpu) = (cpu_secs(pid), cpu_secs(0));
+    let mut ids = Vec::with_capacity(total as usize);
+    let start = Instant::now();
+    let mut max_fds = open_fds(pid);
+    for i in 0..total {
+        let due = start + Duration::from_secs_f64(i as f64 / rate as f64);
+        let now = Instant::now();
+        if due > now {
+            tokio::time::sleep(due - now).await;
+        }
+        ids.push(sim.slash(BOB, GENERAL, "ping", json!([])).id);
+        if i % 200 == 0 {
+            max_fds = max_fds.max(open_fds(pid));
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while sim.answered_count() < answered_before + total as usize && Instant::now() < deadline {
+        max_fds = max_fds.max(open_fds(pid));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let bot_cpu = cpu_secs(pid) - bot_cpu;
+    let own_cpu = cpu_secs(0) - own_cpu;
+    let latencies: Vec<f64> = ids
+        .iter()
+        .map(|id| match sim.interaction_timing(*id) {
+            (Some(sent), Some(answered)) => answered.duration_since(sent).as_secs_f64() * 1000.0,
+            _ => f64::INFINITY,
+        })
+        .collect();
+    let per = |cpu: f64| cpu / total as f64 * 1e6;
+    (latencies, per(bot_cpu), per(own_cpu), max_fds)
+}
+
+/// `/health` requests per second over `connections` keep-alive connections for `secs`.
+async fn health_rps(port: u16, connections: usize, secs: u64) -> f64 {
+    let end = Instant::now() + Duration::from_secs(secs);
+    let mut tasks = Vec::new();
+    for _ in 0..connections {
+        tasks.push(tokio::spawn(async move {
+            let Ok(mut stream) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else {
+                return 0u64;
+            };
+            let request = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+            let mut buf = vec![0u8; 4096];
+            let mut done = 0;
+            while Instant::now() < end {
+                if stream.write_all(request).await.is_err() {
+                    break;
+                }
+                // Read one response: headers, then Content-Length bytes of body.
+                let mut got = Vec::new();
+                let complete = loop {
+                    let Ok(n) = stream.read(&mut buf).await else {
+                        break false;
+                    };
+                    if n == 0 {
+                        break false;
+                    }
+                    got.extend_from_slice(&buf[..n]);
+                    let text = String::from_utf8_lossy(&got);
+                    if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                        let length: usize = head
+                            .lines()
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .map(|v| v.trim().to_owned())
+                            })
+                            .and_then(|v| v.parse().ok())
+                            .unwrap_or(0);
+                        if body.len() >= length {
+                            break true;
+                        }
+                    }
+                };
+                if !complete {
+                    break;
+                }
+                done += 1;
+            }
+            done
+        }));
+    }
+    let mut total = 0;
+    for task in tasks {
+        total += task.await.unwrap_or(0);
+    }
+    total as f64 / secs as f64
+}
+
+/// One measured figure over several runs.
+struct Figure {
+    name: &'static str,
+    unit: &'static str,
+    target: &'static str,
+    values: Vec<f64>,
+    note: String,
+}
+
+impl Figure {
+    fn new(name: &'static str, unit: &'static str, target: &'static str) -> Self {
+        Figure {
+            name,
+            unit,
+            target,
+            values: Vec::new(),
+            note: String::new(),
+        }
+    }
+
+    fn row(&self) -> String {
+        let mut v = self.values.clone();
+        let median = percentile(&mut v, 50.0);
+        let (min, max) = (
+            v.first().copied().unwrap_or(f64::NAN),
+            v.last().copied().unwrap_or(f64::NAN),
+        );
+        format!(
+            "| {} | {} | {} | {} – {} | {} |",
+            self.name,
+            fmt(median, self.unit),
+            self.target,
+            fmt(min, self.unit),
+            fmt(max, self.unit),
+            self.note
+        )
+    }
+}
+
+fn fmt(value: f64, unit: &str) -> String {
+    match unit {
+        "ms" if value < 10.0 => format!("{value:.2} ms"),
+        "ms" => format!("{value:.0} ms"),
+        "MiB" => format!("{value:+.1} MiB"),
+        "MiB abs" => format!("{value:.1} MiB"),
+        "KB" => format!("{value:.2} KB"),
+        "µs" => format!("{value:.0} µs"),
+        "x" => format!("{value:.2}×"),
+        "/s" => format!("{value:.0}/s"),
+        _ => format!("{value:.2} {unit}"),
+    }
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let started = Instant::now();
+    let mut cold = Figure::new("cold start, spawn → `/health` 200", "ms", "≤ 50 ms");
+    let mut idle = Figure::new("idle RSS", "MiB abs", "≤ 10 MiB");
+    let mut guilds = Figure::new(
+        "RSS growth after GUILD_CREATE of 1,000 guilds × 100 members",
+        "MiB",
+        "≤ +5 MiB",
+    );
+    let mut ping_p99 = Figure::new(
+        "`/ping` p99 at 500/s (INTERACTION_CREATE sent → callback received)",
+        "ms",
+        "≤ 0.5 ms",
+    );
+    let mut ping_cpu = Figure::new("bot CPU per `/ping`", "µs", "≤ 100 µs");
+    let mut best_rate = Figure::new("highest rate with p99 < 50 ms", "/s", "≥ 10,000/s");
+    let mut asks = Figure::new(
+        "RSS growth, 2,000 `/ask` pending",
+        "MiB",
+        "≤ +4 MiB (≤ 2 KB each)",
+    );
+    let mut asks_after = Figure::new("… after all 2,000 answered", "MiB", "returned");
+    let mut lateness = Figure::new(
+        "\"Timed out!\" lateness after the deadline, p99",
+        "ms",
+        "≤ 5 ms",
+    );
+    let mut unrelated = Figure::new(
+        "bot CPU per unrelated message, 2,000 waits pending vs none",
+        "x",
+        "1.0×",
+    );
+    let mut health = Figure::new("`/health` requests/s", "/s", "≥ 30,000");
+    let mut notes = String::new();
+
+    for run in 0..RUNS {
+        eprintln!(
+            "run {}/{RUNS} ({:.0} s so far)",
+            run + 1,
+            started.elapsed().as_secs_f64()
+        );
+        // Start, idle, guilds, pings, health.
+        let sim = Sim::with_options(bench_sim()).await;
+        let (bot, ms) = start_timed(&sim, bench_bot(600)).await;
+        cold.values.push(ms);
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let pid = bot.pid();
+        let idle_rss = rss_mib(pid);
+        idle.values.push(idle_rss);
+
+        for g in 0..1000u64 {
+            let id = 3_000_000_000_000_000_000 + g * 1000;
+            sim.dispatch(
+                "GUILD_CREATE",
+                payloads::synthetic_guild(id, 100, 4_000_000_000_000_000_000 + g * 100),
+            );
+            if g % 50 == 0 {
+                tokio::task::yield_now().await;
+            }
+        }
+        // Let the bot digest them: a /ping answered after the last one, then a pause.
+        let marks = sim.mark();
+        let ping = sim.slash(BOB, GENERAL, "ping", json!([]));
+        sim.wait_request(
+            "a ping after the guilds",
+            marks,
+            Duration::from_secs(60),
+            |r| is_callback(r, ping.id),
+        )
+        .await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        guilds.values.push(rss_mib(pid) - idle_rss);
+
+        let (mut lat, bot_us, own_us, fds) = ping_load(&sim, &bot, 500, 4).await;
+        ping_p99.values.push(percentile(&mut lat, 99.0));
+        ping_cpu.values.push(bot_us);
+        if run == 0 {
+            let _ = writeln!(notes, "- `/ping` at 500/s: simulator + load generator used {own_us:.0} µs CPU per ping (the bot {bot_us:.0} µs); most open fds in the bot: {fds}.");
+        }
+
+        let mut best = 0.0;
+        for rate in [1_000u64, 2_000, 5_000, 10_000] {
+            let (mut lat, bot_us, own_us, fds) = ping_load(&sim, &bot, rate, 2).await;
+            let p99 = percentile(&mut lat, 99.0);
+            if run == 0 {
+                let _ = writeln!(notes, "- {rate}/s: p99 {p99:.1} ms, bot {bot_us:.0} µs/ping, simulator {own_us:.0} µs/ping, bot fds ≤ {fds}.");
+            }
+            if p99 < 50.0 {
+                best = rate as f64;
+            } else {
+                break;
+            }
+        }
+        best_rate.values.push(best);
+
+        let port = support::harness::Bot::health_port_of(&bot);
+        health.values.push(health_rps(port, 4, 3).await);
+        drop(bot);
+        drop(sim);
+
+        // 2,000 pending /ask, and CPU per unrelated message with and without them.
+        let sim = Sim::with_options(bench_sim()).await;
+        let (bot, _) = start_timed(&sim, bench_bot(600)).await;
+        let pid = bot.pid();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let cpu_per_message = |count: u64| {
+            let sim = &sim;
+            async move {
+                let before = cpu_secs(pid);
+                for _ in 0..count {
+                    sim.say(CAROL, OFF_TOPIC, "unrelated chatter");
+                }
+                // Messages are answered by nothing: give the bot time to read them all.
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                (cpu_secs(pid) - before) / count as f64
+            }
+        };
+        let base_cpu = cpu_per_message(5_000).await;
+        let before = rss_mib(pid);
+        let mut tokens = Vec::new();
+        let answered_before = sim.answered_count();
+        for i in 0..2_000u64 {
+            tokens.push((
+                5_000_000_000_000_000_000 + i,
+                sim.slash(5_000_000_000_000_000_000 + i, GENERAL, "ask", json!([]))
+                    .token,
+            ));
+            if i % 100 == 0 {
+                tokio::task::yield_now().await;
+            }
+        }
+        while sim.answered_count() < answered_before + 2_000 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let pending_rss = rss_mib(pid);
+        asks.values.push(pending_rss - before);
+        let loaded_cpu = cpu_per_message(5_000).await;
+        unrelated.values.push(loaded_cpu / base_cpu);
+        let followups = sim.followup_count();
+        for (user, _) in &tokens {
+            sim.say(*user, GENERAL, "answer");
+        }
+        while sim.followup_count() < followups + 2_000 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        asks_after.values.push(rss_mib(pid) - before);
+        drop(bot);
+        drop(sim);
+
+        // "Timed out!" lateness with a 1 s timeout.
+        let sim = Sim::with_options(bench_sim()).await;
+        let (bot, _) = start_timed(&sim, bench_bot(1)).await;
+        let mut asked = Vec::new();
+        for i in 0..200u64 {
+            asked.push(sim.slash(6_000_000_000_000_000_000 + i, GENERAL, "ask", json!([])));
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let mut late = Vec::new();
+        for ask in &asked {
+            let (_, answered) = sim.interaction_timing(ask.id);
+            let timed_out = sim
+                .followups(&ask.token)
+                .into_iter()
+                .find(|(_, c)| c == "Timed out!");
+            if let (Some(answered), Some((at, _))) = (answered, timed_out) {
+                late.push(at.duration_since(answered).as_secs_f64() * 1000.0 - 1000.0);
+            }
+        }
+        lateness.values.push(percentile(&mut late, 99.0));
+        drop(bot);
+    }
+
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    let mut table = String::new();
+    let _ = writeln!(table, "Command: `cargo bench --bench e2e` · machine: {cores} cores · runs per figure: {RUNS} · took {:.0} s\n", started.elapsed().as_secs_f64());
+    let _ = writeln!(table, "| figure | median | target | min – max | note |");
+    let _ = writeln!(table, "|---|---|---|---|---|");
+    asks.note = format!(
+        "≈ {:.2} KB per wait",
+        asks.values
+            .iter()
+            .copied()
+            .fold(f64::NAN, f64::min)
+            .max(0.0)
+            * 1024.0
+            / 2000.0
+    );
+    for figure in [
+        &cold,
+        &idle,
+        &guilds,
+        &ping_p99,
+        &ping_cpu,
+        &best_rate,
+        &asks,
+        &asks_after,
+        &lateness,
+        &unrelated,
+        &health,
+    ] {
+        let _ = writeln!(table, "{}", figure.row());
+    }
+    let _ = writeln!(table, "\nFirst run, details:\n{notes}");
+    println!("{table}");
+    let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-e2e.md");
+    if let Err(err) = std::fs::write(&out, &table) {
+        eprintln!("could not write {}: {err}", out.display());
+    }
+}
