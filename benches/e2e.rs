@@ -18,8 +18,18 @@ use support::harness::http_get;
 use support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// Runs per figure (the median is reported).
-const RUNS: usize = 3;
+/// Runs per figure (the median is reported); `BENCH_RUNS` overrides.
+fn runs() -> usize {
+    std::env::var("BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3)
+}
+
+/// `BENCH_ONLY=asks` (or `start`, `timeouts`) runs one group of figures, for quick iterations.
+fn wanted(group: &str) -> bool {
+    std::env::var("BENCH_ONLY").map_or(true, |only| only == group)
+}
 
 fn ticks_per_sec() -> f64 {
     // SAFETY: sysconf has no preconditions.
@@ -319,151 +329,167 @@ async fn main() {
     let mut health = Figure::new("`/health` requests/s", "/s", "≥ 30,000");
     let mut notes = String::new();
 
-    for run in 0..RUNS {
+    let runs = runs();
+    for run in 0..runs {
         eprintln!(
-            "run {}/{RUNS} ({:.0} s so far)",
+            "run {}/{runs} ({:.0} s so far)",
             run + 1,
             started.elapsed().as_secs_f64()
         );
-        // Start, idle, guilds, pings, health.
-        let sim = Sim::with_options(bench_sim()).await;
-        let (bot, ms) = start_timed(&sim, bench_bot(600)).await;
-        cold.values.push(ms);
-        tokio::time::sleep(Duration::from_secs(2)).await;
-        let pid = bot.pid();
-        let idle_rss = rss_mib(pid);
-        idle.values.push(idle_rss);
+        if wanted("start") {
+            // Start, idle, guilds, pings, health.
+            let sim = Sim::with_options(bench_sim()).await;
+            let (bot, ms) = start_timed(&sim, bench_bot(600)).await;
+            cold.values.push(ms);
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            let pid = bot.pid();
+            let idle_rss = rss_mib(pid);
+            idle.values.push(idle_rss);
 
-        for g in 0..1000u64 {
-            let id = 3_000_000_000_000_000_000 + g * 1000;
-            sim.dispatch(
-                "GUILD_CREATE",
-                payloads::synthetic_guild(id, 100, 4_000_000_000_000_000_000 + g * 100),
-            );
-            if g % 50 == 0 {
-                tokio::task::yield_now().await;
-            }
-        }
-        // Let the bot digest them: a /ping answered after the last one, then a pause.
-        let marks = sim.mark();
-        let ping = sim.slash(BOB, GENERAL, "ping", json!([]));
-        sim.wait_request(
-            "a ping after the guilds",
-            marks,
-            Duration::from_secs(60),
-            |r| is_callback(r, ping.id),
-        )
-        .await;
-        tokio::time::sleep(Duration::from_secs(2)).await;
-        guilds.values.push(rss_mib(pid) - idle_rss);
-
-        let (mut lat, bot_us, own_us, fds) = ping_load(&sim, &bot, 500, 4).await;
-        ping_p99.values.push(percentile(&mut lat, 99.0));
-        ping_cpu.values.push(bot_us);
-        if run == 0 {
-            let _ = writeln!(notes, "- `/ping` at 500/s: simulator + load generator used {own_us:.0} µs CPU per ping (the bot {bot_us:.0} µs); most open fds in the bot: {fds}.");
-        }
-
-        let mut best = 0.0;
-        for rate in [1_000u64, 2_000, 5_000, 10_000] {
-            let (mut lat, bot_us, own_us, fds) = ping_load(&sim, &bot, rate, 2).await;
-            let p99 = percentile(&mut lat, 99.0);
-            if run == 0 {
-                let _ = writeln!(notes, "- {rate}/s: p99 {p99:.1} ms, bot {bot_us:.0} µs/ping, simulator {own_us:.0} µs/ping, bot fds ≤ {fds}.");
-            }
-            if p99 < 50.0 {
-                best = rate as f64;
-            } else {
-                break;
-            }
-        }
-        best_rate.values.push(best);
-
-        let port = support::harness::Bot::health_port_of(&bot);
-        health.values.push(health_rps(port, 4, 3).await);
-        drop(bot);
-        drop(sim);
-
-        // 2,000 pending /ask, and CPU per unrelated message with and without them.
-        let sim = Sim::with_options(bench_sim()).await;
-        let (bot, _) = start_timed(&sim, bench_bot(600)).await;
-        let pid = bot.pid();
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        let cpu_per_message = |count: u64| {
-            let sim = &sim;
-            async move {
-                let before = cpu_secs(pid);
-                for _ in 0..count {
-                    sim.say(CAROL, OFF_TOPIC, "unrelated chatter");
+            for g in 0..1000u64 {
+                let id = 3_000_000_000_000_000_000 + g * 1000;
+                sim.dispatch(
+                    "GUILD_CREATE",
+                    payloads::synthetic_guild(id, 100, 4_000_000_000_000_000_000 + g * 100),
+                );
+                if g % 50 == 0 {
+                    tokio::task::yield_now().await;
                 }
-                // Messages are answered by nothing: give the bot time to read them all.
-                tokio::time::sleep(Duration::from_secs(2)).await;
-                (cpu_secs(pid) - before) / count as f64
             }
-        };
-        let base_cpu = cpu_per_message(5_000).await;
-        let before = rss_mib(pid);
-        let mut tokens = Vec::new();
-        let answered_before = sim.answered_count();
-        for i in 0..2_000u64 {
-            tokens.push((
-                5_000_000_000_000_000_000 + i,
-                sim.slash(5_000_000_000_000_000_000 + i, GENERAL, "ask", json!([]))
-                    .token,
-            ));
-            if i % 100 == 0 {
-                tokio::task::yield_now().await;
-            }
-        }
-        while sim.answered_count() < answered_before + 2_000 {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        let pending_rss = rss_mib(pid);
-        asks.values.push(pending_rss - before);
-        let loaded_cpu = cpu_per_message(5_000).await;
-        unrelated.values.push(loaded_cpu / base_cpu);
-        let followups = sim.followup_count();
-        for (user, _) in &tokens {
-            sim.say(*user, GENERAL, "answer");
-        }
-        while sim.followup_count() < followups + 2_000 {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        asks_after.values.push(rss_mib(pid) - before);
-        drop(bot);
-        drop(sim);
+            // Let the bot digest them: a /ping answered after the last one, then a pause.
+            let marks = sim.mark();
+            let ping = sim.slash(BOB, GENERAL, "ping", json!([]));
+            sim.wait_request(
+                "a ping after the guilds",
+                marks,
+                Duration::from_secs(60),
+                |r| is_callback(r, ping.id),
+            )
+            .await;
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            guilds.values.push(rss_mib(pid) - idle_rss);
 
-        // "Timed out!" lateness with a 1 s timeout.
-        let sim = Sim::with_options(bench_sim()).await;
-        let (bot, _) = start_timed(&sim, bench_bot(1)).await;
-        let mut asked = Vec::new();
-        for i in 0..200u64 {
-            asked.push(sim.slash(6_000_000_000_000_000_000 + i, GENERAL, "ask", json!([])));
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
-        tokio::time::sleep(Duration::from_secs(3)).await;
-        let mut late = Vec::new();
-        for ask in &asked {
-            let (_, answered) = sim.interaction_timing(ask.id);
-            let timed_out = sim
-                .followups(&ask.token)
-                .into_iter()
-                .find(|(_, c)| c == "Timed out!");
-            if let (Some(answered), Some((at, _))) = (answered, timed_out) {
-                late.push(at.duration_since(answered).as_secs_f64() * 1000.0 - 1000.0);
+            let (mut lat, bot_us, own_us, fds) = ping_load(&sim, &bot, 500, 4).await;
+            ping_p99.values.push(percentile(&mut lat, 99.0));
+            ping_cpu.values.push(bot_us);
+            if run == 0 {
+                let _ = writeln!(notes, "- `/ping` at 500/s: simulator + load generator used {own_us:.0} µs CPU per ping (the bot {bot_us:.0} µs); most open fds in the bot: {fds}.");
             }
+
+            let mut best = 0.0;
+            for rate in [1_000u64, 2_000, 5_000, 10_000] {
+                let (mut lat, bot_us, own_us, fds) = ping_load(&sim, &bot, rate, 2).await;
+                let p99 = percentile(&mut lat, 99.0);
+                if run == 0 {
+                    let _ = writeln!(notes, "- {rate}/s: p99 {p99:.1} ms, bot {bot_us:.0} µs/ping, simulator {own_us:.0} µs/ping, bot fds ≤ {fds}.");
+                }
+                if p99 < 50.0 {
+                    best = rate as f64;
+                } else {
+                    break;
+                }
+            }
+            best_rate.values.push(best);
+
+            let port = support::harness::Bot::health_port_of(&bot);
+            health.values.push(health_rps(port, 4, 3).await);
+            drop(bot);
+            drop(sim);
         }
-        lateness.values.push(percentile(&mut late, 99.0));
-        drop(bot);
+
+        if wanted("asks") {
+            // 2,000 pending /ask, and CPU per unrelated message with and without them.
+            let sim = Sim::with_options(bench_sim()).await;
+            let (bot, _) = start_timed(&sim, bench_bot(600)).await;
+            let pid = bot.pid();
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let cpu_per_message = |count: u64| {
+                let sim = &sim;
+                async move {
+                    let before = cpu_secs(pid);
+                    for _ in 0..count {
+                        sim.say(CAROL, OFF_TOPIC, "unrelated chatter");
+                    }
+                    // Messages are answered by nothing: give the bot time to read them all.
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                    (cpu_secs(pid) - before) / count as f64
+                }
+            };
+            let base_cpu = cpu_per_message(5_000).await;
+            let before = rss_mib(pid);
+            let mut tokens = Vec::new();
+            let answered_before = sim.answered_count();
+            for i in 0..2_000u64 {
+                tokens.push((
+                    5_000_000_000_000_000_000 + i,
+                    sim.slash(5_000_000_000_000_000_000 + i, GENERAL, "ask", json!([]))
+                        .token,
+                ));
+                if i % 100 == 0 {
+                    tokio::task::yield_now().await;
+                }
+            }
+            let mut burst_fds = 0;
+            while sim.answered_count() < answered_before + 2_000 {
+                burst_fds = burst_fds.max(open_fds(pid));
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let pending_rss = rss_mib(pid);
+            if run == 0 {
+                let _ = writeln!(
+                    notes,
+                    "- 2,000 `/ask` burst: bot fds ≤ {burst_fds}, {} after 1 s.",
+                    open_fds(pid)
+                );
+            }
+            asks.values.push(pending_rss - before);
+            let loaded_cpu = cpu_per_message(5_000).await;
+            unrelated.values.push(loaded_cpu / base_cpu);
+            let followups = sim.followup_count();
+            for (user, _) in &tokens {
+                sim.say(*user, GENERAL, "answer");
+            }
+            while sim.followup_count() < followups + 2_000 {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            asks_after.values.push(rss_mib(pid) - before);
+            drop(bot);
+            drop(sim);
+        }
+
+        if wanted("timeouts") {
+            // "Timed out!" lateness with a 1 s timeout.
+            let sim = Sim::with_options(bench_sim()).await;
+            let (bot, _) = start_timed(&sim, bench_bot(1)).await;
+            let mut asked = Vec::new();
+            for i in 0..200u64 {
+                asked.push(sim.slash(6_000_000_000_000_000_000 + i, GENERAL, "ask", json!([])));
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            let mut late = Vec::new();
+            for ask in &asked {
+                let (_, answered) = sim.interaction_timing(ask.id);
+                let timed_out = sim
+                    .followups(&ask.token)
+                    .into_iter()
+                    .find(|(_, c)| c == "Timed out!");
+                if let (Some(answered), Some((at, _))) = (answered, timed_out) {
+                    late.push(at.duration_since(answered).as_secs_f64() * 1000.0 - 1000.0);
+                }
+            }
+            lateness.values.push(percentile(&mut late, 99.0));
+            drop(bot);
+        }
     }
 
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(0);
     let mut table = String::new();
-    let _ = writeln!(table, "Command: `cargo bench --bench e2e` · machine: {cores} cores · runs per figure: {RUNS} · took {:.0} s\n", started.elapsed().as_secs_f64());
+    let _ = writeln!(table, "Command: `cargo bench --bench e2e` · machine: {cores} cores · runs per figure: {runs} · took {:.0} s\n", started.elapsed().as_secs_f64());
     let _ = writeln!(table, "| figure | median | target | min – max | note |");
     let _ = writeln!(table, "|---|---|---|---|---|");
     asks.note = format!(

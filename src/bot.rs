@@ -66,15 +66,24 @@ pub fn invite_url(application_id: u64) -> String {
 
 /// The HTTP client: Discord itself with serenity's rate limiter, or `DISCORD_API_BASE` in
 /// serenity's proxy mode (which needs the limiter off; rate limiting is then the base's job).
-pub fn http(config: &Config) -> Http {
-    let builder = HttpBuilder::new(config.token.expose());
-    match &config.api_base {
+pub fn http(config: &Config) -> anyhow::Result<Http> {
+    // serenity's default client keeps every idle connection for 90 s, however many a burst
+    // opened (hundreds, with HTTP/1.1); keep a few warm and let the rest go.
+    let client = reqwest::Client::builder()
+        .use_rustls_tls()
+        .pool_max_idle_per_host(16)
+        .pool_idle_timeout(Duration::from_secs(30))
+        .tcp_nodelay(true)
+        .build()
+        .context("could not build the HTTP client")?;
+    let builder = HttpBuilder::new(config.token.expose()).client(client);
+    Ok(match &config.api_base {
         Some(base) => builder
             .proxy(base.clone())
             .ratelimiter_disabled(true)
             .build(),
         None => builder.build(),
-    }
+    })
 }
 
 /// Raised when Discord rejects the token; `main` turns it into exit code 3.
@@ -300,14 +309,21 @@ async fn on_error(error: poise::FrameworkError<'_, Data, Error>) {
 
 /// The HTTP status of a failed Discord request somewhere in `error`'s chain.
 fn http_status(error: &anyhow::Error) -> Option<u16> {
-    error
-        .chain()
-        .find_map(|cause| match cause.downcast_ref::<serenity::Error>() {
-            Some(serenity::Error::Http(serenity::HttpError::UnsuccessfulRequest(response))) => {
-                Some(response.status_code.as_u16())
-            }
-            _ => None,
-        })
+    error.chain().find_map(|cause| {
+        cause
+            .downcast_ref::<serenity::Error>()
+            .and_then(serenity_status)
+    })
+}
+
+/// The HTTP status of a failed Discord request, if `error` is one.
+pub fn serenity_status(error: &serenity::Error) -> Option<u16> {
+    match error {
+        serenity::Error::Http(serenity::HttpError::UnsuccessfulRequest(response)) => {
+            Some(response.status_code.as_u16())
+        }
+        _ => None,
+    }
 }
 
 async fn reply_ephemeral(ctx: Context<'_>, text: String) {

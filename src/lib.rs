@@ -58,8 +58,10 @@ const SERVER_GRACE: Duration = Duration::from_secs(1);
 /// Waits until no command is in flight (at least [`DRAIN_MIN`], at most [`DRAIN_MAX`]).
 async fn drain_commands(state: &AppState) {
     use std::sync::atomic::Ordering;
+    state.tasks.close();
     let drained = async {
         tokio::time::sleep(DRAIN_MIN).await;
+        state.tasks.wait().await;
         while state.commands_in_flight.load(Ordering::Acquire) > 0 {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -98,7 +100,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
 
     let db = db::Db::connect(&config.database_url).await?;
 
-    let http = bot::http(&config);
+    let http = bot::http(&config)?;
     if let Some(base) = &config.api_base {
         tracing::info!(%base, "using DISCORD_API_BASE; rate limiting is left to that server");
     }

@@ -12,7 +12,7 @@ use crate::wait::Waits;
 /// One instance per process, behind an `Arc`; poise's `Data` is this.
 pub struct AppState {
     /// Pending interactive waits, fed by the event handler.
-    pub waits: Waits,
+    pub waits: Arc<Waits>,
     /// The database.
     pub db: Db,
     /// Evaluators with a tryout wizard running: one wizard per evaluator at a time.
@@ -26,6 +26,8 @@ pub struct AppState {
     /// Guilds the bot is in (from GUILD_CREATE/GUILD_DELETE), for /status: ids only, since
     /// serenity's cache is off.
     guilds: Mutex<std::collections::HashSet<serenity::all::GuildId>>,
+    /// Tasks that outlive their command (a pending `/ask`'s answer): shutdown waits for them.
+    pub tasks: tokio_util::task::TaskTracker,
     /// Commands running now, so a shutdown can let them finish their last messages.
     pub commands_in_flight: std::sync::atomic::AtomicUsize,
     /// Why the bot must stop, when something failed that no user can fix (for example command
@@ -37,10 +39,11 @@ impl AppState {
     /// Builds the state for `config`.
     pub fn new(config: Config, db: Db, health: Arc<Health>, shutdown: CancellationToken) -> Self {
         Self {
-            waits: Waits::new(config.wait_timeout),
+            waits: Arc::new(Waits::new(config.wait_timeout)),
             db,
             tryouts_running: Mutex::new(Default::default()),
             commands_in_flight: Default::default(),
+            tasks: tokio_util::task::TaskTracker::new(),
             guilds: Mutex::new(Default::default()),
             health,
             config,

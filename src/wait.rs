@@ -18,7 +18,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serenity::all::{ChannelId, ComponentInteraction, Message, ModalInteraction, UserId};
@@ -148,7 +148,7 @@ impl Waits {
     ///
     /// Register *before* sending the prompt, then call [`Pending::wait`]: a reply that arrives
     /// while the prompt is still being sent is then not missed.
-    pub fn expect_message(&self, channel: ChannelId, user: UserId) -> Pending<'_, Message> {
+    pub fn expect_message(self: &Arc<Self>, channel: ChannelId, user: UserId) -> Pending<Message> {
         let (tx, rx) = oneshot::channel();
         let id = self.new_prompt();
         self.lock()
@@ -156,25 +156,29 @@ impl Waits {
             .entry((channel, user))
             .or_default()
             .push(Slot { id, user, tx });
-        Pending::new(self, Key::Message(channel, user), id, rx)
+        Pending::new(Arc::clone(self), Key::Message(channel, user), id, rx)
     }
 
     /// Starts waiting for `user`'s click (button or select) on a component of prompt `prompt`.
     ///
     /// The waiter receives the interaction unanswered and must respond within Discord's 3 s.
-    pub fn expect_component(&self, prompt: u64, user: UserId) -> Pending<'_, ComponentInteraction> {
+    pub fn expect_component(
+        self: &Arc<Self>,
+        prompt: u64,
+        user: UserId,
+    ) -> Pending<ComponentInteraction> {
         let (tx, rx) = oneshot::channel();
         let id = self.new_prompt();
         self.lock().components.insert(prompt, Slot { id, user, tx });
-        Pending::new(self, Key::Component(prompt), id, rx)
+        Pending::new(Arc::clone(self), Key::Component(prompt), id, rx)
     }
 
     /// Starts waiting for `user`'s submission of the modal of prompt `prompt`.
-    pub fn expect_modal(&self, prompt: u64, user: UserId) -> Pending<'_, ModalInteraction> {
+    pub fn expect_modal(self: &Arc<Self>, prompt: u64, user: UserId) -> Pending<ModalInteraction> {
         let (tx, rx) = oneshot::channel();
         let id = self.new_prompt();
         self.lock().modals.insert(prompt, Slot { id, user, tx });
-        Pending::new(self, Key::Modal(prompt), id, rx)
+        Pending::new(Arc::clone(self), Key::Modal(prompt), id, rx)
     }
 
     /// Hands a new message to the oldest wait for its channel and author. Returns whether a wait
@@ -295,9 +299,10 @@ enum Key {
 /// A registered wait. Await it with [`Pending::wait`]; dropping it (or timing out) removes the
 /// registration.
 #[must_use = "a registered wait does nothing until awaited with .wait(timeout)"]
-pub struct Pending<'a, T> {
-    /// The registry to clean up on drop.
-    waits: &'a Waits,
+pub struct Pending<T> {
+    /// The registry to clean up on drop (shared, so a wait can outlive the command that
+    /// registered it).
+    waits: Arc<Waits>,
     /// Where the registration lives.
     key: Key,
     /// This registration's id, so only it is removed.
@@ -321,8 +326,8 @@ impl Key {
     }
 }
 
-impl<'a, T> Pending<'a, T> {
-    fn new(waits: &'a Waits, key: Key, id: u64, rx: oneshot::Receiver<T>) -> Self {
+impl<T> Pending<T> {
+    fn new(waits: Arc<Waits>, key: Key, id: u64, rx: oneshot::Receiver<T>) -> Self {
         crate::telemetry::waits_in_flight(1.0);
         Pending {
             waits,
@@ -355,7 +360,7 @@ impl<'a, T> Pending<'a, T> {
     }
 }
 
-impl<T> Drop for Pending<'_, T> {
+impl<T> Drop for Pending<T> {
     fn drop(&mut self) {
         self.waits.remove(&self.key, self.id);
         crate::telemetry::waits_in_flight(-1.0);
@@ -370,7 +375,6 @@ impl<T> Drop for Pending<'_, T> {
 mod tests {
     use super::*;
     use std::sync::atomic::AtomicBool;
-    use std::sync::Arc;
 
     /// Sets a flag when dropped, to see that a timed-out future was cancelled.
     struct DropFlag(Arc<AtomicBool>);
@@ -418,7 +422,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_message_wait_takes_only_its_users_message_in_its_channel() {
-        let waits = Waits::new(None);
+        let waits = Arc::new(Waits::new(None));
         let pending = waits.expect_message(ChannelId::new(1), UserId::new(7));
         assert!(!waits.dispatch_message(message(1, 8, false, "other user")));
         assert!(!waits.dispatch_message(message(2, 7, false, "other channel")));
@@ -431,7 +435,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn timed_out_and_dropped_waits_leave_nothing_behind() {
-        let waits = Waits::new(None);
+        let waits = Arc::new(Waits::new(None));
         let pending = waits.expect_message(ChannelId::new(1), UserId::new(7));
         assert_eq!(waits.pending(), 1);
         assert!(pending.wait(Duration::from_secs(60)).await.is_none());
@@ -449,7 +453,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn two_waits_on_one_key_are_served_in_order() {
-        let waits = Waits::new(None);
+        let waits = Arc::new(Waits::new(None));
         let first = waits.expect_message(ChannelId::new(1), UserId::new(7));
         let second = waits.expect_message(ChannelId::new(1), UserId::new(7));
         assert!(waits.dispatch_message(message(1, 7, false, "a")));
@@ -461,7 +465,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn cancel_all_ends_every_wait_with_none() {
-        let waits = Waits::new(None);
+        let waits = Arc::new(Waits::new(None));
         let pending = waits.expect_message(ChannelId::new(1), UserId::new(7));
         assert!(!waits.stopping());
         waits.cancel_all();
@@ -494,7 +498,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_click_by_another_user_is_not_delivered() {
-        let waits = Waits::new(None);
+        let waits = Arc::new(Waits::new(None));
         let prompt = waits.new_prompt();
         let pending = waits.expect_component(prompt, UserId::new(7));
         let id = custom_id(prompt, "confirm");

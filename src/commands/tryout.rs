@@ -164,8 +164,8 @@ impl Drop for Running<'_> {
 }
 
 /// Step 1 sent and waiting: the menu's wait and what is needed to disable it.
-struct PositionMenu<'a> {
-    click: crate::wait::Pending<'a, ComponentInteraction>,
+struct PositionMenu {
+    click: crate::wait::Pending<ComponentInteraction>,
     prompt: u64,
     message: MessageId,
     text: String,
@@ -246,7 +246,7 @@ impl Wizard<'_> {
     }
 
     /// Sends step 1, the position menu, and starts waiting for the choice.
-    async fn send_position_menu(&self, player: &serenity::User) -> Result<PositionMenu<'_>, Error> {
+    async fn send_position_menu(&self, player: &serenity::User) -> Result<PositionMenu, Error> {
         let waits = &self.ctx.data().waits;
         let prompt = waits.new_prompt();
         let text = format!(
@@ -265,7 +265,7 @@ impl Wizard<'_> {
     }
 
     /// Waits for the position chosen on the menu.
-    async fn ask_position(&self, menu: PositionMenu<'_>) -> Result<Step<Position>, Error> {
+    async fn ask_position(&self, menu: PositionMenu) -> Result<Step<Position>, Error> {
         let PositionMenu {
             click,
             prompt,
