@@ -434,12 +434,13 @@ async fn main() {
                 burst_fds = burst_fds.max(open_fds(pid));
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
-            tokio::time::sleep(Duration::from_secs(1)).await;
+            // Steady state: let the burst's transient memory (requests, connections) go first.
+            tokio::time::sleep(Duration::from_secs(5)).await;
             let pending_rss = rss_mib(pid);
             if run == 0 {
                 let _ = writeln!(
                     notes,
-                    "- 2,000 `/ask` burst: bot fds ≤ {burst_fds}, {} after 1 s.",
+                    "- 2,000 `/ask` burst: bot fds ≤ {burst_fds}, {} after 5 s.",
                     open_fds(pid)
                 );
             }
@@ -515,7 +516,9 @@ async fn main() {
         &unrelated,
         &health,
     ] {
-        let _ = writeln!(table, "{}", figure.row());
+        if !figure.values.is_empty() {
+            let _ = writeln!(table, "{}", figure.row());
+        }
     }
     let _ = writeln!(table, "\nFirst run, details:\n{notes}");
     println!("{table}");
