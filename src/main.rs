@@ -4,10 +4,6 @@ use std::process::ExitCode;
 
 use novera_assistant::{exit_code, logging, run, shutdown, Config};
 
-/// mimalloc gives freed memory back to the system, where glibc's allocator keeps what a burst
-/// of waits or requests used (measured in BENCHMARKS.md).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[allow(clippy::disallowed_methods)] // #[tokio::main] builds the process's one runtime, here.
 #[tokio::main]
