@@ -4,7 +4,6 @@ use std::process::ExitCode;
 
 use novera_assistant::{exit_code, logging, run, shutdown, Config};
 
-
 #[allow(clippy::disallowed_methods)] // #[tokio::main] builds the process's one runtime, here.
 #[tokio::main]
 async fn main() -> ExitCode {
