@@ -1,7 +1,7 @@
 //! Micro-benchmarks behind design choices: what `safe_wait_for` and the wait registry cost
 //! next to a bare future, the value formula, and the rankings queries over 100,000 members.
 //! `cargo bench --bench micro`.
-#![allow(clippy::disallowed_methods)] // The benchmark drives futures on its own runtime.
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)] // The benchmark drives futures on its own runtime.
 
 use std::hint::black_box;
 use std::sync::Arc;
