@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use novera_assistant::db::{Db, ValueChange};
+use novera_assistant::db::Db;
 use novera_assistant::values::{compute, Position, Ratings, Skill};
 use novera_assistant::wait::{safe_wait_for, Waits};
 use serenity::all::{ChannelId, GuildId, Message, UserId};
@@ -96,7 +96,11 @@ fn rankings(c: &mut Criterion) {
         tx.commit().await.expect("commit");
         db
     });
-    let _ = ValueChange::Set(0);
+    c.bench_function("rankings first page of 10 over 100,000 members", |b| {
+        b.iter(|| {
+            rt.block_on(async { black_box(db.leaderboard(guild, 0, 10).await.expect("a page")) })
+        })
+    });
     c.bench_function("rankings page 5,000 of 10 over 100,000 members", |b| {
         b.iter(|| {
             rt.block_on(async {

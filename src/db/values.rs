@@ -118,12 +118,14 @@ impl Db {
         .await
         .context("reading a value")?;
         let Some(value) = value else { return Ok(None) };
+        // Two range counts on the (guild, value, user) index rather than one OR, which SQLite
+        // would answer by scanning the whole guild.
         let ahead: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM member_values
-             WHERE guild_id = ? AND (value > ? OR (value = ? AND user_id < ?))",
+            "SELECT (SELECT COUNT(*) FROM member_values WHERE guild_id = ?1 AND value > ?2)
+                  + (SELECT COUNT(*) FROM member_values
+                     WHERE guild_id = ?1 AND value = ?2 AND user_id < ?3)",
         )
         .bind(sql_id(guild.get()))
-        .bind(value)
         .bind(value)
         .bind(sql_id(user.get()))
         .fetch_one(&self.pool)
