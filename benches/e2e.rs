@@ -108,18 +108,7 @@ async fn start_timed(sim: &Sim, options: BotOptions) -> (Bot, f64) {
     let bot = Bot::start_with(sim, options).await;
     // Find the port as soon as it is logged, then poll /health tightly.
     let port = loop {
-        let logs = bot.logs();
-        if let Some(port) = logs
-            .lines()
-            .find(|l| l.contains("health server listening"))
-            .and_then(|l| l.split("127.0.0.1:").nth(1))
-            .map(|r| {
-                r.chars()
-                    .take_while(char::is_ascii_digit)
-                    .collect::<String>()
-            })
-            .and_then(|p| p.parse::<u16>().ok())
-        {
+        if let Some(port) = support::harness::port_in_logs(&bot.logs()) {
             break port;
         }
         assert!(

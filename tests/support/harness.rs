@@ -144,19 +144,7 @@ impl Bot {
             return port;
         }
         for _ in 0..200 {
-            let logs = self.logs();
-            // `addr=127.0.0.1:PORT` in text logs, `"addr":"127.0.0.1:PORT"` in JSON logs.
-            if let Some(port) = logs
-                .lines()
-                .find(|l| l.contains("health server listening"))
-                .and_then(|l| l.split("127.0.0.1:").nth(1))
-                .map(|rest| {
-                    rest.chars()
-                        .take_while(char::is_ascii_digit)
-                        .collect::<String>()
-                })
-                .and_then(|p| p.parse().ok())
-            {
+            if let Some(port) = port_in_logs(&self.logs()) {
                 self.health_port = Some(port);
                 return port;
             }
@@ -170,19 +158,9 @@ impl Bot {
 
     /// The health port once known (after [`Bot::health_port`] or a healthy start).
     pub fn health_port_of(bot: &Bot) -> u16 {
-        bot.health_port.unwrap_or_else(|| {
-            bot.logs()
-                .lines()
-                .find(|l| l.contains("health server listening"))
-                .and_then(|l| l.split("127.0.0.1:").nth(1))
-                .map(|r| {
-                    r.chars()
-                        .take_while(char::is_ascii_digit)
-                        .collect::<String>()
-                })
-                .and_then(|p| p.parse().ok())
-                .unwrap_or(0)
-        })
+        bot.health_port
+            .or_else(|| port_in_logs(&bot.logs()))
+            .unwrap_or(0)
     }
 
     /// `GET /health`: status code and JSON body.
@@ -252,6 +230,20 @@ impl Bot {
             ),
         }
     }
+}
+
+/// The health port in the bot's startup log: `addr=127.0.0.1:PORT` in text logs,
+/// `"addr":"127.0.0.1:PORT"` in JSON logs.
+pub fn port_in_logs(logs: &str) -> Option<u16> {
+    logs.lines()
+        .find(|l| l.contains("health server listening"))
+        .and_then(|l| l.split("127.0.0.1:").nth(1))
+        .map(|rest| {
+            rest.chars()
+                .take_while(char::is_ascii_digit)
+                .collect::<String>()
+        })
+        .and_then(|p| p.parse().ok())
 }
 
 async fn capture<R: tokio::io::AsyncRead + Unpin>(reader: BufReader<R>, logs: Arc<Mutex<String>>) {
