@@ -74,8 +74,10 @@ struct Slot<T> {
     id: u64,
     /// Who may answer it.
     user: UserId,
-    /// Where the answer goes.
-    tx: oneshot::Sender<T>,
+    /// Where the answer goes. Boxed: a oneshot channel allocates room for its value up front,
+    /// and a `Message` or interaction is over 1.3 KB — too much to reserve for every pending
+    /// wait when most of them time out.
+    tx: oneshot::Sender<Box<T>>,
 }
 
 /// The registry's maps, behind one short-lived lock (never held across `.await`).
@@ -193,7 +195,7 @@ impl Waits {
             return false;
         };
         let mut delivered = false;
-        let mut message = message;
+        let mut message = Box::new(message);
         while !slots.is_empty() {
             let slot = slots.remove(0);
             // A failed send means that waiter was dropped without cleaning up yet; try the next.
@@ -279,9 +281,9 @@ fn deliver<T>(map: &mut HashMap<u64, Slot<T>>, prompt: u64, user: UserId, item: 
         None => Dispatch::Expired(item),
         Some(slot) if slot.user != user => Dispatch::NotYours(item),
         Some(_) => match map.remove(&prompt) {
-            Some(slot) => match slot.tx.send(item) {
+            Some(slot) => match slot.tx.send(Box::new(item)) {
                 Ok(()) => Dispatch::Delivered,
-                Err(item) => Dispatch::Expired(item),
+                Err(item) => Dispatch::Expired(*item),
             },
             None => Dispatch::Expired(item),
         },
@@ -308,7 +310,7 @@ pub struct Pending<T> {
     /// This registration's id, so only it is removed.
     id: u64,
     /// Receives the answer.
-    rx: oneshot::Receiver<T>,
+    rx: oneshot::Receiver<Box<T>>,
     /// When it was registered, for the wait-duration metric.
     started: std::time::Instant,
     /// Whether [`Pending::wait`] recorded the outcome (otherwise dropping it is a cancellation).
@@ -327,7 +329,7 @@ impl Key {
 }
 
 impl<T> Pending<T> {
-    fn new(waits: Arc<Waits>, key: Key, id: u64, rx: oneshot::Receiver<T>) -> Self {
+    fn new(waits: Arc<Waits>, key: Key, id: u64, rx: oneshot::Receiver<Box<T>>) -> Self {
         crate::telemetry::waits_in_flight(1.0);
         Pending {
             waits,
@@ -348,6 +350,7 @@ impl<T> Pending<T> {
             safe_wait_for(&mut self.rx, timeout)
                 .await
                 .and_then(Result::ok)
+                .map(|answer| *answer)
         };
         let outcome = match (&answer, self.waits.stopping()) {
             (Some(_), _) => "answered",
