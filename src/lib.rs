@@ -16,6 +16,7 @@
 //! - [`db`] — the SQLite database: migrations, one file per table's queries.
 //! - [`health`] — the HTTP router: `GET /health`, `/livez`, `/metrics`.
 //! - [`telemetry`] — metric names and recording helpers (Prometheus exporter).
+//! - [`memory`] — gives the heap's free pages back to the system after a burst.
 //! - [`bot`] — poise options, the event handler, `on_error`, command registration.
 //! - [`commands`] — one file per feature.
 
@@ -25,6 +26,7 @@ pub mod config;
 pub mod db;
 pub mod health;
 pub mod logging;
+pub mod memory;
 pub mod shutdown;
 pub mod state;
 pub mod telemetry;
@@ -130,6 +132,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
         .with_graceful_shutdown(cancel.clone().cancelled_owned());
     let mut server = tokio::spawn(async move { server.await });
     let mut gateway = tokio::spawn(async move { client.start().await });
+    tokio::spawn(memory::release_after_bursts(cancel.clone()));
 
     let outcome: anyhow::Result<()> = tokio::select! {
         () = shutdown => Ok(()),

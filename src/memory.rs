@@ -1,0 +1,186 @@
+//! Gives memory freed after a burst back to the system.
+//!
+//! A burst of interactions (2,000 `/ask`s at once, say) briefly needs tens of MiB: serenity
+//! spawns one task per gateway event and the HTTP client opens a connection per concurrent
+//! request. Once the burst is over the bot's live heap is back to a few MiB, but glibc's
+//! allocator returns freed memory to the kernel only from the top of each heap, so a few
+//! long-lived allocations made during the burst (the pending waits themselves) pin the rest and
+//! the process keeps the burst's peak RSS for good. `malloc_trim(0)` releases the free pages
+//! anywhere in every arena.
+//!
+//! [`release_after_bursts`] compares, once a second, the process's anonymous resident memory
+//! with what the allocator has in use (`/proc/self/statm` and `mallinfo2`: microseconds). When
+//! the difference (memory held but not in use) has grown by more than [`TRIM_ABOVE`] since it
+//! was lowest, it trims, and that lower figure becomes the new reference. An idle bot never
+//! trims; a busy one trims when a burst has left memory behind, at most once a second. Other allocators (musl, or another target) have their own policies; there the task does
+//! nothing.
+
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+/// Free heap memory worth giving back.
+pub const TRIM_ABOVE: usize = 2 * 1024 * 1024;
+
+/// How often the memory held but not in use is checked.
+const CHECK_EVERY: Duration = Duration::from_secs(1);
+
+/// Bytes the allocator holds free (in its heaps, not counting released pages).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+pub fn free_bytes() -> usize {
+    // SAFETY: mallinfo2 has no preconditions; it only reads the allocator's statistics.
+    let info = unsafe { libc::mallinfo2() };
+    info.fordblks
+}
+
+/// Gives free heap pages back to the kernel; returns whether any were released.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+pub fn trim() -> bool {
+    // SAFETY: malloc_trim has no preconditions; it takes the allocator's own locks.
+    unsafe { libc::malloc_trim(0) == 1 }
+}
+
+/// Bytes the allocator has handed out and not had back.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+pub fn in_use_bytes() -> usize {
+    // SAFETY: as in `free_bytes`.
+    let info = unsafe { libc::mallinfo2() };
+    info.uordblks
+}
+
+/// Resident memory that is not backed by a file (heap, stacks), from `/proc/self/statm`.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+pub fn anonymous_resident_bytes() -> Option<usize> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let mut fields = statm.split_whitespace().skip(1);
+    let resident: usize = fields.next()?.parse().ok()?;
+    let shared: usize = fields.next()?.parse().ok()?;
+    // SAFETY: sysconf has no preconditions.
+    let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).ok()?;
+    Some(resident.saturating_sub(shared) * page)
+}
+
+/// Decides when to trim from successive readings of the memory held but not in use.
+#[derive(Debug)]
+pub struct Trigger {
+    /// The lowest reading since the last trim.
+    lowest: usize,
+}
+
+impl Default for Trigger {
+    fn default() -> Self {
+        Self { lowest: usize::MAX }
+    }
+}
+
+impl Trigger {
+    /// Whether a reading of `held` bytes calls for a trim: it exceeds the lowest reading since
+    /// the last trim by more than [`TRIM_ABOVE`].
+    pub fn should_trim(&mut self, held: usize) -> bool {
+        self.lowest = self.lowest.min(held);
+        held > self.lowest.saturating_add(TRIM_ABOVE)
+    }
+
+    /// A trim left `held` bytes held: later growth is measured from there.
+    pub fn trimmed(&mut self, held: usize) {
+        self.lowest = held;
+    }
+}
+
+/// Memory the process holds but the allocator does not have in use.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn slack() -> Option<usize> {
+    Some(anonymous_resident_bytes()?.saturating_sub(in_use_bytes()))
+}
+
+/// Trims the heap after each burst (see the module's documentation), until `shutdown`.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+pub async fn release_after_bursts(shutdown: CancellationToken) {
+    let mut every = tokio::time::interval(CHECK_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut trigger = Trigger::default();
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = every.tick() => {}
+        }
+        let Some(held) = slack() else { return };
+        if trigger.should_trim(held) {
+            let released = trim();
+            let after = slack().unwrap_or(held);
+            tracing::debug!(held, after, released, "gave freed heap memory back");
+            trigger.trimmed(after);
+        }
+    }
+}
+
+/// Elsewhere the allocator decides on its own: nothing to do.
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+pub async fn release_after_bursts(shutdown: CancellationToken) {
+    shutdown.cancelled().await;
+}
+
+#[cfg(test)]
+mod trigger_tests {
+    use super::*;
+
+    const MIB: usize = 1024 * 1024;
+
+    #[test]
+    fn a_steady_process_never_trims() {
+        let mut trigger = Trigger::default();
+        for held in [5 * MIB, 6 * MIB, 5 * MIB, 6 * MIB + MIB / 2] {
+            assert!(!trigger.should_trim(held));
+        }
+    }
+
+    #[test]
+    fn growth_past_the_threshold_trims_once_then_measures_from_the_result() {
+        let mut trigger = Trigger::default();
+        assert!(!trigger.should_trim(5 * MIB));
+        assert!(trigger.should_trim(30 * MIB));
+        trigger.trimmed(9 * MIB);
+        assert!(
+            !trigger.should_trim(10 * MIB),
+            "trimmed again without new growth"
+        );
+        assert!(trigger.should_trim(12 * MIB));
+    }
+}
+
+#[cfg(all(test, target_os = "linux", target_env = "gnu"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trimming_returns_the_holes_a_burst_leaves() {
+        // A 64 MiB burst of small blocks of which one in 16 outlives it: the freed ones are
+        // holes between live blocks, which glibc never gives back by itself.
+        let burst: Vec<Vec<u8>> = (0..64 * 1024).map(|i| vec![i as u8 | 1; 1000]).collect();
+        let kept: Vec<Vec<u8>> = burst.into_iter().step_by(16).collect();
+        assert!(free_bytes() > TRIM_ABOVE, "the burst left nothing free");
+        let held = resident_kib();
+        trim();
+        let trimmed = resident_kib();
+        assert!(
+            held.saturating_sub(trimmed) > 32 * 1024,
+            "trimming released only {} KiB of the burst's ~60 MiB of holes",
+            held.saturating_sub(trimmed)
+        );
+        assert_eq!(kept.len(), 4096);
+        assert!(
+            kept.iter().all(|block| block[999] & 1 == 1),
+            "kept blocks damaged"
+        );
+    }
+
+    fn resident_kib() -> u64 {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    }
+}
