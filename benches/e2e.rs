@@ -86,6 +86,17 @@ fn percentile(values: &mut [f64], p: f64) -> f64 {
     values[rank.min(values.len() - 1)]
 }
 
+/// Extra environment for the bot, from `BENCH_BOT_ENV="K=V,K2=V2"` (for example to compare
+/// allocator settings without rebuilding).
+fn bot_env() -> Vec<(String, String)> {
+    std::env::var("BENCH_BOT_ENV")
+        .unwrap_or_default()
+        .split(',')
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect()
+}
+
 fn bench_sim() -> SimOptions {
     SimOptions {
         validate: false,
@@ -98,6 +109,7 @@ fn bench_bot(wait: u64) -> BotOptions {
     BotOptions {
         wait_timeout: Some(wait),
         rust_log: "warn,novera_assistant=info".into(),
+        env: bot_env(),
         ..BotOptions::default()
     }
 }
