@@ -118,49 +118,60 @@ pub async fn check_token(http: &Http) -> anyhow::Result<()> {
     }
 }
 
+/// The framework's options: commands, hooks, and the defaults this bot changes.
+pub fn options() -> poise::FrameworkOptions<Arc<AppState>, Error> {
+    poise::FrameworkOptions {
+        commands: commands::all(),
+        on_error: |error| Box::pin(on_error(error)),
+        // While shutting down, new invocations get a polite "try again" instead.
+        command_check: Some(|ctx| {
+            Box::pin(async move {
+                if !ctx.data().stopping() {
+                    return Ok(true);
+                }
+                let reply = poise::CreateReply::default()
+                    .content(RESTARTING)
+                    .ephemeral(true);
+                if let Err(err) = ctx.send(reply).await {
+                    tracing::warn!(error = %err, "could not turn a command away during shutdown");
+                }
+                Ok(false)
+            })
+        }),
+        pre_command: |ctx| {
+            Box::pin(async move {
+                ctx.data()
+                    .commands_in_flight
+                    .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+                tracing::debug!(
+                    command = %ctx.command().qualified_name,
+                    user = %ctx.author().id,
+                    "command invoked"
+                );
+            })
+        },
+        post_command: |ctx| {
+            Box::pin(async move {
+                crate::telemetry::command(&ctx.command().qualified_name, "ok");
+                command_finished(ctx)
+            })
+        },
+        // No pings unless a message grants one: user text must never ping anyone.
+        allowed_mentions: Some(CreateAllowedMentions::new()),
+        // Owners are not used; skipping the lookup saves a REST call at startup.
+        initialize_owners: false,
+        // No command has a cooldown. Without this, poise still records the last use of
+        // every command by every user, member, channel and guild, in maps that are never
+        // pruned: memory that grows with every new user, forever.
+        manual_cooldowns: true,
+        ..Default::default()
+    }
+}
+
 /// Builds the serenity client with the poise framework and our event handler.
 pub async fn client(http: Http, state: Arc<AppState>) -> anyhow::Result<serenity::Client> {
     let framework = poise::Framework::builder()
-        .options(poise::FrameworkOptions {
-            commands: commands::all(),
-            on_error: |error| Box::pin(on_error(error)),
-            // While shutting down, new invocations get a polite "try again" instead.
-            command_check: Some(|ctx| {
-                Box::pin(async move {
-                    if !ctx.data().stopping() {
-                        return Ok(true);
-                    }
-                    let reply = poise::CreateReply::default().content(RESTARTING).ephemeral(true);
-                    if let Err(err) = ctx.send(reply).await {
-                        tracing::warn!(error = %err, "could not turn a command away during shutdown");
-                    }
-                    Ok(false)
-                })
-            }),
-            pre_command: |ctx| {
-                Box::pin(async move {
-                    ctx.data()
-                        .commands_in_flight
-                        .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
-                    tracing::debug!(
-                        command = %ctx.command().qualified_name,
-                        user = %ctx.author().id,
-                        "command invoked"
-                    );
-                })
-            },
-            post_command: |ctx| {
-                Box::pin(async move {
-                    crate::telemetry::command(&ctx.command().qualified_name, "ok");
-                    command_finished(ctx)
-                })
-            },
-            // No pings unless a message grants one: user text must never ping anyone.
-            allowed_mentions: Some(CreateAllowedMentions::new()),
-            // Owners are not used; skipping the lookup saves a REST call at startup.
-            initialize_owners: false,
-            ..Default::default()
-        })
+        .options(options())
         .setup({
             let state = state.clone();
             move |ctx, _ready, framework| {
@@ -451,6 +462,19 @@ async fn refuse_modal(ctx: &serenity::Context, submit: &ModalInteraction, text: 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_framework_keeps_no_state_per_user_and_pings_nobody_by_default() {
+        let options = options();
+        // poise's cooldown maps grow with every distinct user unless cooldowns are manual.
+        assert!(options.manual_cooldowns);
+        for command in &options.commands {
+            assert_ne!(command.manual_cooldowns, Some(false), "/{}", command.name);
+        }
+        let mentions = serde_json::to_value(options.allowed_mentions.clone())
+            .expect("allowed_mentions serializes");
+        assert_eq!(mentions["parse"], serde_json::json!([]), "{mentions}");
+    }
 
     #[test]
     fn the_invite_link_asks_for_both_scopes_and_the_commands_permissions() {
