@@ -196,12 +196,16 @@ pub async fn client(http: Http, state: Arc<AppState>) -> anyhow::Result<serenity
     cache.cache_channels = false;
     cache.cache_users = false;
 
-    serenity::ClientBuilder::new_with_http(http, intents())
-        .framework(framework)
-        .event_handler(Events {
+    let dispatcher = crate::dispatch::Dispatcher {
+        poise: framework,
+        slots: state.command_slots.clone(),
+        events: Events {
             state,
             seen_ready: Default::default(),
-        })
+        },
+    };
+    serenity::ClientBuilder::new_with_http(http, intents())
+        .framework(dispatcher)
         .cache_settings(cache)
         .await
         .context("could not build the Discord client")
@@ -345,9 +349,10 @@ async fn reply_ephemeral(ctx: Context<'_>, text: String) {
     }
 }
 
-/// Feeds gateway events to the health state and the wait registry. Registered with serenity
-/// directly, so it works from the first event, before poise's setup has finished.
-struct Events {
+/// Feeds gateway events to the health state and the wait registry. Called by
+/// [`crate::dispatch::Dispatcher`] without going through poise, so it works from the first
+/// event, before poise's setup has finished.
+pub struct Events {
     state: Arc<AppState>,
     /// Whether a READY was seen before: a later one is a reconnect (a new session).
     seen_ready: std::sync::atomic::AtomicBool,

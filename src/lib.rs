@@ -18,12 +18,14 @@
 //! - [`telemetry`] — metric names and recording helpers (Prometheus exporter).
 //! - [`memory`] — gives the heap's free pages back to the system after a burst.
 //! - [`bot`] — poise options, the event handler, `on_error`, command registration.
+//! - [`dispatch`] — routes each gateway event; bounds how many commands work at once.
 //! - [`commands`] — one file per feature.
 
 pub mod bot;
 pub mod commands;
 pub mod config;
 pub mod db;
+pub mod dispatch;
 pub mod health;
 pub mod logging;
 pub mod memory;

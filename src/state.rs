@@ -28,6 +28,8 @@ pub struct AppState {
     guilds: Mutex<std::collections::HashSet<serenity::all::GuildId>>,
     /// Tasks that outlive their command (a pending `/ask`'s answer): shutdown waits for them.
     pub tasks: tokio_util::task::TaskTracker,
+    /// Bounds how many commands work (not wait) at once; see [`crate::dispatch`].
+    pub command_slots: Arc<tokio::sync::Semaphore>,
     /// Commands running now, so a shutdown can let them finish their last messages.
     pub commands_in_flight: std::sync::atomic::AtomicUsize,
     /// Why the bot must stop, when something failed that no user can fix (for example command
@@ -42,6 +44,7 @@ impl AppState {
             waits: Arc::new(Waits::new(config.wait_timeout)),
             db,
             tryouts_running: Mutex::new(Default::default()),
+            command_slots: Arc::new(tokio::sync::Semaphore::new(crate::dispatch::COMMAND_SLOTS)),
             commands_in_flight: Default::default(),
             tasks: tokio_util::task::TaskTracker::new(),
             guilds: Mutex::new(Default::default()),

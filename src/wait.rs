@@ -344,6 +344,8 @@ impl<T> Pending<T> {
     /// Waits at most `timeout` for the answer: `None` if none came in time (or the bot is
     /// shutting down).
     pub async fn wait(mut self, timeout: Duration) -> Option<T> {
+        // A user may take minutes: the command's slot goes to others meanwhile.
+        crate::dispatch::release_slot();
         let answer = if self.waits.stopping() {
             None
         } else {

@@ -1,4 +1,5 @@
-//! What an operator sees: `/metrics` (parsed, not grepped), `/livez`, `/status`.
+//! What an operator sees: `/metrics` (parsed, not grepped), `/livez`, `/status`, and a burst of
+//! commands answered in time over a bounded number of connections.
 #![allow(clippy::disallowed_methods)] // #[tokio::test] builds a runtime; tests may time out.
 
 mod support;
@@ -204,5 +205,49 @@ async fn status_shows_version_uptime_latency_servers_waits_and_memory() {
     assert_eq!(fields["Waits in flight"], "0");
     assert!(fields["Memory (RSS)"].ends_with("MiB"), "{fields:?}");
     assert!(fields.contains_key("Uptime") && fields.contains_key("Gateway latency"));
+    sim.assert_clean();
+}
+
+/// Open sockets of process `pid`.
+fn sockets(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|dir| {
+            dir.filter_map(Result::ok)
+                .filter(|fd| {
+                    std::fs::read_link(fd.path())
+                        .is_ok_and(|target| target.to_string_lossy().starts_with("socket:"))
+                })
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn a_burst_of_commands_is_answered_in_time_over_a_bounded_number_of_connections() {
+    const BURST: u64 = 300;
+    let (sim, bot) = start_ready().await;
+    let pid = bot.pid();
+    let idle = sockets(pid);
+    let answered = sim.answered_count();
+    for user in 0..BURST {
+        sim.slash(7_000_000_000_000_000 + user, GENERAL, "ping", json!([]));
+    }
+    let mut most = idle;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while sim.answered_count() < answered + BURST as usize {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} of {BURST} answered",
+            sim.answered_count() - answered
+        );
+        most = most.max(sockets(pid));
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    // Commands work a few at a time (novera_assistant::dispatch::COMMAND_SLOTS = 32), so the
+    // REST connections stay near that however many arrive; and none answered after 3 s.
+    assert!(
+        most <= idle + 40,
+        "{most} sockets open during the burst (idle: {idle})"
+    );
     sim.assert_clean();
 }

@@ -51,6 +51,7 @@ pub async fn ask(
         http: ctx.serenity_context().http.clone(),
         token: app.interaction.token.clone(),
         waits: data.waits.clone(),
+        slots: data.command_slots.clone(),
     };
     let timeout = data.waits.timeout(DEFAULT_TIMEOUT);
     // Tracked, so a shutdown waits for it to tell the user.
@@ -70,6 +71,8 @@ struct Answer {
     token: String,
     /// The registry, to tell a shutdown from a timeout.
     waits: Arc<Waits>,
+    /// The command slots: a thousand replies at once send their answers a few at a time.
+    slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl Answer {
@@ -103,7 +106,8 @@ impl Answer {
             .ephemeral(ephemeral)
             .allowed_mentions(CreateAllowedMentions::new());
         // Boxed: the request's large state exists only while it is sent, not while waiting.
-        Box::pin(followup.execute(&self.http, (None, &self.token)))
+        let send = followup.execute(&self.http, (None, &self.token));
+        Box::pin(crate::dispatch::in_slot(self.slots.clone(), send))
             .await
             .map(drop)
     }
@@ -138,6 +142,7 @@ mod tests {
             http: Arc::new(Http::new("")),
             token: String::new(),
             waits: Arc::clone(&waits),
+            slots: Arc::new(tokio::sync::Semaphore::new(1)),
         };
         let task = answer
             .after(reply, DEFAULT_TIMEOUT)

@@ -1,0 +1,132 @@
+//! Routes each gateway event to what acts on it, and bounds how many commands work at once.
+//!
+//! serenity spawns one task per event for every registered event handler and one more for the
+//! framework, each with its own copy of the event. This bot registers no event handler with
+//! serenity: [`Dispatcher`] is the framework, and in that one task it hands each event to the
+//! one part that needs it — command interactions to poise, clicks, modals, messages and
+//! connection events to the event handler, READY to both (the handler first, so `/health`
+//! does not wait for command registration). Half the tasks and copies per event.
+//!
+//! A burst of commands (a thousand members running one at the same moment) would otherwise
+//! run all at once, each with its own REST connection and buffers: hundreds of connections and
+//! tens of MiB that the allocator keeps long after. A command instead takes one of
+//! [`COMMAND_SLOTS`] slots for the part where it works — checks, database, its first
+//! response — and gives it back when it finishes or starts waiting for a user
+//! ([`release_slot`], called by every wait). Waiting users cost no slot, so a slot is held for
+//! milliseconds and the queue drains far inside Discord's three seconds.
+
+use std::cell::RefCell;
+use std::sync::Arc;
+
+use poise::serenity_prelude as serenity;
+use serenity::{FullEvent, Interaction};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::bot::{Data, Error};
+
+/// Commands that may work (not wait) at the same time; also bounds their REST connections.
+pub const COMMAND_SLOTS: usize = 32;
+
+tokio::task_local! {
+    /// The slot held by the command running in this task, if any.
+    static SLOT: RefCell<Option<OwnedSemaphorePermit>>;
+}
+
+/// Gives back the current task's command slot, if it holds one. Called when a command starts
+/// waiting for a user; outside a command it does nothing.
+pub fn release_slot() {
+    let _ = SLOT.try_with(|slot| slot.borrow_mut().take());
+}
+
+/// Runs `work` holding one of `slots`' permits, which [`release_slot`] can give back early.
+pub async fn in_slot<F: std::future::Future>(slots: Arc<Semaphore>, work: F) -> F::Output {
+    // The semaphore is never closed, so acquiring only fails if it were; run without a slot
+    // rather than drop the command then.
+    let permit = slots.acquire_owned().await.ok();
+    SLOT.scope(RefCell::new(permit), work).await
+}
+
+/// serenity's framework: poise for commands, [`crate::bot::Events`] for everything else.
+pub struct Dispatcher {
+    /// Runs the slash commands.
+    pub poise: poise::Framework<Data, Error>,
+    /// Health, guild count and the wait registry.
+    pub events: crate::bot::Events,
+    /// The command slots.
+    pub slots: Arc<Semaphore>,
+}
+
+#[serenity::async_trait]
+impl serenity::Framework for Dispatcher {
+    async fn init(&mut self, client: &serenity::Client) {
+        self.poise.init(client).await;
+    }
+
+    async fn dispatch(&self, ctx: serenity::Context, event: FullEvent) {
+        match event {
+            FullEvent::InteractionCreate {
+                interaction: Interaction::Command(_) | Interaction::Autocomplete(_),
+            } => in_slot(self.slots.clone(), self.poise.dispatch(ctx, event)).await,
+            FullEvent::Ready { .. } => {
+                event.clone().dispatch(ctx.clone(), &self.events).await;
+                self.poise.dispatch(ctx, event).await;
+            }
+            // poise acts on nothing else here: no prefix commands, no framework event handler.
+            other => other.dispatch(ctx, &self.events).await,
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::disallowed_methods)] // #[tokio::test] expands to its own runtime builder.
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_slot_is_held_while_working_and_given_back_when_waiting() {
+        let slots = Arc::new(Semaphore::new(1));
+        let (started_waiting, waiting) = tokio::sync::oneshot::channel();
+        let first = tokio::spawn(in_slot(slots.clone(), async move {
+            assert_eq!(holds_slot(), Some(true), "no slot held while working");
+            release_slot();
+            assert_eq!(holds_slot(), Some(false));
+            let _ = started_waiting.send(());
+            tokio::time::sleep(Duration::from_secs(60)).await;
+        }));
+        let _ = waiting.await;
+        // The first command now waits for a user: the second gets the only slot at once.
+        let second = in_slot(slots.clone(), async { holds_slot() });
+        let got = crate::wait::safe_wait_for(second, Duration::from_millis(1)).await;
+        assert_eq!(got, Some(Some(true)));
+        first.abort();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_working_command_makes_the_next_one_queue() {
+        let slots = Arc::new(Semaphore::new(1));
+        let busy = tokio::spawn(in_slot(slots.clone(), async {
+            tokio::time::sleep(Duration::from_secs(60)).await;
+        }));
+        tokio::task::yield_now().await;
+        let next = in_slot(slots.clone(), async {});
+        assert!(
+            crate::wait::safe_wait_for(next, Duration::from_secs(1))
+                .await
+                .is_none(),
+            "ran without a slot"
+        );
+        busy.abort();
+    }
+
+    #[test]
+    fn releasing_outside_a_command_does_nothing() {
+        release_slot();
+        assert_eq!(holds_slot(), None);
+    }
+
+    /// Whether this task holds a slot (`None` outside any command).
+    fn holds_slot() -> Option<bool> {
+        SLOT.try_with(|slot| slot.borrow().is_some()).ok()
+    }
+}
