@@ -404,15 +404,6 @@ impl serenity::EventHandler for Events {
         self.state.health.connected();
     }
 
-    async fn shard_stage_update(
-        &self,
-        _ctx: serenity::Context,
-        event: serenity::ShardStageUpdateEvent,
-    ) {
-        tracing::info!(old = ?event.old, new = ?event.new, "shard stage changed");
-        self.state.health.stage_changed(event.new);
-    }
-
     async fn message(&self, _ctx: serenity::Context, message: serenity::Message) {
         self.state.waits.dispatch_message(message);
     }

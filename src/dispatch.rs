@@ -5,7 +5,9 @@
 //! serenity: [`Dispatcher`] is the framework, and in that one task it hands each event to the
 //! one part that needs it — command interactions to poise, clicks, modals, messages and
 //! connection events to the event handler, READY to both (the handler first, so `/health`
-//! does not wait for command registration). Half the tasks and copies per event.
+//! does not wait for command registration). Half the tasks and copies per event. (serenity
+//! sends shard stage changes only to registered event handlers; `Health::watch_stage` reads
+//! the stage instead.)
 //!
 //! A burst of commands (a thousand members running one at the same moment) would otherwise
 //! run all at once, each with its own REST connection and buffers: hundreds of connections and

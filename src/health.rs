@@ -102,6 +102,41 @@ impl Health {
         }
     }
 
+    /// Follows the shard runner's stage until `shutdown`, logging each change and feeding it to
+    /// [`Health::stage_changed`].
+    ///
+    /// serenity reports stage changes only to event handlers it runs in a task of their own for
+    /// every event; the bot registers none (see `dispatch`), so the stage is read here instead,
+    /// ten times a second. `/health` itself reads the runner's stage on every request, so a
+    /// loss shows there at once whatever this interval.
+    pub async fn watch_stage(self: Arc<Self>, shutdown: tokio_util::sync::CancellationToken) {
+        let mut every = tokio::time::interval(std::time::Duration::from_millis(100));
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last = None;
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                _ = every.tick() => {}
+            }
+            let Some(manager) = self.shards.get() else {
+                continue;
+            };
+            let stage = manager
+                .runners
+                .lock()
+                .await
+                .get(&ShardId(0))
+                .map(|info| info.stage);
+            if stage != last {
+                tracing::info!(old = ?last, new = ?stage, "shard stage changed");
+                if let Some(stage) = stage {
+                    self.stage_changed(stage);
+                }
+                last = stage;
+            }
+        }
+    }
+
     /// The process is shutting down: readiness goes away for good.
     pub fn stopping(&self) {
         self.phase.store(Phase::Stopping as u8, Ordering::Release);

@@ -122,6 +122,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
     let mut client = bot::client(http, state.clone()).await?;
     let shard_manager = client.shard_manager.clone();
     health.attach(shard_manager.clone());
+    tokio::spawn(health.clone().watch_stage(cancel.clone()));
 
     let metrics = telemetry::install();
     // Probe answers are small: send them at once rather than waiting on Nagle's algorithm.
