@@ -114,10 +114,11 @@ fn bench_bot(wait: u64) -> BotOptions {
     }
 }
 
-/// Spawns the bot and returns it with the milliseconds from spawn to `/health` 200.
-async fn start_timed(sim: &Sim, options: BotOptions) -> (Bot, f64) {
-    let start = Instant::now();
+/// Spawns the bot and returns it with the milliseconds from its exec to `/health` 200, and
+/// how long the spawn call itself took (this process's fork, which is not the bot's time).
+async fn start_timed(sim: &Sim, options: BotOptions) -> (Bot, f64, f64) {
     let bot = Bot::start_with(sim, options).await;
+    let start = bot.started;
     // Find the port as soon as it is logged, then poll /health tightly.
     let port = loop {
         if let Some(port) = support::harness::port_in_logs(&bot.logs()) {
@@ -137,12 +138,13 @@ async fn start_timed(sim: &Sim, options: BotOptions) -> (Bot, f64) {
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
     let elapsed = start.elapsed().as_secs_f64() * 1000.0;
+    let spawn_ms = bot.spawn_took.as_secs_f64() * 1000.0;
     // The figure is spawn → 200, but the bot must also be done registering before load.
     sim.wait_for("command registration", REACT, |v| {
         v.requests().iter().any(|r| r.method == "PUT").then_some(())
     })
     .await;
-    (bot, elapsed)
+    (bot, elapsed, spawn_ms)
 }
 
 /// Sends `/ping`s at `rate` per second for `secs`; returns latencies (ms), bot CPU per ping
@@ -297,7 +299,9 @@ fn fmt(value: f64, unit: &str) -> String {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let started = Instant::now();
-    let mut cold = Figure::new("cold start, spawn → `/health` 200", "ms", "≤ 50 ms");
+    let mut cold = Figure::new("cold start, exec → `/health` 200", "ms", "≤ 50 ms");
+    // Kept apart from the figure: the benchmark's own fork, before the bot exists.
+    let mut spawn_calls = Vec::new();
     let mut idle = Figure::new("idle RSS", "MiB abs", "≤ 10 MiB");
     let mut guilds = Figure::new(
         "RSS growth after GUILD_CREATE of 1,000 guilds × 100 members",
@@ -340,8 +344,9 @@ async fn main() {
         if wanted("start") {
             // Start, idle, guilds, pings, health.
             let sim = Sim::with_options(bench_sim()).await;
-            let (bot, ms) = start_timed(&sim, bench_bot(600)).await;
+            let (bot, ms, spawn_ms) = start_timed(&sim, bench_bot(600)).await;
             cold.values.push(ms);
+            spawn_calls.push(spawn_ms);
             tokio::time::sleep(Duration::from_secs(2)).await;
             let pid = bot.pid();
             let idle_rss = rss_mib(pid);
@@ -401,7 +406,7 @@ async fn main() {
         if wanted("asks") {
             // 2,000 pending /ask, and CPU per unrelated message with and without them.
             let sim = Sim::with_options(bench_sim()).await;
-            let (bot, _) = start_timed(&sim, bench_bot(600)).await;
+            let (bot, _, _) = start_timed(&sim, bench_bot(600)).await;
             let pid = bot.pid();
             tokio::time::sleep(Duration::from_millis(500)).await;
             let cpu_per_message = |count: u64| {
@@ -464,7 +469,7 @@ async fn main() {
         if wanted("timeouts") {
             // "Timed out!" lateness with a 1 s timeout.
             let sim = Sim::with_options(bench_sim()).await;
-            let (bot, _) = start_timed(&sim, bench_bot(1)).await;
+            let (bot, _, _) = start_timed(&sim, bench_bot(1)).await;
             let mut asked = Vec::new();
             for i in 0..200u64 {
                 asked.push(sim.slash(6_000_000_000_000_000_000 + i, GENERAL, "ask", json!([])));
@@ -495,14 +500,12 @@ async fn main() {
     let _ = writeln!(table, "| figure | median | target | min – max | note |");
     let _ = writeln!(table, "|---|---|---|---|---|");
     asks.note = format!(
-        "≈ {:.2} KB per wait",
-        asks.values
-            .iter()
-            .copied()
-            .fold(f64::NAN, f64::min)
-            .max(0.0)
-            * 1024.0
-            / 2000.0
+        "≈ {:.2} KB per wait (median)",
+        percentile(&mut asks.values.clone(), 50.0).max(0.0) * 1024.0 / 2000.0
+    );
+    cold.note = format!(
+        "from the bot's exec; the benchmark's own fork took {} more (median)",
+        fmt(percentile(&mut spawn_calls, 50.0), "ms")
     );
     for figure in [
         &cold,

@@ -3,7 +3,7 @@
 
 use std::process::{ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -49,6 +49,11 @@ impl Default for BotOptions {
 pub struct Bot {
     /// `DATABASE_URL` given to the bot (a file in a temp dir).
     pub database_url: String,
+    /// When the bot's process image started (`spawn` returned after the exec).
+    pub started: Instant,
+    /// How long `spawn` itself took: the fork of this (test or benchmark) process, not the
+    /// bot's start-up. It grows with this process's memory.
+    pub spawn_took: Duration,
     child: Child,
     logs: Arc<Mutex<String>>,
     _dir: tempfile::TempDir,
@@ -111,7 +116,10 @@ impl Bot {
                 Ok(())
             });
         }
+        let spawn_called = Instant::now();
         let mut child = command.spawn().expect("start the bot binary");
+        // `spawn` returns once the child has exec'd the binary: the bot's own clock starts here.
+        let started = Instant::now();
         let logs = Arc::new(Mutex::new(String::new()));
         if let Some(out) = child.stdout.take() {
             tokio::spawn(capture(BufReader::new(out), logs.clone()));
@@ -121,6 +129,8 @@ impl Bot {
         }
         Bot {
             database_url,
+            started,
+            spawn_took: started - spawn_called,
             child,
             logs,
             _dir: dir,
