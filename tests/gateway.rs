@@ -280,3 +280,53 @@ async fn invalid_session_makes_the_bot_identify_again() {
     finish_ask(&sim, &ask, "after the new session").await;
     sim.assert_clean();
 }
+
+/// Sends a `/ping` by Bob and waits for its answer.
+async fn ping(sim: &Sim) {
+    let since = sim.mark();
+    let ping = sim.slash(BOB, GENERAL, "ping", json!([]));
+    let reply = sim
+        .wait_request("the /ping callback", since, REACT, |r| {
+            is_callback(r, ping.id)
+        })
+        .await;
+    assert!(content(&reply).contains("Pong"), "{}", sim.request_log());
+}
+
+#[tokio::test]
+async fn compressed_payloads_are_read_whichever_events_come_compressed() {
+    // Every payload compressed: the bot inflates each one.
+    let every = SimOptions {
+        compress_above: 0,
+        ..SimOptions::default()
+    };
+    let (sim, _bot) = start_ready_with(every, BotOptions::default()).await;
+    let before = sim.compressed_dispatches();
+    ping(&sim).await;
+    assert!(
+        sim.compressed_dispatches() > before,
+        "the interaction went as text"
+    );
+    sim.assert_clean();
+
+    // Discord's way: large payloads compressed, small events as text.
+    let (sim, _bot) = start_ready().await;
+    let before = sim.compressed_dispatches();
+    ping(&sim).await;
+    assert_eq!(
+        sim.compressed_dispatches(),
+        before,
+        "a small event went compressed"
+    );
+    sim.dispatch(
+        "GUILD_CREATE",
+        payloads::synthetic_guild(1_300_000_000_000_000_000, 100, 1_310_000_000_000_000_000),
+    );
+    let deadline = Instant::now() + REACT;
+    while sim.compressed_dispatches() == before {
+        assert!(Instant::now() < deadline, "a large guild went as text");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    ping(&sim).await;
+    sim.assert_clean();
+}

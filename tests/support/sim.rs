@@ -42,6 +42,12 @@ pub struct SimOptions {
     /// Validate REST bodies against the OpenAPI spec (benchmarks turn it off: it costs more
     /// CPU than the bot spends on a request).
     pub validate: bool,
+    /// With `compress: true` in IDENTIFY, payloads longer than this many bytes are sent
+    /// zlib-compressed. Discord compresses "some events" and "not all payloads" (Gateway docs,
+    /// Payload Compression) without saying which: like Discord in practice, the default
+    /// compresses the large ones (READY, GUILD_CREATE of real guilds) and sends small events
+    /// such as an interaction as text. 0 compresses every payload.
+    pub compress_above: usize,
 }
 
 impl Default for SimOptions {
@@ -51,6 +57,7 @@ impl Default for SimOptions {
             heartbeat_ms: 5_000,
             gateway_accepts_token: true,
             validate: true,
+            compress_above: 4096,
         }
     }
 }
@@ -115,6 +122,8 @@ struct Fault {
 
 #[derive(Default)]
 struct World {
+    /// Dispatches sent zlib-compressed.
+    compressed_dispatches: u64,
     next_id: u64,
     requests: Vec<Request>,
     violations: Vec<String>,
@@ -415,6 +424,11 @@ impl Sim {
     /// Gateway TCP connections accepted (refused ones included).
     pub fn connections(&self) -> u32 {
         self.world().connections
+    }
+
+    /// Dispatches sent zlib-compressed (live ones, not replays).
+    pub fn compressed_dispatches(&self) -> u64 {
+        self.world().compressed_dispatches
     }
 
     /// Whether a gateway connection is live.
@@ -820,20 +834,24 @@ fn dispatch(inner: &Inner, event: &str, data: Value) {
 
 // ---- Gateway ------------------------------------------------------------------------------------
 
+/// Sends one payload; compressed when `compress_above` is set (the client asked for payload
+/// compression) and the payload is longer than it. `Ok(true)` when it went compressed.
 async fn send_payload(
     ws: &mut WebSocketStream<TcpStream>,
     payload: &Value,
-    compress: bool,
-) -> Result<(), ()> {
+    compress_above: Option<usize>,
+) -> Result<bool, ()> {
     let text = payload.to_string();
-    let frame = if compress {
+    let compressed = compress_above.is_some_and(|min| text.len() > min);
+    let frame = if compressed {
         let mut encoder = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
         encoder.write_all(text.as_bytes()).map_err(|_| ())?;
         WsMessage::Binary(encoder.finish().map_err(|_| ())?)
     } else {
         WsMessage::Text(text)
     };
-    ws.send(frame).await.map_err(|_| ())
+    ws.send(frame).await.map_err(|_| ())?;
+    Ok(compressed)
 }
 
 async fn close_with(ws: &mut WebSocketStream<TcpStream>, code: u16, reason: &str) {
@@ -852,7 +870,7 @@ async fn gateway_connection(inner: Arc<Inner>, stream: TcpStream) {
         return;
     };
     let hello = json!({"op": 10, "d": {"heartbeat_interval": inner.options.heartbeat_ms}});
-    if send_payload(&mut ws, &hello, false).await.is_err() {
+    if send_payload(&mut ws, &hello, None).await.is_err() {
         return;
     }
     // The first payload must be IDENTIFY or RESUME (heartbeats may come first).
@@ -868,7 +886,7 @@ async fn gateway_connection(inner: Arc<Inner>, stream: TcpStream) {
         match payload["op"].as_u64() {
             Some(1) => {
                 inner.world().heartbeats += 1;
-                let _ = send_payload(&mut ws, &json!({"op": 11}), false).await;
+                let _ = send_payload(&mut ws, &json!({"op": 11}), None).await;
             }
             Some(2) | Some(6) => break payload,
             _ => {
@@ -896,7 +914,7 @@ async fn gateway_connection(inner: Arc<Inner>, stream: TcpStream) {
             world.identifies += 1;
             world.intents = opening["d"]["intents"].as_u64().unwrap_or(0);
             world.compress = opening["d"]["compress"].as_bool().unwrap_or(false);
-            compress = world.compress;
+            compress = world.compress.then_some(inner.options.compress_above);
             world.conn_counter += 1;
             conn_id = world.conn_counter;
             world.session = Some(Session {
@@ -922,7 +940,7 @@ async fn gateway_connection(inner: Arc<Inner>, stream: TcpStream) {
         };
         if !resumable {
             inner.changed.notify_waiters();
-            let _ = send_payload(&mut ws, &json!({"op": 9, "d": false}), false).await;
+            let _ = send_payload(&mut ws, &json!({"op": 9, "d": false}), None).await;
             // Discord closes the socket shortly after an INVALID_SESSION.
             tokio::time::sleep(Duration::from_millis(500)).await;
             close_with(&mut ws, 4009, "Session timed out").await;
@@ -930,7 +948,7 @@ async fn gateway_connection(inner: Arc<Inner>, stream: TcpStream) {
         }
         {
             let mut world = inner.world();
-            compress = world.compress;
+            compress = world.compress.then_some(inner.options.compress_above);
             world.conn_counter += 1;
             conn_id = world.conn_counter;
             if let Some(session) = world.session.as_mut() {
@@ -979,11 +997,11 @@ async fn gateway_connection(inner: Arc<Inner>, stream: TcpStream) {
             }
             ctl = rx.recv() => {
                 match ctl {
-                    Some(Ctl::Send(payload)) => {
-                        if send_payload(&mut ws, &payload, compress).await.is_err() {
-                            break;
-                        }
-                    }
+                    Some(Ctl::Send(payload)) => match send_payload(&mut ws, &payload, compress).await {
+                        Err(()) => break,
+                        Ok(true) => inner.world().compressed_dispatches += 1,
+                        Ok(false) => {}
+                    },
                     Some(Ctl::Reconnect) => {
                         let _ = send_payload(&mut ws, &json!({"op": 7, "d": null}), compress).await;
                         // After op 7 Discord sends nothing more on this socket: later dispatches
