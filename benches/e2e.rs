@@ -18,6 +18,10 @@ use support::harness::http_get;
 use support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+/// Unrelated messages per CPU measurement: /proc counts CPU in 10 ms ticks, so the total must
+/// be large against that (20,000 × ~25 µs ≈ 0.5 s: ±2 %).
+const UNRELATED: u64 = 20_000;
+
 /// Runs per figure (the median is reported); `BENCH_RUNS` overrides.
 fn runs() -> usize {
     std::env::var("BENCH_RUNS")
@@ -86,12 +90,12 @@ fn percentile(values: &mut [f64], p: f64) -> f64 {
     values[rank.min(values.len() - 1)]
 }
 
-/// Extra environment for the bot, from `BENCH_BOT_ENV="K=V,K2=V2"` (for example to compare
-/// allocator settings without rebuilding).
+/// Extra environment for the bot, from `BENCH_BOT_ENV="K=V;K2=V2"` (for example to compare
+/// allocator settings without rebuilding; `;` because `RUST_LOG` values contain commas).
 fn bot_env() -> Vec<(String, String)> {
     std::env::var("BENCH_BOT_ENV")
         .unwrap_or_default()
-        .split(',')
+        .split(';')
         .filter_map(|pair| pair.split_once('='))
         .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
         .collect()
@@ -421,7 +425,7 @@ async fn main() {
                     (cpu_secs(pid) - before) / count as f64
                 }
             };
-            let base_cpu = cpu_per_message(5_000).await;
+            let base_cpu = cpu_per_message(UNRELATED).await;
             let before = rss_mib(pid);
             let mut tokens = Vec::new();
             let answered_before = sim.answered_count();
@@ -451,7 +455,7 @@ async fn main() {
                 );
             }
             asks.values.push(pending_rss - before);
-            let loaded_cpu = cpu_per_message(5_000).await;
+            let loaded_cpu = cpu_per_message(UNRELATED).await;
             unrelated.values.push(loaded_cpu / base_cpu);
             let followups = sim.followup_count();
             for (user, _) in &tokens {
