@@ -106,9 +106,19 @@ pub async fn release_after_bursts(shutdown: CancellationToken) {
         }
         let Some(held) = slack() else { return };
         if trigger.should_trim(held) {
+            // malloc_trim holds each arena's lock while it walks it: log how long, since
+            // allocations on other threads wait meanwhile.
+            let started = std::time::Instant::now();
             let released = trim();
+            let took_us = started.elapsed().as_micros() as u64;
             let after = slack().unwrap_or(held);
-            tracing::debug!(held, after, released, "gave freed heap memory back");
+            tracing::debug!(
+                held,
+                after,
+                released,
+                took_us,
+                "gave freed heap memory back"
+            );
             trigger.trimmed(after);
         }
     }
