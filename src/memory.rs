@@ -12,8 +12,8 @@
 //! with what the allocator has in use (`/proc/self/statm` and `mallinfo2`: microseconds). When
 //! the difference (memory held but not in use) has grown by more than [`TRIM_ABOVE`] since it
 //! was lowest, it trims, and that lower figure becomes the new reference. An idle bot never
-//! trims; a busy one trims when a burst has left memory behind, at most once a second. Other allocators (musl, or another target) have their own policies; there the task does
-//! nothing.
+//! trims; a busy one trims when a burst has left memory behind, at most once a second. Other
+//! allocators (musl, or another target) have their own policies; there the task does nothing.
 
 use std::time::Duration;
 
@@ -169,28 +169,18 @@ mod tests {
         let burst: Vec<Vec<u8>> = (0..64 * 1024).map(|i| vec![i as u8 | 1; 1000]).collect();
         let kept: Vec<Vec<u8>> = burst.into_iter().step_by(16).collect();
         assert!(free_bytes() > TRIM_ABOVE, "the burst left nothing free");
-        let held = resident_kib();
+        let held = anonymous_resident_bytes().expect("/proc/self/statm");
         trim();
-        let trimmed = resident_kib();
+        let trimmed = anonymous_resident_bytes().expect("/proc/self/statm");
         assert!(
-            held.saturating_sub(trimmed) > 32 * 1024,
+            held.saturating_sub(trimmed) > 32 * 1024 * 1024,
             "trimming released only {} KiB of the burst's ~60 MiB of holes",
-            held.saturating_sub(trimmed)
+            held.saturating_sub(trimmed) / 1024
         );
         assert_eq!(kept.len(), 4096);
         assert!(
             kept.iter().all(|block| block[999] & 1 == 1),
             "kept blocks damaged"
         );
-    }
-
-    fn resident_kib() -> u64 {
-        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
     }
 }
