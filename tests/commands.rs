@@ -11,13 +11,7 @@ use support::*;
 #[tokio::test]
 async fn ping_answers_pong_with_the_latency() {
     let (sim, _bot) = start_ready().await;
-    let since = sim.mark();
-    let ping = sim.slash(BOB, GENERAL, "ping", json!([]));
-    let reply = sim
-        .wait_request("the /ping callback", since, REACT, |r| {
-            is_callback(r, ping.id)
-        })
-        .await;
+    let reply = run_command(&sim, BOB, GENERAL, "ping").await;
     assert_eq!(reply.status, 204, "{}", sim.request_log());
     let text = content(&reply);
     assert!(text.contains("Pong"), "{text}");
@@ -28,13 +22,7 @@ async fn ping_answers_pong_with_the_latency() {
 #[tokio::test]
 async fn help_lists_the_commands_ephemerally() {
     let (sim, _bot) = start_ready().await;
-    let since = sim.mark();
-    let help = sim.slash(BOB, GENERAL, "help", json!([]));
-    let reply = sim
-        .wait_request("the /help callback", since, REACT, |r| {
-            is_callback(r, help.id)
-        })
-        .await;
+    let reply = run_command(&sim, BOB, GENERAL, "help").await;
     let text = content(&reply);
     for name in ["/ping", "/ask", "/help"] {
         assert!(text.contains(name), "{name} missing from {text}");

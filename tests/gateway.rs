@@ -283,13 +283,7 @@ async fn invalid_session_makes_the_bot_identify_again() {
 
 /// Sends a `/ping` by Bob and waits for its answer.
 async fn ping(sim: &Sim) {
-    let since = sim.mark();
-    let ping = sim.slash(BOB, GENERAL, "ping", json!([]));
-    let reply = sim
-        .wait_request("the /ping callback", since, REACT, |r| {
-            is_callback(r, ping.id)
-        })
-        .await;
+    let reply = run_command(sim, BOB, GENERAL, "ping").await;
     assert!(content(&reply).contains("Pong"), "{}", sim.request_log());
 }
 

@@ -37,6 +37,16 @@ pub async fn start_ready_with(sim_options: SimOptions, options: BotOptions) -> (
     (sim, bot)
 }
 
+/// `user` runs `/name` with no options in `channel`; returns the bot's first response to it.
+pub async fn run_command(sim: &Sim, user: u64, channel: u64, name: &str) -> Request {
+    let since = sim.mark();
+    let interaction = sim.slash(user, channel, name, serde_json::json!([]));
+    sim.wait_request(&format!("the /{name} callback"), since, REACT, |r| {
+        is_callback(r, interaction.id)
+    })
+    .await
+}
+
 /// Whether `r` is the first response to interaction `id`.
 pub fn is_callback(r: &Request, id: u64) -> bool {
     r.method == "POST"
