@@ -101,6 +101,34 @@ fn bot_env() -> Vec<(String, String)> {
         .collect()
 }
 
+/// The bot's heap trims, from its debug log: memory held but not in use before → after, and
+/// how long each took.
+fn trims(logs: &str) -> String {
+    let field = |line: &str, name: &str| -> f64 {
+        line.split_whitespace()
+            .find_map(|f| f.strip_prefix(name)?.strip_prefix('='))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(f64::NAN)
+    };
+    let trims: Vec<String> = logs
+        .lines()
+        .filter(|l| l.contains("gave freed heap memory back"))
+        .map(|l| {
+            format!(
+                "{:.1} → {:.1} MiB in {:.1} ms",
+                field(l, "held") / 1048576.0,
+                field(l, "after") / 1048576.0,
+                field(l, "took_us") / 1000.0
+            )
+        })
+        .collect();
+    if trims.is_empty() {
+        "none".to_owned()
+    } else {
+        trims.join("; ")
+    }
+}
+
 fn bench_sim() -> SimOptions {
     SimOptions {
         validate: false,
@@ -112,7 +140,8 @@ fn bench_sim() -> SimOptions {
 fn bench_bot(wait: u64) -> BotOptions {
     BotOptions {
         wait_timeout: Some(wait),
-        rust_log: "warn,novera_assistant=info".into(),
+        // The heap trims are logged at debug level: the notes report them.
+        rust_log: "warn,novera_assistant=info,novera_assistant::memory=debug".into(),
         env: bot_env(),
         ..BotOptions::default()
     }
@@ -450,8 +479,9 @@ async fn main() {
             if run == 0 {
                 let _ = writeln!(
                     notes,
-                    "- 2,000 `/ask` burst: bot fds ≤ {burst_fds}, {} after 5 s.",
-                    open_fds(pid)
+                    "- 2,000 `/ask` burst: bot fds ≤ {burst_fds}, {} after 5 s. Heap trims so far: {}.",
+                    open_fds(pid),
+                    trims(&bot.logs())
                 );
             }
             asks.values.push(pending_rss - before);

@@ -106,7 +106,7 @@ pub async fn release_after_bursts(shutdown: CancellationToken) {
         }
         let Some(held) = slack() else { return };
         if trigger.should_trim(held) {
-            // malloc_trim walks every arena under its lock (about 4 ms after a 2,000-command
+            // malloc_trim walks every arena under its lock (2–4 ms after a 2,000-command
             // burst): on a blocking thread, so no runtime worker stalls with it.
             let started = std::time::Instant::now();
             let released = tokio::task::spawn_blocking(trim).await.unwrap_or(false);
