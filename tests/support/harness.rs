@@ -45,6 +45,21 @@ impl Default for BotOptions {
     }
 }
 
+/// The command that starts the bot: the binary Cargo built for this test run, unless
+/// `NOVERA_BOT_COMMAND` gives another command line (words split on whitespace), for example a
+/// profiler in front of the release binary: `valgrind --tool=callgrind target/release/novera-assistant`.
+fn bot_command() -> Command {
+    match std::env::var("NOVERA_BOT_COMMAND") {
+        Ok(line) if !line.trim().is_empty() => {
+            let mut words = line.split_whitespace();
+            let mut command = Command::new(words.next().unwrap_or_default());
+            command.args(words);
+            command
+        }
+        _ => Command::new(env!("CARGO_BIN_EXE_novera-assistant")),
+    }
+}
+
 /// A running bot process.
 pub struct Bot {
     /// `DATABASE_URL` given to the bot (a file in a temp dir).
@@ -73,7 +88,7 @@ impl Bot {
             .database_url
             .clone()
             .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("novera.db").display()));
-        let mut command = Command::new(env!("CARGO_BIN_EXE_novera-assistant"));
+        let mut command = bot_command();
         command
             .current_dir(dir.path())
             .env_clear()
