@@ -2,9 +2,12 @@
 #   docker build -t novera-assistant .
 #   docker run --env-file .env -v novera-data:/data -p 8080:8080 novera-assistant
 
-FROM rust:1-bookworm AS builder
+# The toolchain that made link/hot-symbols.txt (see build.rs): another one still builds, with
+# the code laid out less tightly.
+FROM rust:1.95-bookworm AS builder
 WORKDIR /src
-COPY Cargo.toml Cargo.lock ./
+COPY Cargo.toml Cargo.lock build.rs ./
+COPY link ./link
 COPY src ./src
 COPY migrations ./migrations
 RUN cargo build --release --locked --bin novera-assistant

@@ -45,6 +45,10 @@ fn the_dockerfile_matches_the_binary() {
         docker.contains("COPY migrations"),
         "migrations are embedded at build time"
     );
+    assert!(
+        docker.contains("build.rs") && docker.contains("COPY link"),
+        "the release build lays out its code from build.rs and link/hot-symbols.txt"
+    );
     for line in docker.lines().filter(|l| {
         l.contains("ENV")
             || l.trim_start().starts_with("DATABASE_URL")
