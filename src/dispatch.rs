@@ -40,12 +40,22 @@ pub fn release_slot() {
     let _ = SLOT.try_with(|slot| slot.borrow_mut().take());
 }
 
-/// Runs `work` holding one of `slots`' permits, which [`release_slot`] can give back early.
-pub async fn in_slot<F: std::future::Future>(slots: Arc<Semaphore>, work: F) -> F::Output {
+/// Runs the work `start` makes holding one of `slots`' permits, which [`release_slot`] can
+/// give back early.
+///
+/// The work is made only once the slot is held: while a burst queues for slots, each queued
+/// command holds its event and nothing more. (poise's dispatch future, boxed when it is
+/// created, is several KB; made up front for two thousand queued commands it was most of a
+/// burst's peak heap, and the holes it left behind are what fragments the heap afterwards.)
+pub async fn in_slot<W, F>(slots: Arc<Semaphore>, start: W) -> F::Output
+where
+    W: FnOnce() -> F,
+    F: std::future::Future,
+{
     // The semaphore is never closed, so acquiring only fails if it were; run without a slot
     // rather than drop the command then.
     let permit = slots.acquire_owned().await.ok();
-    SLOT.scope(RefCell::new(permit), work).await
+    SLOT.scope(RefCell::new(permit), start()).await
 }
 
 /// serenity's framework: poise for commands, [`crate::bot::Events`] for everything else.
@@ -68,7 +78,10 @@ impl serenity::Framework for Dispatcher {
         match event {
             FullEvent::InteractionCreate {
                 interaction: Interaction::Command(_) | Interaction::Autocomplete(_),
-            } => in_slot(self.slots.clone(), self.poise.dispatch(ctx, event)).await,
+            } => {
+                let poise = &self.poise;
+                in_slot(self.slots.clone(), move || poise.dispatch(ctx, event)).await;
+            }
             FullEvent::Ready { .. } => {
                 event.clone().dispatch(ctx.clone(), &self.events).await;
                 self.poise.dispatch(ctx, event).await;
@@ -89,7 +102,7 @@ mod tests {
     async fn a_slot_is_held_while_working_and_given_back_when_waiting() {
         let slots = Arc::new(Semaphore::new(1));
         let (started_waiting, waiting) = tokio::sync::oneshot::channel();
-        let first = tokio::spawn(in_slot(slots.clone(), async move {
+        let first = tokio::spawn(in_slot(slots.clone(), || async move {
             assert_eq!(holds_slot(), Some(true), "no slot held while working");
             release_slot();
             assert_eq!(holds_slot(), Some(false));
@@ -98,7 +111,7 @@ mod tests {
         }));
         let _ = waiting.await;
         // The first command now waits for a user: the second gets the only slot at once.
-        let second = in_slot(slots.clone(), async { holds_slot() });
+        let second = in_slot(slots.clone(), || async { holds_slot() });
         let got = crate::wait::safe_wait_for(second, Duration::from_millis(1)).await;
         assert_eq!(got, Some(Some(true)));
         first.abort();
@@ -107,11 +120,11 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_working_command_makes_the_next_one_queue() {
         let slots = Arc::new(Semaphore::new(1));
-        let busy = tokio::spawn(in_slot(slots.clone(), async {
+        let busy = tokio::spawn(in_slot(slots.clone(), || async {
             tokio::time::sleep(Duration::from_secs(60)).await;
         }));
         tokio::task::yield_now().await;
-        let next = in_slot(slots.clone(), async {});
+        let next = in_slot(slots.clone(), || async {});
         assert!(
             crate::wait::safe_wait_for(next, Duration::from_secs(1))
                 .await
@@ -119,6 +132,31 @@ mod tests {
             "ran without a slot"
         );
         busy.abort();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_queued_command_makes_its_work_only_once_it_has_a_slot() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let slots = Arc::new(Semaphore::new(1));
+        let busy = tokio::spawn(in_slot(slots.clone(), || async {
+            tokio::time::sleep(Duration::from_secs(60)).await;
+        }));
+        tokio::task::yield_now().await;
+        let made = Arc::new(AtomicBool::new(false));
+        let flag = made.clone();
+        let queued = tokio::spawn(in_slot(slots.clone(), move || {
+            flag.store(true, Ordering::SeqCst);
+            async {}
+        }));
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert!(!made.load(Ordering::SeqCst), "work made while queued");
+        busy.abort();
+        let finished = crate::wait::safe_wait_for(queued, Duration::from_secs(1)).await;
+        assert!(
+            matches!(finished, Some(Ok(()))),
+            "the queued command never ran"
+        );
+        assert!(made.load(Ordering::SeqCst));
     }
 
     #[test]

@@ -106,7 +106,7 @@ impl Answer {
             .ephemeral(ephemeral)
             .allowed_mentions(CreateAllowedMentions::new());
         // Boxed: the request's large state exists only while it is sent, not while waiting.
-        let send = followup.execute(&self.http, (None, &self.token));
+        let send = move || followup.execute(&self.http, (None, &self.token));
         Box::pin(crate::dispatch::in_slot(self.slots.clone(), send))
             .await
             .map(drop)
