@@ -72,6 +72,16 @@ async fn a_500_on_a_followup_fails_the_flow_politely_and_the_bot_keeps_serving()
         !content(&apology).contains("500"),
         "internal error text shown to the user"
     );
+    // The failure is logged inside the command's span, opened again once the wait was over.
+    let logs = bot.logs();
+    let logged = logs
+        .lines()
+        .find(|l| l.contains("could not answer an /ask"))
+        .unwrap_or_else(|| panic!("the failed follow-up was not logged:\n{logs}"));
+    assert!(
+        logged.contains("command=\"ask\"") && logged.contains(&format!("invocation={}", ask.id)),
+        "logged outside the /ask span: {logged}"
+    );
 
     bot.wait_health(200, REACT).await;
     let ping = sim.slash(CAROL, GENERAL, "ping", json!([]));
