@@ -197,7 +197,7 @@ pub async fn client(http: Http, state: Arc<AppState>) -> anyhow::Result<serenity
     cache.cache_users = false;
 
     let dispatcher = crate::dispatch::Dispatcher {
-        poise: framework,
+        poise: Arc::new(framework),
         slots: state.command_slots.clone(),
         events: Events {
             state,

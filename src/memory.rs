@@ -112,9 +112,17 @@ pub async fn release_after_bursts(shutdown: CancellationToken) {
             let released = tokio::task::spawn_blocking(trim).await.unwrap_or(false);
             let took_us = started.elapsed().as_micros() as u64;
             let after = slack().unwrap_or(held);
+            // What the rest of `after` is: free chunks the trim could not give back (they
+            // share pages with live ones), and large blocks the allocator mapped on their own
+            // (live, but outside `in_use_bytes`).
+            // SAFETY: as in `free_bytes`.
+            let info = unsafe { libc::mallinfo2() };
             tracing::debug!(
                 held,
                 after,
+                free_in_heap = info.fordblks,
+                mapped_blocks = info.hblkhd,
+                in_use = info.uordblks,
                 released,
                 took_us,
                 "gave freed heap memory back"
