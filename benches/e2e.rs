@@ -530,7 +530,9 @@ async fn main() {
         }
 
         if wanted("timeouts") {
-            // "Timed out!" lateness with a 1 s timeout.
+            // "Timed out!" lateness with a 1 s timeout. The lateness is read from this
+            // process's clock, so first let it finish tearing down the previous group.
+            tokio::time::sleep(Duration::from_secs(2)).await;
             let sim = Sim::with_options(bench_sim()).await;
             let (bot, _, _) = start_timed(&sim, bench_bot(1)).await;
             let mut asked = Vec::new();
