@@ -148,10 +148,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_working_command_makes_the_next_one_queue() {
         let slots = Arc::new(Semaphore::new(1));
-        let busy = tokio::spawn(in_slot(slots.clone(), || async {
-            tokio::time::sleep(Duration::from_secs(60)).await;
-        }));
-        tokio::task::yield_now().await;
+        let busy = occupy(&slots).await;
         let next = in_slot(slots.clone(), || async {});
         assert!(
             crate::wait::safe_wait_for(next, Duration::from_secs(1))
@@ -166,10 +163,7 @@ mod tests {
     async fn a_queued_command_makes_its_work_only_once_it_has_a_slot() {
         use std::sync::atomic::{AtomicBool, Ordering};
         let slots = Arc::new(Semaphore::new(1));
-        let busy = tokio::spawn(in_slot(slots.clone(), || async {
-            tokio::time::sleep(Duration::from_secs(60)).await;
-        }));
-        tokio::task::yield_now().await;
+        let busy = occupy(&slots).await;
         let made = Arc::new(AtomicBool::new(false));
         let flag = made.clone();
         let queued = tokio::spawn(in_slot(slots.clone(), move || {
@@ -191,6 +185,15 @@ mod tests {
     fn releasing_outside_a_command_does_nothing() {
         release_slot();
         assert_eq!(holds_slot(), None);
+    }
+
+    /// A command that holds one of `slots` for a minute (abort it to end it early).
+    async fn occupy(slots: &Arc<Semaphore>) -> tokio::task::JoinHandle<()> {
+        let busy = tokio::spawn(in_slot(slots.clone(), || async {
+            tokio::time::sleep(Duration::from_secs(60)).await;
+        }));
+        tokio::task::yield_now().await;
+        busy
     }
 
     /// Whether this task holds a slot (`None` outside any command).

@@ -25,12 +25,17 @@ pub const TRIM_ABOVE: usize = 2 * 1024 * 1024;
 /// How often the memory held but not in use is checked.
 const CHECK_EVERY: Duration = Duration::from_secs(1);
 
+/// glibc's statistics over all its arenas.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn allocator_stats() -> libc::mallinfo2 {
+    // SAFETY: mallinfo2 has no preconditions; it only reads the allocator's statistics.
+    unsafe { libc::mallinfo2() }
+}
+
 /// Bytes the allocator holds free (in its heaps, not counting released pages).
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 pub fn free_bytes() -> usize {
-    // SAFETY: mallinfo2 has no preconditions; it only reads the allocator's statistics.
-    let info = unsafe { libc::mallinfo2() };
-    info.fordblks
+    allocator_stats().fordblks
 }
 
 /// Gives free heap pages back to the kernel; returns whether any were released.
@@ -43,9 +48,7 @@ pub fn trim() -> bool {
 /// Bytes the allocator has handed out and not had back.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 pub fn in_use_bytes() -> usize {
-    // SAFETY: as in `free_bytes`.
-    let info = unsafe { libc::mallinfo2() };
-    info.uordblks
+    allocator_stats().uordblks
 }
 
 /// Resident memory that is not backed by a file (heap, stacks), from `/proc/self/statm`.
@@ -115,8 +118,7 @@ pub async fn release_after_bursts(shutdown: CancellationToken) {
             // What the rest of `after` is: free chunks the trim could not give back (they
             // share pages with live ones), and large blocks the allocator mapped on their own
             // (live, but outside `in_use_bytes`).
-            // SAFETY: as in `free_bytes`.
-            let info = unsafe { libc::mallinfo2() };
+            let info = allocator_stats();
             tracing::debug!(
                 held,
                 after,
