@@ -478,6 +478,7 @@ async fn main() {
             let before_anon = status_kib(pid, "RssAnon") / 1024.0;
             let mut tokens = Vec::new();
             let answered_before = sim.answered_count();
+            let burst_started = std::time::Instant::now();
             for i in 0..2_000u64 {
                 tokens.push((
                     5_000_000_000_000_000_000 + i,
@@ -493,13 +494,14 @@ async fn main() {
                 burst_fds = burst_fds.max(open_fds(pid));
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
+            let burst_ms = burst_started.elapsed().as_secs_f64() * 1000.0;
             // Steady state: let the burst's transient memory (requests, connections) go first.
             tokio::time::sleep(Duration::from_secs(5)).await;
             let pending_rss = rss_mib(pid);
             let anon_growth = status_kib(pid, "RssAnon") / 1024.0 - before_anon;
             let _ = writeln!(
                 notes,
-                "- run {}, 2,000 `/ask` pending: RSS {:+.1} MiB, of which anonymous memory {:+.1} MiB and mapped files {:+.1} MiB.",
+                "- run {}, 2,000 `/ask` pending: all prompted {burst_ms:.0} ms after the first was sent; RSS {:+.1} MiB, of which anonymous memory {:+.1} MiB and mapped files {:+.1} MiB.",
                 run + 1,
                 pending_rss - before,
                 anon_growth,
