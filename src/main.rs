@@ -7,7 +7,7 @@ use novera_assistant::{exit_code, logging, run, shutdown, Config};
 // The one runtime runs on this one thread. The bot's work is waiting on sockets and timers;
 // SQLite runs on sqlx's own thread and the heap trim on a blocking thread, so nothing here
 // computes for long. One thread spares every event the hand-offs and wake-ups between
-// worker threads: about a sixth less CPU per event than two workers (BENCHMARKS.md).
+// worker threads: 8–18 % less CPU per event than two workers (BENCHMARKS.md).
 #[allow(clippy::disallowed_methods)] // #[tokio::main] builds the process's one runtime, here.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
