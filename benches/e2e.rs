@@ -332,7 +332,10 @@ fn fmt(value: f64, unit: &str) -> String {
     }
 }
 
-#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+// The simulator and the load generator on one thread, like the bot: with two workers their
+// tasks woke each other across threads and they used 150–170 µs of CPU per `/ping` at
+// 5,000/s, more than the bot, so on two cores 10,000/s measured the simulator (BENCHMARKS.md).
+#[tokio::main(flavor = "current_thread")]
 async fn main() {
     let started = Instant::now();
     let mut cold = Figure::new("cold start, exec → `/health` 200", "ms", "≤ 50 ms");
