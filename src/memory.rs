@@ -109,8 +109,9 @@ pub async fn release_after_bursts(shutdown: CancellationToken) {
         }
         let Some(held) = slack() else { return };
         if trigger.should_trim(held) {
-            // malloc_trim walks every arena under its lock (2–4 ms after a 2,000-command
-            // burst): on a blocking thread, so no runtime worker stalls with it.
+            // malloc_trim walks every arena under its lock (up to a few ms after a
+            // 2,000-command burst): on a blocking thread, so the runtime's thread, and every
+            // timer due on it, does not stall with it.
             let started = std::time::Instant::now();
             let released = tokio::task::spawn_blocking(trim).await.unwrap_or(false);
             let took_us = started.elapsed().as_micros() as u64;
