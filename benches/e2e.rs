@@ -529,7 +529,11 @@ async fn main() {
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
             tokio::time::sleep(Duration::from_secs(1)).await;
-            asks_after.values.push(rss_mib(pid) - before);
+            let after_1s = rss_mib(pid) - before;
+            tokio::time::sleep(Duration::from_secs(4)).await;
+            let after_5s = rss_mib(pid) - before;
+            let _ = writeln!(notes, "- run {}, all answered: RSS {after_1s:+.1} MiB after 1 s, {after_5s:+.1} MiB after 5 s. Trims: {}", run + 1, trims(&bot.logs()));
+            asks_after.values.push(after_1s);
             drop(bot);
             drop(sim);
         }

@@ -198,7 +198,7 @@ pub async fn client(http: Http, state: Arc<AppState>) -> anyhow::Result<serenity
 
     let dispatcher = crate::dispatch::Dispatcher {
         poise: Arc::new(framework),
-        slots: state.command_slots.clone(),
+        commands: crate::dispatch::CommandQueue::new(state.command_slots.clone()),
         events: Events {
             state,
             seen_ready: Default::default(),
@@ -404,10 +404,6 @@ impl serenity::EventHandler for Events {
         self.state.health.connected();
     }
 
-    async fn message(&self, _ctx: serenity::Context, message: serenity::Message) {
-        self.state.waits.dispatch_message(message);
-    }
-
     async fn interaction_create(&self, ctx: serenity::Context, interaction: Interaction) {
         match interaction {
             Interaction::Component(click) => match self.state.waits.dispatch_component(click) {
@@ -426,6 +422,14 @@ impl serenity::EventHandler for Events {
             },
             _ => {}
         }
+    }
+}
+
+impl Events {
+    /// Hands a new message to the wait for it, if any. Not `EventHandler::message`: it never
+    /// waits, so [`crate::dispatch::Dispatcher`] calls it at once rather than queue the event.
+    pub fn message(&self, message: serenity::Message) {
+        self.state.waits.dispatch_message(message);
     }
 }
 

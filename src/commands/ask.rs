@@ -94,19 +94,23 @@ impl Answer {
             None if self.waits.stopping() => INTERRUPTED.to_owned(),
             None => "Timed out!".to_owned(),
         };
-        let span = tracing::info_span!(
-            "command",
-            command = "ask",
-            guild = self.guild,
-            invocation = self.invocation
-        );
-        // Boxed: the answer's state (the span, the text, the request) would otherwise widen
-        // every waiting task by its size (680 → 576 bytes).
-        Box::pin(self.answer(text).instrument(span)).await;
+        // The span is opened, and the answer made, only once a command slot is held: when a
+        // thousand replies come in at once, a thousand answers queue for the slots, and an
+        // open span costs the log layer a slot of its span store and the store never shrinks.
+        crate::dispatch::in_slot(self.slots.clone(), move || {
+            let span = tracing::info_span!(
+                "command",
+                command = "ask",
+                guild = self.guild,
+                invocation = self.invocation
+            );
+            self.answer(text).instrument(span)
+        })
+        .await;
     }
 
     /// Sends `text`, or an apology if that fails.
-    async fn answer(&self, text: String) {
+    async fn answer(self, text: String) {
         if let Err(err) = self.send(text, false).await {
             let status = crate::bot::serenity_status(&err);
             crate::telemetry::rest_failure(status);
@@ -119,15 +123,13 @@ impl Answer {
     }
 
     /// Sends a follow-up. Returns no `Message`: a result held across the apology's `.await`
-    /// would make every pending task 1.3 KB larger.
+    /// would widen the answer by 1.3 KB.
     async fn send(&self, text: String, ephemeral: bool) -> Result<(), serenity::Error> {
-        let followup = CreateInteractionResponseFollowup::new()
+        CreateInteractionResponseFollowup::new()
             .content(text)
             .ephemeral(ephemeral)
-            .allowed_mentions(CreateAllowedMentions::new());
-        // Boxed: the request's large state exists only while it is sent, not while waiting.
-        let send = move || followup.execute(&self.http, (None, &self.token));
-        Box::pin(crate::dispatch::in_slot(self.slots.clone(), send))
+            .allowed_mentions(CreateAllowedMentions::new())
+            .execute(&self.http, (None, &self.token))
             .await
             .map(drop)
     }
