@@ -21,20 +21,27 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures_util::FutureExt;
 use serenity::all::{ChannelId, ComponentInteraction, Message, ModalInteraction, UserId};
 use tokio::sync::oneshot;
 
-/// Runs `fut` for at most `timeout`. `Some(output)` if it finished in time; `None` if the time
-/// ran out, in which case `fut` has been dropped (cancelled) before this returns.
+/// Runs `fut` for at most `timeout` from now. `Some(output)` if it finished in time; `None` if
+/// the time ran out, in which case `fut` has been dropped (cancelled) before this returns.
+///
+/// A combinator rather than an `async fn`: an `async fn` keeps its arguments beside the future
+/// it awaits, and each of the thousands of waits a busy bot has pending would carry both.
 #[allow(clippy::disallowed_methods)] // The one sanctioned use of `tokio::time::timeout`.
-pub async fn safe_wait_for<F: Future>(fut: F, timeout: Duration) -> Option<F::Output> {
-    match tokio::time::timeout(timeout, fut).await {
+pub fn safe_wait_for<F: Future>(
+    fut: F,
+    timeout: Duration,
+) -> impl Future<Output = Option<F::Output>> {
+    tokio::time::timeout(timeout, fut).map(move |finished| match finished {
         Ok(output) => Some(output),
         Err(_elapsed) => {
             tracing::debug!(timeout_ms = timeout.as_millis() as u64, "wait timed out");
             None
         }
-    }
+    })
 }
 
 /// Prefix of every `custom_id` this bot creates, so clicks on other bots' or stale components
@@ -343,25 +350,36 @@ impl<T> Pending<T> {
 
     /// Waits at most `timeout` for the answer: `None` if none came in time (or the bot is
     /// shutting down).
-    pub async fn wait(mut self, timeout: Duration) -> Option<T> {
-        // A user may take minutes: the command's slot goes to others meanwhile.
-        crate::dispatch::release_slot();
-        let answer = if self.waits.stopping() {
-            None
-        } else {
-            safe_wait_for(&mut self.rx, timeout)
-                .await
-                .and_then(Result::ok)
-                .map(|answer| *answer)
-        };
-        let outcome = match (&answer, self.waits.stopping()) {
-            (Some(_), _) => "answered",
-            (None, true) => "cancelled",
-            (None, false) => "timed_out",
-        };
+    ///
+    /// An `async` block rather than an `async fn`, for the reason given at [`safe_wait_for`]:
+    /// the block uses `self` where it was captured instead of moving it again.
+    #[allow(clippy::manual_async_fn)] // As an `async fn` it was 336 bytes, now 232.
+    pub fn wait(mut self, timeout: Duration) -> impl Future<Output = Option<T>> {
+        async move {
+            // A user may take minutes: the command's slot goes to others meanwhile.
+            crate::dispatch::release_slot();
+            let answer = if self.waits.stopping() {
+                None
+            } else {
+                safe_wait_for(&mut self.rx, timeout)
+                    .await
+                    .and_then(Result::ok)
+                    .map(|answer| *answer)
+            };
+            let outcome = match (&answer, self.waits.stopping()) {
+                (Some(_), _) => "answered",
+                (None, true) => "cancelled",
+                (None, false) => "timed_out",
+            };
+            self.record(outcome);
+            answer
+        }
+    }
+
+    /// Records how the wait ended, once (a wait dropped before it ends records itself).
+    fn record(&mut self, outcome: &'static str) {
         crate::telemetry::wait_ended(self.key.kind(), outcome, self.started.elapsed());
         self.recorded = true;
-        answer
     }
 }
 
@@ -370,7 +388,7 @@ impl<T> Drop for Pending<T> {
         self.waits.remove(&self.key, self.id);
         crate::telemetry::waits_in_flight(-1.0);
         if !self.recorded {
-            crate::telemetry::wait_ended(self.key.kind(), "cancelled", self.started.elapsed());
+            self.record("cancelled");
         }
     }
 }
