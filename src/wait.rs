@@ -163,7 +163,8 @@ impl Waits {
         self.lock()
             .messages
             .entry((channel, user))
-            .or_default()
+            // Room for one: a second wait on the same key is rare (a `Vec` would reserve four).
+            .or_insert_with(|| Vec::with_capacity(1))
             .push(Slot { id, user, tx });
         Pending::new(Arc::clone(self), Key::Message(channel, user), id, rx)
     }
@@ -216,6 +217,7 @@ impl Waits {
         }
         if slots.is_empty() {
             reg.messages.remove(&key);
+            reg.shrink_if_sparse();
         }
         delivered
     }
@@ -280,6 +282,26 @@ impl Waits {
                 }
             }
         }
+        reg.shrink_if_sparse();
+    }
+}
+
+impl Registry {
+    /// Gives back the room a burst of waits took once most of them have ended: a map never
+    /// shrinks by itself, and two thousand pending `/ask`s leave a 160 KB table behind.
+    fn shrink_if_sparse(&mut self) {
+        shrink_if_sparse(&mut self.messages);
+        shrink_if_sparse(&mut self.components);
+        shrink_if_sparse(&mut self.modals);
+    }
+}
+
+/// Shrinks `map` to twice its length when it uses less than an eighth of a large capacity, so
+/// a shrink comes only after many removals.
+fn shrink_if_sparse<K: Eq + std::hash::Hash, V>(map: &mut HashMap<K, V>) {
+    const KEEP: usize = 256;
+    if map.capacity() > KEEP && map.len() < map.capacity() / 8 {
+        map.shrink_to((map.len() * 2).max(KEEP / 2));
     }
 }
 
@@ -472,6 +494,23 @@ mod tests {
         assert_eq!(waits.pending(), 0);
         // Nothing is delivered to a wait that is gone.
         assert!(!waits.dispatch_message(message(1, 7, false, "late")));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_registry_gives_back_a_bursts_room_once_its_waits_end() {
+        let waits = Arc::new(Waits::new(None));
+        let burst: Vec<_> = (1..=2_000)
+            .map(|user| waits.expect_message(ChannelId::new(1), UserId::new(user)))
+            .collect();
+        let room = waits.lock().messages.capacity();
+        assert!(room >= 2_000);
+        drop(burst);
+        assert_eq!(waits.pending(), 0);
+        let left = waits.lock().messages.capacity();
+        assert!(
+            left <= room / 8,
+            "the registry kept room for {left} of {room}"
+        );
     }
 
     #[tokio::test(start_paused = true)]
