@@ -20,7 +20,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 /// Free heap memory worth giving back.
-pub const TRIM_ABOVE: usize = 2 * 1024 * 1024;
+pub const TRIM_ABOVE: usize = 1024 * 1024;
 
 /// How often the memory held but not in use is checked.
 const CHECK_EVERY: Duration = Duration::from_secs(1);
@@ -150,7 +150,8 @@ mod trigger_tests {
     #[test]
     fn a_steady_process_never_trims() {
         let mut trigger = Trigger::default();
-        for held in [5 * MIB, 6 * MIB, 5 * MIB, 6 * MIB + MIB / 2] {
+        let wobble = TRIM_ABOVE * 3 / 4;
+        for held in [5 * MIB, 5 * MIB + wobble, 5 * MIB, 5 * MIB + TRIM_ABOVE] {
             assert!(!trigger.should_trim(held));
         }
     }
@@ -162,10 +163,10 @@ mod trigger_tests {
         assert!(trigger.should_trim(30 * MIB));
         trigger.trimmed(9 * MIB);
         assert!(
-            !trigger.should_trim(10 * MIB),
+            !trigger.should_trim(9 * MIB + TRIM_ABOVE / 2),
             "trimmed again without new growth"
         );
-        assert!(trigger.should_trim(12 * MIB));
+        assert!(trigger.should_trim(9 * MIB + TRIM_ABOVE + MIB / 4));
     }
 }
 
