@@ -70,7 +70,7 @@ pub struct Queued {
 }
 
 /// How many queued commands the queue's buffer has room for when idle: it is allocated once
-/// at startup at this size (about 180 KB of address space, resident only where used) and
+/// at startup at this size (about 190 KB of address space, resident only where used) and
 /// shrunk back to it once a burst has drained.
 const QUEUE_ROOM: usize = 128;
 
@@ -82,7 +82,8 @@ const QUEUE_ROOM: usize = 128;
 /// while the waits those commands started were allocated in between, so the waits ended up
 /// spread over the burst's pages and the heap could not give them back. Queued here, each
 /// waiting command is one entry in a single buffer, large enough that the allocator maps it
-/// on its own: it grows and shrinks back in place and never interleaves with the heap.
+/// on its own (glibc maps blocks over 128 KiB by themselves): it grows and shrinks back in
+/// place and never interleaves with the heap.
 pub struct CommandQueue<T> {
     /// The queued commands.
     waiting: std::sync::Mutex<VecDeque<T>>,
