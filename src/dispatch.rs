@@ -23,6 +23,7 @@ use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+use futures_util::FutureExt;
 use poise::serenity_prelude as serenity;
 use serenity::{FullEvent, Interaction};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
@@ -50,15 +51,31 @@ pub fn release_slot() {
 /// slots, each queued task holds `start` and nothing more. (Work made up front for two
 /// thousand queued tasks was most of a burst's peak heap, and the holes it left behind are
 /// what fragments the heap afterwards.)
-pub async fn in_slot<W, F>(slots: Arc<Semaphore>, start: W) -> F::Output
+pub fn in_slot<W, F>(
+    slots: Arc<Semaphore>,
+    start: W,
+) -> impl std::future::Future<Output = F::Output>
 where
     W: FnOnce() -> F,
     F: std::future::Future,
 {
-    // The semaphore is never closed, so acquiring only fails if it were; run without a slot
-    // rather than drop the work then.
-    let permit = slots.acquire_owned().await.ok();
-    SLOT.scope(RefCell::new(permit), Box::pin(start())).await
+    take_slot(slots).then(move |permit| holding(permit, Box::pin(start())))
+}
+
+/// One of `slots`' permits, once one is free. The semaphore is never closed, so this is `None`
+/// only if it were: the work then runs without a slot rather than being dropped.
+fn take_slot(
+    slots: Arc<Semaphore>,
+) -> impl std::future::Future<Output = Option<OwnedSemaphorePermit>> {
+    slots.acquire_owned().map(Result::ok)
+}
+
+/// `work`, run as the holder of `permit` (which [`release_slot`] can give back early).
+fn holding<F: std::future::Future>(
+    permit: Option<OwnedSemaphorePermit>,
+    work: F,
+) -> impl std::future::Future<Output = F::Output> {
+    SLOT.scope(RefCell::new(permit), work)
 }
 
 /// A command interaction waiting for a slot.
@@ -117,16 +134,6 @@ impl<T> CommandQueue<T> {
         self.arrived.notify_one();
     }
 
-    /// How many commands wait for a slot.
-    pub fn len(&self) -> usize {
-        self.lock().len()
-    }
-
-    /// Whether no command waits for a slot.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// The oldest queued command; gives the room a burst took back once it has drained.
     fn pop(&self) -> Option<T> {
         let mut waiting = self.lock();
@@ -152,11 +159,8 @@ impl<T> CommandQueue<T> {
                     continue;
                 }
             };
-            // The semaphore is never closed, so acquiring only fails if it were; run without a
-            // slot rather than drop the command then.
-            let permit = self.slots.clone().acquire_owned().await.ok();
-            let work = run(next);
-            tokio::spawn(SLOT.scope(RefCell::new(permit), work));
+            let permit = take_slot(Arc::clone(&self.slots)).await;
+            tokio::spawn(holding(permit, run(next)));
         }
     }
 }
@@ -319,7 +323,11 @@ mod tests {
         assert_eq!(next().await, Some((0, Some(true))));
         assert_eq!(next().await, Some((1, Some(true))));
         assert_eq!(next().await, None, "a third command ran with two slots");
-        assert_eq!(queue.len(), 2, "one waits in the feeder, two in the queue");
+        assert_eq!(
+            queue.lock().len(),
+            2,
+            "one waits in the feeder, two in the queue"
+        );
         let _ = finish.send(1);
         assert_eq!(next().await, Some((2, Some(true))));
         let _ = finish.send(0);
@@ -346,7 +354,7 @@ mod tests {
             let got = crate::wait::safe_wait_for(runs.recv(), Duration::from_secs(1)).await;
             assert_eq!(got, Some(Some(expected)));
         }
-        assert!(queue.is_empty());
+        assert!(queue.lock().is_empty());
         assert_eq!(queue.lock().capacity(), QUEUE_ROOM);
         feeder.abort();
     }
