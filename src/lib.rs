@@ -17,6 +17,7 @@
 //! - [`health`] — the HTTP router: `GET /health`, `/livez`, `/metrics`.
 //! - [`telemetry`] — metric names and recording helpers (Prometheus exporter).
 //! - [`memory`] — gives the heap's free pages back to the system after a burst.
+//! - [`long_lived`] — the process's allocator: a heap of its own for what pending waits keep.
 //! - [`bot`] — poise options, the event handler, `on_error`, command registration.
 //! - [`dispatch`] — routes each gateway event; bounds how many commands work at once.
 //! - [`commands`] — one file per feature.
@@ -28,6 +29,7 @@ pub mod db;
 pub mod dispatch;
 pub mod health;
 pub mod logging;
+pub mod long_lived;
 pub mod memory;
 pub mod shutdown;
 pub mod state;

@@ -15,6 +15,7 @@
 //!
 //! This module is the only place allowed to call `tokio::time::timeout` (see `clippy.toml`).
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,6 +25,8 @@ use std::time::Duration;
 use futures_util::FutureExt;
 use serenity::all::{ChannelId, ComponentInteraction, Message, ModalInteraction, UserId};
 use tokio::sync::oneshot;
+
+use crate::long_lived::long_lived;
 
 /// Runs `fut` for at most `timeout` from now. `Some(output)` if it finished in time; `None` if
 /// the time ran out, in which case `fut` has been dropped (cancelled) before this returns.
@@ -158,14 +161,18 @@ impl Waits {
     /// Register *before* sending the prompt, then call [`Pending::wait`]: a reply that arrives
     /// while the prompt is still being sent is then not missed.
     pub fn expect_message(self: &Arc<Self>, channel: ChannelId, user: UserId) -> Pending<Message> {
-        let (tx, rx) = oneshot::channel();
+        let (tx, rx) = long_lived(oneshot::channel);
         let id = self.new_prompt();
-        self.lock()
-            .messages
-            .entry((channel, user))
+        let slot = Slot { id, user, tx };
+        // The map grows outside the long-lived heap (a table stays after its waits are over);
+        // the waits' list is made in it.
+        match self.lock().messages.entry((channel, user)) {
+            Entry::Occupied(mut waits) => waits.get_mut().push(slot),
             // Room for one: a second wait on the same key is rare (a `Vec` would reserve four).
-            .or_insert_with(|| Vec::with_capacity(1))
-            .push(Slot { id, user, tx });
+            Entry::Vacant(key) => {
+                key.insert(long_lived(|| vec![slot]));
+            }
+        }
         Pending::new(Arc::clone(self), Key::Message(channel, user), id, rx)
     }
 
@@ -177,7 +184,7 @@ impl Waits {
         prompt: u64,
         user: UserId,
     ) -> Pending<ComponentInteraction> {
-        let (tx, rx) = oneshot::channel();
+        let (tx, rx) = long_lived(oneshot::channel);
         let id = self.new_prompt();
         self.lock().components.insert(prompt, Slot { id, user, tx });
         Pending::new(Arc::clone(self), Key::Component(prompt), id, rx)
@@ -185,7 +192,7 @@ impl Waits {
 
     /// Starts waiting for `user`'s submission of the modal of prompt `prompt`.
     pub fn expect_modal(self: &Arc<Self>, prompt: u64, user: UserId) -> Pending<ModalInteraction> {
-        let (tx, rx) = oneshot::channel();
+        let (tx, rx) = long_lived(oneshot::channel);
         let id = self.new_prompt();
         self.lock().modals.insert(prompt, Slot { id, user, tx });
         Pending::new(Arc::clone(self), Key::Modal(prompt), id, rx)

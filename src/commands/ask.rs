@@ -17,6 +17,7 @@ use serenity::{Builder, CreateAllowedMentions, CreateInteractionResponseFollowup
 use tracing::Instrument;
 
 use crate::bot::{Context, Error, UserError};
+use crate::long_lived::long_lived;
 use crate::wait::{Pending, Waits};
 
 /// How long `/ask` waits for a reply unless `WAIT_TIMEOUT_SECS` says otherwise. Keep it under
@@ -52,7 +53,7 @@ pub async fn ask(
 
     let answer = Answer {
         http: ctx.serenity_context().http.clone(),
-        token: app.interaction.token.clone(),
+        token: long_lived(|| app.interaction.token.clone()),
         waits: data.waits.clone(),
         slots: data.command_slots.clone(),
         guild: ctx.guild_id().map(|g| g.get()),
@@ -60,7 +61,8 @@ pub async fn ask(
     };
     let timeout = data.waits.timeout(DEFAULT_TIMEOUT);
     // Tracked, so a shutdown waits for it to tell the user. Not instrumented: see `Answer`.
-    data.tasks.spawn(answer.after(reply, timeout));
+    // Its task, like the wait and the token, is made in the long-lived heap.
+    long_lived(|| data.tasks.spawn(answer.after(reply, timeout)));
     Ok(())
 }
 
