@@ -6,7 +6,7 @@
 //! keeps: its task (a 512-byte cell), its channel, its registry slot, its token. When the burst
 //! is over the short-lived blocks are gone but the waits are spread over every page the burst
 //! touched, and a page with one live block cannot go back to the kernel: 2,000 waits holding
-//! ~1.3 MiB kept about 3 MiB more resident (heap profile and `malloc_trim` statistics in
+//! 1.2 MiB kept about 3 MiB more resident (heap profile and `malloc_trim` statistics in
 //! BENCHMARKS.md).
 //!
 //! Code that makes something long-lived makes it inside [`long_lived`]: small blocks allocated
@@ -34,7 +34,7 @@ const GRANULE: usize = 16;
 /// One size class per multiple of [`GRANULE`] up to [`MAX_BLOCK`].
 const CLASSES: usize = MAX_BLOCK / GRANULE;
 /// Address space reserved for the process's heap (resident only where used): 64 MiB, room
-/// for about 90,000 pending waits. Beyond it blocks come from `System`.
+/// for about 100,000 pending waits. Beyond it blocks come from `System`.
 const RESERVED: usize = 64 << 20;
 /// A size class takes address space in runs of this many bytes.
 const RUN: usize = 64 << 10;
@@ -79,7 +79,7 @@ pub fn in_use_bytes() -> usize {
 // freed and resized by the allocator that made it, with the layout it was made with.
 //
 // Not inlined: release builds optimise the whole program at once, and inlined into every place
-// that allocates, these few lines grew the code by 700 KB and idle RSS by 2.7 MiB.
+// that allocates, these few lines grew the code by 700 KB.
 unsafe impl GlobalAlloc for Allocator {
     #[inline(never)]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
