@@ -402,6 +402,50 @@ mod tests {
     }
 
     #[test]
+    fn blocks_made_on_one_thread_and_freed_on_others_never_overlap() {
+        let heap = Heap::new(RESERVED);
+        let small = layout(48, 16);
+        let (to_free, freed) = std::sync::mpsc::channel::<usize>();
+        std::thread::scope(|scope| {
+            let heap = &heap;
+            // One thread frees what the others made, while they keep making more.
+            scope.spawn(move || {
+                for block in freed {
+                    heap.dealloc(block as *mut u8, small);
+                }
+            });
+            for worker in 0..3u8 {
+                let to_free = to_free.clone();
+                scope.spawn(move || {
+                    let mut kept = Vec::new();
+                    for i in 0..2_000usize {
+                        let block = heap.alloc(small);
+                        assert!(!block.is_null());
+                        // SAFETY: a live 48-byte block, this thread's alone.
+                        unsafe { block.write_bytes(worker, 48) };
+                        kept.push(block as usize);
+                        if i % 2 == 0 {
+                            let _ = to_free.send(kept.swap_remove(0));
+                        }
+                    }
+                    // SAFETY: the blocks kept are live and were written by this thread only.
+                    let intact = kept.iter().all(|&b| {
+                        unsafe { std::slice::from_raw_parts(b as *const u8, 48) }
+                            .iter()
+                            .all(|&byte| byte == worker)
+                    });
+                    assert!(intact, "a block was handed out twice");
+                    for block in kept {
+                        let _ = to_free.send(block);
+                    }
+                });
+            }
+            drop(to_free);
+        });
+        assert_eq!(heap.in_use_bytes(), 0, "blocks were lost");
+    }
+
+    #[test]
     fn the_allocator_uses_the_heap_only_inside_the_scope() {
         let small = layout(40, 8);
         // SAFETY: each block is freed with the layout it was made with.
