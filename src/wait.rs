@@ -38,10 +38,12 @@ pub fn safe_wait_for<F: Future>(
     fut: F,
     timeout: Duration,
 ) -> impl Future<Output = Option<F::Output>> {
+    // The log line keeps the timeout in 8 bytes rather than a 16-byte `Duration`.
+    let timeout_ms = timeout.as_millis() as u64;
     tokio::time::timeout(timeout, fut).map(move |finished| match finished {
         Ok(output) => Some(output),
         Err(_elapsed) => {
-            tracing::debug!(timeout_ms = timeout.as_millis() as u64, "wait timed out");
+            tracing::debug!(timeout_ms, "wait timed out");
             None
         }
     })
@@ -347,10 +349,10 @@ pub struct Pending<T> {
     id: u64,
     /// Receives the answer.
     rx: oneshot::Receiver<Box<T>>,
-    /// When it was registered, for the wait-duration metric.
-    started: std::time::Instant,
-    /// Whether [`Pending::wait`] recorded the outcome (otherwise dropping it is a cancellation).
-    recorded: bool,
+    /// When it was registered, for the wait-duration metric; `None` once the outcome is
+    /// recorded (a wait dropped before then was cancelled). One field rather than an `Instant`
+    /// and a flag: 8 bytes fewer in every pending wait.
+    started: Option<std::time::Instant>,
 }
 
 impl Key {
@@ -372,8 +374,7 @@ impl<T> Pending<T> {
             key,
             id,
             rx,
-            started: std::time::Instant::now(),
-            recorded: false,
+            started: Some(std::time::Instant::now()),
         }
     }
 
@@ -381,16 +382,18 @@ impl<T> Pending<T> {
     /// shutting down).
     ///
     /// An `async` block rather than an `async fn`, for the reason given at [`safe_wait_for`]:
-    /// the block uses `self` where it was captured instead of moving it again.
-    #[allow(clippy::manual_async_fn)] // As an `async fn` it was 336 bytes, now 232.
+    /// the block uses `self` where it was captured instead of moving it again. It keeps the
+    /// timeout in whole milliseconds (8 bytes, not a 16-byte `Duration`) until it starts.
+    #[allow(clippy::manual_async_fn)] // As an `async fn` it was 336 bytes, now 208.
     pub fn wait(mut self, timeout: Duration) -> impl Future<Output = Option<T>> {
+        let timeout_ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
         async move {
             // A user may take minutes: the command's slot goes to others meanwhile.
             crate::dispatch::release_slot();
             let answer = if self.waits.stopping() {
                 None
             } else {
-                safe_wait_for(&mut self.rx, timeout)
+                safe_wait_for(&mut self.rx, Duration::from_millis(timeout_ms))
                     .await
                     .and_then(Result::ok)
                     .map(|answer| *answer)
@@ -407,8 +410,9 @@ impl<T> Pending<T> {
 
     /// Records how the wait ended, once (a wait dropped before it ends records itself).
     fn record(&mut self, outcome: &'static str) {
-        crate::telemetry::wait_ended(self.key.kind(), outcome, self.started.elapsed());
-        self.recorded = true;
+        if let Some(started) = self.started.take() {
+            crate::telemetry::wait_ended(self.key.kind(), outcome, started.elapsed());
+        }
     }
 }
 
@@ -416,9 +420,7 @@ impl<T> Drop for Pending<T> {
     fn drop(&mut self) {
         self.waits.remove(&self.key, self.id);
         crate::telemetry::waits_in_flight(-1.0);
-        if !self.recorded {
-            self.record("cancelled");
-        }
+        self.record("cancelled");
     }
 }
 
