@@ -3,7 +3,7 @@
 //! The seed of every wizard: register the wait, send the prompt, handle both outcomes. The
 //! wait itself does not keep the command running: once the prompt is sent, a small task owns
 //! the wait and the interaction token, and answers with a follow-up. A pending `/ask` then
-//! costs a registry entry, that task and the token (640 bytes, made in the long-lived heap:
+//! costs a registry entry, that task and the token (512 bytes, made in the long-lived heap:
 //! see `long_lived`) instead of the framework's whole suspended invocation (about 50 KB, see
 //! BENCHMARKS.md).
 
