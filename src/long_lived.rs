@@ -83,28 +83,24 @@ pub fn in_use_bytes() -> usize {
 unsafe impl GlobalAlloc for Allocator {
     #[inline(never)]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if INSIDE.get() {
-            let block = HEAP.alloc(layout);
-            if !block.is_null() {
-                return block;
-            }
+        match long_lived_block(layout) {
+            Some(block) => block,
+            // SAFETY: the caller's layout, passed on.
+            None => unsafe { System.alloc(layout) },
         }
-        // SAFETY: the caller's layout, passed on.
-        unsafe { System.alloc(layout) }
     }
 
     #[inline(never)]
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        if INSIDE.get() {
-            let block = HEAP.alloc(layout);
-            if !block.is_null() {
+        match long_lived_block(layout) {
+            Some(block) => {
                 // SAFETY: the block is `layout.size()` bytes, just handed out.
                 unsafe { block.write_bytes(0, layout.size()) };
-                return block;
+                block
             }
+            // SAFETY: the caller's layout, passed on.
+            None => unsafe { System.alloc_zeroed(layout) },
         }
-        // SAFETY: the caller's layout, passed on.
-        unsafe { System.alloc_zeroed(layout) }
     }
 
     #[inline(never)]
@@ -139,6 +135,16 @@ unsafe impl GlobalAlloc for Allocator {
     }
 }
 
+/// A block from the long-lived heap, if this thread is inside [`long_lived`] and the heap
+/// serves `layout`.
+fn long_lived_block(layout: Layout) -> Option<*mut u8> {
+    if !INSIDE.get() {
+        return None;
+    }
+    let block = HEAP.alloc(layout);
+    (!block.is_null()).then_some(block)
+}
+
 /// A size-class heap in one reservation of address space: each class hands out blocks from
 /// runs of [`RUN`] bytes and keeps its freed blocks in a list, newest first, so blocks of one
 /// size stay packed together. Blocks are never split or merged.
@@ -147,7 +153,8 @@ pub struct Heap {
     base: AtomicUsize,
     /// Size of the reservation.
     reserved: usize,
-    /// Bytes handed out and not freed (for [`Heap::in_use_bytes`]).
+    /// Bytes handed out and not freed. Changed only under `state`'s lock (so, read there, 0
+    /// means no block is live), read without it by [`Heap::in_use_bytes`].
     in_use: AtomicUsize,
     /// Everything else, behind one lock (a `Mutex` does not allocate).
     state: Mutex<State>,
@@ -157,8 +164,6 @@ pub struct Heap {
 struct State {
     /// Bytes of the reservation given to runs so far.
     used: usize,
-    /// Blocks handed out and not freed.
-    live: usize,
     /// Per size class.
     classes: [Class; CLASSES],
 }
@@ -189,7 +194,6 @@ impl Heap {
             in_use: AtomicUsize::new(0),
             state: Mutex::new(State {
                 used: 0,
-                live: 0,
                 classes: [NO_CLASS; CLASSES],
             }),
         }
@@ -207,6 +211,11 @@ impl Heap {
             .max(1)
             .next_multiple_of(layout.align().max(GRANULE));
         (size <= MAX_BLOCK).then(|| size / GRANULE - 1)
+    }
+
+    /// The size of the blocks of size class `class`.
+    fn block_size(class: usize) -> usize {
+        (class + 1) * GRANULE
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -252,7 +261,7 @@ impl Heap {
         let Some(class) = Self::class_of(layout) else {
             return std::ptr::null_mut();
         };
-        let size = (class + 1) * GRANULE;
+        let size = Self::block_size(class);
         let mut state = self.lock();
         let mut base = self.base.load(Ordering::Acquire);
         if base == 0 {
@@ -262,11 +271,7 @@ impl Heap {
             }
             self.base.store(base, Ordering::Release);
         }
-        let State {
-            used,
-            live,
-            classes,
-        } = &mut *state;
+        let State { used, classes } = &mut *state;
         let slot = &mut classes[class];
         let block = if slot.free != 0 {
             let block = slot.free;
@@ -286,7 +291,6 @@ impl Heap {
             slot.next += size;
             block
         };
-        *live += 1;
         self.in_use.fetch_add(size, Ordering::Relaxed);
         block as *mut u8
     }
@@ -303,10 +307,9 @@ impl Heap {
         // to one; it now holds the list's link.
         unsafe { (block as *mut usize).write(slot.free) };
         slot.free = block as usize;
-        state.live -= 1;
-        self.in_use
-            .fetch_sub((class + 1) * GRANULE, Ordering::Relaxed);
-        if state.live == 0 && state.used > RELEASE_ABOVE {
+        let size = Self::block_size(class);
+        let left = self.in_use.fetch_sub(size, Ordering::Relaxed) - size;
+        if left == 0 && state.used > RELEASE_ABOVE {
             let base = self.base.load(Ordering::Acquire);
             // SAFETY: the used part of our own mapping, holding no live block. If the kernel
             // refuses, the pages stay resident and are reused all the same.

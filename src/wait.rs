@@ -39,7 +39,7 @@ pub fn safe_wait_for<F: Future>(
     timeout: Duration,
 ) -> impl Future<Output = Option<F::Output>> {
     // The log line keeps the timeout in 8 bytes rather than a 16-byte `Duration`.
-    let timeout_ms = timeout.as_millis() as u64;
+    let timeout_ms = whole_millis(timeout);
     tokio::time::timeout(timeout, fut).map(move |finished| match finished {
         Ok(output) => Some(output),
         Err(_elapsed) => {
@@ -47,6 +47,11 @@ pub fn safe_wait_for<F: Future>(
             None
         }
     })
+}
+
+/// `duration` in whole milliseconds (8 bytes to keep, where a `Duration` is 16).
+fn whole_millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// Prefix of every `custom_id` this bot creates, so clicks on other bots' or stale components
@@ -386,7 +391,7 @@ impl<T> Pending<T> {
     /// timeout in whole milliseconds (8 bytes, not a 16-byte `Duration`) until it starts.
     #[allow(clippy::manual_async_fn)] // As an `async fn` it was 336 bytes, now 208.
     pub fn wait(mut self, timeout: Duration) -> impl Future<Output = Option<T>> {
-        let timeout_ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+        let timeout_ms = whole_millis(timeout);
         async move {
             // A user may take minutes: the command's slot goes to others meanwhile.
             crate::dispatch::release_slot();
