@@ -480,6 +480,7 @@ async fn main() {
             tokio::time::sleep(Duration::from_millis(500)).await;
             let before = rss_mib(pid);
             let before_anon = status_kib(pid, "RssAnon") / 1024.0;
+            let before_fds = open_fds(pid);
             let mut tokens = Vec::new();
             let answered_before = sim.answered_count();
             let burst_started = std::time::Instant::now();
@@ -514,7 +515,7 @@ async fn main() {
             if run == 0 {
                 let _ = writeln!(
                     notes,
-                    "- 2,000 `/ask` burst: bot fds ≤ {burst_fds}, {} after 5 s. Heap trims so far: {}.",
+                    "- 2,000 `/ask` burst: bot fds {before_fds} before, ≤ {burst_fds} during, {} after 5 s. Heap trims so far: {}.",
                     open_fds(pid),
                     trims(&bot.logs())
                 );
