@@ -12,6 +12,7 @@
 //! - [`shutdown`] — SIGINT/SIGTERM as one future.
 //! - [`state`] — the state shared by commands, events and the HTTP server.
 //! - [`wait`] — `safe_wait_for` and the wait registry; the only place that times out.
+//! - [`flows`] — how many interactive flows each member may have open.
 //! - [`values`] — the tryout value formula and value bounds (pure functions).
 //! - [`db`] — the SQLite database: migrations, one file per table's queries.
 //! - [`health`] — the HTTP router: `GET /health`, `/livez`, `/metrics`.
@@ -27,6 +28,7 @@ pub mod commands;
 pub mod config;
 pub mod db;
 pub mod dispatch;
+pub mod flows;
 pub mod health;
 pub mod logging;
 pub mod long_lived;

@@ -15,6 +15,8 @@ pub struct AppState {
     pub waits: Arc<Waits>,
     /// The database.
     pub db: Db,
+    /// Open interactive flows per member, bounded.
+    pub flows: crate::flows::OpenFlows,
     /// Evaluators with a tryout wizard running: one wizard per evaluator at a time.
     pub tryouts_running: Mutex<std::collections::HashSet<serenity::all::UserId>>,
     /// What `/health` reports.
@@ -44,6 +46,7 @@ impl AppState {
             waits: Arc::new(Waits::new(config.wait_timeout)),
             db,
             tryouts_running: Mutex::new(Default::default()),
+            flows: Default::default(),
             command_slots: Arc::new(tokio::sync::Semaphore::new(crate::dispatch::COMMAND_SLOTS)),
             commands_in_flight: Default::default(),
             tasks: tokio_util::task::TaskTracker::new(),

@@ -12,8 +12,13 @@ use support::*;
 
 /// Alice runs /announce; returns the interaction and its ephemeral step-1 message.
 async fn open(sim: &Sim) -> (Interaction, Value) {
+    open_as(sim, ALICE).await
+}
+
+/// `user` runs /announce in #general; returns the interaction and its step-1 message.
+async fn open_as(sim: &Sim, user: u64) -> (Interaction, Value) {
     let marks = sim.mark();
-    let announce = sim.slash(ALICE, GENERAL, "announce", json!([]));
+    let announce = sim.slash(user, GENERAL, "announce", json!([]));
     let reply = sim
         .wait_request("the /announce step 1", marks, REACT, |r| {
             is_callback(r, announce.id)
@@ -50,9 +55,20 @@ async fn callback(sim: &Sim, what: &str, marks: usize, interaction: &Interaction
 /// Steps 1 and 2: picks `channel`, then the mention (`none`, `here`, `everyone` or a role id).
 /// Returns the modal's custom id and the message the steps are on.
 async fn choose(sim: &Sim, message: &Value, channel: u64, mention: &str) -> (String, Value) {
+    choose_as(sim, ALICE, message, channel, mention).await
+}
+
+/// [`choose`], as `user`.
+async fn choose_as(
+    sim: &Sim,
+    user: u64,
+    message: &Value,
+    channel: u64,
+    mention: &str,
+) -> (String, Value) {
     let marks = sim.mark();
     let pick = sim.select(
-        ALICE,
+        user,
         message,
         &custom_id(message, 0, 0),
         8,
@@ -62,12 +78,7 @@ async fn choose(sim: &Sim, message: &Value, channel: u64, mention: &str) -> (Str
     assert_eq!(body["type"], 7);
     let message = sim.original(&pick).unwrap();
     let marks = sim.mark();
-    let chosen = match mention {
-        "none" => sim.click(ALICE, &message, &custom_id(&message, 0, 0)),
-        "here" => sim.click(ALICE, &message, &custom_id(&message, 0, 1)),
-        "everyone" => sim.click(ALICE, &message, &custom_id(&message, 0, 2)),
-        role => sim.select(ALICE, &message, &custom_id(&message, 1, 0), 6, &[role]),
-    };
+    let chosen = pick_mention(sim, user, &message, mention);
     let body = callback(sim, "the compose modal", marks, &chosen).await;
     assert_eq!(
         body["type"], 9,
@@ -79,6 +90,16 @@ async fn choose(sim: &Sim, message: &Value, channel: u64, mention: &str) -> (Str
     )
 }
 
+/// `user` picks `mention` on the step-2 message.
+fn pick_mention(sim: &Sim, user: u64, message: &Value, mention: &str) -> Interaction {
+    match mention {
+        "none" => sim.click(user, message, &custom_id(message, 0, 0)),
+        "here" => sim.click(user, message, &custom_id(message, 0, 1)),
+        "everyone" => sim.click(user, message, &custom_id(message, 0, 2)),
+        role => sim.select(user, message, &custom_id(message, 1, 0), 6, &[role]),
+    }
+}
+
 /// Submits the modal; returns the callback body (the preview or the refusal).
 async fn compose(
     sim: &Sim,
@@ -87,8 +108,20 @@ async fn compose(
     title: &str,
     body: &str,
 ) -> (Value, Value) {
+    compose_as(sim, ALICE, message, modal, title, body).await
+}
+
+/// [`compose`], as `user`.
+async fn compose_as(
+    sim: &Sim,
+    user: u64,
+    message: &Value,
+    modal: &str,
+    title: &str,
+    body: &str,
+) -> (Value, Value) {
     let marks = sim.mark();
-    let submit = sim.submit_modal(ALICE, message, modal, &[("title", title), ("body", body)]);
+    let submit = sim.submit_modal(user, message, modal, &[("title", title), ("body", body)]);
     let reply = callback(sim, "the preview", marks, &submit).await;
     (reply, sim.original(&submit).unwrap())
 }
@@ -112,10 +145,12 @@ async fn post(sim: &Sim, preview: &Value) -> Request {
         .unwrap_or_default()
         .to_owned();
     if posted.status == 200 {
-        assert!(
-            text.contains("Posted in") && text.contains("https://discord.com/channels/"),
-            "{text}"
+        let id = posted_id(sim, &posted);
+        let link = format!(
+            "https://discord.com/channels/{GUILD_ID}/{}/{id}",
+            id_in(&posted.path)
         );
+        assert!(text.contains("Posted in") && text.contains(&link), "{text}");
     }
     posted
 }
@@ -347,5 +382,170 @@ async fn refusals_non_staff_forbidden_channel_and_too_long() {
         text.contains("don't have permission") && text.contains("Nothing was posted"),
         "{text}"
     );
+    sim.assert_clean();
+}
+
+/// The channel id in a `/channels/{id}/messages` path.
+fn id_in(path: &str) -> u64 {
+    path.split('/')
+        .nth(2)
+        .and_then(|id| id.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The id of the message the bot created with `post` (the last one in that channel).
+fn posted_id(sim: &Sim, post: &Request) -> String {
+    let channel = id_in(&post.path).to_string();
+    sim.bot_messages()
+        .iter()
+        .rev()
+        .find(|m| m["channel_id"] == channel.as_str())
+        .and_then(|m| m["id"].as_str().map(str::to_owned))
+        .expect("the posted message")
+}
+
+/// `user` clicks Post on `preview`; returns what the invoker is told.
+async fn click_post_as(sim: &Sim, user: u64, preview: &Value) -> String {
+    let marks = sim.mark();
+    let click = sim.click(user, preview, &custom_id(preview, 0, 0));
+    let outcome = sim
+        .wait_request("the outcome for the invoker", marks, REACT, |r| {
+            r.method == "PATCH" && r.path.contains(&click.token)
+        })
+        .await;
+    outcome.body.as_ref().unwrap()["content"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// A moderator of one channel can't post in a channel they can't write to, nor ping
+/// @everyone; they are told why and may choose again.
+#[tokio::test]
+async fn the_destination_decides_who_may_post_and_ping() {
+    let (sim, _bot) = start_ready().await;
+    // Bob has Manage Messages in #general only (a member overwrite).
+    sim.edit_guild(|g| {
+        g.channel_mut(GENERAL).unwrap().overwrites.push(Overwrite {
+            id: BOB,
+            member: true,
+            allow: bits::MANAGE_MESSAGES,
+            deny: 0,
+        });
+    });
+    let (_, message) = open_as(&sim, BOB).await;
+    // #announcements is read-only for members: refused, and the menu comes back.
+    let marks = sim.mark();
+    let pick = sim.select(
+        BOB,
+        &message,
+        &custom_id(&message, 0, 0),
+        8,
+        &[&ANNOUNCEMENTS.to_string()],
+    );
+    let body = callback(&sim, "the refusal", marks, &pick).await;
+    let text = body["data"]["content"].as_str().unwrap_or_default();
+    assert!(text.contains("You can't post in"), "{body}");
+    assert_eq!(
+        body["data"]["components"][0]["components"][0]["type"], 8,
+        "{body}"
+    );
+    // #off-topic: he can write there, but he moderates only #general.
+    let message = sim.original(&pick).unwrap();
+    let marks = sim.mark();
+    let pick = sim.select(
+        BOB,
+        &message,
+        &custom_id(&message, 0, 0),
+        8,
+        &[&OFF_TOPIC.to_string()],
+    );
+    let body = callback(&sim, "the second refusal", marks, &pick).await;
+    assert!(
+        body["data"]["content"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Manage Messages"),
+        "{body}"
+    );
+    // #general: accepted; @everyone and a role nobody may mention are refused, no ping is fine.
+    let message = sim.original(&pick).unwrap();
+    let marks = sim.mark();
+    let pick = sim.select(
+        BOB,
+        &message,
+        &custom_id(&message, 0, 0),
+        8,
+        &[&GENERAL.to_string()],
+    );
+    callback(&sim, "step 2", marks, &pick).await;
+    let message = sim.original(&pick).unwrap();
+    for refused in ["everyone", "here", &STAFF_ROLE.to_string()] {
+        let marks = sim.mark();
+        let chosen = pick_mention(&sim, BOB, &message, refused);
+        let body = callback(&sim, "the mention refusal", marks, &chosen).await;
+        assert_eq!(body["type"], 7, "{refused}: a modal opened: {body}");
+        assert!(
+            body["data"]["content"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("You can't ping"),
+            "{body}"
+        );
+    }
+    // The Evaluator role is mentionable: anyone may ping it.
+    let marks = sim.mark();
+    let chosen = pick_mention(&sim, BOB, &message, &EVALUATOR_ROLE.to_string());
+    let body = callback(&sim, "the modal", marks, &chosen).await;
+    assert_eq!(body["type"], 9, "{body}");
+    let modal = body["data"]["custom_id"].as_str().unwrap().to_owned();
+    let (_, preview) = compose_as(&sim, BOB, &message, &modal, "", "Tryouts tonight").await;
+    let text = click_post_as(&sim, BOB, &preview).await;
+    assert!(text.contains("Posted in"), "{text}");
+    let sent = posts(&sim);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].path, format!("/channels/{GENERAL}/messages"));
+    assert_eq!(
+        sent[0].body.as_ref().unwrap()["allowed_mentions"]["roles"],
+        json!([EVALUATOR_ROLE.to_string()])
+    );
+    sim.assert_clean();
+}
+
+/// Rights are read again at Post: staff who lost the role since the preview post nothing.
+#[tokio::test]
+async fn post_rechecks_the_invokers_rights_on_fresh_data() {
+    let (sim, _bot) = start_ready().await;
+    let marks = sim.mark();
+    let settings = sim.slash(
+        ALICE,
+        GENERAL,
+        "settings",
+        json!([{"name": "staff_role", "type": 8, "value": STAFF_ROLE.to_string()}]),
+    );
+    callback(&sim, "the settings", marks, &settings).await;
+    sim.edit_guild(|g| {
+        g.members.insert(CAROL, vec![STAFF_ROLE]);
+    });
+    let (_, message) = open_as(&sim, CAROL).await;
+    let (modal, message) = choose_as(&sim, CAROL, &message, OFF_TOPIC, "none").await;
+    let (_, preview) = compose_as(&sim, CAROL, &message, &modal, "", "hello").await;
+    sim.edit_guild(|g| {
+        g.members.insert(CAROL, Vec::new());
+    });
+    let text = click_post_as(&sim, CAROL, &preview).await;
+    assert!(
+        text.contains("any more") && text.contains("Nothing was posted"),
+        "{text}"
+    );
+    assert!(posts(&sim).is_empty(), "posted after the role was taken");
+
+    // The same for a channel of another guild, which only the post-time check can see.
+    let (_, message) = open(&sim).await;
+    let (modal, message) = choose(&sim, &message, FOREIGN_CHANNEL, "none").await;
+    let (_, preview) = compose(&sim, &message, &modal, "", "hello").await;
+    let text = click_post_as(&sim, ALICE, &preview).await;
+    assert!(text.contains("isn't in this server"), "{text}");
+    assert!(posts(&sim).is_empty(), "posted in another guild");
     sim.assert_clean();
 }

@@ -96,21 +96,26 @@ fn component(message: &Value, row: usize, index: usize) -> String {
 
 /// Alice starts `/tryout member:Bob` and picks `position`; returns her DM channel.
 async fn start_tryout(sim: &Sim, position: &str) -> u64 {
+    start_tryout_by(sim, ALICE, position).await
+}
+
+/// `evaluator` starts `/tryout member:Bob` and picks `position`; returns their DM channel.
+async fn start_tryout_by(sim: &Sim, evaluator: u64, position: &str) -> u64 {
     let since = message_count(sim);
     let marks = sim.mark();
     let tryout = sim.slash(
-        ALICE,
+        evaluator,
         GENERAL,
         "tryout",
         json!([{"name": "member", "type": 6, "value": BOB.to_string()}]),
     );
-    let menu = dm(sim, ALICE, since, "step 1").await;
+    let menu = dm(sim, evaluator, since, "step 1").await;
     sim.wait_request("the ephemeral 'check your DMs'", marks, REACT, |r| {
         is_followup(r, &tryout.token) && content(r).contains("Check your DMs")
     })
     .await;
     let before_select = message_count(sim);
-    let select = sim.select(ALICE, &menu, &component(&menu, 0, 0), 3, &[position]);
+    let select = sim.select(evaluator, &menu, &component(&menu, 0, 0), 3, &[position]);
     let ack = sim
         .wait_request("the position acknowledgement", marks, REACT, |r| {
             is_callback(r, select.id)
@@ -123,8 +128,9 @@ async fn start_tryout(sim: &Sim, position: &str) -> u64 {
         ack.body
     );
     // Every position's ratings start with shooting.
-    dm(sim, ALICE, before_select, "**shooting**").await;
-    sim.dm_channel(ALICE).expect("a DM channel with Alice")
+    dm(sim, evaluator, before_select, "**shooting**").await;
+    sim.dm_channel(evaluator)
+        .expect("a DM channel with the evaluator")
 }
 
 #[tokio::test]
@@ -479,6 +485,11 @@ async fn rankings_page_for_the_invoker_only_and_expire() {
 /// Answers every step of a CF tryout up to the summary; returns the summary message. Each
 /// answer is typed only once its prompt is seen, as a person would.
 async fn answer_all(sim: &Sim, dm_channel: u64) -> Value {
+    answer_all_as(sim, ALICE, dm_channel).await
+}
+
+/// [`answer_all`], as `evaluator`.
+async fn answer_all_as(sim: &Sim, evaluator: u64, dm_channel: u64) -> Value {
     for (answer, next) in [
         ("8", "**dribbling**"),
         ("6", "**passing**"),
@@ -486,12 +497,12 @@ async fn answer_all(sim: &Sim, dm_channel: u64) -> Value {
         ("3", "Write your feedback"),
     ] {
         let since = message_count(sim);
-        sim.say(ALICE, dm_channel, answer);
-        dm(sim, ALICE, since, next).await;
+        sim.say(evaluator, dm_channel, answer);
+        dm(sim, evaluator, since, next).await;
     }
     let since = message_count(sim);
-    sim.say(ALICE, dm_channel, "Solid.");
-    dm(sim, ALICE, since, "Save this evaluation?").await
+    sim.say(evaluator, dm_channel, "Solid.");
+    dm(sim, evaluator, since, "Save this evaluation?").await
 }
 
 #[tokio::test]
@@ -554,8 +565,11 @@ async fn roles_are_applied_after_a_confirmed_tryout() {
         ALICE,
         GENERAL,
         "settings",
-        json!([{"name": "add_role", "type": 8, "value": STAFF_ROLE.to_string()}, {"name": "remove_role", "type": 8, "value": EVERYONE_ROLE.to_string()}]),
+        json!([{"name": "add_role", "type": 8, "value": PLAYER_ROLE.to_string()}, {"name": "remove_role", "type": 8, "value": EVALUATOR_ROLE.to_string()}]),
     );
+    sim.edit_guild(|g| {
+        g.members.insert(BOB, vec![EVALUATOR_ROLE]);
+    });
     sim.wait_request("the /settings answer", marks, REACT, |r| {
         is_callback(r, settings.id)
     })
@@ -567,13 +581,15 @@ async fn roles_are_applied_after_a_confirmed_tryout() {
     dm(&sim, ALICE, since, "Saved.").await;
     let changes = sim.role_changes();
     assert!(
-        changes.contains(&("PUT".to_owned(), BOB, STAFF_ROLE)),
+        changes.contains(&("PUT".to_owned(), BOB, PLAYER_ROLE)),
         "{changes:?}"
     );
     assert!(
-        changes.contains(&("DELETE".to_owned(), BOB, EVERYONE_ROLE)),
+        changes.contains(&("DELETE".to_owned(), BOB, EVALUATOR_ROLE)),
         "{changes:?}"
     );
+    let bob = sim.with_guild(|g| g.roles_of(BOB));
+    assert_eq!(bob, vec![PLAYER_ROLE], "Bob's roles after the tryout");
     sim.assert_clean();
 }
 
@@ -671,5 +687,67 @@ async fn sigkill_mid_wizard_and_after_confirm_leaves_nothing_half_written() {
         text.contains("¥35 million") || text.contains("no value yet"),
         "{text}"
     );
+    sim.assert_clean();
+}
+
+#[tokio::test]
+async fn nobody_evaluates_themselves() {
+    let (sim, bot) = start_ready().await;
+    let marks = sim.mark();
+    let own = sim.slash(
+        ALICE,
+        GENERAL,
+        "tryout",
+        json!([{"name": "member", "type": 6, "value": ALICE.to_string()}]),
+    );
+    let reply = sim
+        .wait_request("the refusal", marks, REACT, |r| is_callback(r, own.id))
+        .await;
+    assert!(
+        content(&reply).contains("can't evaluate yourself"),
+        "{}",
+        content(&reply)
+    );
+    assert!(sim.dm_channel(ALICE).is_none(), "a wizard was opened");
+    let db = Db::connect(&bot.database_url).await.unwrap();
+    let alice = db.standing(GuildId::new(GUILD_ID), UserId::new(ALICE));
+    assert_eq!(alice.await.unwrap(), None);
+    sim.assert_clean();
+}
+
+#[tokio::test]
+async fn an_evaluator_who_loses_the_role_mid_wizard_cannot_save() {
+    let (sim, bot) = start_ready_with(SimOptions::default(), waiting(30)).await;
+    // Carol is an evaluator through the Evaluator role only.
+    let marks = sim.mark();
+    let settings = sim.slash(
+        ALICE,
+        GENERAL,
+        "settings",
+        json!([{"name": "evaluator_role", "type": 8, "value": EVALUATOR_ROLE.to_string()}]),
+    );
+    sim.wait_request("the settings", marks, REACT, |r| {
+        is_callback(r, settings.id)
+    })
+    .await;
+    sim.edit_guild(|g| {
+        g.members.insert(CAROL, vec![EVALUATOR_ROLE]);
+    });
+    let dm_channel = start_tryout_by(&sim, CAROL, "CF").await;
+    let summary = answer_all_as(&sim, CAROL, dm_channel).await;
+    // Staff take the role away while the summary waits.
+    sim.edit_guild(|g| {
+        g.members.insert(CAROL, Vec::new());
+    });
+    let since = message_count(&sim);
+    sim.click(CAROL, &summary, &component(&summary, 0, 0));
+    dm(&sim, CAROL, since, "You can no longer run tryouts").await;
+    assert_eq!(bob_standing(&bot).await, None, "the evaluation was saved");
+    let posts = sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.path == format!("/channels/{GENERAL}/messages"))
+        .count();
+    assert_eq!(posts, 0, "results were posted");
     sim.assert_clean();
 }

@@ -1,28 +1,53 @@
-//! Who may run what. Checked inside each command, not only through Discord's default member
-//! permissions, because guild admins can override those per command.
+//! Who may do what: the rules, stated once, and the fresh data they are checked on.
+//!
+//! Checked inside each command, not only through Discord's default member permissions,
+//! because guild admins can override those per command. An action that writes — a post, a
+//! saved evaluation, a setting that lets the bot hand out a role — is decided at that moment,
+//! for the object acted on (the destination channel, the role), from a [`Standing`] read from
+//! Discord then, never from a check made earlier or in another channel.
 
 use poise::serenity_prelude as serenity;
+use serenity::{ChannelId, GuildId, Http, Permissions, Role, RoleId, UserId};
 
 use crate::bot::{Context, Error, UserError};
 
-/// Whether the invoker has Manage Server, or `role` when one is configured.
+/// Permissions a role the bot hands out (or takes away) after a tryout must not carry: a
+/// tryout must never make anyone a moderator.
+pub const DANGEROUS: Permissions = Permissions::ADMINISTRATOR
+    .union(Permissions::MANAGE_GUILD)
+    .union(Permissions::MANAGE_ROLES)
+    .union(Permissions::MANAGE_CHANNELS)
+    .union(Permissions::MANAGE_MESSAGES)
+    .union(Permissions::MANAGE_WEBHOOKS)
+    .union(Permissions::MANAGE_NICKNAMES)
+    .union(Permissions::MANAGE_GUILD_EXPRESSIONS)
+    .union(Permissions::MANAGE_EVENTS)
+    .union(Permissions::MANAGE_THREADS)
+    .union(Permissions::BAN_MEMBERS)
+    .union(Permissions::KICK_MEMBERS)
+    .union(Permissions::MODERATE_MEMBERS)
+    .union(Permissions::MENTION_EVERYONE);
+
+/// Whether the invoker has Manage Server, or `role` when one is configured, according to the
+/// interaction being handled (fresh for an action taken at once).
 pub async fn has_manage_or_role(ctx: Context<'_>, role: Option<u64>) -> bool {
-    has_permission_or_role(ctx, serenity::Permissions::MANAGE_GUILD, role).await
+    has_permission_or_role(ctx, Permissions::MANAGE_GUILD, role).await
 }
 
-/// Whether the invoker has `permission`, or `role` when one is configured.
+/// Whether the invoker has `permission` in the channel the command ran in, or `role` when one
+/// is configured, according to the interaction being handled.
 pub async fn has_permission_or_role(
     ctx: Context<'_>,
-    permission: serenity::Permissions,
+    permission: Permissions,
     role: Option<u64>,
 ) -> bool {
     let Some(member) = ctx.author_member().await else {
         return false;
     };
-    // Interactions carry the member's computed permissions (Administrator implies all).
-    let manages = member.permissions.is_some_and(|p| p.contains(permission));
+    // Interactions carry the member's permissions in this channel (Administrator implies all).
+    let has = member.permissions.is_some_and(|p| p.contains(permission));
     let has_role = role.is_some_and(|role| member.roles.iter().any(|r| r.get() == role));
-    manages || has_role
+    has || has_role
 }
 
 /// Refuses politely unless the invoker has Manage Server or `role`. `what` completes
@@ -31,15 +56,172 @@ pub async fn require(ctx: Context<'_>, role: Option<u64>, what: &str) -> Result<
     if has_manage_or_role(ctx, role).await {
         return Ok(());
     }
-    let who = match role {
+    Err(UserError(format!("Sorry, only {} may {what}.", who(role))).into())
+}
+
+/// "members with <@&role> or Manage Server", for refusals.
+pub fn who(role: Option<u64>) -> String {
+    match role {
         Some(role) => format!("members with <@&{role}> or Manage Server"),
         None => "members with Manage Server".to_owned(),
-    };
-    Err(UserError(format!("Sorry, only {who} may {what}.")).into())
+    }
 }
 
 /// The guild a guild-only command runs in.
 pub fn guild(ctx: Context<'_>) -> Result<serenity::GuildId, Error> {
     ctx.guild_id()
         .ok_or_else(|| UserError("This command only works in a server.".into()).into())
+}
+
+/// A member's standing in a guild, read from Discord when asked: the guild's owner and roles
+/// and the member's roles.
+pub struct Standing {
+    /// The guild, with its roles.
+    guild: serenity::PartialGuild,
+    /// The member.
+    member: serenity::Member,
+}
+
+impl Standing {
+    /// Reads `user`'s standing in `guild` now. `None` when they are no longer a member.
+    pub async fn fetch(http: &Http, guild: GuildId, user: UserId) -> Result<Option<Self>, Error> {
+        use anyhow::Context as _;
+        let member = match http.get_member(guild, user).await {
+            Ok(member) => member,
+            Err(err) if crate::bot::serenity_status(&err) == Some(404) => return Ok(None),
+            Err(err) => return Err(anyhow::Error::new(err).context("reading a member's roles")),
+        };
+        let guild = http
+            .get_guild(guild)
+            .await
+            .context("reading the server's roles")?;
+        Ok(Some(Self { guild, member }))
+    }
+
+    /// Guild-wide permissions (the owner and Administrator have all).
+    pub fn permissions(&self) -> Permissions {
+        self.guild.member_permissions(&self.member)
+    }
+
+    /// Whether the member has `role` (false when none is configured).
+    pub fn has_role(&self, role: Option<u64>) -> bool {
+        role.is_some_and(|role| self.member.roles.iter().any(|r| r.get() == role))
+    }
+
+    /// Manage Server, or the configured `role`.
+    pub fn manages_or_has(&self, role: Option<u64>) -> bool {
+        self.permissions().manage_guild() || self.has_role(role)
+    }
+
+    /// A role of the guild, as it is now.
+    pub fn role(&self, id: RoleId) -> Option<&Role> {
+        self.guild.roles.get(&id)
+    }
+
+    /// Whether the member's highest role is above `role` (the owner is above every role).
+    pub fn outranks(&self, role: &Role) -> bool {
+        if self.member.user.id == self.guild.owner_id {
+            return true;
+        }
+        self.member
+            .roles
+            .iter()
+            .filter_map(|id| self.guild.roles.get(id))
+            .any(|mine| mine.position > role.position)
+    }
+
+    /// The member's permissions in `channel`, read now. `None` when the channel is not one of
+    /// this guild's (another guild's, a DM, or gone).
+    pub async fn permissions_in(
+        &self,
+        http: &Http,
+        channel: ChannelId,
+    ) -> Result<Option<Permissions>, Error> {
+        let channel = match http.get_channel(channel).await {
+            Ok(serenity::Channel::Guild(channel)) => channel,
+            Ok(_) => return Ok(None),
+            Err(err) if crate::bot::serenity_status(&err) == Some(404) => return Ok(None),
+            Err(err) => return Err(anyhow::Error::new(err).context("reading a channel")),
+        };
+        if channel.guild_id != self.guild.id {
+            return Ok(None);
+        }
+        Ok(Some(self.guild.user_permissions_in(&channel, &self.member)))
+    }
+}
+
+/// Why a member with `permissions` in a channel may not post an announcement there (`None`
+/// if they may). `staff`: the staff role or Manage Server.
+pub fn may_announce_in(permissions: Permissions, staff: bool) -> Option<&'static str> {
+    if !permissions.contains(Permissions::VIEW_CHANNEL | Permissions::SEND_MESSAGES) {
+        Some("you can't send messages there yourself")
+    } else if !staff && !permissions.manage_messages() {
+        Some("you need Manage Messages there (or the staff role)")
+    } else {
+        None
+    }
+}
+
+/// Why a role may not be the one given or taken after a tryout (`None` if it may).
+pub fn role_for_tryouts(role: &Role, guild: GuildId) -> Option<String> {
+    if role.id.get() == guild.get() {
+        Some("@everyone can't be given or taken".to_owned())
+    } else if role.managed {
+        Some(format!(
+            "<@&{}> is managed by an integration, so nobody can give it",
+            role.id
+        ))
+    } else if role.permissions.intersects(DANGEROUS) {
+        Some(format!(
+            "<@&{}> carries moderator permissions ({}); a tryout must never hand those out",
+            role.id,
+            role.permissions & DANGEROUS
+        ))
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn role(id: u64, permissions: Permissions, managed: bool) -> Role {
+        let json = serde_json::json!({
+            "id": id.to_string(), "name": "r", "color": 0, "hoist": false, "position": 1,
+            "permissions": permissions.bits().to_string(), "managed": managed,
+            "mentionable": false,
+            "colors": {"primary_color": 0, "secondary_color": null, "tertiary_color": null},
+        });
+        serde_json::from_value(json).expect("a role")
+    }
+
+    #[test]
+    fn posting_needs_view_and_send_and_manage_messages_unless_staff() {
+        let member = Permissions::VIEW_CHANNEL | Permissions::SEND_MESSAGES;
+        assert!(may_announce_in(member, false).is_some());
+        assert!(may_announce_in(member, true).is_none());
+        assert!(may_announce_in(member | Permissions::MANAGE_MESSAGES, false).is_none());
+        // Staff in a read-only channel, or a moderator who can't see it: refused.
+        assert!(may_announce_in(Permissions::VIEW_CHANNEL, true).is_some());
+        assert!(may_announce_in(Permissions::MANAGE_MESSAGES, false).is_some());
+    }
+
+    #[test]
+    fn tryout_roles_refuse_everyone_managed_and_moderator_roles() {
+        let guild = GuildId::new(5);
+        assert!(role_for_tryouts(&role(9, Permissions::empty(), false), guild).is_none());
+        assert!(role_for_tryouts(&role(5, Permissions::empty(), false), guild).is_some());
+        assert!(role_for_tryouts(&role(9, Permissions::empty(), true), guild).is_some());
+        for dangerous in [
+            Permissions::ADMINISTRATOR,
+            Permissions::MANAGE_ROLES,
+            Permissions::BAN_MEMBERS,
+            Permissions::KICK_MEMBERS,
+            Permissions::MENTION_EVERYONE,
+        ] {
+            let refused = role_for_tryouts(&role(9, dangerous, false), guild);
+            assert!(refused.is_some(), "{dangerous:?}");
+        }
+    }
 }

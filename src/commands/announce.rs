@@ -146,21 +146,25 @@ fn mention_rows(prompt: u64, enabled: bool) -> Vec<CreateActionRow> {
     ]
 }
 
-fn preview_rows(prompt: u64, can_post: bool) -> Vec<CreateActionRow> {
+/// The preview's buttons: Post (when the draft fits), Edit and Cancel, all grey once
+/// `enabled` is false (the flow ended).
+fn preview_rows(prompt: u64, can_post: bool, enabled: bool) -> Vec<CreateActionRow> {
     let mut buttons = Vec::new();
     if can_post {
         buttons.push(
             CreateButton::new(custom_id(prompt, "post"))
                 .label("Post")
-                .style(serenity::ButtonStyle::Success),
+                .style(serenity::ButtonStyle::Success)
+                .disabled(!enabled),
         );
     }
     buttons.push(
         CreateButton::new(custom_id(prompt, "edit"))
             .label("Edit")
-            .style(serenity::ButtonStyle::Primary),
+            .style(serenity::ButtonStyle::Primary)
+            .disabled(!enabled),
     );
-    buttons.push(cancel_button(prompt, true));
+    buttons.push(cancel_button(prompt, enabled));
     vec![CreateActionRow::Buttons(buttons)]
 }
 
@@ -214,183 +218,370 @@ fn action(click: &ComponentInteraction) -> &str {
     crate::wait::parse_custom_id(&click.data.custom_id).map_or("", |(_, action)| action)
 }
 
-/// Compose and post an announcement (Manage Messages or staff)
+/// Why a member with `permissions` in the destination may not send `mention` (`None` if they
+/// may). @here, @everyone and roles that are not mentionable need Mention Everyone there: the
+/// bot holds that permission, so without this check it would lend it to anyone.
+pub fn may_ping(
+    mention: Mention,
+    permissions: serenity::Permissions,
+    role_mentionable: bool,
+) -> Option<&'static str> {
+    let needs_mention_everyone = match mention {
+        Mention::None => false,
+        Mention::Here | Mention::Everyone => true,
+        Mention::Role(_) => !role_mentionable,
+    };
+    (needs_mention_everyone && !permissions.mention_everyone()).then_some(
+        "pinging @here, @everyone or a role that isn't mentionable needs Mention Everyone in that channel",
+    )
+}
+
+/// Whether the member who clicked is staff: the configured staff role, or Manage Server.
+fn clicked_by_staff(click: &ComponentInteraction, staff_role: Option<u64>) -> bool {
+    click.member.as_ref().is_some_and(|member| {
+        member.permissions.is_some_and(|p| p.manage_guild())
+            || staff_role.is_some_and(|role| member.roles.iter().any(|r| r.get() == role))
+    })
+}
+
+/// Compose and post an announcement (staff, or Manage Messages)
 #[poise::command(slash_command, guild_only)]
 #[tracing::instrument(name = "command", skip_all, fields(command = "announce", guild = ctx.guild_id().map(|g| g.get()), invocation = ctx.id()))]
 pub async fn announce(ctx: Context<'_>) -> Result<(), Error> {
     let guild = access::guild(ctx)?;
     let data = ctx.data();
     let settings = data.db.settings(guild).await?;
-    if !access::has_permission_or_role(
-        ctx,
-        serenity::Permissions::MANAGE_MESSAGES,
-        settings.staff_role,
-    )
-    .await
-    {
-        return Err(UserError(
-            "Sorry, only members with Manage Messages (or the staff role) may post announcements."
-                .into(),
-        )
-        .into());
+    let staff = access::has_manage_or_role(ctx, settings.staff_role).await;
+    let moderates_here =
+        access::has_permission_or_role(ctx, serenity::Permissions::MANAGE_MESSAGES, None).await;
+    if !staff && !moderates_here {
+        return Err(UserError(REFUSED.into()).into());
     }
+    let _open = data
+        .flows
+        .open(ctx.author().id)
+        .ok_or_else(|| UserError(crate::flows::TOO_MANY.into()))?;
     let waits = &data.waits;
-    let author = ctx.author().id;
-    let step_timeout = waits.timeout(STEP_TIMEOUT);
-    let modal_timeout = waits.timeout(MODAL_TIMEOUT);
     let prompt = waits.new_prompt();
-
-    // 1. Destination.
-    let click = waits.expect_component(prompt, author);
+    let click = waits.expect_component(prompt, ctx.author().id);
     let handle = ctx
         .send(
             CreateReply::default()
-                .content("**New announcement** — step 1 of 3: where should it be posted?")
+                .content(STEP_1)
                 .components(destination_rows(prompt, true))
                 .ephemeral(true),
         )
         .await?;
-    let expire = |rows: Vec<CreateActionRow>| async {
-        let why = if data.stopping() {
+    let flow = Flow {
+        ctx,
+        guild,
+        prompt,
+        step_timeout: waits.timeout(STEP_TIMEOUT),
+        modal_timeout: waits.timeout(MODAL_TIMEOUT),
+        handle,
+    };
+    let Some((chosen, channel, permissions)) = flow.destination(click).await? else {
+        return Ok(());
+    };
+    let Some((chosen, mention)) = flow.mention(chosen, channel, permissions).await? else {
+        return Ok(());
+    };
+    flow.compose_and_post(chosen, channel, mention).await
+}
+
+/// Said to members who may not announce.
+const REFUSED: &str =
+    "Sorry, only staff (the staff role or Manage Server) and members with Manage Messages may post announcements.";
+/// Step 1's prompt.
+const STEP_1: &str = "**New announcement** — step 1 of 3: where should it be posted?";
+/// Said when the invoker cancels.
+const CANCELLED: &str = "Cancelled — nothing was posted.";
+
+/// One `/announce` conversation: the ephemeral message its steps are on, and its deadlines.
+struct Flow<'a> {
+    ctx: Context<'a>,
+    guild: serenity::GuildId,
+    prompt: u64,
+    step_timeout: Duration,
+    modal_timeout: Duration,
+    /// The first response, edited when a step expires.
+    handle: poise::ReplyHandle<'a>,
+}
+
+impl Flow<'_> {
+    /// Ends the flow after a wait ran out (or shutdown began), with `rows` greyed out.
+    async fn expire(&self, rows: Vec<CreateActionRow>) {
+        let why = if self.ctx.data().stopping() {
             "The bot is restarting — nothing was posted. Run /announce again in a minute."
         } else {
             "Timed out — nothing was posted. Run /announce again when you're ready."
         };
         let edit = CreateReply::default().content(why).components(rows);
-        if let Err(err) = handle.edit(ctx, edit).await {
+        if let Err(err) = self.handle.edit(self.ctx, edit).await {
             tracing::warn!(error = %err, "could not disable an expired announcement");
         }
-    };
-    let Some(chosen) = click.wait(step_timeout).await else {
-        expire(destination_rows(prompt, false)).await;
-        return Ok(());
-    };
-    let channel = match &chosen.data.kind {
-        ComponentInteractionDataKind::ChannelSelect { values } => values.first().copied(),
-        _ => None,
-    };
-    let Some(channel) = channel else {
-        chosen
-            .create_response(ctx, update(CANCELLED, destination_rows(prompt, false)))
-            .await?;
-        return Ok(());
-    };
+    }
 
-    // 2. Mention.
-    let click = waits.expect_component(prompt, author);
-    chosen
-        .create_response(
-            ctx,
-            update(
-                format!("**New announcement** in <#{channel}> — step 2 of 3: who should it ping?"),
-                mention_rows(prompt, true),
-            ),
-        )
-        .await?;
-    let Some(chosen) = click.wait(step_timeout).await else {
-        expire(mention_rows(prompt, false)).await;
-        return Ok(());
-    };
-    let mention = match (action(&chosen), &chosen.data.kind) {
-        ("none", _) => Mention::None,
-        ("here", _) => Mention::Here,
-        ("everyone", _) => Mention::Everyone,
-        ("role", ComponentInteractionDataKind::RoleSelect { values }) if !values.is_empty() => {
-            Mention::Role(values[0])
-        }
-        _ => {
+    /// Answers `click` by ending the flow: `content`, every component grey.
+    async fn end(
+        &self,
+        click: &ComponentInteraction,
+        content: &str,
+        rows: Vec<CreateActionRow>,
+    ) -> Result<(), Error> {
+        click
+            .create_response(self.ctx, update(content, rows))
+            .await?;
+        Ok(())
+    }
+
+    /// Step 1: a channel the invoker may post in, with their permissions there (as Discord
+    /// resolved them for the pick). A channel they may not use is refused and the menu shown
+    /// again.
+    async fn destination(
+        &self,
+        mut click: crate::wait::Pending<ComponentInteraction>,
+    ) -> Result<Option<(ComponentInteraction, ChannelId, serenity::Permissions)>, Error> {
+        let staff_role = self.ctx.data().db.settings(self.guild).await?.staff_role;
+        loop {
+            let Some(chosen) = click.wait(self.step_timeout).await else {
+                self.expire(destination_rows(self.prompt, false)).await;
+                return Ok(None);
+            };
+            let picked = match &chosen.data.kind {
+                ComponentInteractionDataKind::ChannelSelect { values } => values.first().copied(),
+                _ => None,
+            };
+            let Some(channel) = picked else {
+                self.end(&chosen, CANCELLED, destination_rows(self.prompt, false))
+                    .await?;
+                return Ok(None);
+            };
+            let permissions = chosen
+                .data
+                .resolved
+                .channels
+                .get(&channel)
+                .and_then(|c| c.permissions)
+                .unwrap_or_else(serenity::Permissions::empty);
+            let refusal =
+                access::may_announce_in(permissions, clicked_by_staff(&chosen, staff_role));
+            let Some(why) = refusal else {
+                return Ok(Some((chosen, channel, permissions)));
+            };
+            click = self
+                .ctx
+                .data()
+                .waits
+                .expect_component(self.prompt, self.ctx.author().id);
+            let text =
+                format!("You can't post in <#{channel}>: {why}. Pick another channel.\n\n{STEP_1}");
             chosen
-                .create_response(ctx, update(CANCELLED, mention_rows(prompt, false)))
+                .create_response(self.ctx, update(text, destination_rows(self.prompt, true)))
                 .await?;
-            return Ok(());
         }
-    };
+    }
 
-    // 3. Compose, preview, and Edit as often as wanted.
-    let mut draft = Draft::default();
-    let mut trigger = chosen;
-    loop {
-        let modal_prompt = waits.new_prompt();
-        let submitted = waits.expect_modal(modal_prompt, author);
-        trigger
-            .create_response(
-                ctx,
-                CreateInteractionResponse::Modal(compose_modal(modal_prompt, &draft)),
-            )
-            .await?;
-        let Some(submit) = submitted.wait(modal_timeout).await else {
-            expire(preview_rows(prompt, false)).await;
-            return Ok(());
-        };
-        draft = read_draft(&submit);
-        let text = render(mention, &draft);
-        let length = text.chars().count();
-        let click = waits.expect_component(prompt, author);
-        if length > POST_LIMIT {
-            let content = format!(
-                "That announcement is {length} characters with the mention line; the limit is {POST_LIMIT}. \
-                 Edit it to make it shorter, or cancel."
-            );
-            submit
-                .create_response(ctx, update(content, preview_rows(prompt, false)))
+    /// Step 2: who the post pings. A mention the invoker may not make in `channel` is refused
+    /// and the choice offered again.
+    async fn mention(
+        &self,
+        mut trigger: ComponentInteraction,
+        channel: ChannelId,
+        permissions: serenity::Permissions,
+    ) -> Result<Option<(ComponentInteraction, Mention)>, Error> {
+        let waits = &self.ctx.data().waits;
+        let mut text =
+            format!("**New announcement** in <#{channel}> — step 2 of 3: who should it ping?");
+        loop {
+            let click = waits.expect_component(self.prompt, self.ctx.author().id);
+            trigger
+                .create_response(self.ctx, update(&text, mention_rows(self.prompt, true)))
                 .await?;
-        } else {
-            let header = format!(
-                "**Preview** — step 3 of 3: this is exactly what will be posted in <#{channel}> ({}).",
-                describe(mention)
-            );
-            let preview = CreateInteractionResponseMessage::new()
-                .content(header)
-                .embed(CreateEmbed::new().description(&text))
-                .components(preview_rows(prompt, true))
-                .allowed_mentions(CreateAllowedMentions::new());
-            submit
-                .create_response(ctx, CreateInteractionResponse::UpdateMessage(preview))
-                .await?;
-        }
-        let Some(chosen) = click.wait(step_timeout).await else {
-            expire(preview_rows(prompt, false)).await;
-            return Ok(());
-        };
-        match action(&chosen) {
-            "edit" => trigger = chosen,
-            "post" if length <= POST_LIMIT => {
-                // Acknowledge first: the post is a REST call of its own.
-                chosen
-                    .create_response(ctx, CreateInteractionResponse::Acknowledge)
-                    .await?;
-                let outcome = post(ctx, channel, mention, &text).await;
-                chosen
-                    .edit_response(
-                        ctx,
-                        EditInteractionResponse::new()
-                            .content(outcome)
-                            .embeds(Vec::new())
-                            .components(Vec::new()),
-                    )
-                    .await?;
-                return Ok(());
-            }
-            _ => {
-                chosen
-                    .create_response(ctx, update(CANCELLED, Vec::new()))
-                    .await?;
-                return Ok(());
+            let Some(chosen) = click.wait(self.step_timeout).await else {
+                self.expire(mention_rows(self.prompt, false)).await;
+                return Ok(None);
+            };
+            let (mention, mentionable) = match (action(&chosen), &chosen.data.kind) {
+                ("none", _) => (Mention::None, true),
+                ("here", _) => (Mention::Here, true),
+                ("everyone", _) => (Mention::Everyone, true),
+                ("role", ComponentInteractionDataKind::RoleSelect { values })
+                    if !values.is_empty() =>
+                {
+                    let role = values[0];
+                    let mentionable = chosen
+                        .data
+                        .resolved
+                        .roles
+                        .get(&role)
+                        .is_some_and(|r| r.mentionable);
+                    (Mention::Role(role), mentionable)
+                }
+                _ => {
+                    self.end(&chosen, CANCELLED, mention_rows(self.prompt, false))
+                        .await?;
+                    return Ok(None);
+                }
+            };
+            match may_ping(mention, permissions, mentionable) {
+                None => return Ok(Some((chosen, mention))),
+                Some(why) => {
+                    text = format!(
+                        "You can't ping {} in <#{channel}>: {why}. Choose again.",
+                        describe(mention)
+                    );
+                    trigger = chosen;
+                }
             }
         }
     }
+
+    /// Step 3: the form, the preview, Edit as often as wanted, then Post or Cancel.
+    async fn compose_and_post(
+        &self,
+        mut trigger: ComponentInteraction,
+        channel: ChannelId,
+        mention: Mention,
+    ) -> Result<(), Error> {
+        let waits = &self.ctx.data().waits;
+        let author = self.ctx.author().id;
+        let mut draft = Draft::default();
+        loop {
+            let modal_prompt = waits.new_prompt();
+            let submitted = waits.expect_modal(modal_prompt, author);
+            trigger
+                .create_response(
+                    self.ctx,
+                    CreateInteractionResponse::Modal(compose_modal(modal_prompt, &draft)),
+                )
+                .await?;
+            let Some(submit) = submitted.wait(self.modal_timeout).await else {
+                self.expire(preview_rows(self.prompt, false, false)).await;
+                return Ok(());
+            };
+            draft = read_draft(&submit);
+            let text = render(mention, &draft);
+            let fits = text.chars().count() <= POST_LIMIT;
+            let click = waits.expect_component(self.prompt, author);
+            submit
+                .create_response(self.ctx, preview(self.prompt, channel, mention, &text))
+                .await?;
+            let Some(chosen) = click.wait(self.step_timeout).await else {
+                self.expire(preview_rows(self.prompt, fits, false)).await;
+                return Ok(());
+            };
+            match action(&chosen) {
+                "edit" => trigger = chosen,
+                "post" if fits => return self.post(&chosen, channel, mention, &text).await,
+                _ => return self.end(&chosen, CANCELLED, Vec::new()).await,
+            }
+        }
+    }
+
+    /// Post: checked again on fresh data (the member's roles and the channel's overwrites may
+    /// have changed since the pick), then sent; the invoker is told the outcome.
+    async fn post(
+        &self,
+        click: &ComponentInteraction,
+        channel: ChannelId,
+        mention: Mention,
+        text: &str,
+    ) -> Result<(), Error> {
+        // Acknowledge first: the checks and the post are REST calls of their own.
+        click
+            .create_response(self.ctx, CreateInteractionResponse::Acknowledge)
+            .await?;
+        let outcome = match self.recheck(channel, mention).await? {
+            Some(why) => {
+                format!("You can't post in <#{channel}> any more: {why}. Nothing was posted.")
+            }
+            None => send(self.ctx, self.guild, channel, mention, text).await,
+        };
+        click
+            .edit_response(
+                self.ctx,
+                EditInteractionResponse::new()
+                    .content(outcome)
+                    .embeds(Vec::new())
+                    .components(Vec::new()),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Why the invoker may no longer post `mention` in `channel`, read from Discord now.
+    async fn recheck(&self, channel: ChannelId, mention: Mention) -> Result<Option<String>, Error> {
+        let http = self.ctx.http();
+        let settings = self.ctx.data().db.settings(self.guild).await?;
+        let author = self.ctx.author().id;
+        let Some(standing) = access::Standing::fetch(http, self.guild, author).await? else {
+            return Ok(Some("you are no longer a member of this server".into()));
+        };
+        let Some(permissions) = standing.permissions_in(http, channel).await? else {
+            return Ok(Some("that channel isn't in this server".into()));
+        };
+        if let Some(why) =
+            access::may_announce_in(permissions, standing.manages_or_has(settings.staff_role))
+        {
+            return Ok(Some(why.into()));
+        }
+        let mentionable = match mention {
+            Mention::Role(role) => match standing.role(role) {
+                Some(role) => role.mentionable,
+                None => return Ok(Some("that role no longer exists".into())),
+            },
+            _ => true,
+        };
+        Ok(may_ping(mention, permissions, mentionable).map(str::to_owned))
+    }
 }
 
-/// Said when the invoker cancels.
-const CANCELLED: &str = "Cancelled — nothing was posted.";
+/// The preview of `text`, or the refusal when it does not fit.
+fn preview(
+    prompt: u64,
+    channel: ChannelId,
+    mention: Mention,
+    text: &str,
+) -> CreateInteractionResponse {
+    let length = text.chars().count();
+    if length > POST_LIMIT {
+        let content = format!(
+            "That announcement is {length} characters with the mention line; the limit is {POST_LIMIT}. \
+             Edit it to make it shorter, or cancel."
+        );
+        return update(content, preview_rows(prompt, false, true));
+    }
+    let header = format!(
+        "**Preview** — step 3 of 3: this is exactly what will be posted in <#{channel}> ({}).",
+        describe(mention)
+    );
+    CreateInteractionResponse::UpdateMessage(
+        CreateInteractionResponseMessage::new()
+            .content(header)
+            .embed(CreateEmbed::new().description(text))
+            .components(preview_rows(prompt, true, true))
+            .allowed_mentions(CreateAllowedMentions::new()),
+    )
+}
 
-/// Posts the announcement; returns what to tell the invoker.
-async fn post(ctx: Context<'_>, channel: ChannelId, mention: Mention, text: &str) -> String {
+/// Sends the announcement; returns what to tell the invoker. The link is built from the guild
+/// the command ran in: Discord's create-message response carries no guild id.
+async fn send(
+    ctx: Context<'_>,
+    guild: serenity::GuildId,
+    channel: ChannelId,
+    mention: Mention,
+    text: &str,
+) -> String {
     let message = CreateMessage::new()
         .content(text)
         .allowed_mentions(allowed_mentions(mention));
     match channel.send_message(ctx, message).await {
-        Ok(posted) => format!("Posted in <#{channel}>: {}", posted.link()),
+        Ok(posted) => format!(
+            "Posted in <#{channel}>: {}",
+            posted.id.link(channel, Some(guild))
+        ),
         Err(err) => {
             let code = match &err {
                 serenity::Error::Http(serenity::HttpError::UnsuccessfulRequest(r)) => {
@@ -453,6 +644,21 @@ mod tests {
         let everyone = render(Mention::Everyone, &d);
         assert!(everyone.contains("@\u{200b}here"), "{everyone}");
         assert_eq!(everyone.matches("@everyone").count(), 2, "{everyone}");
+    }
+
+    #[test]
+    fn pinging_everyone_or_an_unmentionable_role_needs_mention_everyone() {
+        use poise::serenity_prelude::Permissions as P;
+        let member = P::VIEW_CHANNEL | P::SEND_MESSAGES;
+        let role = Mention::Role(RoleId::new(7));
+        assert!(may_ping(Mention::None, member, false).is_none());
+        assert!(may_ping(Mention::Here, member, true).is_some());
+        assert!(may_ping(Mention::Everyone, member, true).is_some());
+        assert!(may_ping(role, member, true).is_none());
+        assert!(may_ping(role, member, false).is_some());
+        let pinger = member | P::MENTION_EVERYONE;
+        assert!(may_ping(Mention::Everyone, pinger, true).is_none());
+        assert!(may_ping(role, pinger, false).is_none());
     }
 
     #[test]

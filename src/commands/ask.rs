@@ -18,6 +18,7 @@ use poise::serenity_prelude as serenity;
 use serenity::{Builder, CreateAllowedMentions, CreateInteractionResponseFollowup, Http, Message};
 use tracing::Instrument;
 
+use super::access;
 use crate::bot::{Context, Error, UserError};
 use crate::long_lived::long_lived;
 use crate::wait::{Pending, Waits};
@@ -29,6 +30,10 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 /// Said when a shutdown ends the wait.
 pub const INTERRUPTED: &str =
     "I'm restarting, so I stopped waiting for your reply — nothing was saved. Ask again in a minute.";
+
+/// Said to a member who runs `/ask` where they may not send messages.
+pub const CANNOT_SEND: &str =
+    "You can't send messages in this channel, so I won't ask there for you. Try a channel you can write in.";
 
 /// Discord's limit on a message's content, in characters.
 pub const MESSAGE_LIMIT: usize = 2000;
@@ -45,6 +50,12 @@ pub async fn ask(
     let poise::Context::Application(app) = ctx else {
         return Err(UserError("Use /ask as a slash command.".into()).into());
     };
+    // The question is posted as the bot: only where the member could post it themselves.
+    if ctx.guild_id().is_some()
+        && !access::has_permission_or_role(ctx, serenity::Permissions::SEND_MESSAGES, None).await
+    {
+        return Err(UserError(CANNOT_SEND.into()).into());
+    }
     let data = ctx.data();
     // Registered before the prompt goes out, so a fast reply cannot slip past.
     let reply = data.waits.expect_message(ctx.channel_id(), ctx.author().id);

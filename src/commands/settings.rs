@@ -3,8 +3,8 @@
 use poise::serenity_prelude as serenity;
 use poise::CreateReply;
 
-use super::access;
-use crate::bot::{Context, Error};
+use super::access::{self, Standing};
+use crate::bot::{Context, Error, UserError};
 use crate::db::{GuildSettings, SettingsUpdate};
 
 /// Show or change this server's tryout and value settings
@@ -28,6 +28,17 @@ pub async fn settings(
 ) -> Result<(), Error> {
     let guild = access::guild(ctx)?;
     access::require(ctx, None, "change the settings").await?;
+    for role in [evaluator_role, staff_role].into_iter().flatten() {
+        if role.get() == guild.get() {
+            return Err(UserError(format!(
+                "<@&{role}> is @everyone: every member would get that power. Pick a role."
+            ))
+            .into());
+        }
+    }
+    for role in [add_role, remove_role].into_iter().flatten() {
+        check_tryout_role(ctx, guild, role).await?;
+    }
     let update = SettingsUpdate {
         results_channel: results_channel.map(|c| c.get()),
         values_channel: values_channel.map(|c| c.get()),
@@ -48,6 +59,43 @@ pub async fn settings(
             .ephemeral(true),
     )
     .await?;
+    Ok(())
+}
+
+/// Refuses a role a tryout would give or take unless the invoker could hand it out
+/// themselves: Manage Roles, the role below their highest (the owner excepted), not managed,
+/// not @everyone, without moderator permissions, and below the bot's highest role (or the
+/// bot could not apply it). Read from Discord now, not from the interaction.
+async fn check_tryout_role(
+    ctx: Context<'_>,
+    guild: serenity::GuildId,
+    role: serenity::RoleId,
+) -> Result<(), Error> {
+    let http = ctx.http();
+    let refuse =
+        |why: String| Err(UserError(format!("I can't use <@&{role}> for tryouts: {why}.")).into());
+    let Some(invoker) = Standing::fetch(http, guild, ctx.author().id).await? else {
+        return refuse("you are not a member of this server".into());
+    };
+    let Some(found) = invoker.role(role) else {
+        return refuse("that role doesn't exist in this server".into());
+    };
+    if let Some(why) = access::role_for_tryouts(found, guild) {
+        return refuse(why);
+    }
+    if !invoker.permissions().manage_roles() {
+        return refuse("setting a role the bot hands out needs Manage Roles".into());
+    }
+    if !invoker.outranks(found) {
+        return refuse("it is not below your highest role".into());
+    }
+    let me = ctx.framework().bot_id();
+    let bot_outranks = Standing::fetch(http, guild, me)
+        .await?
+        .is_some_and(|bot| bot.outranks(found));
+    if !bot_outranks {
+        return refuse("it is above my highest role; move my role above it first".into());
+    }
     Ok(())
 }
 

@@ -34,6 +34,9 @@ pub const INTERRUPTED: &str =
     "The bot is restarting: this tryout was interrupted and nothing was saved. Run /tryout again in a minute.";
 /// Said when the evaluator cancels.
 pub const CANCELLED: &str = "Tryout cancelled — nothing was saved.";
+/// Said when the evaluator lost the right to run tryouts while the wizard ran.
+pub const NO_LONGER_EVALUATOR: &str =
+    "You can no longer run tryouts in that server (your evaluator role or Manage Server is gone), so nothing was saved.";
 /// Said when the evaluator's DMs are closed.
 pub const DMS_CLOSED: &str =
     "I can't send you direct messages. Allow DMs from server members (Privacy Settings), then run /tryout again.";
@@ -56,6 +59,12 @@ pub async fn tryout(
         return Err(UserError("Bots can't be evaluated.".into()).into());
     }
     let evaluator = ctx.author().id;
+    if member.id == evaluator {
+        return Err(UserError(
+            "You can't evaluate yourself — ask another evaluator to run your tryout.".into(),
+        )
+        .into());
+    }
     let Some(_running) = Running::start(data, evaluator) else {
         return Err(UserError(
             "You already have a tryout running — finish or cancel it in your DMs first.".into(),
@@ -116,6 +125,15 @@ pub async fn tryout(
         return Ok(());
     };
 
+    // The wizard took minutes: the evaluator's rights and the settings are read again now.
+    let settings = data.db.settings(guild).await?;
+    let still_evaluator = access::Standing::fetch(ctx.http(), guild, evaluator)
+        .await?
+        .is_some_and(|standing| standing.manages_or_has(settings.evaluator_role));
+    if !still_evaluator {
+        wizard.say(NO_LONGER_EVALUATOR).await?;
+        return Ok(());
+    }
     let (_, old) = data.db.save_evaluation(&evaluation).await?;
     let notes = publish(ctx, &settings, &evaluation, old).await;
     let mut text = format!(

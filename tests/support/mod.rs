@@ -2,11 +2,14 @@
 //! binary against it. Each test file uses the parts it needs.
 #![allow(dead_code)]
 
+pub mod guild;
 pub mod harness;
 pub mod payloads;
 pub mod schema;
 pub mod sim;
 
+#[allow(unused_imports)]
+pub use guild::*;
 pub use harness::{Bot, BotOptions};
 pub use payloads::*;
 pub use sim::{Request, Sim, SimOptions};

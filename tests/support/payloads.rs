@@ -4,6 +4,8 @@
 
 use serde_json::{json, Value};
 
+use super::guild::Guild;
+
 /// The simulated application's id, which is also the bot user's id.
 pub const APP_ID: u64 = 1_100_000_000_000_000_001;
 /// The test guild.
@@ -18,7 +20,7 @@ pub const ANNOUNCEMENTS: u64 = 1_100_000_000_000_000_022;
 pub const EVERYONE_ROLE: u64 = GUILD_ID;
 /// A `Staff` role.
 pub const STAFF_ROLE: u64 = 1_100_000_000_000_000_030;
-/// Alice, a member with the Staff role and Manage Server.
+/// Alice, the guild's owner, with the Staff role.
 pub const ALICE: u64 = 1_100_000_000_000_000_101;
 /// Bob, a plain member.
 pub const BOB: u64 = 1_100_000_000_000_000_102;
@@ -56,28 +58,11 @@ pub fn user(id: u64) -> Value {
     })
 }
 
-/// The roles a member has in the test guild.
-pub fn roles_of(id: u64) -> Vec<u64> {
-    if id == ALICE {
-        vec![STAFF_ROLE]
-    } else {
-        Vec::new()
-    }
-}
-
-/// The member's guild-wide permissions.
-pub fn permissions_of(id: u64) -> u64 {
-    if id == ALICE {
-        ALL_PERMISSIONS
-    } else {
-        MEMBER_PERMISSIONS
-    }
-}
-
-/// A guild member object (without `user` when `with_user` is false, as in MESSAGE_CREATE).
+/// A guild member object (without `user` when `with_user` is false, as in MESSAGE_CREATE),
+/// without roles: [`super::guild::Guild::member_json`] adds the member's roles.
 pub fn member(id: u64, with_user: bool) -> Value {
     let mut member = json!({
-        "roles": roles_of(id).iter().map(u64::to_string).collect::<Vec<_>>(),
+        "roles": [],
         "joined_at": "2025-01-01T00:00:00.000000+00:00", "premium_since": null,
         "deaf": false, "mute": false, "flags": 0, "pending": false, "nick": null,
         "avatar": null, "banner": null, "communication_disabled_until": null,
@@ -112,16 +97,6 @@ pub fn ready(session_id: &str, resume_url: &str) -> Value {
     })
 }
 
-fn role(id: u64, name: &str, permissions: u64, position: u64) -> Value {
-    json!({
-        "id": id.to_string(), "name": name, "color": 0,
-        "colors": {"primary_color": 0, "secondary_color": null, "tertiary_color": null},
-        "hoist": false, "icon": null, "unicode_emoji": null, "position": position,
-        "permissions": permissions.to_string(), "managed": false, "mentionable": false,
-        "flags": 0, "tags": {},
-    })
-}
-
 /// A guild channel object: type 0 text, 5 announcement.
 pub fn channel(id: u64, name: &str, kind: u8, position: u64) -> Value {
     json!({
@@ -132,36 +107,31 @@ pub fn channel(id: u64, name: &str, kind: u8, position: u64) -> Value {
     })
 }
 
-/// The test guild's channels.
-pub fn channels() -> Vec<Value> {
-    vec![
-        channel(GENERAL, "general", 0, 0),
-        channel(OFF_TOPIC, "off-topic", 0, 1),
-        channel(ANNOUNCEMENTS, "announcements", 5, 2),
-    ]
+/// GUILD_CREATE for the test guild, with its channels, roles and members as `g` has them.
+pub fn guild_create(g: &Guild) -> Value {
+    let members: Vec<Value> = [ALICE, BOB, CAROL, APP_ID]
+        .into_iter()
+        .map(|id| g.member_json(id, true))
+        .collect();
+    let extra = json!({
+        "joined_at": "2025-01-01T00:00:00.000000+00:00", "large": false,
+        "unavailable": false, "member_count": members.len(), "voice_states": [],
+        "members": members, "channels": g.channels_json(), "threads": [], "presences": [],
+        "stage_instances": [], "guild_scheduled_events": [],
+        "soundboard_sounds": [], "incidents_data": null,
+    });
+    merge(guild(g), extra)
 }
 
-/// GUILD_CREATE for the test guild, with its channels, roles and members.
-pub fn guild_create() -> Value {
-    let members: Vec<Value> = [ALICE, BOB, CAROL]
-        .into_iter()
-        .map(|id| member(id, true))
-        .chain(std::iter::once({
-            let mut bot = member(APP_ID, false);
-            bot["user"] = bot_user();
-            bot
-        }))
-        .collect();
-    let guild = json!({
+/// The test guild object (`GET /guilds/{id}`): the top part of GUILD_CREATE.
+pub fn guild(g: &Guild) -> Value {
+    json!({
         "id": GUILD_ID.to_string(), "name": "Novera Test League", "icon": null,
         "icon_hash": null, "splash": null, "discovery_splash": null,
-        "owner_id": ALICE.to_string(), "afk_channel_id": null, "afk_timeout": 300,
+        "owner_id": g.owner.to_string(), "afk_channel_id": null, "afk_timeout": 300,
         "widget_enabled": false, "widget_channel_id": null, "verification_level": 0,
         "default_message_notifications": 0, "explicit_content_filter": 0,
-        "roles": [
-            role(EVERYONE_ROLE, "@everyone", MEMBER_PERMISSIONS, 0),
-            role(STAFF_ROLE, "Staff", ALL_PERMISSIONS, 1),
-        ],
+        "roles": g.roles_json(),
         "emojis": [], "features": [], "mfa_level": 0, "application_id": null,
         "system_channel_id": null, "system_channel_flags": 0, "rules_channel_id": null,
         "max_presences": null, "max_members": 500000, "vanity_url_code": null,
@@ -170,15 +140,7 @@ pub fn guild_create() -> Value {
         "public_updates_channel_id": null, "max_video_channel_users": 25,
         "max_stage_video_channel_users": 50, "nsfw_level": 0, "stickers": [],
         "premium_progress_bar_enabled": false, "safety_alerts_channel_id": null,
-    });
-    let extra = json!({
-        "joined_at": "2025-01-01T00:00:00.000000+00:00", "large": false,
-        "unavailable": false, "member_count": members.len(), "voice_states": [],
-        "members": members, "channels": channels(), "threads": [], "presences": [],
-        "stage_instances": [], "guild_scheduled_events": [],
-        "soundboard_sounds": [], "incidents_data": null,
-    });
-    merge(guild, extra)
+    })
 }
 
 fn merge(mut base: Value, extra: Value) -> Value {
@@ -220,10 +182,13 @@ pub fn message(
 /// A synthetic GUILD_CREATE: guild `id` with `members` members (ids from `first_member`), a
 /// text channel and the @everyone role. For memory figures.
 pub fn synthetic_guild(id: u64, members: u64, first_member: u64) -> Value {
-    let mut guild = guild_create();
+    let league = Guild::league();
+    let mut guild = guild_create(&league);
     guild["id"] = json!(id.to_string());
     guild["name"] = json!(format!("Guild {id}"));
-    guild["roles"] = json!([role(id, "@everyone", MEMBER_PERMISSIONS, 0)]);
+    let mut everyone = league.role_json(GUILD_ID);
+    everyone["id"] = json!(id.to_string());
+    guild["roles"] = json!([everyone]);
     let mut channel = channel(id + 1, "general", 0, 0);
     channel["guild_id"] = json!(id.to_string());
     guild["channels"] = json!([channel]);

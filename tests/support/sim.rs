@@ -22,6 +22,7 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::WebSocketStream;
 
+use super::guild::{bits, Guild};
 use super::payloads::{self, APP_ID, GUILD_ID};
 use super::schema;
 
@@ -142,6 +143,10 @@ struct World {
     forbidden_channels: HashSet<u64>,
     roles_forbidden: bool,
     role_changes: Vec<(String, u64, u64)>,
+    /// The league server: roles, members' roles, channels and their overwrites.
+    guild: Guild,
+    /// Requests to these paths are accepted and never answered.
+    hung_paths: Vec<String>,
     // Gateway.
     session: Option<Session>,
     conn: Option<(u64, mpsc::UnboundedSender<Ctl>)>,
@@ -560,27 +565,14 @@ impl Sim {
             match option["type"].as_u64() {
                 Some(6) => {
                     resolved["users"][&key] = payloads::user(id);
-                    let mut member = payloads::member(id, false);
-                    member["permissions"] = json!(payloads::permissions_of(id).to_string());
+                    let world = self.world();
+                    let mut member = world.guild.member_json(id, false);
+                    member["permissions"] =
+                        json!(world.guild.permissions_in(id, channel).to_string());
                     resolved["members"][&key] = member;
                 }
-                Some(7) => {
-                    let channel = payloads::channels()
-                        .into_iter()
-                        .find(|c| id_of(&c["id"]) == id)
-                        .unwrap_or_else(|| payloads::channel(id, "unknown", 0, 9));
-                    resolved["channels"][&key] = json!({
-                        "id": key, "name": channel["name"], "type": channel["type"],
-                        "permissions": payloads::ALL_PERMISSIONS.to_string(),
-                    });
-                }
-                Some(8) => {
-                    resolved["roles"][&key] = json!({
-                        "id": key, "name": "role", "color": 0, "hoist": false, "position": 1,
-                        "permissions": "0", "managed": false, "mentionable": false, "flags": 0,
-                        "colors": {"primary_color": 0, "secondary_color": null, "tertiary_color": null},
-                    });
-                }
+                Some(7) => resolved["channels"][&key] = self.resolved_channel(user, id),
+                Some(8) => resolved["roles"][&key] = self.world().guild.role_json(id),
                 _ => {}
             }
         }
@@ -615,20 +607,8 @@ impl Sim {
         for value in values {
             let id = value.parse::<u64>().unwrap_or(0);
             match component_type {
-                6 => {
-                    resolved["roles"][*value] = json!({
-                        "id": value, "name": "role", "color": 0, "hoist": false, "position": 1,
-                        "permissions": "0", "managed": false, "mentionable": true, "flags": 0,
-                        "colors": {"primary_color": 0, "secondary_color": null, "tertiary_color": null},
-                    })
-                }
-                8 => {
-                    let kind = if id == payloads::ANNOUNCEMENTS { 5 } else { 0 };
-                    resolved["channels"][*value] = json!({
-                        "id": value, "name": "channel", "type": kind,
-                        "permissions": payloads::ALL_PERMISSIONS.to_string(),
-                    });
-                }
+                6 => resolved["roles"][*value] = self.world().guild.role_json(id),
+                8 => resolved["channels"][*value] = self.resolved_channel(user, id),
                 5 => resolved["users"][*value] = payloads::user(id),
                 _ => {}
             }
@@ -661,6 +641,36 @@ impl Sim {
         self.interaction(user, channel, 5, data, Some(message.clone()))
     }
 
+    /// A channel as an interaction's `resolved` carries it: with the invoker's permissions in
+    /// that channel, as Discord computes them.
+    fn resolved_channel(&self, user: u64, channel: u64) -> Value {
+        let world = self.world();
+        let (name, kind) = world
+            .guild
+            .channel(channel)
+            .map_or(("unknown".to_owned(), 0), |c| (c.name.clone(), c.kind));
+        json!({
+            "id": channel.to_string(), "name": name, "type": kind,
+            "permissions": world.guild.permissions_in(user, channel).to_string(),
+        })
+    }
+
+    /// Changes the league server (roles, members' roles, overwrites). What follows sees it:
+    /// interactions carry the new permissions and REST reads return the new state.
+    pub fn edit_guild(&self, change: impl FnOnce(&mut Guild)) {
+        change(&mut self.world().guild);
+    }
+
+    /// Reads the league server as it is now.
+    pub fn with_guild<T>(&self, read: impl FnOnce(&Guild) -> T) -> T {
+        read(&self.world().guild)
+    }
+
+    /// Requests whose path contains `path` are accepted and never answered.
+    pub fn hang_requests(&self, path: &str) {
+        self.world().hung_paths.push(path.to_owned());
+    }
+
     fn is_dm_channel(&self, channel: u64) -> bool {
         self.world().dm_channels.values().any(|c| *c == channel)
     }
@@ -676,10 +686,16 @@ impl Sim {
         let id = self.next_id();
         let token = format!("itoken-{id}");
         let in_guild = !self.is_dm_channel(channel);
-        let channel_kind = if channel == payloads::ANNOUNCEMENTS {
-            5
-        } else {
-            0
+        let (member, permissions, app_permissions, channel_object) = {
+            let world = self.world();
+            let g = &world.guild;
+            (
+                g.member_json(user, true),
+                g.permissions_in(user, channel),
+                g.permissions_in(APP_ID, channel),
+                g.channel_json(channel)
+                    .unwrap_or_else(|| payloads::channel(channel, "channel", 0, 0)),
+            )
         };
         let mut payload = json!({
             "id": id.to_string(), "application_id": APP_ID.to_string(), "type": kind,
@@ -687,19 +703,20 @@ impl Sim {
             "locale": "en-US", "entitlements": [], "attachment_size_limit": 10_485_760,
             "authorizing_integration_owners": {"0": GUILD_ID.to_string()},
             "context": if in_guild { 0 } else { 1 },
-            "app_permissions": payloads::ALL_PERMISSIONS.to_string(),
         });
         if in_guild {
-            let mut member = payloads::member(user, true);
-            member["permissions"] = json!(payloads::permissions_of(user).to_string());
+            let mut member = member;
+            member["permissions"] = json!(permissions.to_string());
             payload["member"] = member;
+            payload["app_permissions"] = json!(app_permissions.to_string());
             payload["guild_id"] = json!(GUILD_ID.to_string());
             payload["guild_locale"] = json!("en-US");
             payload["guild"] =
                 json!({"id": GUILD_ID.to_string(), "locale": "en-US", "features": []});
-            payload["channel"] = payloads::channel(channel, "channel", channel_kind, 0);
+            payload["channel"] = channel_object;
         } else {
             payload["user"] = payloads::user(user);
+            payload["app_permissions"] = json!(payloads::ALL_PERMISSIONS.to_string());
             payload["channel"] = json!({"id": channel.to_string(), "type": 1});
         }
         let message_id = message.as_ref().map(|m| m["id"].clone());
@@ -733,6 +750,9 @@ impl Sim {
             Some(user),
             &json!({"content": content}),
         );
+        if in_guild {
+            msg["member"] = self.world().guild.member_json(user, false);
+        }
         let has_content_intent = self.world().intents & MESSAGE_CONTENT_INTENT != 0;
         // Without MESSAGE_CONTENT, guild messages reach a bot with empty content (DMs exempt).
         if in_guild && !has_content_intent {
@@ -926,7 +946,8 @@ async fn gateway_connection(inner: Arc<Inner>, stream: TcpStream) {
         }
         let resume_url = format!("ws://{}/", inner.gateway_addr);
         dispatch(&inner, "READY", payloads::ready(&session_id, &resume_url));
-        dispatch(&inner, "GUILD_CREATE", payloads::guild_create());
+        let guild = payloads::guild_create(&inner.world().guild);
+        dispatch(&inner, "GUILD_CREATE", guild);
     } else {
         let session_id = opening["d"]["session_id"]
             .as_str()
@@ -1177,6 +1198,15 @@ async fn route(
         }
         return discord_error(status, 0, "simulated failure");
     }
+    let hung = inner
+        .world()
+        .hung_paths
+        .iter()
+        .any(|p| path.contains(p.as_str()));
+    if hung {
+        // A connection Discord (or the network) silently dropped: no answer, ever.
+        std::future::pending::<()>().await;
+    }
 
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let interaction_route =
@@ -1214,14 +1244,47 @@ async fn route(
         ("PATCH", ["webhooks", _app, token, "messages", target]) => edit_webhook_message(inner, token, target, body),
         ("DELETE", ["webhooks", _app, _token, "messages", _target]) => StatusCode::NO_CONTENT.into_response(),
         ("POST", ["channels", channel, "messages"]) => create_message(inner, channel, body),
+        ("GET", ["channels", channel]) => {
+            let world = inner.world();
+            match channel.parse().ok().and_then(|c| world.guild.channel_json(c)) {
+                Some(channel) => axum::Json(channel).into_response(),
+                None => discord_error(404, 10003, "Unknown Channel"),
+            }
+        }
+        ("GET", ["guilds", guild]) if *guild == GUILD_ID.to_string() => {
+            axum::Json(payloads::guild(&inner.world().guild)).into_response()
+        }
+        ("GET", ["guilds", guild, "roles"]) if *guild == GUILD_ID.to_string() => {
+            axum::Json(inner.world().guild.roles_json()).into_response()
+        }
+        ("GET", ["guilds", guild, "members", user]) if *guild == GUILD_ID.to_string() => {
+            let world = inner.world();
+            let user: u64 = user.parse().unwrap_or(0);
+            if world.guild.members.contains_key(&user) {
+                axum::Json(world.guild.member_json(user, true)).into_response()
+            } else {
+                discord_error(404, 10007, "Unknown Member")
+            }
+        }
         ("PATCH", ["channels", channel, "messages", message]) => edit_message(inner, channel, message, body),
         ("POST", ["users", "@me", "channels"]) => create_dm(inner, body),
         ("PUT" | "DELETE", ["guilds", _guild, "members", user, "roles", role]) => {
             let mut world = inner.world();
-            if world.roles_forbidden {
+            let (user, role) = (id_of(&json!(user)), id_of(&json!(role)));
+            // Discord: Manage Roles, and only roles below the bot's highest, never managed ones.
+            let g = &world.guild;
+            let allowed = g.base_permissions(APP_ID) & bits::MANAGE_ROLES != 0
+                && g.role(role).is_some_and(|r| !r.managed && r.position < g.highest_position(APP_ID));
+            if world.roles_forbidden || !allowed {
                 return discord_error(403, 50013, "Missing Permissions");
             }
-            world.role_changes.push((m.to_owned(), id_of(&json!(user)), id_of(&json!(role))));
+            let roles = world.guild.members.entry(user).or_default();
+            if m == "PUT" && !roles.contains(&role) {
+                roles.push(role);
+            } else if m == "DELETE" {
+                roles.retain(|r| *r != role);
+            }
+            world.role_changes.push((m.to_owned(), user, role));
             StatusCode::NO_CONTENT.into_response()
         }
         _ => {
@@ -1425,12 +1488,13 @@ fn create_message(inner: &Arc<Inner>, channel: &str, body: Option<&Value>) -> Re
             .iter()
             .find(|(_, c)| **c == channel)
             .map(|(u, _)| *u);
-        let known = is_dm.is_some()
-            || payloads::channels()
-                .iter()
-                .any(|c| id_of(&c["id"]) == channel);
+        let known = is_dm.is_some() || world.guild.channel(channel).is_some();
         if !known {
             return discord_error(404, 10003, "Unknown Channel");
+        }
+        let needed = bits::VIEW_CHANNEL | bits::SEND_MESSAGES;
+        if is_dm.is_none() && world.guild.permissions_in(APP_ID, channel) & needed != needed {
+            return discord_error(403, 50013, "Missing Permissions");
         }
         if let Some(user) = is_dm {
             if world.dms_closed.contains(&user) {
@@ -1443,7 +1507,13 @@ fn create_message(inner: &Arc<Inner>, channel: &str, body: Option<&Value>) -> Re
         new_bot_message(&mut world, channel, body.unwrap_or(&Value::Null))
     };
     dispatch(inner, "MESSAGE_CREATE", msg.clone());
-    axum::Json(msg).into_response()
+    // Discord's create-message response carries no guild id (its MESSAGE_CREATE does).
+    let mut response = msg;
+    if let Some(fields) = response.as_object_mut() {
+        fields.remove("guild_id");
+        fields.remove("member");
+    }
+    axum::Json(response).into_response()
 }
 
 fn edit_message(inner: &Inner, channel: &str, message: &str, body: Option<&Value>) -> Response {

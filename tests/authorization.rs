@@ -1,0 +1,136 @@
+//! Who may do what, end to end: each scenario is a member trying to do more than their roles
+//! allow, decided on the server's state at that moment (see `support::guild`).
+#![allow(clippy::disallowed_methods)] // #[tokio::test] builds a runtime; tests may time out.
+
+mod support;
+
+use serde_json::{json, Value};
+use support::*;
+
+/// `user` runs `/settings` with `options`; returns what they are told.
+async fn settings(sim: &Sim, user: u64, options: Value) -> String {
+    let marks = sim.mark();
+    let run = sim.slash(user, GENERAL, "settings", options);
+    let reply = sim
+        .wait_request("the /settings answer", marks, REACT, |r| {
+            is_callback(r, run.id)
+        })
+        .await;
+    content(&reply)
+}
+
+fn add_role(role: u64) -> Value {
+    json!([{"name": "add_role", "type": 8, "value": role.to_string()}])
+}
+
+/// The role added after a tryout, as `/settings` shows it to Alice.
+async fn configured_add_role(sim: &Sim) -> String {
+    let shown = settings(sim, ALICE, json!([])).await;
+    shown
+        .lines()
+        .find(|l| l.starts_with("Role added after a tryout"))
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn manage_server_alone_cannot_make_the_bot_hand_out_roles() {
+    let (sim, _bot) = start_ready().await;
+    // Bob moderates (Manage Server, Manage Messages) but may not manage roles.
+    sim.edit_guild(|g| {
+        g.members.insert(BOB, vec![MODERATOR_ROLE]);
+    });
+    let told = settings(&sim, BOB, add_role(PLAYER_ROLE)).await;
+    assert!(told.contains("needs Manage Roles"), "{told}");
+
+    // Carol manages roles from a role placed just below Staff.
+    sim.edit_guild(|g| {
+        g.members.insert(CAROL, vec![ROLE_MANAGER_ROLE]);
+        g.roles
+            .iter_mut()
+            .find(|r| r.id == ROLE_MANAGER_ROLE)
+            .unwrap()
+            .position = 2;
+    });
+    for (role, why) in [
+        (STAFF_ROLE, "not below your highest role"),
+        (MODERATOR_ROLE, "moderator permissions"),
+        (BOT_ROLE, "managed by an integration"),
+        (GUILD_ID, "@everyone"),
+    ] {
+        let told = settings(&sim, CAROL, add_role(role)).await;
+        assert!(told.contains(why), "{role}: {told}");
+        let told = settings(
+            &sim,
+            CAROL,
+            json!([{"name": "remove_role", "type": 8, "value": role.to_string()}]),
+        )
+        .await;
+        assert!(told.contains(why), "remove {role}: {told}");
+    }
+    assert!(configured_add_role(&sim).await.contains("not set"));
+    // A plain role below hers is accepted.
+    let told = settings(&sim, CAROL, add_role(PLAYER_ROLE)).await;
+    assert!(told.contains("Settings saved"), "{told}");
+    assert!(configured_add_role(&sim)
+        .await
+        .contains(&PLAYER_ROLE.to_string()));
+    sim.assert_clean();
+}
+
+#[tokio::test]
+async fn a_role_above_the_bot_and_everyone_as_staff_are_refused() {
+    let (sim, _bot) = start_ready().await;
+    sim.edit_guild(|g| {
+        g.roles
+            .iter_mut()
+            .find(|r| r.id == PLAYER_ROLE)
+            .unwrap()
+            .position = 9;
+    });
+    let told = settings(&sim, ALICE, add_role(PLAYER_ROLE)).await;
+    assert!(told.contains("above my highest role"), "{told}");
+    let told = settings(
+        &sim,
+        ALICE,
+        json!([{"name": "staff_role", "type": 8, "value": GUILD_ID.to_string()}]),
+    )
+    .await;
+    assert!(told.contains("every member"), "{told}");
+    assert!(configured_add_role(&sim).await.contains("not set"));
+    sim.assert_clean();
+}
+
+#[tokio::test]
+async fn ask_is_refused_where_the_member_cannot_write() {
+    let (sim, _bot) = start_ready().await;
+    let marks = sim.mark();
+    let ask = sim.slash(
+        BOB,
+        ANNOUNCEMENTS,
+        "ask",
+        json!([{"name": "question", "type": 3, "value": "# Free nitro: [discord.gift](https://example.com)"}]),
+    );
+    let reply = sim
+        .wait_request("the refusal", marks, REACT, |r| is_callback(r, ask.id))
+        .await;
+    let body = reply.body.as_ref().unwrap();
+    assert_eq!(
+        body["data"]["flags"].as_u64().unwrap_or(0) & 64,
+        64,
+        "{body}"
+    );
+    assert!(
+        content(&reply).contains("can't send messages"),
+        "{}",
+        content(&reply)
+    );
+    assert!(
+        !sim.bot_messages().iter().any(|m| m["content"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Free nitro")),
+        "the question was posted"
+    );
+    sim.assert_clean();
+}

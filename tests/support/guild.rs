@@ -1,0 +1,342 @@
+//! The simulated league server as Discord keeps it: roles with positions, members' roles,
+//! channels with permission overwrites, and the permissions Discord computes from them
+//! (documented in "Permissions", "Permission Overwrites" and "Permission Hierarchy").
+//!
+//! Tests change it while the bot runs (an overwrite, a role taken away) and every interaction,
+//! REST answer and refusal that follows is computed from it, so a permission check made on
+//! stale or wrong data shows up as a wrong outcome.
+
+use std::collections::HashMap;
+
+use serde_json::{json, Value};
+
+use super::payloads::{
+    self, ALICE, ALL_PERMISSIONS, ANNOUNCEMENTS, APP_ID, BOB, CAROL, GENERAL, GUILD_ID,
+    MEMBER_PERMISSIONS, OFF_TOPIC, STAFF_ROLE,
+};
+
+/// Permission bits used by the scenarios (Discord's values).
+pub mod bits {
+    /// Kick Members.
+    pub const KICK_MEMBERS: u64 = 1 << 1;
+    /// Administrator.
+    pub const ADMINISTRATOR: u64 = 1 << 3;
+    /// Manage Server.
+    pub const MANAGE_GUILD: u64 = 1 << 5;
+    /// View Channel.
+    pub const VIEW_CHANNEL: u64 = 1 << 10;
+    /// Send Messages.
+    pub const SEND_MESSAGES: u64 = 1 << 11;
+    /// Manage Messages.
+    pub const MANAGE_MESSAGES: u64 = 1 << 13;
+    /// Mention @everyone, @here and all roles.
+    pub const MENTION_EVERYONE: u64 = 1 << 17;
+    /// Manage Roles.
+    pub const MANAGE_ROLES: u64 = 1 << 28;
+}
+
+/// The bot's own managed role (Discord creates one when a bot is invited with permissions).
+pub const BOT_ROLE: u64 = 1_100_000_000_000_000_031;
+/// An `Evaluator` role, mentionable, without permissions.
+pub const EVALUATOR_ROLE: u64 = 1_100_000_000_000_000_032;
+/// A `Moderator` role: Manage Server and Manage Messages, not Manage Roles.
+pub const MODERATOR_ROLE: u64 = 1_100_000_000_000_000_033;
+/// A `Tryout Passed` role, without permissions, low in the list.
+pub const PLAYER_ROLE: u64 = 1_100_000_000_000_000_034;
+/// A `Role Manager` role: Manage Server and Manage Roles, below the Moderator role.
+pub const ROLE_MANAGER_ROLE: u64 = 1_100_000_000_000_000_035;
+/// A channel of another guild the bot is also in.
+pub const FOREIGN_CHANNEL: u64 = 1_200_000_000_000_000_020;
+/// That other guild.
+pub const FOREIGN_GUILD: u64 = 1_200_000_000_000_000_010;
+
+/// A role.
+#[derive(Clone, Debug)]
+pub struct Role {
+    /// Its id.
+    pub id: u64,
+    /// Its name.
+    pub name: String,
+    /// Its guild-wide permissions.
+    pub permissions: u64,
+    /// Its position (higher is above; @everyone is 0).
+    pub position: u64,
+    /// Whether anyone may mention it.
+    pub mentionable: bool,
+    /// Whether an integration (a bot) owns it: nobody can assign it.
+    pub managed: bool,
+}
+
+/// A channel permission overwrite, for a role or a member.
+#[derive(Clone, Debug)]
+pub struct Overwrite {
+    /// The role or member it applies to.
+    pub id: u64,
+    /// True for a member overwrite, false for a role overwrite.
+    pub member: bool,
+    /// Permissions allowed.
+    pub allow: u64,
+    /// Permissions denied.
+    pub deny: u64,
+}
+
+/// A channel.
+#[derive(Clone, Debug)]
+pub struct Channel {
+    /// Its id.
+    pub id: u64,
+    /// Its name.
+    pub name: String,
+    /// 0 text, 5 announcement.
+    pub kind: u8,
+    /// The guild it belongs to.
+    pub guild: u64,
+    /// Its permission overwrites.
+    pub overwrites: Vec<Overwrite>,
+}
+
+/// The league server.
+#[derive(Clone, Debug)]
+pub struct Guild {
+    /// The guild's owner: every permission, whatever the roles say.
+    pub owner: u64,
+    /// Every role, @everyone included.
+    pub roles: Vec<Role>,
+    /// Each member's roles (without @everyone).
+    pub members: HashMap<u64, Vec<u64>>,
+    /// Every channel the bot can see, the other guild's included.
+    pub channels: Vec<Channel>,
+}
+
+fn role(id: u64, name: &str, permissions: u64, position: u64) -> Role {
+    Role {
+        id,
+        name: name.to_owned(),
+        permissions,
+        position,
+        mentionable: false,
+        managed: false,
+    }
+}
+
+impl Guild {
+    /// The test league: Alice owns it and has Staff (a role without permissions of its own); Bob and Carol are plain members; the bot
+    /// has its managed role at the top. `#announcements` is read-only for @everyone, as
+    /// announcement channels usually are.
+    pub fn league() -> Guild {
+        let roles = vec![
+            role(GUILD_ID, "@everyone", MEMBER_PERMISSIONS, 0),
+            role(PLAYER_ROLE, "Tryout Passed", 0, 1),
+            Role {
+                mentionable: true,
+                ..role(EVALUATOR_ROLE, "Evaluator", 0, 2)
+            },
+            role(STAFF_ROLE, "Staff", 0, 3),
+            role(
+                ROLE_MANAGER_ROLE,
+                "Role Manager",
+                bits::MANAGE_GUILD | bits::MANAGE_ROLES,
+                4,
+            ),
+            role(
+                MODERATOR_ROLE,
+                "Moderator",
+                bits::MANAGE_GUILD | bits::MANAGE_MESSAGES,
+                5,
+            ),
+            Role {
+                managed: true,
+                ..role(
+                    BOT_ROLE,
+                    "Novera",
+                    ALL_PERMISSIONS & !bits::ADMINISTRATOR,
+                    6,
+                )
+            },
+        ];
+        let members = HashMap::from([
+            (ALICE, vec![STAFF_ROLE]),
+            (BOB, Vec::new()),
+            (CAROL, Vec::new()),
+            (APP_ID, vec![BOT_ROLE]),
+        ]);
+        let channel = |id, name: &str, kind| Channel {
+            id,
+            name: name.to_owned(),
+            kind,
+            guild: GUILD_ID,
+            overwrites: Vec::new(),
+        };
+        let mut announcements = channel(ANNOUNCEMENTS, "announcements", 5);
+        announcements.overwrites.push(Overwrite {
+            id: GUILD_ID,
+            member: false,
+            allow: 0,
+            deny: bits::SEND_MESSAGES,
+        });
+        let mut foreign = channel(FOREIGN_CHANNEL, "elsewhere", 0);
+        foreign.guild = FOREIGN_GUILD;
+        Guild {
+            owner: ALICE,
+            roles,
+            members,
+            channels: vec![
+                channel(GENERAL, "general", 0),
+                channel(OFF_TOPIC, "off-topic", 0),
+                announcements,
+                foreign,
+            ],
+        }
+    }
+
+    /// The roles `user` has (empty for a non-member).
+    pub fn roles_of(&self, user: u64) -> Vec<u64> {
+        self.members.get(&user).cloned().unwrap_or_default()
+    }
+
+    /// A role by id.
+    pub fn role(&self, id: u64) -> Option<&Role> {
+        self.roles.iter().find(|r| r.id == id)
+    }
+
+    /// A channel by id.
+    pub fn channel(&self, id: u64) -> Option<&Channel> {
+        self.channels.iter().find(|c| c.id == id)
+    }
+
+    /// A channel by id, to change its overwrites.
+    pub fn channel_mut(&mut self, id: u64) -> Option<&mut Channel> {
+        self.channels.iter_mut().find(|c| c.id == id)
+    }
+
+    /// The position of `user`'s highest role (0 with none).
+    pub fn highest_position(&self, user: u64) -> u64 {
+        self.roles_of(user)
+            .iter()
+            .filter_map(|id| self.role(*id))
+            .map(|r| r.position)
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// `user`'s guild-wide permissions: the owner and Administrator get everything.
+    pub fn base_permissions(&self, user: u64) -> u64 {
+        if user == self.owner {
+            return ALL_PERMISSIONS;
+        }
+        let everyone = self.role(GUILD_ID).map_or(0, |r| r.permissions);
+        let permissions = self
+            .roles_of(user)
+            .iter()
+            .filter_map(|id| self.role(*id))
+            .fold(everyone, |p, r| p | r.permissions);
+        if permissions & bits::ADMINISTRATOR != 0 {
+            ALL_PERMISSIONS
+        } else {
+            permissions
+        }
+    }
+
+    /// `user`'s permissions in `channel`, overwrites applied in Discord's order: @everyone,
+    /// then the member's roles (denies, then allows), then the member.
+    pub fn permissions_in(&self, user: u64, channel: u64) -> u64 {
+        let base = self.base_permissions(user);
+        if base & bits::ADMINISTRATOR != 0 || user == self.owner {
+            return ALL_PERMISSIONS;
+        }
+        let Some(channel) = self.channel(channel).filter(|c| c.guild == GUILD_ID) else {
+            return base;
+        };
+        let roles = self.roles_of(user);
+        let mut permissions = base;
+        let everyone = channel
+            .overwrites
+            .iter()
+            .find(|o| !o.member && o.id == GUILD_ID);
+        if let Some(o) = everyone {
+            permissions = (permissions & !o.deny) | o.allow;
+        }
+        let (mut allow, mut deny) = (0, 0);
+        for o in &channel.overwrites {
+            if !o.member && o.id != GUILD_ID && roles.contains(&o.id) {
+                allow |= o.allow;
+                deny |= o.deny;
+            }
+        }
+        permissions = (permissions & !deny) | allow;
+        if let Some(o) = channel.overwrites.iter().find(|o| o.member && o.id == user) {
+            permissions = (permissions & !o.deny) | o.allow;
+        }
+        permissions
+    }
+
+    /// A role object as Discord sends it.
+    pub fn role_json(&self, id: u64) -> Value {
+        let r = self
+            .role(id)
+            .cloned()
+            .unwrap_or_else(|| role(id, "unknown", 0, 1));
+        json!({
+            "id": r.id.to_string(), "name": r.name, "color": 0,
+            "colors": {"primary_color": 0, "secondary_color": null, "tertiary_color": null},
+            "hoist": false, "icon": null, "unicode_emoji": null, "position": r.position,
+            "permissions": r.permissions.to_string(), "managed": r.managed,
+            "mentionable": r.mentionable, "flags": 0,
+            "tags": if r.managed { json!({"bot_id": APP_ID.to_string()}) } else { json!({}) },
+        })
+    }
+
+    /// A guild channel object as Discord sends it (`GET /channels/{id}`, GUILD_CREATE).
+    pub fn channel_json(&self, id: u64) -> Option<Value> {
+        let c = self.channel(id)?;
+        let position = self.channels.iter().position(|x| x.id == id).unwrap_or(0);
+        let mut value = payloads::channel(c.id, &c.name, c.kind, position as u64);
+        value["guild_id"] = json!(c.guild.to_string());
+        value["permission_overwrites"] = c
+            .overwrites
+            .iter()
+            .map(|o| {
+                json!({
+                    "id": o.id.to_string(), "type": u8::from(o.member),
+                    "allow": o.allow.to_string(), "deny": o.deny.to_string(),
+                })
+            })
+            .collect();
+        Some(value)
+    }
+
+    /// A member object, with `user` when `with_user`.
+    pub fn member_json(&self, user: u64, with_user: bool) -> Value {
+        let mut member = payloads::member(user, with_user);
+        member["roles"] = self
+            .roles_of(user)
+            .iter()
+            .map(u64::to_string)
+            .collect::<Vec<_>>()
+            .into();
+        if user == APP_ID && with_user {
+            member["user"] = payloads::bot_user();
+        }
+        member
+    }
+
+    /// Every role, as GUILD_CREATE and `GET /guilds/{id}` carry them.
+    pub fn roles_json(&self) -> Vec<Value> {
+        self.roles.iter().map(|r| self.role_json(r.id)).collect()
+    }
+
+    /// This guild's channels (not the other guild's).
+    pub fn channels_json(&self) -> Vec<Value> {
+        self.channels
+            .iter()
+            .filter(|c| c.guild == GUILD_ID)
+            .filter_map(|c| self.channel_json(c.id))
+            .collect()
+    }
+}
+
+impl Default for Guild {
+    fn default() -> Self {
+        Self::league()
+    }
+}
