@@ -1,8 +1,11 @@
-//! Log setup: `RUST_LOG` filtering (default `info`) and a writer that blanks the bot token.
+//! Log setup: `RUST_LOG` filtering (default `info`) and a writer that blanks secrets.
 //!
-//! Our own code never logs the token, but dependencies log at debug and trace levels that we
-//! do not control. Every formatted log line passes through [`Redacting`], which replaces the
-//! token wherever it appears, so no log level can leak it.
+//! Our own code never logs a secret, but dependencies log at debug and trace levels that we do
+//! not control, and an error's text can carry the URL it failed on. Every formatted log line
+//! passes through [`Redacting`], which blanks the bot token and every interaction token (the
+//! segment after `/interactions/<id>/` or `/webhooks/<id>/`, and a `token` field's value in
+//! JSON or `Debug` output): an interaction token lets its holder post as the bot for 15
+//! minutes. No log level can leak either.
 
 use std::io::{self, Write};
 use std::sync::Arc;
@@ -115,23 +118,66 @@ impl<W: Write> Drop for RedactingWriter<W> {
     }
 }
 
-/// `data` with every occurrence of `secret` replaced by `<redacted>`.
+/// What replaces a secret.
+const REDACTED: &[u8] = b"<redacted>";
+
+/// `data` with every occurrence of `secret`, and every interaction token, replaced by
+/// `<redacted>`.
 fn redact(data: &[u8], secret: &[u8]) -> Vec<u8> {
-    if secret.is_empty() || data.len() < secret.len() {
-        return data.to_vec();
-    }
     let mut out = Vec::with_capacity(data.len());
     let mut i = 0;
     while i < data.len() {
-        if data[i..].starts_with(secret) {
-            out.extend_from_slice(b"<redacted>");
+        if !secret.is_empty() && data[i..].starts_with(secret) {
+            out.extend_from_slice(REDACTED);
             i += secret.len();
+        } else if let Some((keep, skip)) = interaction_token_at(&data[i..]) {
+            out.extend_from_slice(&data[i..i + keep]);
+            out.extend_from_slice(REDACTED);
+            i += keep + skip;
         } else {
             out.push(data[i]);
             i += 1;
         }
     }
     out
+}
+
+/// Whether an interaction token starts within `rest` at a known place: in a URL path
+/// (`/interactions/<id>/<token>`, `/webhooks/<id>/<token>`) or as a `token` field's value
+/// (`"token":"…"`, `token: "…"`, JSON-escaped or not). Returns how many bytes to keep before
+/// the token and the token's length.
+fn interaction_token_at(rest: &[u8]) -> Option<(usize, usize)> {
+    for prefix in [&b"/interactions/"[..], b"/webhooks/"] {
+        if let Some(after) = rest.strip_prefix(prefix) {
+            let digits = after.iter().take_while(|b| b.is_ascii_digit()).count();
+            if digits == 0 || after.get(digits) != Some(&b'/') {
+                return None;
+            }
+            let keep = prefix.len() + digits + 1;
+            let len = token_len(&rest[keep..]);
+            return (len > 0).then_some((keep, len));
+        }
+    }
+    let after = rest.strip_prefix(b"token")?;
+    // Optional closing quote (escaped or not), then `:` or `=`, spaces, an opening quote.
+    let separator = after
+        .iter()
+        .take_while(|b| matches!(b, b'"' | b'\\' | b' ' | b':' | b'='))
+        .count();
+    if !after[..separator].iter().any(|b| matches!(b, b':' | b'=')) {
+        return None;
+    }
+    let keep = b"token".len() + separator;
+    let len = token_len(&rest[keep..]);
+    // Interaction tokens are long; a short value is some other word.
+    (len >= 16).then_some((keep, len))
+}
+
+/// The length of the token at the start of `data`: letters, digits, `.`, `-`, `_`.
+fn token_len(data: &[u8]) -> usize {
+    data.iter()
+        .take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+        .count()
 }
 
 #[cfg(test)]
@@ -155,7 +201,33 @@ mod tests {
     }
 
     #[test]
+    fn interaction_tokens_are_blanked_in_urls_fields_and_debug_output() {
+        let token = "aW50ZXJhY3Rpb246MTIzNDU2Nzg5OmFiY2RlZmdoaWprbG1ub3A";
+        for line in [
+            format!("POST https://discord.com/api/v10/interactions/123/{token}/callback failed"),
+            format!("PATCH /api/v10/webhooks/456/{token}/messages/@original"),
+            format!(r#"{{"id":"1","token":"{token}","type":2}}"#),
+            format!(r#"{{"message":"{{\"token\":\"{token}\"}}"}}"#),
+            format!(r#"ComponentInteraction {{ token: "{token}", version: 1 }}"#),
+        ] {
+            let out = String::from_utf8(redact(line.as_bytes(), b"bot-token")).unwrap();
+            assert!(!out.contains(token), "{out}");
+            assert!(out.contains("<redacted>"), "{out}");
+        }
+        let url = format!("/interactions/123/{token}/callback");
+        assert_eq!(
+            String::from_utf8(redact(url.as_bytes(), b"x")).unwrap(),
+            "/interactions/123/<redacted>/callback"
+        );
+    }
+
+    #[test]
     fn other_text_passes_unchanged() {
+        assert_eq!(
+            redact(b"DISCORD_TOKEN is missing; token: short", b"s3cr3t"),
+            b"DISCORD_TOKEN is missing; token: short"
+        );
+        assert_eq!(redact(b"/interactions/abc/def", b"s3cr3t"), b"/interactions/abc/def");
         assert_eq!(redact(b"hello", b"token"), b"hello");
         assert_eq!(redact(b"tok", b"token"), b"tok");
     }

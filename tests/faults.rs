@@ -93,3 +93,47 @@ async fn a_500_on_a_followup_fails_the_flow_politely_and_the_bot_keeps_serving()
     assert!(content(&reply).contains("Pong"));
     sim.assert_clean();
 }
+
+/// Interaction tokens let their holder post as the bot: no log line at any level, in either
+/// format, may carry one, even when a failing request's URL is logged.
+#[tokio::test]
+async fn no_interaction_token_reaches_the_logs_even_at_trace() {
+    for format in ["text", "json"] {
+        let (sim, mut bot) = start_ready_with(
+            SimOptions::default(),
+            BotOptions {
+                rust_log: "trace".into(),
+                env: vec![("LOG_FORMAT".into(), format.into())],
+                ..BotOptions::default()
+            },
+        )
+        .await;
+        let since = sim.mark();
+        sim.fail_next(1, 500, "/callback");
+        let ping = sim.slash(BOB, GENERAL, "ping", json!([]));
+        sim.wait_request("the failing callback", since, REACT, |r| {
+            is_callback(r, ping.id)
+        })
+        .await;
+        let ask = sim.slash(BOB, GENERAL, "ask", json!([]));
+        sim.wait_request("the /ask prompt", since, REACT, |r| is_callback(r, ask.id))
+            .await;
+        sim.fail_next(1, 500, &format!("/webhooks/{APP_ID}/{}", ask.token));
+        sim.say(BOB, GENERAL, "my answer");
+        sim.wait_request("the apology", since, REACT, |r| {
+            is_followup(r, &ask.token) && r.status == 200
+        })
+        .await;
+        bot.wait_health(200, REACT).await;
+        let logs = bot.logs();
+        assert!(
+            logs.contains("command failed") && logs.contains("<redacted>"),
+            "{format}: the failures were not logged, or nothing was redacted"
+        );
+        for token in [&ping.token, &ask.token] {
+            let leaked: Vec<&str> = logs.lines().filter(|l| l.contains(token.as_str())).collect();
+            assert!(leaked.is_empty(), "{format}: token in the logs: {leaked:#?}");
+        }
+        sim.assert_clean();
+    }
+}
