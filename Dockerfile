@@ -20,7 +20,8 @@ RUN apt-get update \
 COPY --from=builder /src/target/release/novera-assistant /usr/local/bin/novera-assistant
 USER novera
 WORKDIR /data
-# The database lives in the /data volume; the health server listens on every interface.
+# The database lives in the /data volume. The health server's default is loopback only; in a
+# container it must listen on the container's interface for -p 8080:8080 to reach it.
 ENV DATABASE_URL=sqlite:///data/novera.db \
     HEALTH_ADDR=0.0.0.0:8080 \
     RUST_LOG=info

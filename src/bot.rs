@@ -64,15 +64,24 @@ pub fn invite_url(application_id: u64) -> String {
     )
 }
 
+/// How long connecting to Discord may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// The HTTP client: Discord itself with serenity's rate limiter, or `DISCORD_API_BASE` in
 /// serenity's proxy mode (which needs the limiter off; rate limiting is then the base's job).
 pub fn http(config: &Config) -> anyhow::Result<Http> {
     // serenity's default client keeps every idle connection for 90 s, however many a burst
     // opened (hundreds, with HTTP/1.1); keep a few warm and let the rest go.
+    // A request Discord (or the network) silently drops must not hold a command, and its
+    // command slot, for minutes: every request has a deadline, and keepalive notices a dead
+    // connection between requests.
     let client = reqwest::Client::builder()
         .use_rustls_tls()
         .pool_max_idle_per_host(16)
         .pool_idle_timeout(Duration::from_secs(30))
+        .connect_timeout(CONNECT_TIMEOUT.min(config.http_timeout))
+        .timeout(config.http_timeout)
+        .tcp_keepalive(Duration::from_secs(30))
         .tcp_nodelay(true)
         .build()
         .context("could not build the HTTP client")?;

@@ -11,7 +11,10 @@ use std::time::Duration;
 use serenity::model::id::GuildId;
 
 /// Where the health server listens when `HEALTH_ADDR` is not set.
-pub const DEFAULT_HEALTH_ADDR: &str = "0.0.0.0:8080";
+pub const DEFAULT_HEALTH_ADDR: &str = "127.0.0.1:8080";
+/// How long one Discord API request may take, connection included, unless
+/// `DISCORD_HTTP_TIMEOUT_SECS` says otherwise.
+pub const DEFAULT_HTTP_TIMEOUT: Duration = Duration::from_secs(15);
 /// The SQLite database used when `DATABASE_URL` is not set.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://novera.db";
 
@@ -61,6 +64,8 @@ pub struct Config {
     pub wait_timeout: Option<Duration>,
     /// Log line format (`LOG_FORMAT`: `text` or `json`).
     pub log_format: crate::logging::LogFormat,
+    /// The longest a Discord API request may take (`DISCORD_HTTP_TIMEOUT_SECS`).
+    pub http_timeout: Duration,
 }
 
 /// A configuration problem, naming the variable and what was wrong with it.
@@ -113,7 +118,7 @@ impl Config {
         let health_raw = get("HEALTH_ADDR").unwrap_or_else(|| DEFAULT_HEALTH_ADDR.to_owned());
         let health_addr = health_raw.trim().parse().map_err(|_| ConfigError {
             var: "HEALTH_ADDR",
-            problem: format!("must be an address like 0.0.0.0:8080, not {health_raw:?}"),
+            problem: format!("must be an address like 127.0.0.1:8080, not {health_raw:?}"),
         })?;
 
         let database_url = get("DATABASE_URL")
@@ -156,6 +161,20 @@ impl Config {
             None => None,
         };
 
+        let http_timeout = match get("DISCORD_HTTP_TIMEOUT_SECS") {
+            Some(raw) => raw
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|secs| (1..=300).contains(secs))
+                .map(Duration::from_secs)
+                .ok_or_else(|| ConfigError {
+                    var: "DISCORD_HTTP_TIMEOUT_SECS",
+                    problem: format!("must be whole seconds from 1 to 300, not {raw:?}"),
+                })?,
+            None => DEFAULT_HTTP_TIMEOUT,
+        };
+
         let log_format = match get("LOG_FORMAT").map(|v| v.trim().to_ascii_lowercase()) {
             None => crate::logging::LogFormat::Text,
             Some(v) if v == "text" => crate::logging::LogFormat::Text,
@@ -176,6 +195,7 @@ impl Config {
             dev_guild,
             wait_timeout,
             log_format,
+            http_timeout,
         })
     }
 }

@@ -227,7 +227,10 @@ mod tests {
             redact(b"DISCORD_TOKEN is missing; token: short", b"s3cr3t"),
             b"DISCORD_TOKEN is missing; token: short"
         );
-        assert_eq!(redact(b"/interactions/abc/def", b"s3cr3t"), b"/interactions/abc/def");
+        assert_eq!(
+            redact(b"/interactions/abc/def", b"s3cr3t"),
+            b"/interactions/abc/def"
+        );
         assert_eq!(redact(b"hello", b"token"), b"hello");
         assert_eq!(redact(b"tok", b"token"), b"tok");
     }

@@ -131,9 +131,61 @@ async fn no_interaction_token_reaches_the_logs_even_at_trace() {
             "{format}: the failures were not logged, or nothing was redacted"
         );
         for token in [&ping.token, &ask.token] {
-            let leaked: Vec<&str> = logs.lines().filter(|l| l.contains(token.as_str())).collect();
-            assert!(leaked.is_empty(), "{format}: token in the logs: {leaked:#?}");
+            let leaked: Vec<&str> = logs
+                .lines()
+                .filter(|l| l.contains(token.as_str()))
+                .collect();
+            assert!(
+                leaked.is_empty(),
+                "{format}: token in the logs: {leaked:#?}"
+            );
         }
         sim.assert_clean();
     }
+}
+
+/// A request that is never answered ends at DISCORD_HTTP_TIMEOUT_SECS: the command fails
+/// politely instead of hanging (and holding a command slot) for minutes.
+#[tokio::test]
+async fn a_request_that_never_answers_times_out_and_the_bot_keeps_serving() {
+    let (sim, mut bot) = start_ready_with(
+        SimOptions::default(),
+        BotOptions {
+            env: vec![("DISCORD_HTTP_TIMEOUT_SECS".into(), "2".into())],
+            ..BotOptions::default()
+        },
+    )
+    .await;
+    // Opening the evaluator's DM channel hangs.
+    sim.hang_requests("/users/@me/channels");
+    let since = sim.mark();
+    let tryout = sim.slash(
+        ALICE,
+        GENERAL,
+        "tryout",
+        json!([{"name": "member", "type": 6, "value": BOB.to_string()}]),
+    );
+    let apology = sim
+        .wait_request("the apology", since, REACT, |r| {
+            is_followup(r, &tryout.token) || (r.method == "PATCH" && r.path.contains(&tryout.token))
+        })
+        .await;
+    assert!(
+        content(&apology).contains("Something went wrong"),
+        "{}",
+        content(&apology)
+    );
+    assert!(
+        apology.at.duration_since(sim.requests()[since].at) < std::time::Duration::from_secs(6),
+        "the request was not cut off at its deadline"
+    );
+    bot.wait_health(200, REACT).await;
+    let ping = sim.slash(CAROL, GENERAL, "ping", json!([]));
+    let reply = sim
+        .wait_request("a /ping after the hang", since, REACT, |r| {
+            is_callback(r, ping.id)
+        })
+        .await;
+    assert!(content(&reply).contains("Pong"));
+    sim.assert_clean();
 }
