@@ -149,9 +149,6 @@ pub fn options() -> poise::FrameworkOptions<Arc<AppState>, Error> {
         }),
         pre_command: |ctx| {
             Box::pin(async move {
-                ctx.data()
-                    .commands_in_flight
-                    .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
                 tracing::debug!(
                     command = %ctx.command().qualified_name,
                     user = %ctx.author().id,
@@ -162,7 +159,6 @@ pub fn options() -> poise::FrameworkOptions<Arc<AppState>, Error> {
         post_command: |ctx| {
             Box::pin(async move {
                 crate::telemetry::command(&ctx.command().qualified_name, "ok");
-                command_finished(ctx)
             })
         },
         // No pings unless a message grants one: user text must never ping anyone.
@@ -207,7 +203,10 @@ pub async fn client(http: Http, state: Arc<AppState>) -> anyhow::Result<serenity
 
     let dispatcher = crate::dispatch::Dispatcher {
         poise: Arc::new(framework),
-        commands: crate::dispatch::CommandQueue::new(state.command_slots.clone()),
+        commands: crate::dispatch::CommandQueue::new(
+            state.command_slots.clone(),
+            state.tasks.clone(),
+        ),
         events: Events {
             state,
             seen_ready: Default::default(),
@@ -262,18 +261,12 @@ async fn register(
     }
 }
 
+/// Said when a command's options can't be read.
+const BAD_OPTIONS: &str =
+    "I couldn't read that command's options. Check them and try again (if it keeps happening, the bot may be updating its commands: wait a minute).";
+
 /// Said to anyone who invokes a command while the bot shuts down.
 pub const RESTARTING: &str = "I'm restarting — please try again in a minute.";
-
-/// A command ended (returned or failed): one fewer in flight.
-fn command_finished(ctx: Context<'_>) {
-    let in_flight = &ctx.data().commands_in_flight;
-    let _ = in_flight.fetch_update(
-        std::sync::atomic::Ordering::AcqRel,
-        std::sync::atomic::Ordering::Acquire,
-        |n| n.checked_sub(1),
-    );
-}
 
 /// The one error handler: users get a short ephemeral line, operators get the details.
 async fn on_error(error: poise::FrameworkError<'_, Data, Error>) {
@@ -281,7 +274,6 @@ async fn on_error(error: poise::FrameworkError<'_, Data, Error>) {
         // The check already answered (the shutdown reply).
         poise::FrameworkError::CommandCheckFailed { error: None, .. } => {}
         poise::FrameworkError::Command { error, ctx, .. } => {
-            command_finished(ctx);
             let name = &ctx.command().qualified_name;
             let text = match error.downcast_ref::<UserError>() {
                 Some(user_error) => {
@@ -310,7 +302,6 @@ async fn on_error(error: poise::FrameworkError<'_, Data, Error>) {
             reply_ephemeral(ctx, text).await;
         }
         poise::FrameworkError::CommandPanic { payload, ctx, .. } => {
-            command_finished(ctx);
             crate::telemetry::command(&ctx.command().qualified_name, "internal_error");
             tracing::error!(
                 command = %ctx.command().qualified_name,
@@ -322,6 +313,22 @@ async fn on_error(error: poise::FrameworkError<'_, Data, Error>) {
                 "Something went wrong on my side. Please try again in a moment.".to_owned(),
             )
             .await;
+        }
+        // Options Discord sent that do not fit the command (a registration from an older
+        // version, or a value that does not parse): say so rather than leave the user with
+        // "The application did not respond".
+        poise::FrameworkError::ArgumentParse { ctx, error, .. } => {
+            crate::telemetry::command(&ctx.command().qualified_name, "user_error");
+            tracing::warn!(command = %ctx.command().qualified_name, error = %error, "could not parse a command's options");
+            reply_ephemeral(ctx, BAD_OPTIONS.to_owned()).await;
+        }
+        poise::FrameworkError::CommandStructureMismatch {
+            ctx, description, ..
+        } => {
+            let ctx = poise::Context::Application(ctx);
+            crate::telemetry::command(&ctx.command().qualified_name, "user_error");
+            tracing::warn!(command = %ctx.command().qualified_name, description, "a command's options do not match its registration");
+            reply_ephemeral(ctx, BAD_OPTIONS.to_owned()).await;
         }
         other => {
             if let Err(err) = poise::builtins::on_error(other).await {

@@ -108,15 +108,18 @@ pub struct CommandQueue<T> {
     arrived: Notify,
     /// The command slots.
     slots: Arc<Semaphore>,
+    /// Where command tasks run: shutdown waits on it for the commands still working.
+    tasks: tokio_util::task::TaskTracker,
 }
 
 impl<T> CommandQueue<T> {
-    /// An empty queue whose commands take `slots`.
-    pub fn new(slots: Arc<Semaphore>) -> Arc<Self> {
+    /// An empty queue whose commands take `slots` and run on `tasks`.
+    pub fn new(slots: Arc<Semaphore>, tasks: tokio_util::task::TaskTracker) -> Arc<Self> {
         Arc::new(Self {
             waiting: std::sync::Mutex::new(VecDeque::with_capacity(QUEUE_ROOM)),
             arrived: Notify::new(),
             slots,
+            tasks,
         })
     }
 
@@ -160,7 +163,7 @@ impl<T> CommandQueue<T> {
                 }
             };
             let permit = take_slot(Arc::clone(&self.slots)).await;
-            tokio::spawn(holding(permit, run(next)));
+            self.tasks.spawn(holding(permit, run(next)));
         }
     }
 }
@@ -297,7 +300,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn queued_commands_start_in_order_as_slots_free_up() {
-        let queue = CommandQueue::new(Arc::new(Semaphore::new(2)));
+        let queue = CommandQueue::new(Arc::new(Semaphore::new(2)), Default::default());
         for command in 0..5u32 {
             queue.push(command);
         }
@@ -338,7 +341,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn the_queue_gives_back_a_bursts_room_once_drained() {
-        let queue = CommandQueue::new(Arc::new(Semaphore::new(COMMAND_SLOTS)));
+        let queue = CommandQueue::new(Arc::new(Semaphore::new(COMMAND_SLOTS)), Default::default());
         for command in 0..10 * QUEUE_ROOM {
             queue.push(command);
         }

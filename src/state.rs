@@ -28,12 +28,11 @@ pub struct AppState {
     /// Guilds the bot is in (from GUILD_CREATE/GUILD_DELETE), for /status: ids only, since
     /// serenity's cache is off.
     guilds: Mutex<std::collections::HashSet<serenity::all::GuildId>>,
-    /// Tasks that outlive their command (a pending `/ask`'s answer): shutdown waits for them.
+    /// Every command's task, and tasks that outlive their command (a pending `/ask`'s
+    /// answer): shutdown waits for them.
     pub tasks: tokio_util::task::TaskTracker,
     /// Bounds how many commands work (not wait) at once; see [`crate::dispatch`].
     pub command_slots: Arc<tokio::sync::Semaphore>,
-    /// Commands running now, so a shutdown can let them finish their last messages.
-    pub commands_in_flight: std::sync::atomic::AtomicUsize,
     /// Why the bot must stop, when something failed that no user can fix (for example command
     /// registration after all retries). `run` returns it.
     fatal: Mutex<Option<anyhow::Error>>,
@@ -48,7 +47,6 @@ impl AppState {
             tryouts_running: Mutex::new(Default::default()),
             flows: Default::default(),
             command_slots: Arc::new(tokio::sync::Semaphore::new(crate::dispatch::COMMAND_SLOTS)),
-            commands_in_flight: Default::default(),
             tasks: tokio_util::task::TaskTracker::new(),
             guilds: Mutex::new(Default::default()),
             health,

@@ -317,3 +317,31 @@ async fn command_registration_recovers_from_a_passing_failure() {
     })
     .await;
 }
+
+/// A command whose arguments fail to parse still ends its task: the next shutdown does not
+/// wait for a command that no longer runs.
+#[tokio::test]
+async fn a_command_with_bad_arguments_does_not_hold_up_shutdown() {
+    let (sim, mut bot) = start_ready().await;
+    let since = sim.mark();
+    // A string where /value expects a member: poise fails to parse it.
+    let bad = sim.slash(
+        BOB,
+        GENERAL,
+        "value",
+        json!([{"name": "member", "type": 3, "value": "not a member"}]),
+    );
+    sim.wait_request("the answer to the bad arguments", since, REACT, |r| {
+        is_callback(r, bad.id)
+    })
+    .await;
+    bot.sigterm();
+    let status = bot.wait_exit(Duration::from_secs(10)).await;
+    assert_eq!(status.code(), Some(0), "{}", bot.logs());
+    let logs = bot.logs();
+    assert!(
+        !logs.contains("commands still running at shutdown"),
+        "shutdown waited for a command that had ended:\n{logs}"
+    );
+    assert!(logs.contains("stopped"), "{logs}");
+}
