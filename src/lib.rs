@@ -16,6 +16,7 @@
 //! - [`values`] — the tryout value formula and value bounds (pure functions).
 //! - [`db`] — the SQLite database: migrations, one file per table's queries.
 //! - [`health`] — the HTTP router: `GET /health`, `/livez`, `/metrics`.
+//! - [`probe_server`] — serves that router within limits (connections, rate, header size).
 //! - [`telemetry`] — metric names and recording helpers (Prometheus exporter).
 //! - [`memory`] — gives the heap's free pages back to the system after a burst.
 //! - [`long_lived`] — the process's allocator: a heap of its own for what pending waits keep.
@@ -33,6 +34,7 @@ pub mod health;
 pub mod logging;
 pub mod long_lived;
 pub mod memory;
+pub mod probe_server;
 pub mod shutdown;
 pub mod state;
 pub mod telemetry;
@@ -125,15 +127,13 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
     tokio::spawn(health.clone().watch_stage(cancel.clone()));
 
     let metrics = telemetry::install();
-    // Probe answers are small: send them at once rather than waiting on Nagle's algorithm.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        if let Err(err) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %err, "could not set TCP_NODELAY on a probe connection");
-        }
-    });
-    let server = axum::serve(listener, health::router(health.clone(), metrics))
-        .with_graceful_shutdown(cancel.clone().cancelled_owned());
-    let mut server = tokio::spawn(async move { server.await });
+    let server = probe_server::serve(
+        listener,
+        health::router(health.clone(), metrics),
+        probe_server::Limits::PROBES,
+        cancel.clone(),
+    );
+    let mut server = tokio::spawn(server);
     let mut gateway = tokio::spawn(async move { client.start().await });
     tokio::spawn(memory::release_after_bursts(cancel.clone()));
 
@@ -149,8 +149,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
             Err(join) => anyhow::Error::new(join).context("the gateway task failed"),
         }),
         result = &mut server => Err(match result {
-            Ok(Ok(())) => anyhow::anyhow!("the health server stopped unexpectedly"),
-            Ok(Err(err)) => anyhow::Error::new(err).context("the health server failed"),
+            Ok(()) => anyhow::anyhow!("the health server stopped unexpectedly"),
             Err(join) => anyhow::Error::new(join).context("the health server task failed"),
         }),
     };
