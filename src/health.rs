@@ -257,6 +257,8 @@ async fn metrics_handler(State(state): State<HttpState>) -> Response {
         metrics::gauge!(crate::telemetry::LATENCY).set(ms as f64 / 1000.0);
     }
     metrics::gauge!(crate::telemetry::UPTIME).set(report.uptime_secs as f64);
+    metrics::gauge!(crate::telemetry::LOG_LINES_DROPPED)
+        .set(crate::logging::dropped_lines() as f64);
     handle.run_upkeep();
     (
         [(

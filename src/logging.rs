@@ -10,6 +10,7 @@
 use std::io::{self, Write};
 use std::sync::Arc;
 
+use tracing_appender::non_blocking::{ErrorCounter, NonBlocking, NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::EnvFilter;
 
@@ -24,12 +25,34 @@ pub enum LogFormat {
     Json,
 }
 
-/// Installs the global subscriber. Call once, from `main`.
-pub fn init(token: &Token, format: LogFormat) {
+/// Log lines that may wait for stdout before new ones are dropped.
+const QUEUED_LINES: usize = 16 * 1024;
+
+/// Lines dropped because stdout did not keep up (set once `init` ran).
+static DROPPED: std::sync::OnceLock<ErrorCounter> = std::sync::OnceLock::new();
+
+/// How many log lines were dropped because stdout did not keep up.
+pub fn dropped_lines() -> usize {
+    DROPPED.get().map_or(0, ErrorCounter::dropped_lines)
+}
+
+/// Installs the global subscriber. Call once, from `main`, and keep the guard until exit: it
+/// writes out the lines still queued when dropped.
+///
+/// Lines are written to stdout by a thread of their own, never by the runtime: a stalled
+/// stdout (a full pipe nobody reads) must not stall the gateway and the probes. When the queue
+/// is full, lines are dropped and counted ([`dropped_lines`], on `/metrics`).
+pub fn init(token: &Token, format: LogFormat) -> WorkerGuard {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let (stdout, guard) = NonBlockingBuilder::default()
+        .lossy(true)
+        .buffered_lines_limit(QUEUED_LINES)
+        .thread_name("log-writer")
+        .finish(io::stdout());
+    let _first = DROPPED.set(stdout.error_counter());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(Redacting::new(token));
+        .with_writer(Redacting::new(token, stdout));
     match format {
         LogFormat::Text => builder
             // Colours only for a person at a terminal, not for files and log shippers.
@@ -42,29 +65,34 @@ pub fn init(token: &Token, format: LogFormat) {
             .with_span_list(true)
             .init(),
     }
+    guard
 }
 
-/// A [`MakeWriter`] to stdout that blanks `secret` out of everything written through it.
+/// A [`MakeWriter`] to the log queue that blanks `secret` (and interaction tokens) out of
+/// everything written through it.
 #[derive(Clone)]
 pub struct Redacting {
     /// The text that must never reach the output.
     secret: Arc<str>,
+    /// Where redacted lines go.
+    out: NonBlocking,
 }
 
 impl Redacting {
-    /// Redacts `token` from every line.
-    pub fn new(token: &Token) -> Self {
+    /// Redacts `token` from every line written to `out`.
+    pub fn new(token: &Token, out: NonBlocking) -> Self {
         Self {
             secret: Arc::from(token.expose()),
+            out,
         }
     }
 }
 
 impl<'a> MakeWriter<'a> for Redacting {
-    type Writer = RedactingWriter<io::Stdout>;
+    type Writer = RedactingWriter<NonBlocking>;
 
     fn make_writer(&'a self) -> Self::Writer {
-        RedactingWriter::new(self.secret.clone(), io::stdout())
+        RedactingWriter::new(self.secret.clone(), self.out.clone())
     }
 }
 

@@ -29,7 +29,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    logging::init(&config.token, config.log_format);
+    let _log_writer = logging::init(&config.token, config.log_format);
 
     match run(config, shutdown::signal()).await {
         Ok(()) => ExitCode::SUCCESS,

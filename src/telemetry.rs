@@ -29,6 +29,8 @@ pub const REST_FAILURES: &str = "novera_rest_failures_total";
 pub const RATE_LIMITED: &str = "novera_rest_rate_limited_total";
 /// Seconds since the process started.
 pub const UPTIME: &str = "novera_uptime_seconds";
+/// Log lines dropped because stdout did not keep up.
+pub const LOG_LINES_DROPPED: &str = "novera_log_lines_dropped";
 
 /// Installs the process-wide recorder once and returns its handle (later calls return the same
 /// handle). `None` if another recorder was installed first.
@@ -72,6 +74,10 @@ fn describe() {
         UPTIME,
         metrics::Unit::Seconds,
         "Seconds since the process started."
+    );
+    metrics::describe_gauge!(
+        LOG_LINES_DROPPED,
+        "Log lines dropped because stdout did not keep up."
     );
 }
 

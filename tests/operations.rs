@@ -252,3 +252,61 @@ async fn a_burst_of_commands_is_answered_in_time_over_a_bounded_number_of_connec
     );
     sim.assert_clean();
 }
+
+/// Logs are written off the runtime: with stdout a full pipe nobody reads (a stalled log
+/// shipper) and every library logging at trace, the bot still connects, answers commands and
+/// its probes, and reports how many lines it had to drop.
+#[tokio::test]
+async fn a_stalled_stdout_does_not_stall_the_bot() {
+    let port = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap().port()
+    };
+    let sim = Sim::start().await;
+    let mut bot = Bot::start_with(
+        &sim,
+        BotOptions {
+            rust_log: "trace".into(),
+            health_addr: Some(format!("127.0.0.1:{port}")),
+            stall_stdout: true,
+            ..BotOptions::default()
+        },
+    )
+    .await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let health = http_get(port, "/health").await;
+        if matches!(health, Ok((200, _))) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never healthy with a stalled stdout: {health:?}\n{}",
+            bot.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    sim.wait_for("slash command registration", REACT, |v| {
+        v.requests()
+            .iter()
+            .any(|r| r.method == "PUT" && r.path.ends_with("/commands"))
+            .then_some(())
+    })
+    .await;
+    for _ in 0..20 {
+        let reply = run_command(&sim, BOB, GENERAL, "ping").await;
+        assert!(content(&reply).contains("Pong"));
+    }
+    let (status, metrics) = http_get(port, "/metrics").await.unwrap();
+    assert_eq!(status, 200);
+    // The queue absorbed what this run logged (it holds thousands of lines); the count is
+    // there for the day it does not.
+    let dropped = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("novera_log_lines_dropped "))
+        .and_then(|v| v.trim().parse::<f64>().ok());
+    assert!(dropped.is_some(), "no dropped-lines gauge:\n{metrics}");
+    bot.sigterm();
+    let status = bot.wait_exit(Duration::from_secs(10)).await;
+    assert_eq!(status.code(), Some(0));
+}

@@ -29,6 +29,9 @@ pub struct BotOptions {
     pub database_url: Option<String>,
     /// More environment variables.
     pub env: Vec<(String, String)>,
+    /// Leave the bot's stdout pipe unread (a stalled log shipper): once the pipe's buffer is
+    /// full, every write to it would block. stderr is still captured.
+    pub stall_stdout: bool,
 }
 
 impl Default for BotOptions {
@@ -41,6 +44,7 @@ impl Default for BotOptions {
             health_addr: None,
             database_url: None,
             env: Vec::new(),
+            stall_stdout: false,
         }
     }
 }
@@ -71,6 +75,8 @@ pub struct Bot {
     pub spawn_took: Duration,
     child: Child,
     logs: Arc<Mutex<String>>,
+    /// The unread stdout pipe, kept open, with [`BotOptions::stall_stdout`].
+    _stalled_stdout: Option<tokio::process::ChildStdout>,
     _dir: tempfile::TempDir,
     health_port: Option<u16>,
 }
@@ -136,8 +142,13 @@ impl Bot {
         // `spawn` returns once the child has exec'd the binary: the bot's own clock starts here.
         let started = Instant::now();
         let logs = Arc::new(Mutex::new(String::new()));
+        let mut stalled = None;
         if let Some(out) = child.stdout.take() {
-            tokio::spawn(capture(BufReader::new(out), logs.clone()));
+            if options.stall_stdout {
+                stalled = Some(out);
+            } else {
+                tokio::spawn(capture(BufReader::new(out), logs.clone()));
+            }
         }
         if let Some(err) = child.stderr.take() {
             tokio::spawn(capture(BufReader::new(err), logs.clone()));
@@ -148,6 +159,7 @@ impl Bot {
             spawn_took: started - spawn_called,
             child,
             logs,
+            _stalled_stdout: stalled,
             _dir: dir,
             health_port: None,
         }
