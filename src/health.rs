@@ -5,7 +5,7 @@
 //! completes), so the answer combines what the event handler saw with the shard manager's own
 //! runner state, read at request time. The body never carries secrets or user data.
 
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
@@ -52,6 +52,8 @@ pub struct Health {
     phase: AtomicU8,
     /// The shard manager, attached once the client exists; its runner state is the ground truth.
     shards: OnceLock<Arc<ShardManager>>,
+    /// Whether the database took the last write check.
+    database_ok: AtomicBool,
 }
 
 impl Default for Health {
@@ -67,6 +69,7 @@ impl Health {
             started: Instant::now(),
             phase: AtomicU8::new(Phase::Starting as u8),
             shards: OnceLock::new(),
+            database_ok: AtomicBool::new(true),
         }
     }
 
@@ -86,6 +89,11 @@ impl Health {
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |current| {
                 (Phase::from_u8(current) != Phase::Stopping).then_some(phase as u8)
             });
+    }
+
+    /// Records whether the database took the last write check.
+    pub fn database_checked(&self, ok: bool) {
+        self.database_ok.store(ok, Ordering::Release);
     }
 
     /// READY or RESUMED arrived: the session is up.
@@ -165,10 +173,17 @@ impl Health {
                 _ => Status::Reconnecting,
             },
         };
+        let database_ok = self.database_ok.load(Ordering::Acquire);
+        // A bot that cannot save what members do is not ready for them either.
+        let status = match status {
+            Status::Ok if !database_ok => Status::DatabaseFailing,
+            other => other,
+        };
         HealthReport {
             status,
             uptime_secs: self.started.elapsed().as_secs(),
             version: env!("CARGO_PKG_VERSION"),
+            database: if database_ok { "ok" } else { "failing" },
             shard: ShardReport {
                 id: 0,
                 stage: stage.map_or("none", stage_name),
@@ -202,6 +217,9 @@ pub enum Status {
     Reconnecting,
     /// The process is shutting down.
     Stopping,
+    /// The gateway is up but the database refuses writes.
+    #[serde(rename = "database_failing")]
+    DatabaseFailing,
 }
 
 /// The `/health` body.
@@ -213,6 +231,8 @@ pub struct HealthReport {
     pub uptime_secs: u64,
     /// The bot's version.
     pub version: &'static str,
+    /// `ok`, or `failing` when the database refused the last write check.
+    pub database: &'static str,
     /// The (single) shard's state.
     pub shard: ShardReport,
 }
@@ -303,6 +323,22 @@ mod tests {
         let status = response.status();
         let body = response.into_body().collect().await.unwrap().to_bytes();
         (status, serde_json::from_slice(&body).unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_database_that_refuses_writes_makes_the_probe_fail_until_it_recovers() {
+        let health = Arc::new(Health::new());
+        health.connected();
+        assert_eq!(get_health(&health).await.0, StatusCode::OK);
+        health.database_checked(false);
+        let (status, body) = get_health(&health).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(body["status"], "database_failing");
+        assert_eq!(body["database"], "failing");
+        health.database_checked(true);
+        let (status, body) = get_health(&health).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body["database"], "ok");
     }
 
     #[tokio::test]

@@ -78,6 +78,34 @@ async fn drain_commands(state: &AppState) {
     }
 }
 
+/// How often the database's writability is checked for `/health`.
+const DATABASE_CHECK: Duration = Duration::from_secs(30);
+
+/// Checks every [`DATABASE_CHECK`] that the database takes writes, for `/health`, until
+/// `shutdown`. Logs each change.
+async fn watch_database(db: db::Db, health: Arc<Health>, shutdown: CancellationToken) {
+    let mut was_ok = true;
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(DATABASE_CHECK) => {}
+            () = shutdown.cancelled() => return,
+        }
+        let checked = db.check_writable().await;
+        if let Err(err) = &checked {
+            if was_ok {
+                tracing::error!(
+                    error = format!("{err:#}"),
+                    "the database stopped taking writes"
+                );
+            }
+        } else if !was_ok {
+            tracing::info!("the database takes writes again");
+        }
+        was_ok = checked.is_ok();
+        health.database_checked(was_ok);
+    }
+}
+
 /// Why the process ended badly, as the exit code `main` should use.
 pub fn exit_code(error: &anyhow::Error) -> u8 {
     if error.chain().any(|e| e.is::<bot::AuthFailed>()) {
@@ -105,6 +133,9 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
     tracing::info!(addr = %bound, "health server listening");
 
     let db = db::Db::connect(&config.database_url).await?;
+    db.check_writable()
+        .await
+        .with_context(|| format!("DATABASE_URL {}: cannot write there", config.database_url))?;
 
     let http = bot::http(&config)?;
     if let Some(base) = &config.api_base {
@@ -136,6 +167,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
     let mut server = tokio::spawn(server);
     let mut gateway = tokio::spawn(async move { client.start().await });
     tokio::spawn(memory::release_after_bursts(cancel.clone()));
+    tokio::spawn(watch_database(db.clone(), health.clone(), cancel.clone()));
 
     let outcome: anyhow::Result<()> = tokio::select! {
         () = shutdown => Ok(()),

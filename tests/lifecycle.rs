@@ -345,3 +345,33 @@ async fn a_command_with_bad_arguments_does_not_hold_up_shutdown() {
     );
     assert!(logs.contains("stopped"), "{logs}");
 }
+
+/// A database that opens but refuses writes stops the bot at startup, naming it, instead of
+/// failing at a member's first save.
+#[tokio::test]
+async fn a_read_only_database_exits_1_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("league.db");
+    let db = novera_assistant::db::Db::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    db.close().await;
+    let sim = Sim::start().await;
+    let url = format!("sqlite://{}?mode=ro", path.display());
+    let mut bot = Bot::start_with(
+        &sim,
+        BotOptions {
+            database_url: Some(url.clone()),
+            ..BotOptions::default()
+        },
+    )
+    .await;
+    let status = bot.wait_exit(Duration::from_secs(10)).await;
+    assert_eq!(status.code(), Some(1), "{}", bot.logs());
+    assert!(bot.logs().contains(&url), "{}", bot.logs());
+    assert_eq!(
+        sim.connections(),
+        0,
+        "connected with a database it cannot write"
+    );
+}

@@ -28,8 +28,9 @@ pub struct NewEvaluation {
 }
 
 impl Db {
-    /// Saves the evaluation, sets the player's value and writes the history row, atomically.
-    /// Returns the evaluation's id and the player's previous value.
+    /// Saves the evaluation, sets the player's value, writes the history row and queues the
+    /// tryout's publication, atomically. Returns the evaluation's id and the player's previous
+    /// value.
     #[tracing::instrument(skip_all)]
     pub async fn save_evaluation(&self, e: &NewEvaluation) -> anyhow::Result<(i64, i64)> {
         let rating = |skill| e.ratings.get(skill).map(i64::from);
@@ -66,6 +67,7 @@ impl Db {
             Some(id),
         )
         .await?;
+        super::publications::queue_publication(&mut tx, id, old).await?;
         tx.commit().await.context("committing the evaluation")?;
         Ok((id, old))
     }

@@ -6,6 +6,7 @@
 //! on a read-then-write upgrade. Queries are checked at runtime: building needs no database.
 
 mod evaluations;
+mod publications;
 mod settings;
 mod values;
 
@@ -17,6 +18,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::SqlitePool;
 
 pub use evaluations::NewEvaluation;
+pub use publications::Publication;
 pub use settings::{GuildSettings, SettingsUpdate};
 pub use values::{HistoryRow, ValueChange};
 
@@ -48,6 +50,21 @@ impl Db {
             .await
             .context("cannot apply the database migrations")?;
         Ok(Db { pool })
+    }
+
+    /// Proves the database takes writes (one row rewritten). A read-only file, a full disk or
+    /// a lost mount fail here rather than at a member's first save.
+    #[tracing::instrument(skip_all)]
+    pub async fn check_writable(&self) -> anyhow::Result<()> {
+        sqlx::query(
+            "INSERT INTO write_check (id, checked_at) VALUES (1, ?)
+             ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at",
+        )
+        .bind(now())
+        .execute(&self.pool)
+        .await
+        .context("the database does not accept writes")?;
+        Ok(())
     }
 
     /// Closes every connection, checkpointing the WAL.
@@ -90,6 +107,16 @@ mod tests {
 
     const G: GuildId = GuildId::new(1);
     const STAFF: UserId = UserId::new(9);
+
+    #[tokio::test]
+    async fn a_read_only_database_fails_the_write_check() {
+        let (dir, db) = temp_db().await;
+        db.check_writable().await.unwrap();
+        db.close().await;
+        let url = format!("sqlite://{}?mode=ro", dir.path().join("t.db").display());
+        let read_only = Db::connect(&url).await.unwrap();
+        assert!(read_only.check_writable().await.is_err());
+    }
 
     #[tokio::test]
     async fn set_and_add_write_history_and_respect_bounds() {
