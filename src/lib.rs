@@ -153,6 +153,11 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
     ));
 
     let mut client = bot::client(http, state.clone()).await?;
+    // Tryouts confirmed just before a crash get their posts now.
+    state.tasks.spawn({
+        let (http, db) = (client.http.clone(), db.clone());
+        async move { commands::publication::resume(&http, &db).await }
+    });
     let shard_manager = client.shard_manager.clone();
     health.attach(shard_manager.clone());
     tokio::spawn(health.clone().watch_stage(cancel.clone()));

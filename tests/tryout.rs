@@ -751,3 +751,69 @@ async fn an_evaluator_who_loses_the_role_mid_wizard_cannot_save() {
     assert_eq!(posts, 0, "results were posted");
     sim.assert_clean();
 }
+
+/// A crash after Confirm but before the posts: the next start makes them, once each.
+#[tokio::test]
+async fn posts_interrupted_by_a_crash_are_made_at_the_next_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = format!("sqlite://{}", dir.path().join("outbox.db").display());
+    let options = || BotOptions {
+        database_url: Some(database_url.clone()),
+        wait_timeout: Some(30),
+        ..BotOptions::default()
+    };
+    let sim = Sim::start().await;
+    let mut bot = Bot::start_with(&sim, options()).await;
+    bot.wait_health(200, Duration::from_secs(20)).await;
+    configure(&sim).await;
+    // The results post hangs: the process dies with the evaluation saved and nothing posted.
+    sim.hang_requests(&format!("/channels/{GENERAL}/messages"));
+    let dm_channel = start_tryout(&sim, "CF").await;
+    let summary = answer_all(&sim, dm_channel).await;
+    sim.click(ALICE, &summary, &component(&summary, 0, 0));
+    let db = Db::connect(&database_url).await.unwrap();
+    for _ in 0..100 {
+        if bob_standing(&bot).await.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(bob_standing(&bot).await, Some((35, 1)));
+    bot.kill_hard().await;
+    let pending = db.pending_publications(i64::MAX).await.unwrap();
+    assert_eq!(pending.len(), 1, "the publication was not queued");
+    db.close().await;
+    let posted = |sim: &Sim, channel: u64| {
+        sim.requests()
+            .iter()
+            .filter(|r| r.method == "POST" && r.path == format!("/channels/{channel}/messages"))
+            .count()
+    };
+    assert_eq!(posted(&sim, OFF_TOPIC), 0);
+
+    sim.stop_hanging();
+    let since = message_count(&sim);
+    let mut bot = Bot::start_with(&sim, options()).await;
+    bot.wait_health(200, Duration::from_secs(20)).await;
+    let results = post_in(&sim, GENERAL, since).await;
+    assert!(results["content"]
+        .as_str()
+        .unwrap()
+        .contains(&format!("<@{BOB}>")));
+    let value = post_in(&sim, OFF_TOPIC, since).await;
+    assert!(value["content"].as_str().unwrap().contains("¥35 million"));
+    dm(&sim, BOB, since, "Your tryout is done").await;
+    let db = Db::connect(&database_url).await.unwrap();
+    for _ in 0..100 {
+        if db.pending_publications(i64::MAX).await.unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(db.pending_publications(i64::MAX).await.unwrap().is_empty());
+    // Each post once, and nothing left for a later start to repeat.
+    let before = (posted(&sim, GENERAL), posted(&sim, OFF_TOPIC));
+    assert_eq!(before, (1, 1), "each post made exactly once");
+    drop(bot);
+    sim.assert_clean();
+}

@@ -5,6 +5,7 @@ pub mod access;
 pub mod announce;
 pub mod ask;
 pub mod general;
+pub mod publication;
 pub mod settings;
 pub mod tryout;
 pub mod values;

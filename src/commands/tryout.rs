@@ -16,9 +16,9 @@ use serenity::{
     CreateSelectMenuOption, EditMessage, MessageId, UserId,
 };
 
-use super::access;
+use super::{access, publication};
 use crate::bot::{Context, Error, UserError};
-use crate::db::{GuildSettings, NewEvaluation};
+use crate::db::{NewEvaluation, Publication};
 use crate::state::AppState;
 use crate::values::{compute, format_value, parse_rating, Position, RatingInput, Ratings};
 use crate::wait::custom_id;
@@ -134,8 +134,22 @@ pub async fn tryout(
         wizard.say(NO_LONGER_EVALUATOR).await?;
         return Ok(());
     }
-    let (_, old) = data.db.save_evaluation(&evaluation).await?;
-    let notes = publish(ctx, &settings, &evaluation, old).await;
+    let (id, old) = data.db.save_evaluation(&evaluation).await?;
+    let publication = Publication {
+        evaluation_id: id,
+        evaluation: evaluation.clone(),
+        old_value: old,
+        done: 0,
+    };
+    let notes = publication::publish(ctx.http(), &data.db, &settings, &publication)
+        .await
+        .unwrap_or_else(|err| {
+            tracing::error!(
+                error = format!("{err:#}"),
+                "could not record a tryout's posts"
+            );
+            vec!["Something went wrong while posting; I'll finish it when I restart.".to_owned()]
+        });
     let mut text = format!(
         "Saved. <@{}>'s value is now **{}** (was {}).",
         member.id,
@@ -468,82 +482,4 @@ fn is_cannot_dm(err: &Error) -> bool {
                 if r.error.code == CANNOT_DM
         )
     })
-}
-
-/// Posts the results and the value, applies the roles and tells the player. Returns what went
-/// wrong, for the evaluator; nothing here can undo the saved evaluation.
-async fn publish(
-    ctx: Context<'_>,
-    settings: &GuildSettings,
-    e: &NewEvaluation,
-    old: i64,
-) -> Vec<String> {
-    let mut notes = Vec::new();
-    // The player may be pinged; nothing the evaluator typed can ping anyone.
-    let mentions = || CreateAllowedMentions::new().users([e.player]);
-    if let Some(channel) = settings.results_channel {
-        let post = CreateMessage::new()
-            .content(summary(e))
-            .allowed_mentions(mentions());
-        if let Err(err) = ChannelId::new(channel).send_message(ctx, post).await {
-            tracing::warn!(error = %err, "could not post tryout results");
-            notes.push(format!(
-                "I couldn't post the results in <#{channel}> (check my permissions there)."
-            ));
-        }
-    }
-    if let Some(channel) = settings.values_channel {
-        let text = format!(
-            "<@{}>'s value is now **{}** (was {}).",
-            e.player,
-            format_value(e.value),
-            format_value(old)
-        );
-        let post = CreateMessage::new()
-            .content(text)
-            .allowed_mentions(mentions());
-        if let Err(err) = ChannelId::new(channel).send_message(ctx, post).await {
-            tracing::warn!(error = %err, "could not post the new value");
-            notes.push(format!(
-                "I couldn't announce the value in <#{channel}> (check my permissions there)."
-            ));
-        }
-    }
-    let http = ctx.http();
-    if let Some(role) = settings.add_role {
-        if let Err(err) = http
-            .add_member_role(e.guild, e.player, role.into(), Some("tryout"))
-            .await
-        {
-            tracing::warn!(error = %err, "could not add the tryout role");
-            notes.push(format!(
-                "I couldn't give <@&{role}> (I need Manage Roles, above that role)."
-            ));
-        }
-    }
-    if let Some(role) = settings.remove_role {
-        if let Err(err) = http
-            .remove_member_role(e.guild, e.player, role.into(), Some("tryout"))
-            .await
-        {
-            tracing::warn!(error = %err, "could not remove the tryout role");
-            notes.push(format!(
-                "I couldn't remove <@&{role}> (I need Manage Roles, above that role)."
-            ));
-        }
-    }
-    let notice = format!(
-        "Your tryout is done: your value is now {}.",
-        format_value(e.value)
-    );
-    match e.player.create_dm_channel(ctx).await {
-        Ok(dm) => {
-            // Closed DMs are the player's choice: nothing to report.
-            if let Err(err) = dm.id.say(ctx, notice).await {
-                tracing::debug!(error = %err, "could not DM the player");
-            }
-        }
-        Err(err) => tracing::debug!(error = %err, "could not open a DM with the player"),
-    }
-    notes
 }

@@ -24,13 +24,18 @@ pub struct Publication {
 }
 
 impl Db {
-    /// The ids of every tryout not yet fully made public, oldest first.
+    /// The ids of every tryout confirmed up to `until` (Unix seconds) and not yet fully made
+    /// public, oldest first. A later one is still being published by its own wizard.
     #[tracing::instrument(skip_all)]
-    pub async fn pending_publications(&self) -> anyhow::Result<Vec<i64>> {
-        sqlx::query_scalar("SELECT evaluation_id FROM tryout_publications ORDER BY evaluation_id")
-            .fetch_all(&self.pool)
-            .await
-            .context("reading pending tryout publications")
+    pub async fn pending_publications(&self, until: i64) -> anyhow::Result<Vec<i64>> {
+        sqlx::query_scalar(
+            "SELECT evaluation_id FROM tryout_publications WHERE created_at <= ?
+             ORDER BY evaluation_id",
+        )
+        .bind(until)
+        .fetch_all(&self.pool)
+        .await
+        .context("reading pending tryout publications")
     }
 
     /// One pending publication, with its evaluation.

@@ -671,6 +671,11 @@ impl Sim {
         self.world().hung_paths.push(path.to_owned());
     }
 
+    /// Requests are answered again (those already hanging stay hung).
+    pub fn stop_hanging(&self) {
+        self.world().hung_paths.clear();
+    }
+
     fn is_dm_channel(&self, channel: u64) -> bool {
         self.world().dm_channels.values().any(|c| *c == channel)
     }
