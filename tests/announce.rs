@@ -549,3 +549,39 @@ async fn post_rechecks_the_invokers_rights_on_fresh_data() {
     assert!(posts(&sim).is_empty(), "posted in another guild");
     sim.assert_clean();
 }
+
+/// Each open draft is a suspended command: a member may hold a few, and is told when that is
+/// enough; closing one makes room again.
+#[tokio::test]
+async fn a_member_may_hold_only_a_few_drafts_open() {
+    let (sim, _bot) = start_ready_with(
+        SimOptions::default(),
+        BotOptions {
+            wait_timeout: Some(60),
+            ..BotOptions::default()
+        },
+    )
+    .await;
+    let mut open_steps = Vec::new();
+    for _ in 0..3 {
+        open_steps.push(open(&sim).await.1);
+    }
+    let refused = run_command(&sim, ALICE, GENERAL, "announce").await;
+    assert!(
+        content(&refused).contains("several menus open"),
+        "{}",
+        content(&refused)
+    );
+    let refused = run_command(&sim, ALICE, GENERAL, "rankings").await;
+    assert!(content(&refused).contains("several menus open"));
+    // Others are not limited by Alice's drafts.
+    let theirs = run_command(&sim, BOB, GENERAL, "rankings").await;
+    assert!(content(&theirs).contains("Rankings"), "{}", content(&theirs));
+    // Cancelling one makes room.
+    let marks = sim.mark();
+    let cancel = sim.click(ALICE, &open_steps[0], &custom_id(&open_steps[0], 1, 0));
+    callback(&sim, "the cancellation", marks, &cancel).await;
+    let (_, message) = open(&sim).await;
+    assert!(message["content"].as_str().unwrap_or_default().contains("step 1"));
+    sim.assert_clean();
+}

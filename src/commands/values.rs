@@ -77,6 +77,10 @@ fn page_buttons(prompt: u64, page: i64, pages: i64, enabled: bool) -> Vec<Create
 pub async fn rankings(ctx: Context<'_>) -> Result<(), Error> {
     let guild = access::guild(ctx)?;
     let data = ctx.data();
+    let _open = data
+        .flows
+        .open(ctx.author().id)
+        .ok_or_else(|| UserError(crate::flows::TOO_MANY.into()))?;
     let mut page = 0;
     let (rows, total) = data.db.leaderboard(guild, page, PAGE_SIZE).await?;
     let pages = ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
