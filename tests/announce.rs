@@ -576,12 +576,19 @@ async fn a_member_may_hold_only_a_few_drafts_open() {
     assert!(content(&refused).contains("several menus open"));
     // Others are not limited by Alice's drafts.
     let theirs = run_command(&sim, BOB, GENERAL, "rankings").await;
-    assert!(content(&theirs).contains("Rankings"), "{}", content(&theirs));
+    assert!(
+        content(&theirs).contains("Rankings"),
+        "{}",
+        content(&theirs)
+    );
     // Cancelling one makes room.
     let marks = sim.mark();
     let cancel = sim.click(ALICE, &open_steps[0], &custom_id(&open_steps[0], 1, 0));
     callback(&sim, "the cancellation", marks, &cancel).await;
     let (_, message) = open(&sim).await;
-    assert!(message["content"].as_str().unwrap_or_default().contains("step 1"));
+    assert!(message["content"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("step 1"));
     sim.assert_clean();
 }
