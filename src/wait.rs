@@ -421,6 +421,52 @@ impl<T> Pending<T> {
     }
 }
 
+/// What answered a prompt that takes either a click or a typed message.
+#[derive(Debug)]
+pub enum Reply {
+    /// A click on one of the prompt's components (unanswered: respond within 3 s).
+    Click(ComponentInteraction),
+    /// A message typed instead (`cancel`, say).
+    Message(Message),
+}
+
+/// Waits at most `timeout` for whichever comes first: a click on `click`'s prompt or a message
+/// for `message`. `None` if neither came in time (or the bot is shutting down).
+///
+/// Both registrations stay the caller's: the one that answered is spent and must be registered
+/// again before another call; the other still waits, so nothing sent meanwhile slips past.
+pub async fn click_or_message(
+    click: &mut Pending<ComponentInteraction>,
+    message: &mut Pending<Message>,
+    timeout: Duration,
+) -> Option<Reply> {
+    crate::dispatch::release_slot();
+    if click.waits.stopping() {
+        return None;
+    }
+    let first = async {
+        tokio::select! {
+            clicked = &mut click.rx => clicked.ok().map(|c| Reply::Click(*c)),
+            typed = &mut message.rx => typed.ok().map(|m| Reply::Message(*m)),
+        }
+    };
+    let reply = safe_wait_for(first, timeout).await.flatten();
+    match &reply {
+        Some(Reply::Click(_)) => click.record("answered"),
+        Some(Reply::Message(_)) => message.record("answered"),
+        None => {
+            let outcome = if click.waits.stopping() {
+                "cancelled"
+            } else {
+                "timed_out"
+            };
+            click.record(outcome);
+            message.record(outcome);
+        }
+    }
+    reply
+}
+
 impl<T> Drop for Pending<T> {
     fn drop(&mut self) {
         self.waits.remove(&self.key, self.id);

@@ -592,3 +592,54 @@ async fn a_member_may_hold_only_a_few_drafts_open() {
         .contains("step 1"));
     sim.assert_clean();
 }
+
+/// However a flow ends on a timeout, nothing it showed stays clickable: the preview's Post,
+/// Edit and Cancel included.
+#[tokio::test]
+async fn an_unanswered_preview_turns_every_button_grey() {
+    let (sim, _bot) = start_ready_with(
+        SimOptions::default(),
+        BotOptions {
+            wait_timeout: Some(2),
+            ..BotOptions::default()
+        },
+    )
+    .await;
+    let (announce, message) = open(&sim).await;
+    let (modal, message) = choose(&sim, &message, GENERAL, "none").await;
+    let marks = sim.mark();
+    compose(&sim, &message, &modal, "", "left alone").await;
+    let expired = sim
+        .wait_request("the preview expiring", marks, REACT, |r| {
+            r.method == "PATCH" && r.path.contains(&announce.token)
+        })
+        .await;
+    let body = expired.body.unwrap();
+    assert!(
+        body["content"].as_str().unwrap().contains("Timed out"),
+        "{body}"
+    );
+    let buttons = body["components"][0]["components"].as_array().unwrap();
+    assert_eq!(buttons.len(), 3, "{body}");
+    for button in buttons {
+        assert_eq!(button["disabled"], true, "a button stayed live: {body}");
+    }
+    assert!(posts(&sim).is_empty());
+    sim.assert_clean();
+}
+
+/// Staff means the staff role or Manage Server: Manage Server alone may announce.
+#[tokio::test]
+async fn manage_server_without_manage_messages_may_announce() {
+    let (sim, _bot) = start_ready().await;
+    sim.edit_guild(|g| {
+        g.members.insert(CAROL, vec![ROLE_MANAGER_ROLE]);
+    });
+    let (_, message) = open_as(&sim, CAROL).await;
+    let (modal, message) = choose_as(&sim, CAROL, &message, OFF_TOPIC, "none").await;
+    let (_, preview) = compose_as(&sim, CAROL, &message, &modal, "", "hello").await;
+    let text = click_post_as(&sim, CAROL, &preview).await;
+    assert!(text.contains("Posted in"), "{text}");
+    assert_eq!(posts(&sim).len(), 1);
+    sim.assert_clean();
+}

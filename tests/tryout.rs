@@ -817,3 +817,68 @@ async fn posts_interrupted_by_a_crash_are_made_at_the_next_start() {
     drop(bot);
     sim.assert_clean();
 }
+
+/// Waits until message `id` has every component of its first row disabled.
+async fn disabled(sim: &Sim, id: &Value) -> Value {
+    sim.wait_for("the prompt's components disabled", REACT, |v| {
+        v.messages()
+            .iter()
+            .find(|m| {
+                m["id"] == *id
+                    && m["components"][0]["components"]
+                        .as_array()
+                        .is_some_and(|c| c.iter().all(|c| c["disabled"] == true))
+            })
+            .cloned()
+    })
+    .await
+}
+
+/// `cancel` typed at the menu or at the summary ends the wizard like the Cancel button: the
+/// prompt goes grey, a late click is told it expired, and nothing is saved.
+#[tokio::test]
+async fn typing_cancel_at_the_menu_or_the_summary_leaves_nothing_clickable() {
+    let (sim, bot) = start_ready_with(SimOptions::default(), waiting(30)).await;
+    let since = message_count(&sim);
+    sim.slash(
+        ALICE,
+        GENERAL,
+        "tryout",
+        json!([{"name": "member", "type": 6, "value": BOB.to_string()}]),
+    );
+    let menu = dm(&sim, ALICE, since, "step 1").await;
+    let dm_channel = sim.dm_channel(ALICE).unwrap();
+    // Anything else typed at the menu gets a hint, and the menu still waits.
+    let before = message_count(&sim);
+    sim.say(ALICE, dm_channel, "CF please");
+    dm(&sim, ALICE, before, "Pick the position from the menu").await;
+    let before = message_count(&sim);
+    sim.say(ALICE, dm_channel, "Cancel");
+    dm(&sim, ALICE, before, "Tryout cancelled — nothing was saved.").await;
+    disabled(&sim, &menu["id"]).await;
+    let marks = sim.mark();
+    let late = sim.select(ALICE, &menu, &component(&menu, 0, 0), 3, &["CF"]);
+    let reply = sim
+        .wait_request("the late click's answer", marks, REACT, |r| {
+            is_callback(r, late.id)
+        })
+        .await;
+    assert!(content(&reply).contains("expired"), "{}", content(&reply));
+
+    let dm_channel = start_tryout(&sim, "CF").await;
+    let summary = answer_all(&sim, dm_channel).await;
+    let before = message_count(&sim);
+    sim.say(ALICE, dm_channel, "cancel");
+    dm(&sim, ALICE, before, "Tryout cancelled — nothing was saved.").await;
+    disabled(&sim, &summary["id"]).await;
+    let marks = sim.mark();
+    let late = sim.click(ALICE, &summary, &component(&summary, 0, 0));
+    let reply = sim
+        .wait_request("the late Confirm's answer", marks, REACT, |r| {
+            is_callback(r, late.id)
+        })
+        .await;
+    assert!(content(&reply).contains("expired"), "{}", content(&reply));
+    assert_eq!(bob_standing(&bot).await, None, "saved after a typed cancel");
+    sim.assert_clean();
+}

@@ -21,7 +21,7 @@ use crate::bot::{Context, Error, UserError};
 use crate::db::{NewEvaluation, Publication};
 use crate::state::AppState;
 use crate::values::{compute, format_value, parse_rating, Position, RatingInput, Ratings};
-use crate::wait::custom_id;
+use crate::wait::{click_or_message, custom_id, Pending, Reply};
 
 /// How long each step waits unless `WAIT_TIMEOUT_SECS` says otherwise.
 pub const STEP_TIMEOUT: Duration = Duration::from_secs(300);
@@ -40,6 +40,11 @@ pub const NO_LONGER_EVALUATOR: &str =
 /// Said when the evaluator's DMs are closed.
 pub const DMS_CLOSED: &str =
     "I can't send you direct messages. Allow DMs from server members (Privacy Settings), then run /tryout again.";
+
+/// Said when the evaluator types something at the position menu.
+const TYPE_FOR_MENU: &str = "Pick the position from the menu above, or type `cancel`.";
+/// Said when the evaluator types something at the summary.
+const TYPE_FOR_BUTTONS: &str = "Use the Confirm or Cancel button above, or type `cancel`.";
 
 /// Discord's error code for "Cannot send messages to this user".
 const CANNOT_DM: isize = 50007;
@@ -195,9 +200,10 @@ impl Drop for Running<'_> {
     }
 }
 
-/// Step 1 sent and waiting: the menu's wait and what is needed to disable it.
+/// Step 1 sent and waiting: the menu's waits and what is needed to disable it.
 struct PositionMenu {
-    click: crate::wait::Pending<ComponentInteraction>,
+    click: Pending<ComponentInteraction>,
+    typed: Pending<serenity::Message>,
     prompt: u64,
     message: MessageId,
     text: String,
@@ -282,13 +288,15 @@ impl Wizard<'_> {
         let waits = &self.ctx.data().waits;
         let prompt = waits.new_prompt();
         let text = format!(
-            "**Tryout of {}** — step 1: pick their position. (Type nothing; use the menu.)",
+            "**Tryout of {}** — step 1: pick their position from the menu (or type `cancel`).",
             player.name
         );
         let click = waits.expect_component(prompt, self.evaluator);
+        let typed = waits.expect_message(self.dm, self.evaluator);
         let message = self.send_with(&text, position_rows(prompt, true)).await?;
         Ok(PositionMenu {
             click,
+            typed,
             prompt,
             message,
             text,
@@ -296,19 +304,29 @@ impl Wizard<'_> {
         })
     }
 
-    /// Waits for the position chosen on the menu.
+    /// Waits for the position chosen on the menu, or a typed `cancel`.
     async fn ask_position(&self, menu: PositionMenu) -> Result<Step<Position>, Error> {
         let PositionMenu {
             click,
+            typed,
             prompt,
             message,
             text,
             player,
         } = menu;
-        let Some(click) = click.wait(self.timeout).await else {
-            self.disable(message, text, position_rows(prompt, false))
-                .await;
-            return Ok(Step::TimedOut);
+        let rows = |enabled| position_rows(prompt, enabled);
+        let reply = self.click_or_typed(click, typed, TYPE_FOR_MENU).await?;
+        let click = match reply {
+            None => {
+                self.disable(message, text, rows(false)).await;
+                return Ok(Step::TimedOut);
+            }
+            Some(Reply::Message(_)) => {
+                let cancelled = format!("**Tryout of {player}** — cancelled.");
+                self.disable(message, cancelled, rows(false)).await;
+                return Ok(Step::Cancelled);
+            }
+            Some(Reply::Click(click)) => click,
         };
         let chosen = match &click.data.kind {
             ComponentInteractionDataKind::StringSelect { values } => {
@@ -320,8 +338,31 @@ impl Wizard<'_> {
             Some(position) => format!("**Tryout of {player}** — position: **{position}**."),
             None => format!("**Tryout of {player}** — cancelled."),
         };
-        acknowledge(self.ctx, &click, summary, position_rows(prompt, false)).await?;
+        acknowledge(self.ctx, &click, summary, rows(false)).await?;
         Ok(chosen.map_or(Step::Cancelled, Step::Answer))
+    }
+
+    /// Waits for a click on `click`'s prompt or a typed `cancel` (`Reply::Message` is always a
+    /// cancel). Anything else typed meanwhile gets `hint` and the wait goes on.
+    async fn click_or_typed(
+        &self,
+        mut click: Pending<ComponentInteraction>,
+        mut typed: Pending<serenity::Message>,
+        hint: &str,
+    ) -> Result<Option<Reply>, Error> {
+        let waits = &self.ctx.data().waits;
+        loop {
+            let Some(reply) = click_or_message(&mut click, &mut typed, self.timeout).await else {
+                return Ok(None);
+            };
+            match reply {
+                Reply::Message(m) if !m.content.trim().eq_ignore_ascii_case("cancel") => {
+                    typed = waits.expect_message(self.dm, self.evaluator);
+                    self.say(hint).await?;
+                }
+                other => return Ok(Some(other)),
+            }
+        }
     }
 
     async fn ask_rating(&self, skill: &str) -> Result<Step<u8>, Error> {
@@ -376,13 +417,27 @@ impl Wizard<'_> {
     async fn confirm(&self, e: &NewEvaluation) -> Result<Step<()>, Error> {
         let waits = &self.ctx.data().waits;
         let prompt = waits.new_prompt();
-        let text = format!("{}\n\nSave this evaluation?", summary(e));
+        let text = format!(
+            "{}\n\nSave this evaluation? (Or type `cancel`.)",
+            summary(e)
+        );
         let click = waits.expect_component(prompt, self.evaluator);
+        let typed = waits.expect_message(self.dm, self.evaluator);
         let message = self.send_with(&text, confirm_rows(prompt, true)).await?;
-        let Some(click) = click.wait(self.timeout).await else {
-            self.disable(message, text, confirm_rows(prompt, false))
-                .await;
-            return Ok(Step::TimedOut);
+        let reply = self.click_or_typed(click, typed, TYPE_FOR_BUTTONS).await?;
+        let click = match reply {
+            None => {
+                self.disable(message, text, confirm_rows(prompt, false))
+                    .await;
+                return Ok(Step::TimedOut);
+            }
+            Some(Reply::Message(_)) => {
+                let cancelled = format!("{}\n\nCancelled.", summary(e));
+                self.disable(message, cancelled, confirm_rows(prompt, false))
+                    .await;
+                return Ok(Step::Cancelled);
+            }
+            Some(Reply::Click(click)) => click,
         };
         let confirmed = click.data.custom_id.ends_with(":confirm");
         let verdict = if confirmed { "Saving…" } else { "Cancelled." };

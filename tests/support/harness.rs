@@ -170,6 +170,23 @@ impl Bot {
         self.logs.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
+    /// The first log line containing every one of `needles`, waiting up to [`super::REACT`]
+    /// for it: log lines reach stdout from a writer thread, a little after the event.
+    pub async fn wait_log(&self, needles: &[&str]) -> String {
+        let deadline = Instant::now() + super::REACT;
+        loop {
+            let logs = self.logs();
+            if let Some(line) = logs.lines().find(|l| needles.iter().all(|n| l.contains(n))) {
+                return line.to_owned();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no log line with {needles:?}. Logs:\n{logs}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// The bot's process id.
     pub fn pid(&self) -> u32 {
         self.child.id().unwrap_or(0)
