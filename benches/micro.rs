@@ -40,7 +40,7 @@ fn waits(c: &mut Criterion) {
         b.iter(|| {
             rt.block_on(async {
                 let pending = registry.expect_message(ChannelId::new(1), UserId::new(7));
-                assert!(registry.dispatch_message(message.clone()));
+                assert!(registry.deliver_message(message.clone()));
                 black_box(pending.wait(Duration::from_secs(60)).await)
             })
         })
@@ -52,12 +52,12 @@ fn waits(c: &mut Criterion) {
             ))
         })
     });
-    // Dispatch cost with 2,000 other waits pending: a hash lookup, unchanged.
+    // Delivery cost with 2,000 other waits pending: a hash lookup, unchanged.
     let others: Vec<_> = (0..2_000u64)
         .map(|i| registry.expect_message(ChannelId::new(2), UserId::new(100 + i)))
         .collect();
     c.bench_function("registry: unrelated message, 2,000 waits pending", |b| {
-        b.iter(|| black_box(registry.dispatch_message(message.clone())))
+        b.iter(|| black_box(registry.deliver_message(message.clone())))
     });
     drop(others);
 }

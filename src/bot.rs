@@ -6,35 +6,12 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use poise::serenity_prelude as serenity;
-use serenity::{
-    ComponentInteraction, CreateAllowedMentions, CreateInteractionResponse,
-    CreateInteractionResponseMessage, GatewayIntents, Http, HttpBuilder, Interaction,
-    ModalInteraction,
-};
+use serenity::{CreateAllowedMentions, GatewayIntents, Http, HttpBuilder};
 
+use crate::commands;
+use crate::config::Config;
 use crate::state::AppState;
-use crate::wait::Dispatch;
-use crate::{commands, Config};
-
-/// poise's user data: the shared state.
-pub type Data = Arc<AppState>;
-/// The error type every command returns.
-pub type Error = anyhow::Error;
-/// The context every command receives.
-pub type Context<'a> = poise::Context<'a, Data, Error>;
-
-/// An error whose text is meant for the user, shown as written (ephemeral). Anything else a
-/// command returns is logged and the user sees a short generic line.
-#[derive(Debug)]
-pub struct UserError(pub String);
-
-impl std::fmt::Display for UserError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for UserError {}
+use crate::types::{serenity_status, Context, Data, Error, UserError};
 
 /// The gateway intents the commands need. MESSAGE_CONTENT is privileged: enable it in the
 /// developer portal, or replies to `/ask` arrive empty.
@@ -43,25 +20,6 @@ pub fn intents() -> GatewayIntents {
         | GatewayIntents::GUILD_MESSAGES
         | GatewayIntents::MESSAGE_CONTENT
         | GatewayIntents::DIRECT_MESSAGES
-}
-
-/// The permissions the bot's commands need in a guild: read and post messages (with embeds
-/// and links), and manage the roles tryouts give or take. The invite link is built from this.
-pub fn required_permissions() -> serenity::Permissions {
-    serenity::Permissions::VIEW_CHANNEL
-        | serenity::Permissions::SEND_MESSAGES
-        | serenity::Permissions::EMBED_LINKS
-        | serenity::Permissions::READ_MESSAGE_HISTORY
-        | serenity::Permissions::MENTION_EVERYONE
-        | serenity::Permissions::MANAGE_ROLES
-}
-
-/// The OAuth2 URL that invites the bot with exactly the scopes and permissions it needs.
-pub fn invite_url(application_id: u64) -> String {
-    format!(
-        "https://discord.com/oauth2/authorize?client_id={application_id}&scope=bot%20applications.commands&permissions={}",
-        required_permissions().bits()
-    )
 }
 
 /// How long connecting to Discord may take.
@@ -201,19 +159,16 @@ pub async fn client(http: Http, state: Arc<AppState>) -> anyhow::Result<serenity
     cache.cache_channels = false;
     cache.cache_users = false;
 
-    let dispatcher = crate::dispatch::Dispatcher {
+    let router = crate::routing::EventRouter {
         poise: Arc::new(framework),
-        commands: crate::dispatch::CommandQueue::new(
+        commands: crate::routing::CommandQueue::new(
             state.command_slots.clone(),
             state.tasks.clone(),
         ),
-        events: Events {
-            state,
-            seen_ready: Default::default(),
-        },
+        events: crate::events::Events::new(state),
     };
     serenity::ClientBuilder::new_with_http(http, intents())
-        .framework(dispatcher)
+        .framework(router)
         .cache_settings(cache)
         .await
         .context("could not build the Discord client")
@@ -347,131 +302,11 @@ fn http_status(error: &anyhow::Error) -> Option<u16> {
     })
 }
 
-/// The HTTP status of a failed Discord request, if `error` is one.
-pub fn serenity_status(error: &serenity::Error) -> Option<u16> {
-    match error {
-        serenity::Error::Http(serenity::HttpError::UnsuccessfulRequest(response)) => {
-            Some(response.status_code.as_u16())
-        }
-        _ => None,
-    }
-}
-
 async fn reply_ephemeral(ctx: Context<'_>, text: String) {
     tracing::debug!(command = %ctx.command().qualified_name, "telling the user about an error");
     let reply = poise::CreateReply::default().content(text).ephemeral(true);
     if let Err(err) = ctx.send(reply).await {
         tracing::warn!(error = %err, "could not tell the user about an error");
-    }
-}
-
-/// Feeds gateway events to the health state and the wait registry. Called by
-/// [`crate::dispatch::Dispatcher`] without going through poise, so it works from the first
-/// event, before poise's setup has finished.
-pub struct Events {
-    state: Arc<AppState>,
-    /// Whether a READY was seen before: a later one is a reconnect (a new session).
-    seen_ready: std::sync::atomic::AtomicBool,
-}
-
-#[serenity::async_trait]
-impl serenity::EventHandler for Events {
-    async fn ready(&self, _ctx: serenity::Context, ready: serenity::Ready) {
-        tracing::info!(
-            bot = %ready.user.name,
-            guilds = ready.guilds.len(),
-            "gateway session ready"
-        );
-        self.state.health.connected();
-        if self
-            .seen_ready
-            .swap(true, std::sync::atomic::Ordering::AcqRel)
-        {
-            metrics::counter!(crate::telemetry::RECONNECTS).increment(1);
-        } else {
-            tracing::info!(url = %invite_url(ready.application.id.get()), "invite link");
-        }
-    }
-
-    async fn guild_create(
-        &self,
-        _ctx: serenity::Context,
-        guild: serenity::Guild,
-        _is_new: Option<bool>,
-    ) {
-        self.state.guild_joined(guild.id);
-    }
-
-    async fn guild_delete(
-        &self,
-        _ctx: serenity::Context,
-        incomplete: serenity::UnavailableGuild,
-        _full: Option<serenity::Guild>,
-    ) {
-        // An outage makes a guild unavailable; only a real removal (not `unavailable`) counts.
-        if !incomplete.unavailable {
-            self.state.guild_left(incomplete.id);
-        }
-    }
-
-    async fn resume(&self, _ctx: serenity::Context, _event: serenity::ResumedEvent) {
-        tracing::info!("gateway session resumed");
-        metrics::counter!(crate::telemetry::RESUMES).increment(1);
-        self.state.health.connected();
-    }
-
-    async fn interaction_create(&self, ctx: serenity::Context, interaction: Interaction) {
-        match interaction {
-            Interaction::Component(click) => match self.state.waits.dispatch_component(click) {
-                Dispatch::NotYours(click) => {
-                    refuse_component(&ctx, &click, NOT_YOURS).await;
-                }
-                Dispatch::Expired(click) => {
-                    refuse_component(&ctx, &click, EXPIRED).await;
-                }
-                Dispatch::Delivered | Dispatch::Foreign(_) => {}
-            },
-            Interaction::Modal(submit) => match self.state.waits.dispatch_modal(submit) {
-                Dispatch::NotYours(submit) => refuse_modal(&ctx, &submit, NOT_YOURS).await,
-                Dispatch::Expired(submit) => refuse_modal(&ctx, &submit, EXPIRED).await,
-                Dispatch::Delivered | Dispatch::Foreign(_) => {}
-            },
-            _ => {}
-        }
-    }
-}
-
-impl Events {
-    /// Hands a new message to the wait for it, if any. Not `EventHandler::message`: it never
-    /// waits, so [`crate::dispatch::Dispatcher`] calls it at once rather than queue the event.
-    pub fn message(&self, message: serenity::Message) {
-        self.state.waits.dispatch_message(message);
-    }
-}
-
-/// Told to someone who clicks another user's prompt.
-const NOT_YOURS: &str = "This isn't yours — run the command yourself to get your own.";
-/// Told to someone who clicks a prompt nobody waits for any more.
-const EXPIRED: &str = "This prompt has expired. Run the command again.";
-
-fn ephemeral(text: &str) -> CreateInteractionResponse {
-    CreateInteractionResponse::Message(
-        CreateInteractionResponseMessage::new()
-            .content(text)
-            .ephemeral(true)
-            .allowed_mentions(CreateAllowedMentions::new()),
-    )
-}
-
-async fn refuse_component(ctx: &serenity::Context, click: &ComponentInteraction, text: &str) {
-    if let Err(err) = click.create_response(&ctx.http, ephemeral(text)).await {
-        tracing::warn!(error = %err, "could not answer a component click");
-    }
-}
-
-async fn refuse_modal(ctx: &serenity::Context, submit: &ModalInteraction, text: &str) {
-    if let Err(err) = submit.create_response(&ctx.http, ephemeral(text)).await {
-        tracing::warn!(error = %err, "could not answer a modal submission");
     }
 }
 
@@ -490,17 +325,5 @@ mod tests {
         let mentions = serde_json::to_value(options.allowed_mentions.clone())
             .expect("allowed_mentions serializes");
         assert_eq!(mentions["parse"], serde_json::json!([]), "{mentions}");
-    }
-
-    #[test]
-    fn the_invite_link_asks_for_both_scopes_and_the_commands_permissions() {
-        let url = invite_url(42);
-        assert!(url.starts_with("https://discord.com/oauth2/authorize?client_id=42&"));
-        assert!(url.contains("scope=bot%20applications.commands"));
-        let bits: u64 = url.rsplit("permissions=").next().unwrap().parse().unwrap();
-        let permissions = serenity::Permissions::from_bits_truncate(bits);
-        assert!(permissions
-            .contains(serenity::Permissions::SEND_MESSAGES | serenity::Permissions::MANAGE_ROLES));
-        assert!(!permissions.contains(serenity::Permissions::ADMINISTRATOR));
     }
 }

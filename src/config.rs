@@ -63,9 +63,18 @@ pub struct Config {
     /// Overrides every interactive wait's own timeout (`WAIT_TIMEOUT_SECS`).
     pub wait_timeout: Option<Duration>,
     /// Log line format (`LOG_FORMAT`: `text` or `json`).
-    pub log_format: crate::logging::LogFormat,
+    pub log_format: LogFormat,
     /// The longest a Discord API request may take (`DISCORD_HTTP_TIMEOUT_SECS`).
     pub http_timeout: Duration,
+}
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines (the default).
+    Text,
+    /// One JSON object per line, for log shippers (`LOG_FORMAT=json`).
+    Json,
 }
 
 /// A configuration problem, naming the variable and what was wrong with it.
@@ -176,9 +185,9 @@ impl Config {
         };
 
         let log_format = match get("LOG_FORMAT").map(|v| v.trim().to_ascii_lowercase()) {
-            None => crate::logging::LogFormat::Text,
-            Some(v) if v == "text" => crate::logging::LogFormat::Text,
-            Some(v) if v == "json" => crate::logging::LogFormat::Json,
+            None => LogFormat::Text,
+            Some(v) if v == "text" => LogFormat::Text,
+            Some(v) if v == "json" => LogFormat::Json,
             Some(other) => {
                 return Err(ConfigError {
                     var: "LOG_FORMAT",
@@ -304,7 +313,7 @@ mod tests {
         let err = parse(&[("DISCORD_TOKEN", "t"), ("LOG_FORMAT", "xml")]).unwrap_err();
         assert_eq!(err.var, "LOG_FORMAT");
         let config = parse(&[("DISCORD_TOKEN", "t"), ("LOG_FORMAT", "JSON")]).unwrap();
-        assert_eq!(config.log_format, crate::logging::LogFormat::Json);
+        assert_eq!(config.log_format, LogFormat::Json);
     }
 
     #[test]

@@ -19,25 +19,31 @@
 //! - [`probe_server`] — serves that router within limits (connections, rate, header size).
 //! - [`telemetry`] — metric names and recording helpers (Prometheus exporter).
 //! - [`memory`] — gives the heap's free pages back to the system after a burst.
-//! - [`long_lived`] — the process's allocator: a heap of its own for what pending waits keep.
+//! - [`types`] — `Data`, `Error`, `Context`, `UserError`: what every command shares.
 //! - [`bot`] — poise options, the event handler, `on_error`, command registration.
-//! - [`dispatch`] — routes each gateway event; bounds how many commands work at once.
+//! - [`routing`] — routes each gateway event; queues command interactions.
+//! - [`slots`] — how many commands may work (not wait) at once.
+//! - [`events`] — gateway events that are not commands: health, guilds, waits.
+//! - [`invite`] — the invite link and the permissions it asks for.
 //! - [`commands`] — one file per feature.
 
 pub mod bot;
 pub mod commands;
 pub mod config;
 pub mod db;
-pub mod dispatch;
+pub mod events;
 pub mod flows;
 pub mod health;
+pub mod invite;
 pub mod logging;
-pub mod long_lived;
 pub mod memory;
 pub mod probe_server;
+pub mod routing;
 pub mod shutdown;
+pub mod slots;
 pub mod state;
 pub mod telemetry;
+pub mod types;
 pub mod values;
 pub mod wait;
 

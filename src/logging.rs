@@ -14,16 +14,7 @@ use tracing_appender::non_blocking::{ErrorCounter, NonBlocking, NonBlockingBuild
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::EnvFilter;
 
-use crate::config::Token;
-
-/// How log lines are written.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LogFormat {
-    /// Human-readable lines (the default).
-    Text,
-    /// One JSON object per line, for log shippers (`LOG_FORMAT=json`).
-    Json,
-}
+use crate::config::{LogFormat, Token};
 
 /// Log lines that may wait for stdout before new ones are dropped.
 const QUEUED_LINES: usize = 16 * 1024;

@@ -4,14 +4,10 @@ use std::process::ExitCode;
 
 use novera_assistant::{exit_code, logging, run, shutdown, Config};
 
-/// glibc's allocator, with what pending waits keep in a heap of its own (see `long_lived`).
-#[global_allocator]
-static ALLOCATOR: novera_assistant::long_lived::Allocator = novera_assistant::long_lived::Allocator;
-
 // The one runtime runs on this one thread. The bot's work is waiting on sockets and timers;
-// SQLite runs on sqlx's own thread and the heap trim on a blocking thread, so nothing here
-// computes for long. One thread spares every event the hand-offs and wake-ups between
-// worker threads: 8–18 % less CPU per event than two workers (BENCHMARKS.md).
+// SQLite runs on sqlx's own thread, logs on their writer's and the heap trim on a blocking
+// thread, so nothing here computes for long. One thread spares every event the hand-offs and
+// wake-ups between worker threads (BENCHMARKS.md has the figures).
 #[allow(clippy::disallowed_methods)] // #[tokio::main] builds the process's one runtime, here.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {

@@ -45,11 +45,10 @@ pub fn trim() -> bool {
     unsafe { libc::malloc_trim(0) == 1 }
 }
 
-/// Bytes the allocators (glibc's and [`crate::long_lived`]'s) have handed out and not had
-/// back.
+/// Bytes the allocator has handed out and not had back.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 pub fn in_use_bytes() -> usize {
-    allocator_stats().uordblks + crate::long_lived::in_use_bytes()
+    allocator_stats().uordblks
 }
 
 /// Resident memory that is not backed by a file (heap, stacks), from `/proc/self/statm`.
@@ -127,7 +126,6 @@ pub async fn release_after_bursts(shutdown: CancellationToken) {
                 free_in_heap = info.fordblks,
                 mapped_blocks = info.hblkhd,
                 in_use = info.uordblks,
-                long_lived = crate::long_lived::in_use_bytes(),
                 released,
                 took_us,
                 "gave freed heap memory back"

@@ -31,7 +31,7 @@ pub struct AppState {
     /// Every command's task, and tasks that outlive their command (a pending `/ask`'s
     /// answer): shutdown waits for them.
     pub tasks: tokio_util::task::TaskTracker,
-    /// Bounds how many commands work (not wait) at once; see [`crate::dispatch`].
+    /// Bounds how many commands work (not wait) at once; see [`crate::slots`].
     pub command_slots: Arc<tokio::sync::Semaphore>,
     /// Why the bot must stop, when something failed that no user can fix (for example command
     /// registration after all retries). `run` returns it.
@@ -46,7 +46,7 @@ impl AppState {
             db,
             tryouts_running: Mutex::new(Default::default()),
             flows: Default::default(),
-            command_slots: Arc::new(tokio::sync::Semaphore::new(crate::dispatch::COMMAND_SLOTS)),
+            command_slots: Arc::new(tokio::sync::Semaphore::new(crate::slots::COMMAND_SLOTS)),
             tasks: tokio_util::task::TaskTracker::new(),
             guilds: Mutex::new(Default::default()),
             health,

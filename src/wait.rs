@@ -9,7 +9,7 @@
 //! silently lost when the shard re-identifies, stranding a user mid-wizard after a routine
 //! reconnect. Instead [`Waits`] is one process-wide registry keyed by what each wait is for
 //! (channel + user for messages, prompt + user for components and modals), fed by the event
-//! handler. Dispatch is a hash lookup, so it does not slow down as more waits are pending, and a
+//! handler. Delivery is a hash lookup, so it does not slow down as more waits are pending, and a
 //! wait that ends in any way (answered, timed out, cancelled by dropping it) removes its own
 //! entry.
 //!
@@ -22,36 +22,20 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures_util::FutureExt;
 use serenity::all::{ChannelId, ComponentInteraction, Message, ModalInteraction, UserId};
 use tokio::sync::oneshot;
 
-use crate::long_lived::long_lived;
-
 /// Runs `fut` for at most `timeout` from now. `Some(output)` if it finished in time; `None` if
 /// the time ran out, in which case `fut` has been dropped (cancelled) before this returns.
-///
-/// A combinator rather than an `async fn`: an `async fn` keeps its arguments beside the future
-/// it awaits, and each of the thousands of waits a busy bot has pending would carry both.
 #[allow(clippy::disallowed_methods)] // The one sanctioned use of `tokio::time::timeout`.
-pub fn safe_wait_for<F: Future>(
-    fut: F,
-    timeout: Duration,
-) -> impl Future<Output = Option<F::Output>> {
-    // The log line keeps the timeout in 8 bytes rather than a 16-byte `Duration`.
-    let timeout_ms = whole_millis(timeout);
-    tokio::time::timeout(timeout, fut).map(move |finished| match finished {
+pub async fn safe_wait_for<F: Future>(fut: F, timeout: Duration) -> Option<F::Output> {
+    match tokio::time::timeout(timeout, fut).await {
         Ok(output) => Some(output),
         Err(_elapsed) => {
-            tracing::debug!(timeout_ms, "wait timed out");
+            tracing::debug!(?timeout, "wait timed out");
             None
         }
-    })
-}
-
-/// `duration` in whole milliseconds (8 bytes to keep, where a `Duration` is 16).
-fn whole_millis(duration: Duration) -> u64 {
-    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+    }
 }
 
 /// Prefix of every `custom_id` this bot creates, so clicks on other bots' or stale components
@@ -73,7 +57,7 @@ pub fn parse_custom_id(custom_id: &str) -> Option<(u64, &str)> {
 
 /// What became of a component click or modal submit handed to [`Waits`].
 #[derive(Debug)]
-pub enum Dispatch<T> {
+pub enum Delivery<T> {
     /// A wait took it; the waiter now owns the interaction and must respond to it.
     Delivered,
     /// Another user's prompt: the interaction is handed back so the caller can say so.
@@ -86,7 +70,7 @@ pub enum Dispatch<T> {
 }
 
 /// One pending wait's sending half, tagged so its owner can remove exactly it.
-struct Slot<T> {
+struct Waiter<T> {
     /// Unique per registration, so a finished wait never removes a newer one.
     id: u64,
     /// Who may answer it.
@@ -101,11 +85,11 @@ struct Slot<T> {
 #[derive(Default)]
 struct Registry {
     /// Message waits by (channel, author). Several waits on one key are served oldest first.
-    messages: HashMap<(ChannelId, UserId), Vec<Slot<Message>>>,
+    messages: HashMap<(ChannelId, UserId), Vec<Waiter<Message>>>,
     /// Component waits by prompt id.
-    components: HashMap<u64, Slot<ComponentInteraction>>,
+    components: HashMap<u64, Waiter<ComponentInteraction>>,
     /// Modal waits by prompt id.
-    modals: HashMap<u64, Slot<ModalInteraction>>,
+    modals: HashMap<u64, Waiter<ModalInteraction>>,
 }
 
 /// The process-wide registry of pending waits.
@@ -168,16 +152,13 @@ impl Waits {
     /// Register *before* sending the prompt, then call [`Pending::wait`]: a reply that arrives
     /// while the prompt is still being sent is then not missed.
     pub fn expect_message(self: &Arc<Self>, channel: ChannelId, user: UserId) -> Pending<Message> {
-        let (tx, rx) = long_lived(oneshot::channel);
+        let (tx, rx) = oneshot::channel();
         let id = self.new_prompt();
-        let slot = Slot { id, user, tx };
-        // The map grows outside the long-lived heap (a table stays after its waits are over);
-        // the waits' list is made in it.
+        let waiter = Waiter { id, user, tx };
         match self.lock().messages.entry((channel, user)) {
-            Entry::Occupied(mut waits) => waits.get_mut().push(slot),
-            // Room for one: a second wait on the same key is rare (a `Vec` would reserve four).
+            Entry::Occupied(mut waits) => waits.get_mut().push(waiter),
             Entry::Vacant(key) => {
-                key.insert(long_lived(|| vec![slot]));
+                key.insert(vec![waiter]);
             }
         }
         Pending::new(Arc::clone(self), Key::Message(channel, user), id, rx)
@@ -191,37 +172,39 @@ impl Waits {
         prompt: u64,
         user: UserId,
     ) -> Pending<ComponentInteraction> {
-        let (tx, rx) = long_lived(oneshot::channel);
+        let (tx, rx) = oneshot::channel();
         let id = self.new_prompt();
-        self.lock().components.insert(prompt, Slot { id, user, tx });
+        self.lock()
+            .components
+            .insert(prompt, Waiter { id, user, tx });
         Pending::new(Arc::clone(self), Key::Component(prompt), id, rx)
     }
 
     /// Starts waiting for `user`'s submission of the modal of prompt `prompt`.
     pub fn expect_modal(self: &Arc<Self>, prompt: u64, user: UserId) -> Pending<ModalInteraction> {
-        let (tx, rx) = long_lived(oneshot::channel);
+        let (tx, rx) = oneshot::channel();
         let id = self.new_prompt();
-        self.lock().modals.insert(prompt, Slot { id, user, tx });
+        self.lock().modals.insert(prompt, Waiter { id, user, tx });
         Pending::new(Arc::clone(self), Key::Modal(prompt), id, rx)
     }
 
     /// Hands a new message to the oldest wait for its channel and author. Returns whether a wait
     /// took it. Messages by bots (this one included) never answer a wait.
-    pub fn dispatch_message(&self, message: Message) -> bool {
+    pub fn deliver_message(&self, message: Message) -> bool {
         if message.author.bot {
             return false;
         }
         let key = (message.channel_id, message.author.id);
         let mut reg = self.lock();
-        let Some(slots) = reg.messages.get_mut(&key) else {
+        let Some(waiters) = reg.messages.get_mut(&key) else {
             return false;
         };
         let mut delivered = false;
         let mut message = Box::new(message);
-        while !slots.is_empty() {
-            let slot = slots.remove(0);
+        while !waiters.is_empty() {
+            let waiter = waiters.remove(0);
             // A failed send means that waiter was dropped without cleaning up yet; try the next.
-            match slot.tx.send(message) {
+            match waiter.tx.send(message) {
                 Ok(()) => {
                     delivered = true;
                     break;
@@ -229,7 +212,7 @@ impl Waits {
                 Err(returned) => message = returned,
             }
         }
-        if slots.is_empty() {
+        if waiters.is_empty() {
             reg.messages.remove(&key);
             reg.shrink_if_sparse();
         }
@@ -237,26 +220,26 @@ impl Waits {
     }
 
     /// Hands a component click to the wait for its prompt, if it is the right user's.
-    pub fn dispatch_component(
+    pub fn deliver_component(
         &self,
         interaction: ComponentInteraction,
-    ) -> Dispatch<ComponentInteraction> {
+    ) -> Delivery<ComponentInteraction> {
         let Some((prompt, _)) = parse_custom_id(&interaction.data.custom_id) else {
-            return Dispatch::Foreign(interaction);
+            return Delivery::Foreign(interaction);
         };
         let user = interaction.user.id;
         let mut reg = self.lock();
-        deliver(&mut reg.components, prompt, user, interaction)
+        hand_over(&mut reg.components, prompt, user, interaction)
     }
 
     /// Hands a modal submission to the wait for its prompt, if it is the right user's.
-    pub fn dispatch_modal(&self, interaction: ModalInteraction) -> Dispatch<ModalInteraction> {
+    pub fn deliver_modal(&self, interaction: ModalInteraction) -> Delivery<ModalInteraction> {
         let Some((prompt, _)) = parse_custom_id(&interaction.data.custom_id) else {
-            return Dispatch::Foreign(interaction);
+            return Delivery::Foreign(interaction);
         };
         let user = interaction.user.id;
         let mut reg = self.lock();
-        deliver(&mut reg.modals, prompt, user, interaction)
+        hand_over(&mut reg.modals, prompt, user, interaction)
     }
 
     /// Whether the bot is shutting down: a wait that ended with `None` was interrupted.
@@ -278,9 +261,9 @@ impl Waits {
         let mut reg = self.lock();
         match *key {
             Key::Message(channel, user) => {
-                if let Some(slots) = reg.messages.get_mut(&(channel, user)) {
-                    slots.retain(|slot| slot.id != id);
-                    if slots.is_empty() {
+                if let Some(waiters) = reg.messages.get_mut(&(channel, user)) {
+                    waiters.retain(|waiter| waiter.id != id);
+                    if waiters.is_empty() {
                         reg.messages.remove(&(channel, user));
                     }
                 }
@@ -319,16 +302,21 @@ fn shrink_if_sparse<K: Eq + std::hash::Hash, V>(map: &mut HashMap<K, V>) {
     }
 }
 
-fn deliver<T>(map: &mut HashMap<u64, Slot<T>>, prompt: u64, user: UserId, item: T) -> Dispatch<T> {
+fn hand_over<T>(
+    map: &mut HashMap<u64, Waiter<T>>,
+    prompt: u64,
+    user: UserId,
+    item: T,
+) -> Delivery<T> {
     match map.get(&prompt) {
-        None => Dispatch::Expired(item),
-        Some(slot) if slot.user != user => Dispatch::NotYours(item),
+        None => Delivery::Expired(item),
+        Some(waiter) if waiter.user != user => Delivery::NotYours(item),
         Some(_) => match map.remove(&prompt) {
-            Some(slot) => match slot.tx.send(Box::new(item)) {
-                Ok(()) => Dispatch::Delivered,
-                Err(item) => Dispatch::Expired(*item),
+            Some(waiter) => match waiter.tx.send(Box::new(item)) {
+                Ok(()) => Delivery::Delivered,
+                Err(item) => Delivery::Expired(*item),
             },
-            None => Dispatch::Expired(item),
+            None => Delivery::Expired(item),
         },
     }
 }
@@ -355,8 +343,7 @@ pub struct Pending<T> {
     /// Receives the answer.
     rx: oneshot::Receiver<Box<T>>,
     /// When it was registered, for the wait-duration metric; `None` once the outcome is
-    /// recorded (a wait dropped before then was cancelled). One field rather than an `Instant`
-    /// and a flag: 8 bytes fewer in every pending wait.
+    /// recorded (a wait dropped before then was cancelled).
     started: Option<std::time::Instant>,
 }
 
@@ -385,32 +372,24 @@ impl<T> Pending<T> {
 
     /// Waits at most `timeout` for the answer: `None` if none came in time (or the bot is
     /// shutting down).
-    ///
-    /// An `async` block rather than an `async fn`, for the reason given at [`safe_wait_for`]:
-    /// the block uses `self` where it was captured instead of moving it again. It keeps the
-    /// timeout in whole milliseconds (8 bytes, not a 16-byte `Duration`) until it starts.
-    #[allow(clippy::manual_async_fn)] // As an `async fn` it was 336 bytes, now 208.
-    pub fn wait(mut self, timeout: Duration) -> impl Future<Output = Option<T>> {
-        let timeout_ms = whole_millis(timeout);
-        async move {
-            // A user may take minutes: the command's slot goes to others meanwhile.
-            crate::dispatch::release_slot();
-            let answer = if self.waits.stopping() {
-                None
-            } else {
-                safe_wait_for(&mut self.rx, Duration::from_millis(timeout_ms))
-                    .await
-                    .and_then(Result::ok)
-                    .map(|answer| *answer)
-            };
-            let outcome = match (&answer, self.waits.stopping()) {
-                (Some(_), _) => "answered",
-                (None, true) => "cancelled",
-                (None, false) => "timed_out",
-            };
-            self.record(outcome);
-            answer
-        }
+    pub async fn wait(mut self, timeout: Duration) -> Option<T> {
+        // A user may take minutes: the command's slot goes to others meanwhile.
+        crate::slots::release_slot();
+        let answer = if self.waits.stopping() {
+            None
+        } else {
+            safe_wait_for(&mut self.rx, timeout)
+                .await
+                .and_then(Result::ok)
+                .map(|answer| *answer)
+        };
+        let outcome = match (&answer, self.waits.stopping()) {
+            (Some(_), _) => "answered",
+            (None, true) => "cancelled",
+            (None, false) => "timed_out",
+        };
+        self.record(outcome);
+        answer
     }
 
     /// Records how the wait ended, once (a wait dropped before it ends records itself).
@@ -440,7 +419,7 @@ pub async fn click_or_message(
     message: &mut Pending<Message>,
     timeout: Duration,
 ) -> Option<Reply> {
-    crate::dispatch::release_slot();
+    crate::slots::release_slot();
     if click.waits.stopping() {
         return None;
     }
@@ -529,10 +508,10 @@ mod tests {
     async fn a_message_wait_takes_only_its_users_message_in_its_channel() {
         let waits = Arc::new(Waits::new(None));
         let pending = waits.expect_message(ChannelId::new(1), UserId::new(7));
-        assert!(!waits.dispatch_message(message(1, 8, false, "other user")));
-        assert!(!waits.dispatch_message(message(2, 7, false, "other channel")));
-        assert!(!waits.dispatch_message(message(1, 7, true, "a bot")));
-        assert!(waits.dispatch_message(message(1, 7, false, "mine")));
+        assert!(!waits.deliver_message(message(1, 8, false, "other user")));
+        assert!(!waits.deliver_message(message(2, 7, false, "other channel")));
+        assert!(!waits.deliver_message(message(1, 7, true, "a bot")));
+        assert!(waits.deliver_message(message(1, 7, false, "mine")));
         let got = pending.wait(Duration::from_secs(1)).await;
         assert_eq!(got.map(|m| m.content).as_deref(), Some("mine"));
         assert_eq!(waits.pending(), 0);
@@ -553,7 +532,7 @@ mod tests {
         drop(modal);
         assert_eq!(waits.pending(), 0);
         // Nothing is delivered to a wait that is gone.
-        assert!(!waits.dispatch_message(message(1, 7, false, "late")));
+        assert!(!waits.deliver_message(message(1, 7, false, "late")));
     }
 
     #[tokio::test(start_paused = true)]
@@ -578,8 +557,8 @@ mod tests {
         let waits = Arc::new(Waits::new(None));
         let first = waits.expect_message(ChannelId::new(1), UserId::new(7));
         let second = waits.expect_message(ChannelId::new(1), UserId::new(7));
-        assert!(waits.dispatch_message(message(1, 7, false, "a")));
-        assert!(waits.dispatch_message(message(1, 7, false, "b")));
+        assert!(waits.deliver_message(message(1, 7, false, "a")));
+        assert!(waits.deliver_message(message(1, 7, false, "b")));
         let a = first.wait(Duration::from_secs(1)).await.map(|m| m.content);
         let b = second.wait(Duration::from_secs(1)).await.map(|m| m.content);
         assert_eq!((a.as_deref(), b.as_deref()), (Some("a"), Some("b")));
@@ -625,27 +604,27 @@ mod tests {
         let pending = waits.expect_component(prompt, UserId::new(7));
         let id = custom_id(prompt, "confirm");
         assert!(matches!(
-            waits.dispatch_component(click(&id, 8)),
-            Dispatch::NotYours(_)
+            waits.deliver_component(click(&id, 8)),
+            Delivery::NotYours(_)
         ));
         assert!(matches!(
-            waits.dispatch_component(click("someone-else:1", 7)),
-            Dispatch::Foreign(_)
+            waits.deliver_component(click("someone-else:1", 7)),
+            Delivery::Foreign(_)
         ));
         assert!(matches!(
-            waits.dispatch_component(click(&custom_id(prompt + 1, "x"), 7)),
-            Dispatch::Expired(_)
+            waits.deliver_component(click(&custom_id(prompt + 1, "x"), 7)),
+            Delivery::Expired(_)
         ));
         assert!(matches!(
-            waits.dispatch_component(click(&id, 7)),
-            Dispatch::Delivered
+            waits.deliver_component(click(&id, 7)),
+            Delivery::Delivered
         ));
         let got = pending.wait(Duration::from_secs(1)).await;
         assert_eq!(got.map(|i| i.data.custom_id), Some(id.clone()));
         // Answered: a second click finds the prompt expired.
         assert!(matches!(
-            waits.dispatch_component(click(&id, 7)),
-            Dispatch::Expired(_)
+            waits.deliver_component(click(&id, 7)),
+            Delivery::Expired(_)
         ));
     }
 

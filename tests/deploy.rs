@@ -49,8 +49,13 @@ fn the_dockerfile_matches_the_binary() {
         "migrations are embedded at build time"
     );
     assert!(
-        docker.contains("build.rs") && docker.contains("COPY link"),
-        "the release build lays out its code from build.rs and link/hot-symbols.txt"
+        docker.contains("--profile dist") && docker.contains("target/dist/novera-assistant"),
+        "the image is built with the dist profile"
+    );
+    let manifest = read("Cargo.toml");
+    assert!(
+        manifest.contains("[profile.dist]"),
+        "Cargo.toml has no dist profile"
     );
     for line in docker.lines().filter(|l| {
         l.contains("ENV")

@@ -243,7 +243,7 @@ async fn a_burst_of_commands_is_answered_in_time_over_a_bounded_number_of_connec
         most = most.max(sockets(pid));
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
-    // Commands work a few at a time (novera_assistant::dispatch::COMMAND_SLOTS = 32), so the
+    // Commands work a few at a time (novera_assistant::slots::COMMAND_SLOTS = 32), so the
     // REST connections stay near that however many arrive: 32 in use, up to 16 idle in the
     // pool, and a few still closing (an unbounded bot opened 131 here). None answered late.
     assert!(

@@ -1,7 +1,9 @@
-//! The project's rules, checked: every wait goes through `src/wait.rs`, and nothing builds a
-//! second runtime or blocks on a future. `clippy.toml` bans the calls; these tests make sure
-//! the bans stay in place and are only lifted where the rule allows it.
+//! The project's rules, checked: every wait goes through `src/wait.rs`, nothing builds a
+//! second runtime or blocks on a future, and no module imports one that imports it back.
+//! `clippy.toml` bans the calls; these tests make sure the bans stay in place and are only
+//! lifted where the rule allows it.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 fn read(path: &Path) -> String {
@@ -70,7 +72,7 @@ fn the_bans_are_lifted_only_where_the_rule_allows() {
                 continue;
             }
             let next = lines.get(i + 1).copied().unwrap_or_default();
-            let allowed = (name.ends_with("src/wait.rs") && next.contains("pub fn safe_wait_for"))
+            let allowed = (name.ends_with("src/wait.rs") && next.contains("fn safe_wait_for"))
                 || (name.ends_with("src/main.rs") && next.starts_with("#[tokio::main"))
                 || next.trim() == "mod tests {";
             assert!(
@@ -85,5 +87,141 @@ fn the_bans_are_lifted_only_where_the_rule_allows() {
                 "{name} times out by itself; use novera_assistant::wait::safe_wait_for"
             );
         }
+    }
+}
+
+/// The crate's module name for a file under `src/` (`commands::tryout`, `db`; `crate` for
+/// `lib.rs` and `main.rs`).
+fn module_of(file: &Path) -> String {
+    let relative = file.strip_prefix(root().join("src")).unwrap_or(file);
+    let path = relative.with_extension("");
+    let parts: Vec<String> = path
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .filter(|p| p != "mod")
+        .collect();
+    match parts.as_slice() {
+        [one] if one == "lib" || one == "main" => "crate".to_owned(),
+        _ => parts.join("::"),
+    }
+}
+
+/// Every `crate::…` path in `code` outside comments, as the longest known module it names
+/// (`crate` when it names no module: an item of `lib.rs`). `use crate::{a, b::c}` names
+/// `a` and `b::c`.
+fn imports(code: &str, modules: &BTreeSet<String>) -> BTreeSet<String> {
+    let code: String = code
+        .lines()
+        .map(|l| l.split("//").next().unwrap_or_default())
+        .collect::<Vec<_>>()
+        .join("\n");
+    let mut paths = Vec::new();
+    for (at, _) in code.match_indices("crate::") {
+        let rest = &code[at + "crate::".len()..];
+        if let Some(group) = rest.strip_prefix('{') {
+            let inner = group.split('}').next().unwrap_or_default();
+            paths.extend(inner.split(',').map(|p| p.trim().to_owned()));
+        } else {
+            let end = rest
+                .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':'))
+                .unwrap_or(rest.len());
+            paths.push(rest[..end].to_owned());
+        }
+    }
+    paths
+        .iter()
+        .map(|path| {
+            let words: Vec<&str> = path.split("::").filter(|w| !w.is_empty()).collect();
+            (1..=words.len())
+                .rev()
+                .map(|n| words[..n].join("::"))
+                .find(|candidate| modules.contains(candidate))
+                .unwrap_or_else(|| "crate".to_owned())
+        })
+        .collect()
+}
+
+/// A circle in `graph`, as the modules along it, if there is one.
+fn find_circle(graph: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>> {
+    fn visit(
+        node: &str,
+        graph: &BTreeMap<String, BTreeSet<String>>,
+        path: &mut Vec<String>,
+        done: &mut BTreeSet<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(start) = path.iter().position(|n| n == node) {
+            let mut circle = path[start..].to_vec();
+            circle.push(node.to_owned());
+            return Some(circle);
+        }
+        if done.contains(node) {
+            return None;
+        }
+        path.push(node.to_owned());
+        for next in graph.get(node).into_iter().flatten() {
+            if let Some(circle) = visit(next, graph, path, done) {
+                return Some(circle);
+            }
+        }
+        path.pop();
+        done.insert(node.to_owned());
+        None
+    }
+    let mut done = BTreeSet::new();
+    graph
+        .keys()
+        .find_map(|node| visit(node, graph, &mut Vec::new(), &mut done))
+}
+
+#[test]
+fn the_circle_finder_finds_circles_and_only_circles() {
+    let graph = |edges: &[(&str, &str)]| {
+        let mut g: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for (from, to) in edges {
+            g.entry((*from).into()).or_default().insert((*to).into());
+        }
+        g
+    };
+    assert_eq!(
+        find_circle(&graph(&[("a", "b"), ("b", "c"), ("a", "c")])),
+        None
+    );
+    let circle = find_circle(&graph(&[("a", "b"), ("b", "c"), ("c", "a")]));
+    assert_eq!(circle.map(|c| c.len()), Some(4));
+    let modules: BTreeSet<String> = ["bot", "commands", "commands::ask"]
+        .into_iter()
+        .map(String::from)
+        .collect();
+    let found = imports(
+        "use crate::{bot, commands::ask::echo};\n// crate::types\nlet x = crate::Config::new();",
+        &modules,
+    );
+    let expected: BTreeSet<String> = ["bot", "commands::ask", "crate"]
+        .into_iter()
+        .map(String::from)
+        .collect();
+    assert_eq!(found, expected);
+}
+
+#[test]
+fn no_module_imports_one_that_imports_it_back() {
+    let mut files = Vec::new();
+    rust_files(&root().join("src"), &mut files);
+    let modules: BTreeSet<String> = files.iter().map(|f| module_of(f)).collect();
+    let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for file in &files {
+        let from = module_of(file);
+        let code = read(file);
+        // Tests may reach anywhere: only the code that ships counts.
+        let shipped = code.split("#[cfg(test)]").next().unwrap_or_default();
+        let edges = graph.entry(from.clone()).or_default();
+        for to in imports(shipped, &modules) {
+            if to != from {
+                edges.insert(to);
+            }
+        }
+    }
+    if let Some(circle) = find_circle(&graph) {
+        panic!("import circle: {}", circle.join(" → "));
     }
 }

@@ -9,7 +9,7 @@
 use poise::serenity_prelude as serenity;
 use serenity::{ChannelId, GuildId, Http, Permissions, Role, RoleId, UserId};
 
-use crate::bot::{Context, Error, UserError};
+use crate::types::{Context, Error, UserError};
 
 /// Permissions a role the bot hands out (or takes away) after a tryout must not carry: a
 /// tryout must never make anyone a moderator.
@@ -88,7 +88,7 @@ impl Standing {
         use anyhow::Context as _;
         let member = match http.get_member(guild, user).await {
             Ok(member) => member,
-            Err(err) if crate::bot::serenity_status(&err) == Some(404) => return Ok(None),
+            Err(err) if crate::types::serenity_status(&err) == Some(404) => return Ok(None),
             Err(err) => return Err(anyhow::Error::new(err).context("reading a member's roles")),
         };
         let guild = http
@@ -140,7 +140,7 @@ impl Standing {
         let channel = match http.get_channel(channel).await {
             Ok(serenity::Channel::Guild(channel)) => channel,
             Ok(_) => return Ok(None),
-            Err(err) if crate::bot::serenity_status(&err) == Some(404) => return Ok(None),
+            Err(err) if crate::types::serenity_status(&err) == Some(404) => return Ok(None),
             Err(err) => return Err(anyhow::Error::new(err).context("reading a channel")),
         };
         if channel.guild_id != self.guild.id {

@@ -18,7 +18,7 @@ use serenity::{
 };
 
 use super::access;
-use crate::bot::{Context, Error, UserError};
+use crate::types::{Context, Error, UserError};
 use crate::wait::custom_id;
 
 /// How long each select and button step waits unless `WAIT_TIMEOUT_SECS` says otherwise.

@@ -2,25 +2,18 @@
 //!
 //! The seed of every wizard: register the wait, send the prompt, handle both outcomes. The
 //! wait itself does not keep the command running: once the prompt is sent, a small task owns
-//! the wait and the interaction token, and answers with a follow-up. A pending `/ask` then
-//! costs a registry entry, that task and the token (512 bytes, made in the long-lived heap:
-//! see `long_lived`) instead of the framework's whole suspended invocation (about 50 KB, see
-//! BENCHMARKS.md).
+//! the wait and the interaction token and answers with a follow-up, so a pending `/ask` costs
+//! that task rather than the framework's whole suspended invocation (BENCHMARKS.md).
 
-use std::future::Future;
-use std::num::NonZeroU64;
 use std::sync::Arc;
 use std::time::Duration;
-
-use futures_util::FutureExt;
 
 use poise::serenity_prelude as serenity;
 use serenity::{Builder, CreateAllowedMentions, CreateInteractionResponseFollowup, Http, Message};
 use tracing::Instrument;
 
 use super::access;
-use crate::bot::{Context, Error, UserError};
-use crate::long_lived::long_lived;
+use crate::types::{Context, Error, UserError};
 use crate::wait::{Pending, Waits};
 
 /// How long `/ask` waits for a reply unless `WAIT_TIMEOUT_SECS` says otherwise. Keep it under
@@ -66,16 +59,15 @@ pub async fn ask(
 
     let answer = Answer {
         http: ctx.serenity_context().http.clone(),
-        token: long_lived(|| Box::from(app.interaction.token.as_str())),
+        token: app.interaction.token.clone(),
         waits: data.waits.clone(),
         slots: data.command_slots.clone(),
-        guild: ctx.guild_id().and_then(|g| NonZeroU64::new(g.get())),
+        guild: ctx.guild_id().map(|g| g.get()),
         invocation: ctx.id(),
     };
     let timeout = data.waits.timeout(DEFAULT_TIMEOUT);
     // Tracked, so a shutdown waits for it to tell the user. Not instrumented: see `Answer`.
-    // Its task, like the wait and the token, is made in the long-lived heap.
-    long_lived(|| data.tasks.spawn(answer.after(reply, timeout)));
+    data.tasks.spawn(answer.after(reply, timeout));
     Ok(())
 }
 
@@ -88,32 +80,22 @@ pub async fn ask(
 struct Answer {
     /// The REST client.
     http: Arc<Http>,
-    /// The interaction token the follow-up is sent with (a `Box<str>`: 8 bytes fewer than a
-    /// `String` in every pending `/ask`).
-    token: Box<str>,
+    /// The interaction token the follow-up is sent with.
+    token: String,
     /// The registry, to tell a shutdown from a timeout.
     waits: Arc<Waits>,
     /// The command slots: a thousand replies at once send their answers a few at a time.
     slots: Arc<tokio::sync::Semaphore>,
-    /// The `command` span's `guild` field (8 bytes: ids are never zero).
-    guild: Option<NonZeroU64>,
+    /// The `command` span's `guild` field.
+    guild: Option<u64>,
     /// The `command` span's `invocation` field.
     invocation: u64,
 }
 
 impl Answer {
     /// Waits for the reply and answers: the echo, `Timed out!`, or that the bot is restarting.
-    ///
-    /// Chained rather than written as one `async fn`: the waiting task then holds the wait
-    /// and this struct, and not also a copy of the arguments beside the awaited wait (576 →
-    /// 304 bytes per pending `/ask`).
-    fn after(self, reply: Pending<Message>, timeout: Duration) -> impl Future<Output = ()> {
-        reply.wait(timeout).then(move |reply| self.respond(reply))
-    }
-
-    /// Answers once the wait is over.
-    fn respond(self, reply: Option<Message>) -> impl Future<Output = ()> {
-        let text = match reply {
+    async fn after(self, reply: Pending<Message>, timeout: Duration) {
+        let text = match reply.wait(timeout).await {
             Some(message) => echo(&message.content),
             None if self.waits.stopping() => INTERRUPTED.to_owned(),
             None => "Timed out!".to_owned(),
@@ -121,21 +103,23 @@ impl Answer {
         // The span is opened, and the answer made, only once a command slot is held: when a
         // thousand replies come in at once, a thousand answers queue for the slots, and an
         // open span costs the log layer a slot of its span store and the store never shrinks.
-        crate::dispatch::in_slot(self.slots.clone(), move || {
+        let slots = self.slots.clone();
+        crate::slots::in_slot(slots, move || {
             let span = tracing::info_span!(
                 "command",
                 command = "ask",
-                guild = self.guild.map(NonZeroU64::get),
+                guild = self.guild,
                 invocation = self.invocation
             );
             self.answer(text).instrument(span)
         })
+        .await;
     }
 
     /// Sends `text`, or an apology if that fails.
     async fn answer(self, text: String) {
         if let Err(err) = self.send(text, false).await {
-            let status = crate::bot::serenity_status(&err);
+            let status = crate::types::serenity_status(&err);
             crate::telemetry::rest_failure(status);
             tracing::error!(status, error = %err, "could not answer an /ask");
             let apology = "Something went wrong on my side. Please try again in a moment.";
@@ -145,14 +129,13 @@ impl Answer {
         }
     }
 
-    /// Sends a follow-up. Returns no `Message`: a result held across the apology's `.await`
-    /// would widen the answer by 1.3 KB.
+    /// Sends a follow-up.
     async fn send(&self, text: String, ephemeral: bool) -> Result<(), serenity::Error> {
         CreateInteractionResponseFollowup::new()
             .content(text)
             .ephemeral(ephemeral)
             .allowed_mentions(CreateAllowedMentions::new())
-            .execute(&self.http, (None, &*self.token))
+            .execute(&self.http, (None, self.token.as_str()))
             .await
             .map(drop)
     }
@@ -176,31 +159,6 @@ pub fn echo(content: &str) -> String {
 #[allow(clippy::disallowed_methods)] // #[tokio::test] expands to its own runtime builder.
 mod tests {
     use super::*;
-
-    /// Every pending `/ask` is one task holding this future, so its size is the bulk of what a
-    /// wait costs. Holding a `Message` (1.3 KB) across an `.await` by accident shows up here.
-    /// At most 272 bytes: with the task tracker's token and tokio's header and trailer the
-    /// task's cell is then 384 bytes (cells are 128-byte aligned); at 304 it was 512.
-    #[tokio::test]
-    async fn a_pending_ask_task_stays_small() {
-        let waits = Arc::new(Waits::new(None));
-        let reply = waits.expect_message(serenity::ChannelId::new(1), serenity::UserId::new(2));
-        let answer = Answer {
-            http: Arc::new(Http::new("")),
-            token: Box::from(""),
-            waits: Arc::clone(&waits),
-            slots: Arc::new(tokio::sync::Semaphore::new(1)),
-            guild: None,
-            invocation: 0,
-        };
-        let task = answer.after(reply, DEFAULT_TIMEOUT);
-        let size = std::mem::size_of_val(&task);
-        assert!(size <= 272, "a pending /ask task holds {size} bytes");
-        assert!(
-            std::mem::size_of::<Message>() > 272,
-            "the check above means something"
-        );
-    }
 
     #[test]
     fn short_replies_are_echoed_whole() {

@@ -3,7 +3,7 @@
 use poise::serenity_prelude as serenity;
 use poise::CreateReply;
 
-use crate::bot::{Context, Error};
+use crate::types::{Context, Error};
 
 /// Check that the bot is alive and see its gateway latency
 #[poise::command(slash_command)]

@@ -10,7 +10,7 @@ pub mod settings;
 pub mod tryout;
 pub mod values;
 
-use crate::bot::{Data, Error};
+use crate::types::{Data, Error};
 
 /// Every command the bot offers.
 pub fn all() -> Vec<poise::Command<Data, Error>> {

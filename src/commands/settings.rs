@@ -4,8 +4,8 @@ use poise::serenity_prelude as serenity;
 use poise::CreateReply;
 
 use super::access::{self, Standing};
-use crate::bot::{Context, Error, UserError};
 use crate::db::{GuildSettings, SettingsUpdate};
+use crate::types::{Context, Error, UserError};
 
 /// Show or change this server's tryout and value settings
 #[poise::command(slash_command, guild_only, default_member_permissions = "MANAGE_GUILD")]

@@ -17,9 +17,9 @@ use serenity::{
 };
 
 use super::{access, publication};
-use crate::bot::{Context, Error, UserError};
 use crate::db::{NewEvaluation, Publication};
 use crate::state::AppState;
+use crate::types::{Context, Error, UserError};
 use crate::values::{compute, format_value, parse_rating, Position, RatingInput, Ratings};
 use crate::wait::{click_or_message, custom_id, Pending, Reply};
 

@@ -10,8 +10,8 @@ use serenity::{
 };
 
 use super::access;
-use crate::bot::{Context, Error, UserError};
 use crate::db::ValueChange;
+use crate::types::{Context, Error, UserError};
 use crate::values::format_value;
 use crate::wait::custom_id;
 

@@ -1,0 +1,137 @@
+//! Gateway events that are not commands: READY and RESUMED feed the health probe, guild
+//! joins and leaves the guild count, and clicks, modal submissions and messages go to the
+//! waits registered for them. A click or a submission nobody waits for gets an ephemeral
+//! answer rather than "This interaction failed".
+
+use std::sync::Arc;
+
+use poise::serenity_prelude as serenity;
+use serenity::{
+    ComponentInteraction, CreateAllowedMentions, CreateInteractionResponse,
+    CreateInteractionResponseMessage, Interaction, ModalInteraction,
+};
+
+use crate::invite::invite_url;
+use crate::state::AppState;
+use crate::wait::Delivery;
+
+/// Feeds gateway events to the health state and the wait registry. Called by
+/// [`crate::routing::EventRouter`] without going through poise, so it works from the first
+/// event, before poise's setup has finished.
+pub struct Events {
+    /// The shared state: health, guilds and the wait registry.
+    state: Arc<AppState>,
+    /// Whether a READY was seen before: a later one is a reconnect (a new session).
+    seen_ready: std::sync::atomic::AtomicBool,
+}
+
+impl Events {
+    /// The handler for `state`.
+    pub fn new(state: Arc<AppState>) -> Self {
+        Self {
+            state,
+            seen_ready: Default::default(),
+        }
+    }
+}
+
+#[serenity::async_trait]
+impl serenity::EventHandler for Events {
+    async fn ready(&self, _ctx: serenity::Context, ready: serenity::Ready) {
+        tracing::info!(
+            bot = %ready.user.name,
+            guilds = ready.guilds.len(),
+            "gateway session ready"
+        );
+        self.state.health.connected();
+        if self
+            .seen_ready
+            .swap(true, std::sync::atomic::Ordering::AcqRel)
+        {
+            metrics::counter!(crate::telemetry::RECONNECTS).increment(1);
+        } else {
+            tracing::info!(url = %invite_url(ready.application.id.get()), "invite link");
+        }
+    }
+
+    async fn guild_create(
+        &self,
+        _ctx: serenity::Context,
+        guild: serenity::Guild,
+        _is_new: Option<bool>,
+    ) {
+        self.state.guild_joined(guild.id);
+    }
+
+    async fn guild_delete(
+        &self,
+        _ctx: serenity::Context,
+        incomplete: serenity::UnavailableGuild,
+        _full: Option<serenity::Guild>,
+    ) {
+        // An outage makes a guild unavailable; only a real removal (not `unavailable`) counts.
+        if !incomplete.unavailable {
+            self.state.guild_left(incomplete.id);
+        }
+    }
+
+    async fn resume(&self, _ctx: serenity::Context, _event: serenity::ResumedEvent) {
+        tracing::info!("gateway session resumed");
+        metrics::counter!(crate::telemetry::RESUMES).increment(1);
+        self.state.health.connected();
+    }
+
+    async fn interaction_create(&self, ctx: serenity::Context, interaction: Interaction) {
+        match interaction {
+            Interaction::Component(click) => match self.state.waits.deliver_component(click) {
+                Delivery::NotYours(click) => {
+                    refuse_component(&ctx, &click, NOT_YOURS).await;
+                }
+                Delivery::Expired(click) => {
+                    refuse_component(&ctx, &click, EXPIRED).await;
+                }
+                Delivery::Delivered | Delivery::Foreign(_) => {}
+            },
+            Interaction::Modal(submit) => match self.state.waits.deliver_modal(submit) {
+                Delivery::NotYours(submit) => refuse_modal(&ctx, &submit, NOT_YOURS).await,
+                Delivery::Expired(submit) => refuse_modal(&ctx, &submit, EXPIRED).await,
+                Delivery::Delivered | Delivery::Foreign(_) => {}
+            },
+            _ => {}
+        }
+    }
+}
+
+impl Events {
+    /// Hands a new message to the wait for it, if any. Not `EventHandler::message`: it never
+    /// waits, so [`crate::routing::EventRouter`] calls it at once rather than queue the event.
+    pub fn message(&self, message: serenity::Message) {
+        self.state.waits.deliver_message(message);
+    }
+}
+
+/// Told to someone who clicks another user's prompt.
+const NOT_YOURS: &str = "This isn't yours — run the command yourself to get your own.";
+/// Told to someone who clicks a prompt nobody waits for any more.
+const EXPIRED: &str = "This prompt has expired. Run the command again.";
+
+fn ephemeral(text: &str) -> CreateInteractionResponse {
+    CreateInteractionResponse::Message(
+        CreateInteractionResponseMessage::new()
+            .content(text)
+            .ephemeral(true)
+            .allowed_mentions(CreateAllowedMentions::new()),
+    )
+}
+
+async fn refuse_component(ctx: &serenity::Context, click: &ComponentInteraction, text: &str) {
+    if let Err(err) = click.create_response(&ctx.http, ephemeral(text)).await {
+        tracing::warn!(error = %err, "could not answer a component click");
+    }
+}
+
+async fn refuse_modal(ctx: &serenity::Context, submit: &ModalInteraction, text: &str) {
+    if let Err(err) = submit.create_response(&ctx.http, ephemeral(text)).await {
+        tracing::warn!(error = %err, "could not answer a modal submission");
+    }
+}
