@@ -643,3 +643,47 @@ async fn manage_server_without_manage_messages_may_announce() {
     assert_eq!(posts(&sim).len(), 1);
     sim.assert_clean();
 }
+
+/// At Post the mention is checked again too, and a member in timeout posts nothing.
+#[tokio::test]
+async fn post_rechecks_the_mention_and_timeouts() {
+    let (sim, _bot) = start_ready().await;
+    sim.edit_guild(|g| {
+        g.channel_mut(GENERAL).unwrap().overwrites.push(Overwrite {
+            id: BOB,
+            member: true,
+            allow: bits::MANAGE_MESSAGES,
+            deny: 0,
+        });
+    });
+    // The Evaluator role is mentionable when Bob picks it, and no longer when he posts.
+    let (_, message) = open_as(&sim, BOB).await;
+    let role = EVALUATOR_ROLE.to_string();
+    let (modal, message) = choose_as(&sim, BOB, &message, GENERAL, &role).await;
+    let (_, preview) = compose_as(&sim, BOB, &message, &modal, "", "Tryouts tonight").await;
+    sim.edit_guild(|g| {
+        g.roles
+            .iter_mut()
+            .find(|r| r.id == EVALUATOR_ROLE)
+            .unwrap()
+            .mentionable = false;
+    });
+    let text = click_post_as(&sim, BOB, &preview).await;
+    assert!(text.contains("Mention Everyone"), "{text}");
+    assert!(
+        posts(&sim).is_empty(),
+        "posted an unmentionable role's ping"
+    );
+
+    // Bob is put in timeout between the preview and Post.
+    let (_, message) = open_as(&sim, BOB).await;
+    let (modal, message) = choose_as(&sim, BOB, &message, GENERAL, "none").await;
+    let (_, preview) = compose_as(&sim, BOB, &message, &modal, "", "hello").await;
+    sim.edit_guild(|g| {
+        g.timed_out.insert(BOB);
+    });
+    let text = click_post_as(&sim, BOB, &preview).await;
+    assert!(text.contains("any more"), "{text}");
+    assert!(posts(&sim).is_empty(), "posted while in timeout");
+    sim.assert_clean();
+}

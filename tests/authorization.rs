@@ -134,3 +134,64 @@ async fn ask_is_refused_where_the_member_cannot_write() {
     );
     sim.assert_clean();
 }
+
+#[tokio::test]
+async fn ask_in_a_thread_needs_send_messages_in_threads() {
+    let (sim, _bot) = start_ready().await;
+    // Bob may write in #general but not in its threads.
+    let marks = sim.mark();
+    let ask = sim.slash(BOB, THREAD, "ask", json!([]));
+    let reply = sim
+        .wait_request("the refusal", marks, REACT, |r| is_callback(r, ask.id))
+        .await;
+    assert!(
+        content(&reply).contains("can't send messages"),
+        "{}",
+        content(&reply)
+    );
+    // With the permission he may.
+    sim.edit_guild(|g| {
+        g.channel_mut(GENERAL).unwrap().overwrites.push(Overwrite {
+            id: BOB,
+            member: true,
+            allow: bits::SEND_MESSAGES_IN_THREADS,
+            deny: 0,
+        });
+    });
+    let marks = sim.mark();
+    let ask = sim.slash(BOB, THREAD, "ask", json!([]));
+    let reply = sim
+        .wait_request("the question", marks, REACT, |r| is_callback(r, ask.id))
+        .await;
+    assert!(
+        content(&reply).contains("Say something!"),
+        "{}",
+        content(&reply)
+    );
+    sim.assert_clean();
+}
+
+#[tokio::test]
+async fn results_can_only_go_where_the_member_could_post() {
+    let (sim, _bot) = start_ready().await;
+    sim.edit_guild(|g| {
+        g.members.insert(BOB, vec![ROLE_MANAGER_ROLE]);
+    });
+    let told = settings(
+        &sim,
+        BOB,
+        json!([{"name": "results_channel", "type": 7, "value": ANNOUNCEMENTS.to_string()}]),
+    )
+    .await;
+    assert!(told.contains("can't send messages there"), "{told}");
+    let shown = settings(&sim, ALICE, json!([])).await;
+    assert!(shown.contains("Results channel: not set"), "{shown}");
+    let told = settings(
+        &sim,
+        BOB,
+        json!([{"name": "results_channel", "type": 7, "value": GENERAL.to_string()}]),
+    )
+    .await;
+    assert!(told.contains("Settings saved"), "{told}");
+    sim.assert_clean();
+}

@@ -98,9 +98,27 @@ impl Standing {
         Ok(Some(Self { guild, member }))
     }
 
-    /// Guild-wide permissions (the owner and Administrator have all).
+    /// Guild-wide permissions (the owner and Administrator have all; a member in timeout
+    /// only View Channel and Read Message History).
     pub fn permissions(&self) -> Permissions {
-        self.guild.member_permissions(&self.member)
+        self.limited(self.guild.member_permissions(&self.member))
+    }
+
+    /// `permissions` as Discord applies them to this member: a timeout leaves only View Channel
+    /// and Read Message History (the owner and Administrator excepted), and serenity's
+    /// computation does not apply it.
+    fn limited(&self, permissions: Permissions) -> Permissions {
+        let timed_out = self
+            .member
+            .communication_disabled_until
+            .is_some_and(|until| {
+                until.unix_timestamp() > serenity::Timestamp::now().unix_timestamp()
+            });
+        if timed_out && !permissions.administrator() && self.member.user.id != self.guild.owner_id {
+            permissions & (Permissions::VIEW_CHANNEL | Permissions::READ_MESSAGE_HISTORY)
+        } else {
+            permissions
+        }
     }
 
     /// Whether the member has `role` (false when none is configured).
@@ -146,7 +164,24 @@ impl Standing {
         if channel.guild_id != self.guild.id {
             return Ok(None);
         }
-        Ok(Some(self.guild.user_permissions_in(&channel, &self.member)))
+        let permissions = self.guild.user_permissions_in(&channel, &self.member);
+        Ok(Some(implied(self.limited(permissions))))
+    }
+}
+
+/// `permissions` in a channel with what Discord implies: without View Channel nothing in it is
+/// allowed; without Send Messages neither are mentions, embeds or files.
+pub fn implied(permissions: Permissions) -> Permissions {
+    if !permissions.view_channel() {
+        Permissions::empty()
+    } else if !permissions.send_messages() {
+        permissions
+            - (Permissions::MENTION_EVERYONE
+                | Permissions::SEND_TTS_MESSAGES
+                | Permissions::EMBED_LINKS
+                | Permissions::ATTACH_FILES)
+    } else {
+        permissions
     }
 }
 

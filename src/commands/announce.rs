@@ -492,11 +492,20 @@ impl Flow<'_> {
         click
             .create_response(self.ctx, CreateInteractionResponse::Acknowledge)
             .await?;
-        let outcome = match self.recheck(channel, mention).await? {
-            Some(why) => {
+        // However the check ends, the reply below replaces the buttons.
+        let outcome = match self.recheck(channel, mention).await {
+            Ok(Some(why)) => {
                 format!("You can't post in <#{channel}> any more: {why}. Nothing was posted.")
             }
-            None => send(self.ctx, self.guild, channel, mention, text).await,
+            Ok(None) => send(self.ctx, self.guild, channel, mention, text).await,
+            Err(err) => {
+                tracing::error!(
+                    error = format!("{err:#}"),
+                    "could not check an announcement's rights"
+                );
+                "Something went wrong while checking your permissions. Nothing was posted; please try again."
+                    .to_owned()
+            }
         };
         click
             .edit_response(

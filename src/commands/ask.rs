@@ -12,7 +12,6 @@ use poise::serenity_prelude as serenity;
 use serenity::{Builder, CreateAllowedMentions, CreateInteractionResponseFollowup, Http, Message};
 use tracing::Instrument;
 
-use super::access;
 use crate::types::{Context, Error, UserError};
 use crate::wait::{Pending, Waits};
 
@@ -44,9 +43,7 @@ pub async fn ask(
         return Err(UserError("Use /ask as a slash command.".into()).into());
     };
     // The question is posted as the bot: only where the member could post it themselves.
-    if ctx.guild_id().is_some()
-        && !access::has_permission_or_role(ctx, serenity::Permissions::SEND_MESSAGES, None).await
-    {
+    if ctx.guild_id().is_some() && !may_send_here(app.interaction) {
         return Err(UserError(CANNOT_SEND.into()).into());
     }
     let data = ctx.data();
@@ -69,6 +66,31 @@ pub async fn ask(
     // Tracked, so a shutdown waits for it to tell the user. Not instrumented: see `Answer`.
     data.tasks.spawn(answer.after(reply, timeout));
     Ok(())
+}
+
+/// Whether the invoker may send messages where the command ran, as the interaction says: Send
+/// Messages in a channel; in a thread, Send Messages in Threads, and Manage Threads too if the
+/// thread is locked.
+fn may_send_here(interaction: &serenity::CommandInteraction) -> bool {
+    use serenity::{ChannelType, Permissions};
+    let Some(permissions) = interaction.member.as_ref().and_then(|m| m.permissions) else {
+        return false;
+    };
+    let channel = interaction.channel.as_ref();
+    let thread = channel.is_some_and(|c| {
+        matches!(
+            c.kind,
+            ChannelType::PublicThread | ChannelType::PrivateThread | ChannelType::NewsThread
+        )
+    });
+    if !thread {
+        return permissions.contains(Permissions::VIEW_CHANNEL | Permissions::SEND_MESSAGES);
+    }
+    let locked = channel
+        .and_then(|c| c.thread_metadata.as_ref())
+        .is_some_and(|m| m.locked);
+    permissions.contains(Permissions::VIEW_CHANNEL | Permissions::SEND_MESSAGES_IN_THREADS)
+        && (!locked || permissions.manage_threads())
 }
 
 /// What the follow-up needs, and nothing more.

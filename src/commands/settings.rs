@@ -39,6 +39,9 @@ pub async fn settings(
     for role in [add_role, remove_role].into_iter().flatten() {
         check_tryout_role(ctx, guild, role).await?;
     }
+    for channel in [results_channel, values_channel].into_iter().flatten() {
+        check_channel(ctx, guild, channel).await?;
+    }
     let update = SettingsUpdate {
         results_channel: results_channel.map(|c| c.get()),
         values_channel: values_channel.map(|c| c.get()),
@@ -97,6 +100,29 @@ async fn check_tryout_role(
         return refuse("it is above my highest role; move my role above it first".into());
     }
     Ok(())
+}
+
+/// Refuses a results or values channel the invoker could not post in themselves: the bot
+/// would post there for them (read from Discord now).
+async fn check_channel(
+    ctx: Context<'_>,
+    guild: serenity::GuildId,
+    channel: serenity::ChannelId,
+) -> Result<(), Error> {
+    let http = ctx.http();
+    let refuse = |why: &str| {
+        Err(UserError(format!("I can't post there for you: <#{channel}> — {why}.")).into())
+    };
+    let Some(invoker) = Standing::fetch(http, guild, ctx.author().id).await? else {
+        return refuse("you are not a member of this server");
+    };
+    match invoker.permissions_in(http, channel).await? {
+        None => refuse("that channel isn't in this server"),
+        Some(permissions) => match access::may_announce_in(permissions, true) {
+            Some(why) => refuse(why),
+            None => Ok(()),
+        },
+    }
 }
 
 /// The settings as text, mentions rendered (they ping nobody: no mentions are allowed).

@@ -6,7 +6,7 @@
 //! REST answer and refusal that follows is computed from it, so a permission check made on
 //! stale or wrong data shows up as a wrong outcome.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde_json::{json, Value};
 
@@ -33,6 +33,16 @@ pub mod bits {
     pub const MENTION_EVERYONE: u64 = 1 << 17;
     /// Manage Roles.
     pub const MANAGE_ROLES: u64 = 1 << 28;
+    /// Read Message History.
+    pub const READ_MESSAGE_HISTORY: u64 = 1 << 16;
+    /// Embed Links.
+    pub const EMBED_LINKS: u64 = 1 << 14;
+    /// Attach Files.
+    pub const ATTACH_FILES: u64 = 1 << 15;
+    /// Send TTS Messages.
+    pub const SEND_TTS_MESSAGES: u64 = 1 << 12;
+    /// Send Messages in Threads.
+    pub const SEND_MESSAGES_IN_THREADS: u64 = 1 << 38;
 }
 
 /// The bot's own managed role (Discord creates one when a bot is invited with permissions).
@@ -45,6 +55,8 @@ pub const MODERATOR_ROLE: u64 = 1_100_000_000_000_000_033;
 pub const PLAYER_ROLE: u64 = 1_100_000_000_000_000_034;
 /// A `Role Manager` role: Manage Server and Manage Roles, below the Moderator role.
 pub const ROLE_MANAGER_ROLE: u64 = 1_100_000_000_000_000_035;
+/// A public thread under `#general`.
+pub const THREAD: u64 = 1_100_000_000_000_000_025;
 /// A channel of another guild the bot is also in.
 pub const FOREIGN_CHANNEL: u64 = 1_200_000_000_000_000_020;
 /// That other guild.
@@ -87,8 +99,12 @@ pub struct Channel {
     pub id: u64,
     /// Its name.
     pub name: String,
-    /// 0 text, 5 announcement.
+    /// 0 text, 5 announcement, 11 public thread.
     pub kind: u8,
+    /// A thread's parent channel, whose overwrites it follows.
+    pub parent: Option<u64>,
+    /// Whether a thread is locked (only Manage Threads may post).
+    pub locked: bool,
     /// The guild it belongs to.
     pub guild: u64,
     /// Its permission overwrites.
@@ -106,6 +122,8 @@ pub struct Guild {
     pub members: HashMap<u64, Vec<u64>>,
     /// Every channel the bot can see, the other guild's included.
     pub channels: Vec<Channel>,
+    /// Members in timeout: only View Channel and Read Message History (Discord's rule).
+    pub timed_out: HashSet<u64>,
 }
 
 fn role(id: u64, name: &str, permissions: u64, position: u64) -> Role {
@@ -164,9 +182,13 @@ impl Guild {
             id,
             name: name.to_owned(),
             kind,
+            parent: None,
+            locked: false,
             guild: GUILD_ID,
             overwrites: Vec::new(),
         };
+        let mut thread = channel(THREAD, "match-thread", 11);
+        thread.parent = Some(GENERAL);
         let mut announcements = channel(ANNOUNCEMENTS, "announcements", 5);
         announcements.overwrites.push(Overwrite {
             id: GUILD_ID,
@@ -184,8 +206,10 @@ impl Guild {
                 channel(GENERAL, "general", 0),
                 channel(OFF_TOPIC, "off-topic", 0),
                 announcements,
+                thread,
                 foreign,
             ],
+            timed_out: HashSet::new(),
         }
     }
 
@@ -238,15 +262,39 @@ impl Guild {
     }
 
     /// `user`'s permissions in `channel`, overwrites applied in Discord's order: @everyone,
-    /// then the member's roles (denies, then allows), then the member.
+    /// then the member's roles (denies, then allows), then the member; a thread follows its
+    /// parent's. Then what Discord implies: a timeout leaves View Channel and Read Message
+    /// History; without View Channel nothing is left; without Send Messages no mentions,
+    /// embeds, files or TTS.
     pub fn permissions_in(&self, user: u64, channel: u64) -> u64 {
         let base = self.base_permissions(user);
         if base & bits::ADMINISTRATOR != 0 || user == self.owner {
             return ALL_PERMISSIONS;
         }
-        let Some(channel) = self.channel(channel).filter(|c| c.guild == GUILD_ID) else {
+        let channel = self
+            .channel(channel)
+            .and_then(|c| c.parent.and_then(|p| self.channel(p)).or(Some(c)));
+        let Some(channel) = channel.filter(|c| c.guild == GUILD_ID) else {
             return base;
         };
+        let mut permissions = self.overwritten(user, channel, base);
+        if self.timed_out.contains(&user) {
+            permissions &= bits::VIEW_CHANNEL | bits::READ_MESSAGE_HISTORY;
+        }
+        if permissions & bits::VIEW_CHANNEL == 0 {
+            return 0;
+        }
+        if permissions & bits::SEND_MESSAGES == 0 {
+            permissions &= !(bits::MENTION_EVERYONE
+                | bits::EMBED_LINKS
+                | bits::ATTACH_FILES
+                | bits::SEND_TTS_MESSAGES);
+        }
+        permissions
+    }
+
+    /// `base` with `channel`'s overwrites for `user` applied.
+    fn overwritten(&self, user: u64, channel: &Channel, base: u64) -> u64 {
         let roles = self.roles_of(user);
         let mut permissions = base;
         let everyone = channel
@@ -292,6 +340,15 @@ impl Guild {
         let position = self.channels.iter().position(|x| x.id == id).unwrap_or(0);
         let mut value = payloads::channel(c.id, &c.name, c.kind, position as u64);
         value["guild_id"] = json!(c.guild.to_string());
+        if let Some(parent) = c.parent {
+            value["parent_id"] = json!(parent.to_string());
+            value["thread_metadata"] = json!({
+                "archived": false, "auto_archive_duration": 1440, "locked": c.locked,
+                "archive_timestamp": "2026-01-01T00:00:00.000000+00:00",
+                "create_timestamp": "2026-01-01T00:00:00.000000+00:00",
+            });
+            value["permission_overwrites"] = json!([]);
+        }
         value["permission_overwrites"] = c
             .overwrites
             .iter()
@@ -317,6 +374,9 @@ impl Guild {
         if user == APP_ID && with_user {
             member["user"] = payloads::bot_user();
         }
+        if self.timed_out.contains(&user) {
+            member["communication_disabled_until"] = json!("2099-01-01T00:00:00.000000+00:00");
+        }
         member
     }
 
@@ -329,7 +389,7 @@ impl Guild {
     pub fn channels_json(&self) -> Vec<Value> {
         self.channels
             .iter()
-            .filter(|c| c.guild == GUILD_ID)
+            .filter(|c| c.guild == GUILD_ID && c.parent.is_none())
             .filter_map(|c| self.channel_json(c.id))
             .collect()
     }
