@@ -112,6 +112,34 @@ async fn watch_database(db: db::Db, health: Arc<Health>, shutdown: CancellationT
     }
 }
 
+/// How often posts a passing failure left pending are tried again.
+const PUBLICATION_RETRY: Duration = Duration::from_secs(60);
+
+/// Makes the tryout posts left pending: at once everything queued before this start, then
+/// every [`PUBLICATION_RETRY`] what is older than a wizard can still be publishing itself
+/// (six requests, each at most `http_timeout`, with room to spare), until `shutdown`.
+async fn finish_publications(
+    http: Arc<serenity::http::Http>,
+    db: db::Db,
+    http_timeout: Duration,
+    shutdown: CancellationToken,
+) {
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64)
+    };
+    commands::publication::resume(&http, &db, now()).await;
+    let settled = i64::try_from((http_timeout * 10).as_secs()).unwrap_or(i64::MAX);
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(PUBLICATION_RETRY) => {}
+            () = shutdown.cancelled() => return,
+        }
+        commands::publication::resume(&http, &db, now().saturating_sub(settled)).await;
+    }
+}
+
 /// Why the process ended badly, as the exit code `main` should use.
 pub fn exit_code(error: &anyhow::Error) -> u8 {
     if error.chain().any(|e| e.is::<bot::AuthFailed>()) {
@@ -159,11 +187,13 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
     ));
 
     let mut client = bot::client(http, state.clone()).await?;
-    // Tryouts confirmed just before a crash get their posts now.
-    state.tasks.spawn({
-        let (http, db) = (client.http.clone(), db.clone());
-        async move { commands::publication::resume(&http, &db).await }
-    });
+    // Tryouts confirmed just before a crash get their posts now, and passing failures later.
+    tokio::spawn(finish_publications(
+        client.http.clone(),
+        db.clone(),
+        state.config.http_timeout,
+        cancel.clone(),
+    ));
     let shard_manager = client.shard_manager.clone();
     health.attach(shard_manager.clone());
     tokio::spawn(health.clone().watch_stage(cancel.clone()));

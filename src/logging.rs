@@ -41,6 +41,9 @@ pub fn init(token: &Token, format: LogFormat) -> WorkerGuard {
         .thread_name("log-writer")
         .finish(io::stdout());
     let _first = DROPPED.set(stdout.error_counter());
+    // A panic's message goes through the log, and so through the redacting writer, rather
+    // than to stderr as it is.
+    std::panic::set_hook(Box::new(|info| tracing::error!(panic = %info, "panicked")));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(Redacting::new(token, stdout));

@@ -30,8 +30,8 @@ async fn main() -> ExitCode {
     match run(config, shutdown::signal()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
+            // Through the log only: its writer blanks secrets, stderr would not.
             tracing::error!("{err:#}");
-            eprintln!("error: {err:#}");
             ExitCode::from(exit_code(&err))
         }
     }

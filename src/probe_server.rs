@@ -40,7 +40,7 @@ impl Limits {
     pub const PROBES: Limits = Limits {
         connections: 16,
         per_second: 200,
-        header_timeout: Duration::from_secs(5),
+        header_timeout: Duration::from_secs(2),
         connection_timeout: Duration::from_secs(10),
         max_header_bytes: 8 * 1024,
     };

@@ -882,3 +882,97 @@ async fn typing_cancel_at_the_menu_or_the_summary_leaves_nothing_clickable() {
     assert_eq!(bob_standing(&bot).await, None, "saved after a typed cancel");
     sim.assert_clean();
 }
+
+/// A role saved as the tryout role before the rules existed (or given moderator permissions
+/// since) is checked again when a tryout would hand it out: it is not.
+#[tokio::test]
+async fn a_tryout_role_that_became_dangerous_is_not_handed_out() {
+    let (sim, bot) = start_ready().await;
+    let db = Db::connect(&bot.database_url).await.unwrap();
+    let dangerous = novera_assistant::db::SettingsUpdate {
+        add_role: Some(MODERATOR_ROLE),
+        ..Default::default()
+    };
+    db.update_settings(GuildId::new(GUILD_ID), &dangerous)
+        .await
+        .unwrap();
+    db.close().await;
+    let dm_channel = start_tryout(&sim, "CF").await;
+    let summary = answer_all(&sim, dm_channel).await;
+    let since = message_count(&sim);
+    sim.click(ALICE, &summary, &component(&summary, 0, 0));
+    let saved = dm(&sim, ALICE, since, "Saved.").await;
+    assert!(
+        saved["content"].as_str().unwrap().contains("I didn't give"),
+        "{saved}"
+    );
+    assert!(
+        !sim.role_changes()
+            .iter()
+            .any(|(_, _, role)| *role == MODERATOR_ROLE),
+        "the moderator role was handed out: {:?}",
+        sim.role_changes()
+    );
+    assert!(!sim.with_guild(|g| g.roles_of(BOB).contains(&MODERATOR_ROLE)));
+    sim.assert_clean();
+}
+
+/// A post that fails for a passing reason (a 500) stays pending and is made later, once; the
+/// steps that succeeded are not repeated.
+#[tokio::test]
+async fn a_post_that_failed_for_a_passing_reason_is_made_at_the_next_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = format!("sqlite://{}", dir.path().join("retry.db").display());
+    let options = || BotOptions {
+        database_url: Some(database_url.clone()),
+        wait_timeout: Some(30),
+        ..BotOptions::default()
+    };
+    let sim = Sim::start().await;
+    let mut bot = Bot::start_with(&sim, options()).await;
+    bot.wait_health(200, Duration::from_secs(20)).await;
+    configure(&sim).await;
+    let dm_channel = start_tryout(&sim, "CF").await;
+    let summary = answer_all(&sim, dm_channel).await;
+    sim.fail_next(1, 500, &format!("/channels/{GENERAL}/messages"));
+    let since = message_count(&sim);
+    sim.click(ALICE, &summary, &component(&summary, 0, 0));
+    let saved = dm(&sim, ALICE, since, "Saved.").await;
+    assert!(
+        saved["content"].as_str().unwrap().contains("try again"),
+        "{saved}"
+    );
+    let made = |sim: &Sim, channel: u64| {
+        sim.requests()
+            .iter()
+            .filter(|r| {
+                r.method == "POST"
+                    && r.path == format!("/channels/{channel}/messages")
+                    && r.status == 200
+            })
+            .count()
+    };
+    assert_eq!((made(&sim, GENERAL), made(&sim, OFF_TOPIC)), (0, 1));
+    let db = Db::connect(&database_url).await.unwrap();
+    assert_eq!(db.pending_publications(i64::MAX).await.unwrap().len(), 1);
+    bot.kill_hard().await;
+
+    let since = message_count(&sim);
+    let mut bot = Bot::start_with(&sim, options()).await;
+    bot.wait_health(200, Duration::from_secs(20)).await;
+    post_in(&sim, GENERAL, since).await;
+    for _ in 0..100 {
+        if db.pending_publications(i64::MAX).await.unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(db.pending_publications(i64::MAX).await.unwrap().is_empty());
+    assert_eq!(
+        (made(&sim, GENERAL), made(&sim, OFF_TOPIC)),
+        (1, 1),
+        "the results posted once, the value not again"
+    );
+    drop(bot);
+    sim.assert_clean();
+}

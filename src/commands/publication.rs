@@ -1,16 +1,21 @@
 //! What a confirmed tryout makes public: the results post, the value post, the roles and the
 //! player's DM.
 //!
-//! The evaluation's transaction also queues its publication (`tryout_publications`); each
-//! step is recorded once tried, and the row is removed when all are. A step that fails (a
-//! missing permission, say) is reported to the evaluator rather than retried. At startup
-//! [`resume`] finishes every publication a crash interrupted, so a confirmed tryout always
-//! gets its posts. A step interrupted between its request and its record may happen twice;
-//! none is ever skipped.
+//! The evaluation's transaction also queues its publication (`tryout_publications`). Each step
+//! is recorded once it succeeded or failed for a reason a retry cannot fix (a missing
+//! permission, a role the settings may no longer name), which is reported; a step that failed
+//! for a passing reason (a timeout, a 5xx, a 429) stays pending. The row is removed when every
+//! step is recorded. [`resume`] finishes what is pending: at startup for everything a crash
+//! interrupted, and every minute for what a passing failure left (once the wizard that queued
+//! it is surely done). Posts carry a nonce Discord deduplicates, so a post retried soon after
+//! an attempt whose answer was lost is not made twice.
+//!
+//! One process per database: two bots sharing one file would both resume the same rows.
 
 use poise::serenity_prelude as serenity;
-use serenity::{ChannelId, CreateAllowedMentions, CreateMessage, Http};
+use serenity::{ChannelId, CreateAllowedMentions, CreateMessage, Http, Nonce, RoleId};
 
+use super::access::{self, Standing};
 use crate::db::{Db, GuildSettings, Publication};
 use crate::values::format_value;
 
@@ -25,6 +30,16 @@ const REMOVE_ROLE: u32 = 1 << 3;
 /// The player's DM.
 const PLAYER_DM: u32 = 1 << 4;
 
+/// How a step went.
+enum Outcome {
+    /// Done (or nothing to do).
+    Done,
+    /// Failed for good: recorded as done, and this is told to the evaluator.
+    Failed(String),
+    /// Failed for a passing reason: left pending, tried again later.
+    Retry(String),
+}
+
 /// Does every step of `publication` not yet done, with `settings` as they are now. Returns
 /// what went wrong, for the evaluator.
 pub async fn publish(
@@ -34,27 +49,32 @@ pub async fn publish(
     publication: &Publication,
 ) -> anyhow::Result<Vec<String>> {
     let mut notes = Vec::new();
+    let mut pending = false;
     for step in [RESULTS, VALUE, ADD_ROLE, REMOVE_ROLE, PLAYER_DM] {
         if publication.done & step != 0 {
             continue;
         }
-        if let Some(note) = run_step(http, settings, publication, step).await {
-            notes.push(note);
+        match run_step(http, settings, publication, step).await {
+            Outcome::Done => {}
+            Outcome::Failed(note) => notes.push(note),
+            Outcome::Retry(note) => {
+                notes.push(format!("{note} I'll try again in a few minutes."));
+                pending = true;
+                continue;
+            }
         }
         db.publication_step_done(publication.evaluation_id, step)
             .await?;
     }
-    db.publication_finished(publication.evaluation_id).await?;
+    if !pending {
+        db.publication_finished(publication.evaluation_id).await?;
+    }
     Ok(notes)
 }
 
-/// Finishes every publication left behind by an earlier run (confirmed before now). Failures
-/// are logged.
-pub async fn resume(http: &Http, db: &Db) {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
-    let pending = match db.pending_publications(now).await {
+/// Finishes every publication queued up to `until` (Unix seconds). Failures are logged.
+pub async fn resume(http: &Http, db: &Db, until: i64) {
+    let pending = match db.pending_publications(until).await {
         Ok(pending) => pending,
         Err(err) => {
             tracing::error!(
@@ -84,7 +104,7 @@ async fn resume_one(http: &Http, db: &Db, id: i64) -> anyhow::Result<()> {
     tracing::info!(
         evaluation = id,
         problems = notes.len(),
-        "finished a tryout's posts after a restart"
+        "made a tryout's pending posts"
     );
     for note in notes {
         tracing::warn!(evaluation = id, "{note}");
@@ -92,73 +112,164 @@ async fn resume_one(http: &Http, db: &Db, id: i64) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs one step; returns what to tell the evaluator if it failed.
+/// Whether a failed request may succeed if tried again: no answer, a 5xx or a 429.
+fn passing(err: &serenity::Error) -> bool {
+    match err {
+        serenity::Error::Http(serenity::HttpError::UnsuccessfulRequest(r)) => {
+            let status = r.status_code.as_u16();
+            status == 429 || status >= 500
+        }
+        serenity::Error::Http(serenity::HttpError::Request(_)) => true,
+        _ => false,
+    }
+}
+
+/// `note` as a failure of the right kind for `err`.
+fn failed(err: &serenity::Error, note: String) -> Outcome {
+    if passing(err) {
+        Outcome::Retry(note)
+    } else {
+        Outcome::Failed(note)
+    }
+}
+
+/// Posts `text` in `channel` at most once per publication step (Discord deduplicates the
+/// nonce for a few minutes).
+async fn post(
+    http: &Http,
+    channel: u64,
+    text: String,
+    publication: &Publication,
+    step: u32,
+) -> Result<(), serenity::Error> {
+    let player = publication.evaluation.player;
+    let message = CreateMessage::new()
+        .content(text)
+        // The player may be pinged; nothing the evaluator typed can ping anyone.
+        .allowed_mentions(CreateAllowedMentions::new().users([player]))
+        .nonce(Nonce::String(format!(
+            "t{}s{step}",
+            publication.evaluation_id
+        )))
+        .enforce_nonce(true);
+    ChannelId::new(channel).send_message(http, message).await?;
+    Ok(())
+}
+
+/// Why the bot must not give or take `role` now (`None` if it may): the same rules `/settings`
+/// applied when it was set, read again, since roles change after they are configured.
+async fn role_refusal(
+    http: &Http,
+    guild: serenity::GuildId,
+    role: RoleId,
+) -> anyhow::Result<Option<String>> {
+    let me = http.get_current_user().await?.id;
+    let Some(bot) = Standing::fetch(http, guild, me).await? else {
+        return Ok(Some("I am not in that server".into()));
+    };
+    let Some(found) = bot.role(role) else {
+        return Ok(Some("that role no longer exists".into()));
+    };
+    if let Some(why) = access::role_for_tryouts(found, guild) {
+        return Ok(Some(why));
+    }
+    if !bot.outranks(found) {
+        return Ok(Some("it is above my highest role".into()));
+    }
+    Ok(None)
+}
+
+/// Runs one step.
 async fn run_step(
     http: &Http,
     settings: &GuildSettings,
     publication: &Publication,
     step: u32,
-) -> Option<String> {
+) -> Outcome {
     let e = &publication.evaluation;
-    // The player may be pinged; nothing the evaluator typed can ping anyone.
-    let mentions = || CreateAllowedMentions::new().users([e.player]);
     match step {
         RESULTS => {
-            let channel = settings.results_channel?;
-            let post = CreateMessage::new()
-                .content(super::tryout::summary(e))
-                .allowed_mentions(mentions());
-            let sent = ChannelId::new(channel).send_message(http, post).await;
-            sent.err().map(|err| {
-                tracing::warn!(error = %err, "could not post tryout results");
-                format!("I couldn't post the results in <#{channel}> (check my permissions there).")
-            })
+            let Some(channel) = settings.results_channel else {
+                return Outcome::Done;
+            };
+            let text = super::tryout::summary(e);
+            match post(http, channel, text, publication, step).await {
+                Ok(()) => Outcome::Done,
+                Err(err) => {
+                    tracing::warn!(error = %err, "could not post tryout results");
+                    let note = format!(
+                        "I couldn't post the results in <#{channel}> (check my permissions there)."
+                    );
+                    failed(&err, note)
+                }
+            }
         }
         VALUE => {
-            let channel = settings.values_channel?;
+            let Some(channel) = settings.values_channel else {
+                return Outcome::Done;
+            };
             let text = format!(
                 "<@{}>'s value is now **{}** (was {}).",
                 e.player,
                 format_value(e.value),
                 format_value(publication.old_value)
             );
-            let post = CreateMessage::new()
-                .content(text)
-                .allowed_mentions(mentions());
-            let sent = ChannelId::new(channel).send_message(http, post).await;
-            sent.err().map(|err| {
-                tracing::warn!(error = %err, "could not post the new value");
-                format!(
-                    "I couldn't announce the value in <#{channel}> (check my permissions there)."
-                )
-            })
+            match post(http, channel, text, publication, step).await {
+                Ok(()) => Outcome::Done,
+                Err(err) => {
+                    tracing::warn!(error = %err, "could not post the new value");
+                    let note = format!(
+                        "I couldn't announce the value in <#{channel}> (check my permissions there)."
+                    );
+                    failed(&err, note)
+                }
+            }
         }
-        ADD_ROLE => {
-            let role = settings.add_role?;
-            let added = http
-                .add_member_role(e.guild, e.player, role.into(), Some("tryout"))
-                .await;
-            added.err().map(|err| {
-                tracing::warn!(error = %err, "could not add the tryout role");
-                format!("I couldn't give <@&{role}> (I need Manage Roles, above that role).")
-            })
-        }
-        REMOVE_ROLE => {
-            let role = settings.remove_role?;
-            let removed = http
-                .remove_member_role(e.guild, e.player, role.into(), Some("tryout"))
-                .await;
-            removed.err().map(|err| {
-                tracing::warn!(error = %err, "could not remove the tryout role");
-                format!("I couldn't remove <@&{role}> (I need Manage Roles, above that role).")
-            })
+        ADD_ROLE | REMOVE_ROLE => {
+            let (configured, verb) = if step == ADD_ROLE {
+                (settings.add_role, "give")
+            } else {
+                (settings.remove_role, "remove")
+            };
+            let Some(role) = configured.map(RoleId::new) else {
+                return Outcome::Done;
+            };
+            match role_refusal(http, e.guild, role).await {
+                Ok(None) => {}
+                Ok(Some(why)) => {
+                    return Outcome::Failed(format!(
+                        "I didn't {verb} <@&{role}>: {why}. Check the role in /settings."
+                    ))
+                }
+                Err(err) => {
+                    tracing::warn!(error = format!("{err:#}"), "could not check a tryout role");
+                    return Outcome::Retry(format!("I couldn't check <@&{role}> just now."));
+                }
+            }
+            let changed = if step == ADD_ROLE {
+                http.add_member_role(e.guild, e.player, role, Some("tryout"))
+                    .await
+            } else {
+                http.remove_member_role(e.guild, e.player, role, Some("tryout"))
+                    .await
+            };
+            match changed {
+                Ok(()) => Outcome::Done,
+                Err(err) => {
+                    tracing::warn!(error = %err, "could not {verb} the tryout role");
+                    let note = format!(
+                        "I couldn't {verb} <@&{role}> (I need Manage Roles, above that role)."
+                    );
+                    failed(&err, note)
+                }
+            }
         }
         _ => {
             let notice = format!(
                 "Your tryout is done: your value is now {}.",
                 format_value(e.value)
             );
-            // Closed DMs are the player's choice: nothing to report.
+            // Closed DMs are the player's choice: nothing to report or retry.
             match e.player.create_dm_channel(http).await {
                 Ok(dm) => {
                     if let Err(err) = dm.id.say(http, notice).await {
@@ -167,7 +278,7 @@ async fn run_step(
                 }
                 Err(err) => tracing::debug!(error = %err, "could not open a DM with the player"),
             }
-            None
+            Outcome::Done
         }
     }
 }

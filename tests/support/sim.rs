@@ -1501,6 +1501,20 @@ fn create_message(inner: &Arc<Inner>, channel: &str, body: Option<&Value>) -> Re
         if is_dm.is_none() && world.guild.permissions_in(APP_ID, channel) & needed != needed {
             return discord_error(403, 50013, "Missing Permissions");
         }
+        // With enforce_nonce, a nonce the bot already used in this channel returns that
+        // message and creates none (Discord keeps nonces a few minutes; the simulator, always).
+        let body_nonce = body.and_then(|b| b.get("nonce")).filter(|n| !n.is_null());
+        let enforce = body.is_some_and(|b| b["enforce_nonce"] == true);
+        if let (Some(nonce), true) = (body_nonce, enforce) {
+            let earlier = world
+                .messages
+                .iter()
+                .find(|m| m["nonce"] == *nonce && id_of(&m["channel_id"]) == channel)
+                .cloned();
+            if let Some(earlier) = earlier {
+                return axum::Json(earlier).into_response();
+            }
+        }
         if let Some(user) = is_dm {
             if world.dms_closed.contains(&user) {
                 return discord_error(403, 50007, "Cannot send messages to this user");
@@ -1509,7 +1523,14 @@ fn create_message(inner: &Arc<Inner>, channel: &str, body: Option<&Value>) -> Re
         if world.forbidden_channels.contains(&channel) {
             return discord_error(403, 50013, "Missing Permissions");
         }
-        new_bot_message(&mut world, channel, body.unwrap_or(&Value::Null))
+        let mut msg = new_bot_message(&mut world, channel, body.unwrap_or(&Value::Null));
+        if let Some(nonce) = body_nonce {
+            msg["nonce"] = nonce.clone();
+            if let Some(stored) = world.messages.last_mut() {
+                stored["nonce"] = nonce.clone();
+            }
+        }
+        msg
     };
     dispatch(inner, "MESSAGE_CREATE", msg.clone());
     // Discord's create-message response carries no guild id (its MESSAGE_CREATE does).
