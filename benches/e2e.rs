@@ -324,6 +324,25 @@ async fn main() {
     // Kept apart from the figure: the benchmark's own fork, before the bot exists.
     let mut spawn_calls = Vec::new();
     let mut idle = Figure::new("idle RSS", "MiB abs", "≤ 10 MiB");
+    let mut idle_anon = Figure::new("idle RssAnon", "MiB abs", "≤ 4 MiB");
+    let mut guilds_anon = Figure::new(
+        "RssAnon growth after GUILD_CREATE of 1,000 guilds × 100 members",
+        "MiB",
+        "≤ +2 MiB",
+    );
+    let mut guild_cpu_small = Figure::new(
+        "bot CPU per GUILD_CREATE, only the bot's member (no presence intent)",
+        "µs",
+        "< Python's",
+    );
+    let mut guild_cpu_large = Figure::new(
+        "bot CPU per GUILD_CREATE with 100 members",
+        "µs",
+        "< Python's (~1,600 µs)",
+    );
+    let mut asks_anon = Figure::new("RssAnon growth, 2,000 `/ask` pending", "MiB", "≤ +5 MiB");
+    let mut asks_anon_after =
+        Figure::new("… RssAnon after all answered, vs before", "MiB", "≤ +1 MiB");
     let mut guilds = Figure::new(
         "RSS growth after GUILD_CREATE of 1,000 guilds × 100 members",
         "MiB",
@@ -376,7 +395,40 @@ async fn main() {
             let pid = bot.pid();
             let idle_rss = rss_mib(pid);
             idle.values.push(idle_rss);
+            let idle_anon_mib = status_kib(pid, "RssAnon") / 1024.0;
+            idle_anon.values.push(idle_anon_mib);
 
+            // 1,000 guilds as Discord sends them to this bot: only its own member.
+            let cpu_before = cpu_secs(pid);
+            for g in 0..1000u64 {
+                let id = 7_000_000_000_000_000_000 + g * 1000;
+                let mut guild = payloads::synthetic_guild(id, 0, 0);
+                let mut me = payloads::member(payloads::APP_ID, false);
+                me["user"] = payloads::bot_user();
+                guild["members"] = json!([me]);
+                guild["member_count"] = json!(1);
+                sim.dispatch("GUILD_CREATE", guild);
+                if g % 50 == 0 {
+                    tokio::task::yield_now().await;
+                }
+            }
+            let marks = sim.mark();
+            let ping = sim.slash(BOB, GENERAL, "ping", json!([]));
+            sim.wait_request(
+                "a ping after the small guilds",
+                marks,
+                Duration::from_secs(60),
+                |r| is_callback(r, ping.id),
+            )
+            .await;
+            guild_cpu_small
+                .values
+                .push((cpu_secs(pid) - cpu_before) / 1000.0 * 1e6);
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let anon_before_guilds = status_kib(pid, "RssAnon") / 1024.0;
+            let rss_before_guilds = rss_mib(pid);
+
+            let cpu_before = cpu_secs(pid);
             for g in 0..1000u64 {
                 let id = 3_000_000_000_000_000_000 + g * 1000;
                 sim.dispatch(
@@ -397,8 +449,14 @@ async fn main() {
                 |r| is_callback(r, ping.id),
             )
             .await;
+            guild_cpu_large
+                .values
+                .push((cpu_secs(pid) - cpu_before) / 1000.0 * 1e6);
             tokio::time::sleep(Duration::from_secs(2)).await;
-            guilds.values.push(rss_mib(pid) - idle_rss);
+            guilds.values.push(rss_mib(pid) - rss_before_guilds);
+            guilds_anon
+                .values
+                .push(status_kib(pid, "RssAnon") / 1024.0 - anon_before_guilds);
 
             let (mut lat, bot_us, own_us, fds) = ping_load(&sim, &bot, 500, 4).await;
             ping_p99.values.push(percentile(&mut lat, 99.0));
@@ -516,6 +574,7 @@ async fn main() {
                 );
             }
             asks.values.push(pending_rss - before);
+            asks_anon.values.push(anon_growth);
             let loaded_cpu = cpu_per_message(UNRELATED).await;
             unrelated.values.push(loaded_cpu / base_cpu);
             let followups = sim.followup_count();
@@ -531,6 +590,9 @@ async fn main() {
             let after_5s = rss_mib(pid) - before;
             let _ = writeln!(notes, "- run {}, all answered: RSS {after_1s:+.1} MiB after 1 s, {after_5s:+.1} MiB after 5 s. Trims: {}", run + 1, trims(&bot.logs()));
             asks_after.values.push(after_1s);
+            asks_anon_after
+                .values
+                .push(status_kib(pid, "RssAnon") / 1024.0 - before_anon);
             drop(bot);
             drop(sim);
         }
@@ -581,12 +643,18 @@ async fn main() {
     for figure in [
         &cold,
         &idle,
+        &idle_anon,
         &guilds,
+        &guilds_anon,
+        &guild_cpu_small,
+        &guild_cpu_large,
         &ping_p99,
         &ping_cpu,
         &best_rate,
         &asks,
+        &asks_anon,
         &asks_after,
+        &asks_anon_after,
         &lateness,
         &unrelated,
         &flooded,

@@ -17,13 +17,7 @@ async fn open(sim: &Sim) -> (Interaction, Value) {
 
 /// `user` runs /announce in #general; returns the interaction and its step-1 message.
 async fn open_as(sim: &Sim, user: u64) -> (Interaction, Value) {
-    let marks = sim.mark();
-    let announce = sim.slash(user, GENERAL, "announce", json!([]));
-    let reply = sim
-        .wait_request("the /announce step 1", marks, REACT, |r| {
-            is_callback(r, announce.id)
-        })
-        .await;
+    let (announce, reply) = run_command_with(sim, user, GENERAL, "announce", json!([])).await;
     assert_eq!(
         reply.body.as_ref().unwrap()["data"]["flags"]
             .as_u64()
@@ -336,11 +330,7 @@ async fn each_step_timing_out_posts_nothing_and_disables_the_components() {
 async fn refusals_non_staff_forbidden_channel_and_too_long() {
     let (sim, _bot) = start_ready().await;
     // Bob has no Manage Messages and there is no staff role.
-    let marks = sim.mark();
-    let bob = sim.slash(BOB, GENERAL, "announce", json!([]));
-    let reply = sim
-        .wait_request("Bob's refusal", marks, REACT, |r| is_callback(r, bob.id))
-        .await;
+    let (_, reply) = run_command_with(&sim, BOB, GENERAL, "announce", json!([])).await;
     assert!(
         content(&reply).contains("Manage Messages"),
         "{}",
@@ -425,14 +415,7 @@ async fn click_post_as(sim: &Sim, user: u64, preview: &Value) -> String {
 async fn the_destination_decides_who_may_post_and_ping() {
     let (sim, _bot) = start_ready().await;
     // Bob has Manage Messages in #general only (a member overwrite).
-    sim.edit_guild(|g| {
-        g.channel_mut(GENERAL).unwrap().overwrites.push(Overwrite {
-            id: BOB,
-            member: true,
-            allow: bits::MANAGE_MESSAGES,
-            deny: 0,
-        });
-    });
+    sim.edit_guild(|g| g.allow_in(GENERAL, BOB, bits::MANAGE_MESSAGES));
     let (_, message) = open_as(&sim, BOB).await;
     // #announcements is read-only for members: refused, and the menu comes back.
     let marks = sim.mark();
@@ -648,14 +631,7 @@ async fn manage_server_without_manage_messages_may_announce() {
 #[tokio::test]
 async fn post_rechecks_the_mention_and_timeouts() {
     let (sim, _bot) = start_ready().await;
-    sim.edit_guild(|g| {
-        g.channel_mut(GENERAL).unwrap().overwrites.push(Overwrite {
-            id: BOB,
-            member: true,
-            allow: bits::MANAGE_MESSAGES,
-            deny: 0,
-        });
-    });
+    sim.edit_guild(|g| g.allow_in(GENERAL, BOB, bits::MANAGE_MESSAGES));
     // The Evaluator role is mentionable when Bob picks it, and no longer when he posts.
     let (_, message) = open_as(&sim, BOB).await;
     let role = EVALUATOR_ROLE.to_string();

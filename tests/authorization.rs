@@ -9,13 +9,7 @@ use support::*;
 
 /// `user` runs `/settings` with `options`; returns what they are told.
 async fn settings(sim: &Sim, user: u64, options: Value) -> String {
-    let marks = sim.mark();
-    let run = sim.slash(user, GENERAL, "settings", options);
-    let reply = sim
-        .wait_request("the /settings answer", marks, REACT, |r| {
-            is_callback(r, run.id)
-        })
-        .await;
+    let (_, reply) = run_command_with(sim, user, GENERAL, "settings", options).await;
     content(&reply)
 }
 
@@ -104,16 +98,7 @@ async fn a_role_above_the_bot_and_everyone_as_staff_are_refused() {
 #[tokio::test]
 async fn ask_is_refused_where_the_member_cannot_write() {
     let (sim, _bot) = start_ready().await;
-    let marks = sim.mark();
-    let ask = sim.slash(
-        BOB,
-        ANNOUNCEMENTS,
-        "ask",
-        json!([{"name": "question", "type": 3, "value": "# Free nitro: [discord.gift](https://example.com)"}]),
-    );
-    let reply = sim
-        .wait_request("the refusal", marks, REACT, |r| is_callback(r, ask.id))
-        .await;
+    let (_, reply) = run_command_with(&sim, BOB, ANNOUNCEMENTS, "ask", json!([{"name": "question", "type": 3, "value": "# Free nitro: [discord.gift](https://example.com)"}])).await;
     let body = reply.body.as_ref().unwrap();
     assert_eq!(
         body["data"]["flags"].as_u64().unwrap_or(0) & 64,
@@ -139,30 +124,15 @@ async fn ask_is_refused_where_the_member_cannot_write() {
 async fn ask_in_a_thread_needs_send_messages_in_threads() {
     let (sim, _bot) = start_ready().await;
     // Bob may write in #general but not in its threads.
-    let marks = sim.mark();
-    let ask = sim.slash(BOB, THREAD, "ask", json!([]));
-    let reply = sim
-        .wait_request("the refusal", marks, REACT, |r| is_callback(r, ask.id))
-        .await;
+    let (_, reply) = run_command_with(&sim, BOB, THREAD, "ask", json!([])).await;
     assert!(
         content(&reply).contains("can't send messages"),
         "{}",
         content(&reply)
     );
     // With the permission he may.
-    sim.edit_guild(|g| {
-        g.channel_mut(GENERAL).unwrap().overwrites.push(Overwrite {
-            id: BOB,
-            member: true,
-            allow: bits::SEND_MESSAGES_IN_THREADS,
-            deny: 0,
-        });
-    });
-    let marks = sim.mark();
-    let ask = sim.slash(BOB, THREAD, "ask", json!([]));
-    let reply = sim
-        .wait_request("the question", marks, REACT, |r| is_callback(r, ask.id))
-        .await;
+    sim.edit_guild(|g| g.allow_in(GENERAL, BOB, bits::SEND_MESSAGES_IN_THREADS));
+    let (_, reply) = run_command_with(&sim, BOB, THREAD, "ask", json!([])).await;
     assert!(
         content(&reply).contains("Say something!"),
         "{}",

@@ -183,11 +183,7 @@ async fn livez_stays_200_while_health_says_reconnecting() {
 #[tokio::test]
 async fn status_shows_version_uptime_latency_servers_waits_and_memory() {
     let (sim, _bot) = start_ready().await;
-    let marks = sim.mark();
-    let status = sim.slash(BOB, GENERAL, "status", json!([]));
-    let reply = sim
-        .wait_request("/status", marks, REACT, |r| is_callback(r, status.id))
-        .await;
+    let (_, reply) = run_command_with(&sim, BOB, GENERAL, "status", json!([])).await;
     let embed = &reply.body.as_ref().unwrap()["data"]["embeds"][0];
     let fields: BTreeMap<String, String> = embed["fields"]
         .as_array()
@@ -286,13 +282,7 @@ async fn a_stalled_stdout_does_not_stall_the_bot() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    sim.wait_for("slash command registration", REACT, |v| {
-        v.requests()
-            .iter()
-            .any(|r| r.method == "PUT" && r.path.ends_with("/commands"))
-            .then_some(())
-    })
-    .await;
+    wait_registered(&sim).await;
     for _ in 0..20 {
         let reply = run_command(&sim, BOB, GENERAL, "ping").await;
         assert!(content(&reply).contains("Pong"));

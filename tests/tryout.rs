@@ -215,18 +215,14 @@ async fn a_full_tryout_saves_posts_and_ranks() {
         .unwrap();
     assert_eq!(history.len(), 1);
     assert!(history[0].evaluation_id.is_some());
-    let marks = sim.mark();
-    let value = sim.slash(
+    let (_, reply) = run_command_with(
+        &sim,
         CAROL,
         GENERAL,
         "value",
         json!([{"name": "member", "type": 6, "value": BOB.to_string()}]),
-    );
-    let reply = sim
-        .wait_request("the /value answer", marks, REACT, |r| {
-            is_callback(r, value.id)
-        })
-        .await;
+    )
+    .await;
     assert!(
         content(&reply).contains("¥35 million") && content(&reply).contains("#1"),
         "{}",
@@ -290,18 +286,14 @@ async fn a_step_that_times_out_saves_nothing_and_says_so() {
 async fn refusals_non_evaluator_closed_dms_and_a_second_wizard() {
     let (sim, _bot) = start_ready_with(SimOptions::default(), waiting(30)).await;
     // Bob is no evaluator.
-    let marks = sim.mark();
-    let refused = sim.slash(
+    let (_, reply) = run_command_with(
+        &sim,
         BOB,
         GENERAL,
         "tryout",
         json!([{"name": "member", "type": 6, "value": CAROL.to_string()}]),
-    );
-    let reply = sim
-        .wait_request("Bob's refusal", marks, REACT, |r| {
-            is_callback(r, refused.id)
-        })
-        .await;
+    )
+    .await;
     assert!(
         content(&reply).contains("only members with"),
         "{}",
@@ -317,18 +309,14 @@ async fn refusals_non_evaluator_closed_dms_and_a_second_wizard() {
 
     // A second /tryout while one runs is refused.
     start_tryout(&sim, "CM").await;
-    let marks = sim.mark();
-    let second = sim.slash(
+    let (_, reply) = run_command_with(
+        &sim,
         ALICE,
         GENERAL,
         "tryout",
         json!([{"name": "member", "type": 6, "value": CAROL.to_string()}]),
-    );
-    let reply = sim
-        .wait_request("the second tryout's refusal", marks, REACT, |r| {
-            is_callback(r, second.id)
-        })
-        .await;
+    )
+    .await;
     assert!(
         content(&reply).contains("already have a tryout running"),
         "{}",
@@ -429,10 +417,7 @@ async fn rankings_page_for_the_invoker_only_and_expire() {
         .unwrap();
     }
     let marks = sim.mark();
-    let rankings = sim.slash(BOB, GENERAL, "rankings", json!([]));
-    let first = sim
-        .wait_request("page 1", marks, REACT, |r| is_callback(r, rankings.id))
-        .await;
+    let (rankings, first) = run_command_with(&sim, BOB, GENERAL, "rankings", json!([])).await;
     assert!(content(&first).contains("page 1/2"), "{}", content(&first));
     let board = sim
         .wait_for("the rankings message", REACT, |v| {
@@ -593,6 +578,28 @@ async fn roles_are_applied_after_a_confirmed_tryout() {
     sim.assert_clean();
 }
 
+/// A database file that outlives the bot processes of one test (kept while the dir lives).
+fn lasting_database(name: &str) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!(
+        "sqlite://{}",
+        dir.path().join(format!("{name}.db")).display()
+    );
+    (dir, url)
+}
+
+/// Starts a bot on the database at `url` and waits until it is ready.
+async fn start_on(sim: &Sim, url: &str) -> Bot {
+    let options = BotOptions {
+        database_url: Some(url.to_owned()),
+        wait_timeout: Some(30),
+        ..BotOptions::default()
+    };
+    let mut bot = Bot::start_with(sim, options).await;
+    bot.wait_health(200, Duration::from_secs(20)).await;
+    bot
+}
+
 /// Checks the database after a crash: intact, and no value without its history.
 async fn assert_consistent(database_url: &str) {
     let pool = sqlx::SqlitePool::connect(database_url).await.unwrap();
@@ -624,18 +631,11 @@ async fn assert_consistent(database_url: &str) {
 
 #[tokio::test]
 async fn sigkill_mid_wizard_and_after_confirm_leaves_nothing_half_written() {
-    let dir = tempfile::tempdir().unwrap();
-    let database_url = format!("sqlite://{}", dir.path().join("crash.db").display());
-    let options = || BotOptions {
-        database_url: Some(database_url.clone()),
-        wait_timeout: Some(30),
-        ..BotOptions::default()
-    };
+    let (_dir, database_url) = lasting_database("crash");
     let sim = Sim::start().await;
 
     // Killed in the middle of the ratings.
-    let mut bot = Bot::start_with(&sim, options()).await;
-    bot.wait_health(200, Duration::from_secs(20)).await;
+    let mut bot = start_on(&sim, &database_url).await;
     configure(&sim).await;
     let dm_channel = start_tryout(&sim, "CF").await;
     let since = message_count(&sim);
@@ -654,8 +654,7 @@ async fn sigkill_mid_wizard_and_after_confirm_leaves_nothing_half_written() {
     db.close().await;
 
     // Killed right after Confirm is acknowledged: either everything is saved or nothing.
-    let mut bot = Bot::start_with(&sim, options()).await;
-    bot.wait_health(200, Duration::from_secs(20)).await;
+    let mut bot = start_on(&sim, &database_url).await;
     let dm_channel = start_tryout(&sim, "CF").await;
     let summary = answer_all(&sim, dm_channel).await;
     let marks = sim.mark();
@@ -668,20 +667,15 @@ async fn sigkill_mid_wizard_and_after_confirm_leaves_nothing_half_written() {
     assert_consistent(&database_url).await;
 
     // And the bot starts again on that database and serves from it.
-    let mut bot = Bot::start_with(&sim, options()).await;
-    bot.wait_health(200, Duration::from_secs(20)).await;
-    let marks = sim.mark();
-    let value = sim.slash(
+    let _bot = start_on(&sim, &database_url).await;
+    let (_, reply) = run_command_with(
+        &sim,
         CAROL,
         GENERAL,
         "value",
         json!([{"name": "member", "type": 6, "value": BOB.to_string()}]),
-    );
-    let reply = sim
-        .wait_request("/value after the crash", marks, REACT, |r| {
-            is_callback(r, value.id)
-        })
-        .await;
+    )
+    .await;
     let text = content(&reply);
     assert!(
         text.contains("¥35 million") || text.contains("no value yet"),
@@ -693,16 +687,14 @@ async fn sigkill_mid_wizard_and_after_confirm_leaves_nothing_half_written() {
 #[tokio::test]
 async fn nobody_evaluates_themselves() {
     let (sim, bot) = start_ready().await;
-    let marks = sim.mark();
-    let own = sim.slash(
+    let (_, reply) = run_command_with(
+        &sim,
         ALICE,
         GENERAL,
         "tryout",
         json!([{"name": "member", "type": 6, "value": ALICE.to_string()}]),
-    );
-    let reply = sim
-        .wait_request("the refusal", marks, REACT, |r| is_callback(r, own.id))
-        .await;
+    )
+    .await;
     assert!(
         content(&reply).contains("can't evaluate yourself"),
         "{}",
@@ -755,16 +747,9 @@ async fn an_evaluator_who_loses_the_role_mid_wizard_cannot_save() {
 /// A crash after Confirm but before the posts: the next start makes them, once each.
 #[tokio::test]
 async fn posts_interrupted_by_a_crash_are_made_at_the_next_start() {
-    let dir = tempfile::tempdir().unwrap();
-    let database_url = format!("sqlite://{}", dir.path().join("outbox.db").display());
-    let options = || BotOptions {
-        database_url: Some(database_url.clone()),
-        wait_timeout: Some(30),
-        ..BotOptions::default()
-    };
+    let (_dir, database_url) = lasting_database("outbox");
     let sim = Sim::start().await;
-    let mut bot = Bot::start_with(&sim, options()).await;
-    bot.wait_health(200, Duration::from_secs(20)).await;
+    let mut bot = start_on(&sim, &database_url).await;
     configure(&sim).await;
     // The results post hangs: the process dies with the evaluation saved and nothing posted.
     sim.hang_requests(&format!("/channels/{GENERAL}/messages"));
@@ -793,8 +778,7 @@ async fn posts_interrupted_by_a_crash_are_made_at_the_next_start() {
 
     sim.stop_hanging();
     let since = message_count(&sim);
-    let mut bot = Bot::start_with(&sim, options()).await;
-    bot.wait_health(200, Duration::from_secs(20)).await;
+    let bot = start_on(&sim, &database_url).await;
     let results = post_in(&sim, GENERAL, since).await;
     assert!(results["content"]
         .as_str()
@@ -921,16 +905,9 @@ async fn a_tryout_role_that_became_dangerous_is_not_handed_out() {
 /// steps that succeeded are not repeated.
 #[tokio::test]
 async fn a_post_that_failed_for_a_passing_reason_is_made_at_the_next_start() {
-    let dir = tempfile::tempdir().unwrap();
-    let database_url = format!("sqlite://{}", dir.path().join("retry.db").display());
-    let options = || BotOptions {
-        database_url: Some(database_url.clone()),
-        wait_timeout: Some(30),
-        ..BotOptions::default()
-    };
+    let (_dir, database_url) = lasting_database("retry");
     let sim = Sim::start().await;
-    let mut bot = Bot::start_with(&sim, options()).await;
-    bot.wait_health(200, Duration::from_secs(20)).await;
+    let mut bot = start_on(&sim, &database_url).await;
     configure(&sim).await;
     let dm_channel = start_tryout(&sim, "CF").await;
     let summary = answer_all(&sim, dm_channel).await;
@@ -958,8 +935,7 @@ async fn a_post_that_failed_for_a_passing_reason_is_made_at_the_next_start() {
     bot.kill_hard().await;
 
     let since = message_count(&sim);
-    let mut bot = Bot::start_with(&sim, options()).await;
-    bot.wait_health(200, Duration::from_secs(20)).await;
+    let bot = start_on(&sim, &database_url).await;
     post_in(&sim, GENERAL, since).await;
     for _ in 0..100 {
         if db.pending_publications(i64::MAX).await.unwrap().is_empty() {

@@ -213,6 +213,18 @@ impl Guild {
         }
     }
 
+    /// Gives `member` the permissions `allow` in `channel` (a member overwrite).
+    pub fn allow_in(&mut self, channel: u64, member: u64, allow: u64) {
+        if let Some(channel) = self.channel_mut(channel) {
+            channel.overwrites.push(Overwrite {
+                id: member,
+                member: true,
+                allow,
+                deny: 0,
+            });
+        }
+    }
+
     /// The roles `user` has (empty for a non-member).
     pub fn roles_of(&self, user: u64) -> Vec<u64> {
         self.members.get(&user).cloned().unwrap_or_default()

@@ -29,7 +29,12 @@ pub async fn start_ready_with(sim_options: SimOptions, options: BotOptions) -> (
     let sim = Sim::with_options(sim_options).await;
     let mut bot = Bot::start_with(&sim, options).await;
     bot.wait_health(200, Duration::from_secs(20)).await;
-    // Commands are registered in poise's setup, right after READY.
+    wait_registered(&sim).await;
+    (sim, bot)
+}
+
+/// Waits until the bot has registered its slash commands (poise's setup, right after READY).
+pub async fn wait_registered(sim: &Sim) {
     sim.wait_for("slash command registration", REACT, |v| {
         v.requests()
             .iter()
@@ -37,17 +42,32 @@ pub async fn start_ready_with(sim_options: SimOptions, options: BotOptions) -> (
             .then_some(())
     })
     .await;
-    (sim, bot)
+}
+
+/// `user` runs `/name` with `options` in `channel`; returns the interaction and the bot's
+/// first response to it.
+pub async fn run_command_with(
+    sim: &Sim,
+    user: u64,
+    channel: u64,
+    name: &str,
+    options: serde_json::Value,
+) -> (sim::Interaction, Request) {
+    let since = sim.mark();
+    let interaction = sim.slash(user, channel, name, options);
+    let reply = sim
+        .wait_request(&format!("the /{name} callback"), since, REACT, |r| {
+            is_callback(r, interaction.id)
+        })
+        .await;
+    (interaction, reply)
 }
 
 /// `user` runs `/name` with no options in `channel`; returns the bot's first response to it.
 pub async fn run_command(sim: &Sim, user: u64, channel: u64, name: &str) -> Request {
-    let since = sim.mark();
-    let interaction = sim.slash(user, channel, name, serde_json::json!([]));
-    sim.wait_request(&format!("the /{name} callback"), since, REACT, |r| {
-        is_callback(r, interaction.id)
-    })
-    .await
+    run_command_with(sim, user, channel, name, serde_json::json!([]))
+        .await
+        .1
 }
 
 /// Whether `r` is the first response to interaction `id`.
