@@ -261,6 +261,30 @@ async fn health_flood(
     total
 }
 
+/// Sends each of `guilds` as a GUILD_CREATE, waits until a `/ping` sent after the last one is
+/// answered, and returns the bot's CPU per guild, in µs.
+async fn ingest(sim: &Sim, pid: u32, guilds: impl Iterator<Item = serde_json::Value>) -> f64 {
+    let cpu_before = cpu_secs(pid);
+    let mut count = 0u64;
+    for guild in guilds {
+        sim.dispatch("GUILD_CREATE", guild);
+        count += 1;
+        if count % 50 == 0 {
+            tokio::task::yield_now().await;
+        }
+    }
+    let marks = sim.mark();
+    let ping = sim.slash(BOB, GENERAL, "ping", json!([]));
+    sim.wait_request(
+        "a ping after the guilds",
+        marks,
+        Duration::from_secs(60),
+        |r| is_callback(r, ping.id),
+    )
+    .await;
+    (cpu_secs(pid) - cpu_before) / count.max(1) as f64 * 1e6
+}
+
 /// One measured figure over several runs.
 struct Figure {
     name: &'static str,
@@ -399,59 +423,25 @@ async fn main() {
             idle_anon.values.push(idle_anon_mib);
 
             // 1,000 guilds as Discord sends them to this bot: only its own member.
-            let cpu_before = cpu_secs(pid);
-            for g in 0..1000u64 {
-                let id = 7_000_000_000_000_000_000 + g * 1000;
-                let mut guild = payloads::synthetic_guild(id, 0, 0);
+            let small = (0..1000u64).map(|g| {
+                let mut guild =
+                    payloads::synthetic_guild(7_000_000_000_000_000_000 + g * 1000, 0, 0);
                 let mut me = payloads::member(payloads::APP_ID, false);
                 me["user"] = payloads::bot_user();
                 guild["members"] = json!([me]);
                 guild["member_count"] = json!(1);
-                sim.dispatch("GUILD_CREATE", guild);
-                if g % 50 == 0 {
-                    tokio::task::yield_now().await;
-                }
-            }
-            let marks = sim.mark();
-            let ping = sim.slash(BOB, GENERAL, "ping", json!([]));
-            sim.wait_request(
-                "a ping after the small guilds",
-                marks,
-                Duration::from_secs(60),
-                |r| is_callback(r, ping.id),
-            )
-            .await;
-            guild_cpu_small
-                .values
-                .push((cpu_secs(pid) - cpu_before) / 1000.0 * 1e6);
+                guild
+            });
+            guild_cpu_small.values.push(ingest(&sim, pid, small).await);
             tokio::time::sleep(Duration::from_secs(1)).await;
             let anon_before_guilds = status_kib(pid, "RssAnon") / 1024.0;
             let rss_before_guilds = rss_mib(pid);
-
-            let cpu_before = cpu_secs(pid);
-            for g in 0..1000u64 {
+            // And as a bot with the members intent gets them: 100 members each.
+            let large = (0..1000u64).map(|g| {
                 let id = 3_000_000_000_000_000_000 + g * 1000;
-                sim.dispatch(
-                    "GUILD_CREATE",
-                    payloads::synthetic_guild(id, 100, 4_000_000_000_000_000_000 + g * 100),
-                );
-                if g % 50 == 0 {
-                    tokio::task::yield_now().await;
-                }
-            }
-            // Let the bot digest them: a /ping answered after the last one, then a pause.
-            let marks = sim.mark();
-            let ping = sim.slash(BOB, GENERAL, "ping", json!([]));
-            sim.wait_request(
-                "a ping after the guilds",
-                marks,
-                Duration::from_secs(60),
-                |r| is_callback(r, ping.id),
-            )
-            .await;
-            guild_cpu_large
-                .values
-                .push((cpu_secs(pid) - cpu_before) / 1000.0 * 1e6);
+                payloads::synthetic_guild(id, 100, 4_000_000_000_000_000_000 + g * 100)
+            });
+            guild_cpu_large.values.push(ingest(&sim, pid, large).await);
             tokio::time::sleep(Duration::from_secs(2)).await;
             guilds.values.push(rss_mib(pid) - rss_before_guilds);
             guilds_anon
