@@ -115,14 +115,13 @@ fn trims(logs: &str) -> String {
         .filter(|l| l.contains("gave freed heap memory back"))
         .map(|l| {
             format!(
-                "{:.1} → {:.1} MiB in {:.1} ms (after it: {:.1} MiB free inside the heap, {:.1} MiB in large mapped blocks, {:.1} MiB in use, of which {:.2} MiB in the long-lived heap)",
+                "{:.1} → {:.1} MiB in {:.1} ms (after it: {:.1} MiB free inside the heap, {:.1} MiB in large mapped blocks, {:.1} MiB in use)",
                 field(l, "held") / 1048576.0,
                 field(l, "after") / 1048576.0,
                 field(l, "took_us") / 1000.0,
                 field(l, "free_in_heap") / 1048576.0,
                 field(l, "mapped_blocks") / 1048576.0,
-                (field(l, "in_use") + field(l, "long_lived")) / 1048576.0,
-                field(l, "long_lived") / 1048576.0
+                field(l, "in_use") / 1048576.0,
             )
         })
         .collect();
