@@ -114,7 +114,7 @@ impl Health {
     /// [`Health::stage_changed`].
     ///
     /// serenity reports stage changes only to event handlers it runs in a task of their own for
-    /// every event; the bot registers none (see `dispatch`), so the stage is read here instead,
+    /// every event; the bot registers none (see `routing`), so the stage is read here instead,
     /// ten times a second. `/health` itself reads the runner's stage on every request, so a
     /// loss shows there at once whatever this interval.
     pub async fn watch_stage(self: Arc<Self>, shutdown: tokio_util::sync::CancellationToken) {
