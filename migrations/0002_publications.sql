@@ -5,6 +5,7 @@ CREATE TABLE tryout_publications (
     evaluation_id  INTEGER PRIMARY KEY REFERENCES evaluations(id),
     old_value      INTEGER NOT NULL,
     done           INTEGER NOT NULL DEFAULT 0,
+    attempts       INTEGER NOT NULL DEFAULT 0,
     created_at     INTEGER NOT NULL
 );
 

@@ -1,5 +1,5 @@
-//! The Discord side: the poise framework, the gateway event handler that feeds health and the
-//! wait registry, the error handler, and command registration.
+//! The Discord side: the HTTP client and token check, the poise framework's options, the
+//! error handler, the serenity client, and command registration.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -13,6 +13,7 @@
 //! - [`state`] — the state shared by commands, events and the HTTP server.
 //! - [`wait`] — `safe_wait_for` and the wait registry; the only place that times out.
 //! - [`flows`] — how many interactive flows each member may have open.
+//! - [`claims`] — which tryout publications this process is making right now.
 //! - [`values`] — the tryout value formula and value bounds (pure functions).
 //! - [`db`] — the SQLite database: migrations, one file per table's queries.
 //! - [`health`] — the HTTP router: `GET /health`, `/livez`, `/metrics`.
@@ -20,7 +21,7 @@
 //! - [`telemetry`] — metric names and recording helpers (Prometheus exporter).
 //! - [`memory`] — gives the heap's free pages back to the system after a burst.
 //! - [`types`] — `Data`, `Error`, `Context`, `UserError`: what every command shares.
-//! - [`bot`] — poise options, the event handler, `on_error`, command registration.
+//! - [`bot`] — the HTTP client, poise options, `on_error`, the client, command registration.
 //! - [`routing`] — routes each gateway event; queues command interactions.
 //! - [`slots`] — how many commands may work (not wait) at once.
 //! - [`events`] — gateway events that are not commands: health, guilds, waits.
@@ -28,6 +29,7 @@
 //! - [`commands`] — one file per feature.
 
 pub mod bot;
+pub mod claims;
 pub mod commands;
 pub mod config;
 pub mod db;
@@ -114,14 +116,16 @@ async fn watch_database(db: db::Db, health: Arc<Health>, shutdown: CancellationT
 
 /// How often posts a passing failure left pending are tried again.
 const PUBLICATION_RETRY: Duration = Duration::from_secs(60);
+/// How old a pending publication must be before the retry takes it: a wizard publishing its
+/// own has claimed it by then, so this only guards the moment between its commit and its claim.
+const PUBLICATION_SETTLED: i64 = 120;
 
 /// Makes the tryout posts left pending: at once everything queued before this start, then
-/// every [`PUBLICATION_RETRY`] what is older than a wizard can still be publishing itself
-/// (six requests, each at most `http_timeout`, with room to spare), until `shutdown`.
+/// every [`PUBLICATION_RETRY`] what a passing failure left, until `shutdown`. Publications a
+/// wizard is making are claimed and skipped.
 async fn finish_publications(
     http: Arc<serenity::http::Http>,
-    db: db::Db,
-    http_timeout: Duration,
+    state: Arc<AppState>,
     shutdown: CancellationToken,
 ) {
     let now = || {
@@ -129,14 +133,15 @@ async fn finish_publications(
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64)
     };
-    commands::publication::resume(&http, &db, now()).await;
-    let settled = i64::try_from((http_timeout * 10).as_secs()).unwrap_or(i64::MAX);
+    let (db, claims) = (&state.db, &state.publishing);
+    commands::publication::resume(&http, db, claims, now()).await;
     loop {
         tokio::select! {
             () = tokio::time::sleep(PUBLICATION_RETRY) => {}
             () = shutdown.cancelled() => return,
         }
-        commands::publication::resume(&http, &db, now().saturating_sub(settled)).await;
+        let until = now().saturating_sub(PUBLICATION_SETTLED);
+        commands::publication::resume(&http, db, claims, until).await;
     }
 }
 
@@ -190,8 +195,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
     // Tryouts confirmed just before a crash get their posts now, and passing failures later.
     tokio::spawn(finish_publications(
         client.http.clone(),
-        db.clone(),
-        state.config.http_timeout,
+        state.clone(),
         cancel.clone(),
     ));
     let shard_manager = client.shard_manager.clone();

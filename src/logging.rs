@@ -140,6 +140,11 @@ impl<W: Write> Drop for RedactingWriter<W> {
     }
 }
 
+/// `text` with the bot token and every interaction token blanked, as log lines are.
+pub fn redacted(text: &str, token: &Token) -> String {
+    String::from_utf8_lossy(&redact(text.as_bytes(), token.expose().as_bytes())).into_owned()
+}
+
 /// What replaces a secret.
 const REDACTED: &[u8] = b"<redacted>";
 

@@ -26,12 +26,14 @@ async fn main() -> ExitCode {
         }
     };
     let _log_writer = logging::init(&config.token, config.log_format);
+    let token = config.token.clone();
 
     match run(config, shutdown::signal()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            // Through the log only: its writer blanks secrets, stderr would not.
             tracing::error!("{err:#}");
+            // Also on stderr, where a supervisor looks first, blanked as the log is.
+            eprintln!("error: {}", logging::redacted(&format!("{err:#}"), &token));
             ExitCode::from(exit_code(&err))
         }
     }

@@ -15,6 +15,8 @@ pub struct AppState {
     pub waits: Arc<Waits>,
     /// The database.
     pub db: Db,
+    /// Tryout publications being made now, so a retry never overlaps a wizard's own.
+    pub publishing: crate::claims::Claims,
     /// Open interactive flows per member, bounded.
     pub flows: crate::flows::OpenFlows,
     /// Evaluators with a tryout wizard running: one wizard per evaluator at a time.
@@ -46,6 +48,7 @@ impl AppState {
             db,
             tryouts_running: Mutex::new(Default::default()),
             flows: Default::default(),
+            publishing: Default::default(),
             command_slots: Arc::new(tokio::sync::Semaphore::new(crate::slots::COMMAND_SLOTS)),
             tasks: tokio_util::task::TaskTracker::new(),
             guilds: Mutex::new(Default::default()),

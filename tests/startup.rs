@@ -10,13 +10,14 @@ use support::*;
 #[tokio::test]
 async fn ready_turns_health_from_starting_to_ok_and_registers_guild_commands() {
     let sim = Sim::start().await;
-    // The gateway refuses the first second: READY cannot have come when the probe is asked.
-    sim.refuse_connections(Duration::from_secs(1));
+    // The gateway refuses connections until the probe has been asked: no READY before that.
+    sim.refuse_connections(Duration::from_secs(60));
     let mut bot = Bot::start(&sim).await;
     // Before READY, the probe says "starting" (the health server is up before the gateway).
     let (code, body) = bot.health().await;
     assert_eq!(code, 503, "{body}");
     assert_eq!(body["status"], "starting", "{body}");
+    sim.refuse_connections(Duration::ZERO);
     let body = bot.wait_health(200, Duration::from_secs(20)).await;
     assert_eq!(body["status"], "ok");
     assert_eq!(body["shard"]["stage"], "connected");

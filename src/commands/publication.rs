@@ -16,7 +16,8 @@ use poise::serenity_prelude as serenity;
 use serenity::{ChannelId, CreateAllowedMentions, CreateMessage, Http, Nonce, RoleId};
 
 use super::access::{self, Standing};
-use crate::db::{Db, GuildSettings, Publication};
+use crate::claims::Claims;
+use crate::db::{Db, GuildSettings, NewEvaluation, Publication};
 use crate::values::format_value;
 
 /// The results post in the results channel.
@@ -30,6 +31,27 @@ const REMOVE_ROLE: u32 = 1 << 3;
 /// The player's DM.
 const PLAYER_DM: u32 = 1 << 4;
 
+/// The evaluation as text (ratings, feedback, value).
+pub fn summary(e: &NewEvaluation) -> String {
+    let ratings: Vec<String> = e
+        .ratings
+        .given
+        .iter()
+        .map(|(skill, rating)| format!("{} {rating}", skill.name()))
+        .collect();
+    format!(
+        "**Tryout of <@{}>** ({})\nRatings: {}\nFeedback: {}\nValue: **{}**",
+        e.player,
+        e.position,
+        ratings.join(" · "),
+        e.feedback,
+        format_value(e.value)
+    )
+}
+
+/// Attempts that leave steps pending before a publication is given up (and logged).
+const MAX_ATTEMPTS: i64 = 10;
+
 /// How a step went.
 enum Outcome {
     /// Done (or nothing to do).
@@ -40,14 +62,18 @@ enum Outcome {
     Retry(String),
 }
 
-/// Does every step of `publication` not yet done, with `settings` as they are now. Returns
-/// what went wrong, for the evaluator.
+/// Does every step of `publication` not yet done, with `settings` as they are now, unless
+/// another task has it claimed. Returns what went wrong, for the evaluator.
 pub async fn publish(
     http: &Http,
     db: &Db,
+    claims: &Claims,
     settings: &GuildSettings,
     publication: &Publication,
 ) -> anyhow::Result<Vec<String>> {
+    let Some(_claim) = claims.claim(publication.evaluation_id) else {
+        return Ok(Vec::new());
+    };
     let mut notes = Vec::new();
     let mut pending = false;
     for step in [RESULTS, VALUE, ADD_ROLE, REMOVE_ROLE, PLAYER_DM] {
@@ -66,14 +92,24 @@ pub async fn publish(
         db.publication_step_done(publication.evaluation_id, step)
             .await?;
     }
-    if !pending {
-        db.publication_finished(publication.evaluation_id).await?;
+    if pending {
+        let attempts = db.publication_attempted(publication.evaluation_id).await?;
+        if attempts < MAX_ATTEMPTS {
+            return Ok(notes);
+        }
+        tracing::error!(
+            evaluation = publication.evaluation_id,
+            attempts,
+            "gave up on a tryout's pending posts"
+        );
     }
+    db.publication_finished(publication.evaluation_id).await?;
     Ok(notes)
 }
 
-/// Finishes every publication queued up to `until` (Unix seconds). Failures are logged.
-pub async fn resume(http: &Http, db: &Db, until: i64) {
+/// Finishes every publication queued up to `until` (Unix seconds) that no other task has
+/// claimed. Failures are logged.
+pub async fn resume(http: &Http, db: &Db, claims: &Claims, until: i64) {
     let pending = match db.pending_publications(until).await {
         Ok(pending) => pending,
         Err(err) => {
@@ -85,7 +121,7 @@ pub async fn resume(http: &Http, db: &Db, until: i64) {
         }
     };
     for id in pending {
-        if let Err(err) = resume_one(http, db, id).await {
+        if let Err(err) = resume_one(http, db, claims, id).await {
             tracing::error!(
                 evaluation = id,
                 error = format!("{err:#}"),
@@ -95,12 +131,12 @@ pub async fn resume(http: &Http, db: &Db, until: i64) {
     }
 }
 
-async fn resume_one(http: &Http, db: &Db, id: i64) -> anyhow::Result<()> {
+async fn resume_one(http: &Http, db: &Db, claims: &Claims, id: i64) -> anyhow::Result<()> {
     let Some(publication) = db.publication(id).await? else {
         return Ok(());
     };
     let settings = db.settings(publication.evaluation.guild).await?;
-    let notes = publish(http, db, &settings, &publication).await?;
+    let notes = publish(http, db, claims, &settings, &publication).await?;
     tracing::info!(
         evaluation = id,
         problems = notes.len(),
@@ -147,13 +183,15 @@ async fn post(
         .content(text)
         // The player may be pinged; nothing the evaluator typed can ping anyone.
         .allowed_mentions(CreateAllowedMentions::new().users([player]))
-        .nonce(Nonce::String(format!(
-            "t{}s{step}",
-            publication.evaluation_id
-        )))
+        .nonce(nonce(publication, step))
         .enforce_nonce(true);
     ChannelId::new(channel).send_message(http, message).await?;
     Ok(())
+}
+
+/// The nonce of a publication step's message (at most 25 characters, as Discord requires).
+fn nonce(publication: &Publication, step: u32) -> Nonce {
+    Nonce::String(format!("t{}s{step}", publication.evaluation_id))
 }
 
 /// Why the bot must not give or take `role` now (`None` if it may): the same rules `/settings`
@@ -192,7 +230,7 @@ async fn run_step(
             let Some(channel) = settings.results_channel else {
                 return Outcome::Done;
             };
-            let text = super::tryout::summary(e);
+            let text = summary(e);
             match post(http, channel, text, publication, step).await {
                 Ok(()) => Outcome::Done,
                 Err(err) => {
@@ -243,7 +281,14 @@ async fn run_step(
                 }
                 Err(err) => {
                     tracing::warn!(error = format!("{err:#}"), "could not check a tryout role");
-                    return Outcome::Retry(format!("I couldn't check <@&{role}> just now."));
+                    let note = format!("I couldn't check <@&{role}> just now.");
+                    let cause = err
+                        .chain()
+                        .find_map(|c| c.downcast_ref::<serenity::Error>());
+                    return match cause {
+                        Some(cause) if !passing(cause) => Outcome::Failed(note),
+                        _ => Outcome::Retry(note),
+                    };
                 }
             }
             let changed = if step == ADD_ROLE {
@@ -270,13 +315,19 @@ async fn run_step(
                 format_value(e.value)
             );
             // Closed DMs are the player's choice: nothing to report or retry.
-            match e.player.create_dm_channel(http).await {
-                Ok(dm) => {
-                    if let Err(err) = dm.id.say(http, notice).await {
-                        tracing::debug!(error = %err, "could not DM the player");
-                    }
+            let dm = match e.player.create_dm_channel(http).await {
+                Ok(dm) => dm,
+                Err(err) => {
+                    tracing::debug!(error = %err, "could not open a DM with the player");
+                    return Outcome::Done;
                 }
-                Err(err) => tracing::debug!(error = %err, "could not open a DM with the player"),
+            };
+            let message = CreateMessage::new()
+                .content(notice)
+                .nonce(nonce(publication, step))
+                .enforce_nonce(true);
+            if let Err(err) = dm.id.send_message(http, message).await {
+                tracing::debug!(error = %err, "could not DM the player");
             }
             Outcome::Done
         }

@@ -146,15 +146,21 @@ pub async fn tryout(
         old_value: old,
         done: 0,
     };
-    let notes = publication::publish(ctx.http(), &data.db, &settings, &publication)
-        .await
-        .unwrap_or_else(|err| {
-            tracing::error!(
-                error = format!("{err:#}"),
-                "could not record a tryout's posts"
-            );
-            vec!["Something went wrong while posting; I'll finish it when I restart.".to_owned()]
-        });
+    let notes = publication::publish(
+        ctx.http(),
+        &data.db,
+        &data.publishing,
+        &settings,
+        &publication,
+    )
+    .await
+    .unwrap_or_else(|err| {
+        tracing::error!(
+            error = format!("{err:#}"),
+            "could not record a tryout's posts"
+        );
+        vec!["Something went wrong while posting; I'll try again in a few minutes.".to_owned()]
+    });
     let mut text = format!(
         "Saved. <@{}>'s value is now **{}** (was {}).",
         member.id,
@@ -343,7 +349,8 @@ impl Wizard<'_> {
     }
 
     /// Waits for a click on `click`'s prompt or a typed `cancel` (`Reply::Message` is always a
-    /// cancel). Anything else typed meanwhile gets `hint` and the wait goes on.
+    /// cancel), within one step's time. Anything else typed meanwhile gets `hint` (once) and
+    /// the wait goes on.
     async fn click_or_typed(
         &self,
         mut click: Pending<ComponentInteraction>,
@@ -351,14 +358,21 @@ impl Wizard<'_> {
         hint: &str,
     ) -> Result<Option<Reply>, Error> {
         let waits = &self.ctx.data().waits;
+        // One deadline for the step, however much is typed meanwhile; the hint is said once.
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        let mut hinted = false;
         loop {
-            let Some(reply) = click_or_message(&mut click, &mut typed, self.timeout).await else {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let Some(reply) = click_or_message(&mut click, &mut typed, left).await else {
                 return Ok(None);
             };
             match reply {
                 Reply::Message(m) if !m.content.trim().eq_ignore_ascii_case("cancel") => {
                     typed = waits.expect_message(self.dm, self.evaluator);
-                    self.say(hint).await?;
+                    if !hinted {
+                        self.say(hint).await?;
+                        hinted = true;
+                    }
                 }
                 other => return Ok(Some(other)),
             }
@@ -419,7 +433,7 @@ impl Wizard<'_> {
         let prompt = waits.new_prompt();
         let text = format!(
             "{}\n\nSave this evaluation? (Or type `cancel`.)",
-            summary(e)
+            publication::summary(e)
         );
         let click = waits.expect_component(prompt, self.evaluator);
         let typed = waits.expect_message(self.dm, self.evaluator);
@@ -432,7 +446,7 @@ impl Wizard<'_> {
                 return Ok(Step::TimedOut);
             }
             Some(Reply::Message(_)) => {
-                let cancelled = format!("{}\n\nCancelled.", summary(e));
+                let cancelled = format!("{}\n\nCancelled.", publication::summary(e));
                 self.disable(message, cancelled, confirm_rows(prompt, false))
                     .await;
                 return Ok(Step::Cancelled);
@@ -444,7 +458,7 @@ impl Wizard<'_> {
         acknowledge(
             self.ctx,
             &click,
-            format!("{}\n\n{verdict}", summary(e)),
+            format!("{}\n\n{verdict}", publication::summary(e)),
             confirm_rows(prompt, false),
         )
         .await?;
@@ -509,24 +523,6 @@ fn confirm_rows(prompt: u64, enabled: bool) -> Vec<CreateActionRow> {
             .style(serenity::ButtonStyle::Danger)
             .disabled(!enabled),
     ])]
-}
-
-/// The evaluation as text (ratings, feedback, value).
-pub fn summary(e: &NewEvaluation) -> String {
-    let ratings: Vec<String> = e
-        .ratings
-        .given
-        .iter()
-        .map(|(skill, rating)| format!("{} {rating}", skill.name()))
-        .collect();
-    format!(
-        "**Tryout of <@{}>** ({})\nRatings: {}\nFeedback: {}\nValue: **{}**",
-        e.player,
-        e.position,
-        ratings.join(" · "),
-        e.feedback,
-        format_value(e.value)
-    )
 }
 
 fn is_cannot_dm(err: &Error) -> bool {

@@ -98,6 +98,20 @@ impl Db {
         Ok(())
     }
 
+    /// Records one more attempt that left steps pending; returns how many there were.
+    #[tracing::instrument(skip_all)]
+    pub async fn publication_attempted(&self, evaluation_id: i64) -> anyhow::Result<i64> {
+        sqlx::query_scalar(
+            "UPDATE tryout_publications SET attempts = attempts + 1 WHERE evaluation_id = ?
+             RETURNING attempts",
+        )
+        .bind(evaluation_id)
+        .fetch_optional(&self.pool)
+        .await
+        .context("counting a tryout publication's attempts")
+        .map(|attempts| attempts.unwrap_or(0))
+    }
+
     /// Removes a publication whose steps are all done.
     #[tracing::instrument(skip_all)]
     pub async fn publication_finished(&self, evaluation_id: i64) -> anyhow::Result<()> {
