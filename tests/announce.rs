@@ -4,8 +4,6 @@
 
 mod support;
 
-use std::time::Duration;
-
 use serde_json::{json, Value};
 use support::sim::Interaction;
 use support::*;
@@ -272,7 +270,7 @@ async fn cancel_posts_nothing() {
         json!([]),
         "buttons left clickable"
     );
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    settle(&sim).await;
     assert!(posts(&sim).is_empty());
     sim.assert_clean();
 }

@@ -58,7 +58,7 @@ async fn ask_ignores_decoys_and_echoes_the_invokers_reply_without_pings() {
     // Another user, and the invoker in another channel: neither answers the wait.
     sim.say(CAROL, GENERAL, "decoy from carol");
     sim.say(BOB, OFF_TOPIC, "decoy in another channel");
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    settle(&sim).await;
     assert!(
         !sim.requests()[since..]
             .iter()
@@ -124,7 +124,7 @@ async fn ask_times_out_after_wait_timeout_secs() {
     // A reply after the timeout answers nothing.
     let after = sim.mark();
     sim.say(BOB, GENERAL, "too late");
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    settle(&sim).await;
     assert!(!sim.requests()[after..]
         .iter()
         .any(|r| is_followup(r, &ask.token)));

@@ -70,6 +70,13 @@ pub async fn run_command(sim: &Sim, user: u64, channel: u64, name: &str) -> Requ
         .1
 }
 
+/// Waits until the bot has handled every event sent so far: the gateway delivers in order, so
+/// a `/ping` sent now is answered after them. For proving that something did *not* happen.
+pub async fn settle(sim: &Sim) {
+    let reply = run_command(sim, CAROL, OFF_TOPIC, "ping").await;
+    assert!(content(&reply).contains("Pong"), "{}", content(&reply));
+}
+
 /// Whether `r` is the first response to interaction `id`.
 pub fn is_callback(r: &Request, id: u64) -> bool {
     r.method == "POST"
