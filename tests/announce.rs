@@ -8,6 +8,15 @@ use serde_json::{json, Value};
 use support::sim::Interaction;
 use support::*;
 
+/// A simulator and a bot whose waits last `secs` seconds.
+async fn start_waiting(secs: u64) -> (Sim, Bot) {
+    let options = BotOptions {
+        wait_timeout: Some(secs),
+        ..BotOptions::default()
+    };
+    start_ready_with(SimOptions::default(), options).await
+}
+
 /// Alice runs /announce; returns the interaction and its ephemeral step-1 message.
 async fn open(sim: &Sim) -> (Interaction, Value) {
     open_as(sim, ALICE).await
@@ -80,6 +89,21 @@ async fn choose_as(
         body["data"]["custom_id"].as_str().unwrap().to_owned(),
         message,
     )
+}
+
+/// `user` picks `channel` in the step-1 menu of `message`; returns the pick and the callback.
+async fn pick_channel(
+    sim: &Sim,
+    user: u64,
+    message: &Value,
+    channel: u64,
+    what: &str,
+) -> (Interaction, Value) {
+    let marks = sim.mark();
+    let menu = custom_id(message, 0, 0);
+    let pick = sim.select(user, message, &menu, 8, &[&channel.to_string()]);
+    let body = callback(sim, what, marks, &pick).await;
+    (pick, body)
 }
 
 /// `user` picks `mention` on the step-2 message.
@@ -277,14 +301,7 @@ async fn cancel_posts_nothing() {
 
 #[tokio::test]
 async fn each_step_timing_out_posts_nothing_and_disables_the_components() {
-    let (sim, _bot) = start_ready_with(
-        SimOptions::default(),
-        BotOptions {
-            wait_timeout: Some(2),
-            ..BotOptions::default()
-        },
-    )
-    .await;
+    let (sim, _bot) = start_waiting(2).await;
     // Step 1 (the channel select) left alone.
     let (announce, _) = open(&sim).await;
     let marks = sim.mark();
@@ -416,15 +433,7 @@ async fn the_destination_decides_who_may_post_and_ping() {
     sim.edit_guild(|g| g.allow_in(GENERAL, BOB, bits::MANAGE_MESSAGES));
     let (_, message) = open_as(&sim, BOB).await;
     // #announcements is read-only for members: refused, and the menu comes back.
-    let marks = sim.mark();
-    let pick = sim.select(
-        BOB,
-        &message,
-        &custom_id(&message, 0, 0),
-        8,
-        &[&ANNOUNCEMENTS.to_string()],
-    );
-    let body = callback(&sim, "the refusal", marks, &pick).await;
+    let (pick, body) = pick_channel(&sim, BOB, &message, ANNOUNCEMENTS, "the refusal").await;
     let text = body["data"]["content"].as_str().unwrap_or_default();
     assert!(text.contains("You can't post in"), "{body}");
     assert_eq!(
@@ -433,15 +442,7 @@ async fn the_destination_decides_who_may_post_and_ping() {
     );
     // #off-topic: he can write there, but he moderates only #general.
     let message = sim.original(&pick).unwrap();
-    let marks = sim.mark();
-    let pick = sim.select(
-        BOB,
-        &message,
-        &custom_id(&message, 0, 0),
-        8,
-        &[&OFF_TOPIC.to_string()],
-    );
-    let body = callback(&sim, "the second refusal", marks, &pick).await;
+    let (pick, body) = pick_channel(&sim, BOB, &message, OFF_TOPIC, "the second refusal").await;
     assert!(
         body["data"]["content"]
             .as_str()
@@ -535,14 +536,7 @@ async fn post_rechecks_the_invokers_rights_on_fresh_data() {
 /// enough; closing one makes room again.
 #[tokio::test]
 async fn a_member_may_hold_only_a_few_drafts_open() {
-    let (sim, _bot) = start_ready_with(
-        SimOptions::default(),
-        BotOptions {
-            wait_timeout: Some(60),
-            ..BotOptions::default()
-        },
-    )
-    .await;
+    let (sim, _bot) = start_waiting(60).await;
     let mut open_steps = Vec::new();
     for _ in 0..3 {
         open_steps.push(open(&sim).await.1);
@@ -578,14 +572,7 @@ async fn a_member_may_hold_only_a_few_drafts_open() {
 /// Edit and Cancel included.
 #[tokio::test]
 async fn an_unanswered_preview_turns_every_button_grey() {
-    let (sim, _bot) = start_ready_with(
-        SimOptions::default(),
-        BotOptions {
-            wait_timeout: Some(2),
-            ..BotOptions::default()
-        },
-    )
-    .await;
+    let (sim, _bot) = start_waiting(2).await;
     let (announce, message) = open(&sim).await;
     let (modal, message) = choose(&sim, &message, GENERAL, "none").await;
     let marks = sim.mark();

@@ -52,6 +52,22 @@ async fn configure(sim: &Sim) {
     );
 }
 
+/// `evaluator` runs `/tryout member:player` in #general; returns the interaction and the bot's
+/// first response.
+async fn run_tryout(sim: &Sim, evaluator: u64, player: u64) -> (sim::Interaction, Request) {
+    let member = json!([{"name": "member", "type": 6, "value": player.to_string()}]);
+    run_command_with(sim, evaluator, GENERAL, "tryout", member).await
+}
+
+/// Alice (the owner) runs `/settings` with `options`; returns what she is told.
+async fn alice_sets(sim: &Sim, options: Value) -> String {
+    content(
+        &run_command_with(sim, ALICE, GENERAL, "settings", options)
+            .await
+            .1,
+    )
+}
+
 /// Waits for a bot message in `user`'s DMs, after message index `since`, containing `needle`.
 async fn dm(sim: &Sim, user: u64, since: usize, needle: &str) -> Value {
     sim.wait_for(
@@ -286,14 +302,7 @@ async fn a_step_that_times_out_saves_nothing_and_says_so() {
 async fn refusals_non_evaluator_closed_dms_and_a_second_wizard() {
     let (sim, _bot) = start_ready_with(SimOptions::default(), waiting(30)).await;
     // Bob is no evaluator.
-    let (_, reply) = run_command_with(
-        &sim,
-        BOB,
-        GENERAL,
-        "tryout",
-        json!([{"name": "member", "type": 6, "value": CAROL.to_string()}]),
-    )
-    .await;
+    let (_, reply) = run_tryout(&sim, BOB, CAROL).await;
     assert!(
         content(&reply).contains("only members with"),
         "{}",
@@ -309,14 +318,7 @@ async fn refusals_non_evaluator_closed_dms_and_a_second_wizard() {
 
     // A second /tryout while one runs is refused.
     start_tryout(&sim, "CM").await;
-    let (_, reply) = run_command_with(
-        &sim,
-        ALICE,
-        GENERAL,
-        "tryout",
-        json!([{"name": "member", "type": 6, "value": CAROL.to_string()}]),
-    )
-    .await;
+    let (_, reply) = run_tryout(&sim, ALICE, CAROL).await;
     assert!(
         content(&reply).contains("already have a tryout running"),
         "{}",
@@ -514,16 +516,10 @@ async fn the_cancel_button_saves_nothing_and_roles_failures_are_reported() {
 
     // With roles configured but no permission to manage them, the save still happens and the
     // evaluator is told what could not be done.
-    let marks = sim.mark();
-    let settings = sim.slash(
-        ALICE,
-        GENERAL,
-        "settings",
+    alice_sets(
+        &sim,
         json!([{"name": "add_role", "type": 8, "value": STAFF_ROLE.to_string()}]),
-    );
-    sim.wait_request("the /settings answer", marks, REACT, |r| {
-        is_callback(r, settings.id)
-    })
+    )
     .await;
     sim.forbid_roles();
     let dm_channel = start_tryout(&sim, "CF").await;
@@ -545,20 +541,15 @@ async fn the_cancel_button_saves_nothing_and_roles_failures_are_reported() {
 #[tokio::test]
 async fn roles_are_applied_after_a_confirmed_tryout() {
     let (sim, _bot) = start_ready().await;
-    let marks = sim.mark();
-    let settings = sim.slash(
-        ALICE,
-        GENERAL,
-        "settings",
+    let told = alice_sets(
+        &sim,
         json!([{"name": "add_role", "type": 8, "value": PLAYER_ROLE.to_string()}, {"name": "remove_role", "type": 8, "value": EVALUATOR_ROLE.to_string()}]),
-    );
+    )
+    .await;
+    assert!(told.contains("Settings saved"), "{told}");
     sim.edit_guild(|g| {
         g.members.insert(BOB, vec![EVALUATOR_ROLE]);
     });
-    sim.wait_request("the /settings answer", marks, REACT, |r| {
-        is_callback(r, settings.id)
-    })
-    .await;
     let dm_channel = start_tryout(&sim, "CF").await;
     let summary = answer_all(&sim, dm_channel).await;
     let since = message_count(&sim);
@@ -687,14 +678,7 @@ async fn sigkill_mid_wizard_and_after_confirm_leaves_nothing_half_written() {
 #[tokio::test]
 async fn nobody_evaluates_themselves() {
     let (sim, bot) = start_ready().await;
-    let (_, reply) = run_command_with(
-        &sim,
-        ALICE,
-        GENERAL,
-        "tryout",
-        json!([{"name": "member", "type": 6, "value": ALICE.to_string()}]),
-    )
-    .await;
+    let (_, reply) = run_tryout(&sim, ALICE, ALICE).await;
     assert!(
         content(&reply).contains("can't evaluate yourself"),
         "{}",
@@ -711,17 +695,12 @@ async fn nobody_evaluates_themselves() {
 async fn an_evaluator_who_loses_the_role_mid_wizard_cannot_save() {
     let (sim, bot) = start_ready_with(SimOptions::default(), waiting(30)).await;
     // Carol is an evaluator through the Evaluator role only.
-    let marks = sim.mark();
-    let settings = sim.slash(
-        ALICE,
-        GENERAL,
-        "settings",
+    let told = alice_sets(
+        &sim,
         json!([{"name": "evaluator_role", "type": 8, "value": EVALUATOR_ROLE.to_string()}]),
-    );
-    sim.wait_request("the settings", marks, REACT, |r| {
-        is_callback(r, settings.id)
-    })
+    )
     .await;
+    assert!(told.contains("Settings saved"), "{told}");
     sim.edit_guild(|g| {
         g.members.insert(CAROL, vec![EVALUATOR_ROLE]);
     });
