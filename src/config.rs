@@ -155,34 +155,14 @@ impl Config {
             None => None,
         };
 
-        let wait_timeout = match get("WAIT_TIMEOUT_SECS") {
-            Some(raw) => Some(
-                raw.trim()
-                    .parse::<u64>()
-                    .ok()
-                    .filter(|secs| (1..=86_400).contains(secs))
-                    .map(Duration::from_secs)
-                    .ok_or_else(|| ConfigError {
-                        var: "WAIT_TIMEOUT_SECS",
-                        problem: format!("must be whole seconds from 1 to 86400, not {raw:?}"),
-                    })?,
-            ),
-            None => None,
-        };
+        let wait_timeout = get("WAIT_TIMEOUT_SECS")
+            .map(|raw| seconds("WAIT_TIMEOUT_SECS", &raw, 86_400))
+            .transpose()?;
 
-        let http_timeout = match get("DISCORD_HTTP_TIMEOUT_SECS") {
-            Some(raw) => raw
-                .trim()
-                .parse::<u64>()
-                .ok()
-                .filter(|secs| (1..=300).contains(secs))
-                .map(Duration::from_secs)
-                .ok_or_else(|| ConfigError {
-                    var: "DISCORD_HTTP_TIMEOUT_SECS",
-                    problem: format!("must be whole seconds from 1 to 300, not {raw:?}"),
-                })?,
-            None => DEFAULT_HTTP_TIMEOUT,
-        };
+        let http_timeout = get("DISCORD_HTTP_TIMEOUT_SECS")
+            .map(|raw| seconds("DISCORD_HTTP_TIMEOUT_SECS", &raw, 300))
+            .transpose()?
+            .unwrap_or(DEFAULT_HTTP_TIMEOUT);
 
         let log_format = match get("LOG_FORMAT").map(|v| v.trim().to_ascii_lowercase()) {
             None => LogFormat::Text,
@@ -207,6 +187,19 @@ impl Config {
             http_timeout,
         })
     }
+}
+
+/// Whole seconds from 1 to `max`, for variable `var`.
+fn seconds(var: &'static str, raw: &str, max: u64) -> Result<Duration, ConfigError> {
+    raw.trim()
+        .parse::<u64>()
+        .ok()
+        .filter(|secs| (1..=max).contains(secs))
+        .map(Duration::from_secs)
+        .ok_or_else(|| ConfigError {
+            var,
+            problem: format!("must be whole seconds from 1 to {max}, not {raw:?}"),
+        })
 }
 
 /// Accepts `http(s)://host[:port]` with an optional trailing slash; serenity appends the

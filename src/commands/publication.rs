@@ -169,15 +169,19 @@ fn failed(err: &serenity::Error, note: String) -> Outcome {
     }
 }
 
-/// Posts `text` in `channel` at most once per publication step (Discord deduplicates the
-/// nonce for a few minutes).
+/// Posts `text` in `channel` (if configured) at most once per publication step: Discord
+/// deduplicates the nonce for a few minutes. `what` completes "I couldn't … in <#channel>".
 async fn post(
     http: &Http,
-    channel: u64,
+    channel: Option<u64>,
     text: String,
     publication: &Publication,
     step: u32,
-) -> Result<(), serenity::Error> {
+    what: &str,
+) -> Outcome {
+    let Some(channel) = channel else {
+        return Outcome::Done;
+    };
     let player = publication.evaluation.player;
     let message = CreateMessage::new()
         .content(text)
@@ -185,8 +189,14 @@ async fn post(
         .allowed_mentions(CreateAllowedMentions::new().users([player]))
         .nonce(nonce(publication, step))
         .enforce_nonce(true);
-    ChannelId::new(channel).send_message(http, message).await?;
-    Ok(())
+    match ChannelId::new(channel).send_message(http, message).await {
+        Ok(_) => Outcome::Done,
+        Err(err) => {
+            tracing::warn!(error = %err, what, "could not post a tryout's message");
+            let note = format!("I couldn't {what} in <#{channel}> (check my permissions there).");
+            failed(&err, note)
+        }
+    }
 }
 
 /// The nonce of a publication step's message (at most 25 characters, as Discord requires).
@@ -227,41 +237,18 @@ async fn run_step(
     let e = &publication.evaluation;
     match step {
         RESULTS => {
-            let Some(channel) = settings.results_channel else {
-                return Outcome::Done;
-            };
-            let text = summary(e);
-            match post(http, channel, text, publication, step).await {
-                Ok(()) => Outcome::Done,
-                Err(err) => {
-                    tracing::warn!(error = %err, "could not post tryout results");
-                    let note = format!(
-                        "I couldn't post the results in <#{channel}> (check my permissions there)."
-                    );
-                    failed(&err, note)
-                }
-            }
+            let (channel, text) = (settings.results_channel, summary(e));
+            post(http, channel, text, publication, step, "post the results").await
         }
         VALUE => {
-            let Some(channel) = settings.values_channel else {
-                return Outcome::Done;
-            };
             let text = format!(
                 "<@{}>'s value is now **{}** (was {}).",
                 e.player,
                 format_value(e.value),
                 format_value(publication.old_value)
             );
-            match post(http, channel, text, publication, step).await {
-                Ok(()) => Outcome::Done,
-                Err(err) => {
-                    tracing::warn!(error = %err, "could not post the new value");
-                    let note = format!(
-                        "I couldn't announce the value in <#{channel}> (check my permissions there)."
-                    );
-                    failed(&err, note)
-                }
-            }
+            let channel = settings.values_channel;
+            post(http, channel, text, publication, step, "announce the value").await
         }
         ADD_ROLE | REMOVE_ROLE => {
             let (configured, verb) = if step == ADD_ROLE {
