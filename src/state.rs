@@ -16,11 +16,11 @@ pub struct AppState {
     /// The database.
     pub db: Db,
     /// Tryout publications being made now, so a retry never overlaps a wizard's own.
-    pub publishing: crate::claims::Claims,
+    pub publishing: crate::claims::Claims<i64>,
     /// Open interactive flows per member, bounded.
     pub flows: crate::flows::OpenFlows,
     /// Evaluators with a tryout wizard running: one wizard per evaluator at a time.
-    pub tryouts_running: Mutex<std::collections::HashSet<serenity::all::UserId>>,
+    pub tryouts_running: crate::claims::Claims<serenity::all::UserId>,
     /// What `/health` reports.
     pub health: Arc<Health>,
     /// The parsed configuration (its `Debug` hides the token).
@@ -46,7 +46,7 @@ impl AppState {
         Self {
             waits: Arc::new(Waits::new(config.wait_timeout)),
             db,
-            tryouts_running: Mutex::new(Default::default()),
+            tryouts_running: Default::default(),
             flows: Default::default(),
             publishing: Default::default(),
             command_slots: Arc::new(tokio::sync::Semaphore::new(crate::slots::COMMAND_SLOTS)),

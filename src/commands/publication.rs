@@ -67,7 +67,7 @@ enum Outcome {
 pub async fn publish(
     http: &Http,
     db: &Db,
-    claims: &Claims,
+    claims: &Claims<i64>,
     settings: &GuildSettings,
     publication: &Publication,
 ) -> anyhow::Result<Vec<String>> {
@@ -109,7 +109,7 @@ pub async fn publish(
 
 /// Finishes every publication queued up to `until` (Unix seconds) that no other task has
 /// claimed. Failures are logged.
-pub async fn resume(http: &Http, db: &Db, claims: &Claims, until: i64) {
+pub async fn resume(http: &Http, db: &Db, claims: &Claims<i64>, until: i64) {
     let pending = match db.pending_publications(until).await {
         Ok(pending) => pending,
         Err(err) => {
@@ -131,7 +131,7 @@ pub async fn resume(http: &Http, db: &Db, claims: &Claims, until: i64) {
     }
 }
 
-async fn resume_one(http: &Http, db: &Db, claims: &Claims, id: i64) -> anyhow::Result<()> {
+async fn resume_one(http: &Http, db: &Db, claims: &Claims<i64>, id: i64) -> anyhow::Result<()> {
     let Some(publication) = db.publication(id).await? else {
         return Ok(());
     };

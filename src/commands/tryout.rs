@@ -18,10 +18,9 @@ use serenity::{
 
 use super::{access, publication};
 use crate::db::{NewEvaluation, Publication};
-use crate::state::AppState;
 use crate::types::{Context, Error, UserError};
 use crate::values::{compute, format_value, parse_rating, Position, RatingInput, Ratings};
-use crate::wait::{click_or_message, custom_id, Pending, Reply};
+use crate::wait::{click_or_message, custom_id, safe_wait_for, Pending, Reply};
 
 /// How long each step waits unless `WAIT_TIMEOUT_SECS` says otherwise.
 pub const STEP_TIMEOUT: Duration = Duration::from_secs(300);
@@ -70,7 +69,7 @@ pub async fn tryout(
         )
         .into());
     }
-    let Some(_running) = Running::start(data, evaluator) else {
+    let Some(_running) = data.tryouts_running.claim(evaluator) else {
         return Err(UserError(
             "You already have a tryout running — finish or cancel it in your DMs first.".into(),
         )
@@ -173,37 +172,6 @@ pub async fn tryout(
     }
     wizard.say(&text).await?;
     Ok(())
-}
-
-/// Marks an evaluator as running a wizard; dropping it (however the wizard ends) clears it.
-struct Running<'a> {
-    state: &'a AppState,
-    evaluator: UserId,
-}
-
-impl<'a> Running<'a> {
-    fn start(state: &'a AppState, evaluator: UserId) -> Option<Self> {
-        let mut running = state
-            .tryouts_running
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        // Build the guard only on success and after unlocking: its Drop takes this same lock.
-        if !running.insert(evaluator) {
-            return None;
-        }
-        drop(running);
-        Some(Running { state, evaluator })
-    }
-}
-
-impl Drop for Running<'_> {
-    fn drop(&mut self) {
-        self.state
-            .tryouts_running
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&self.evaluator);
-    }
 }
 
 /// Step 1 sent and waiting: the menu's waits and what is needed to disable it.
@@ -358,25 +326,27 @@ impl Wizard<'_> {
         hint: &str,
     ) -> Result<Option<Reply>, Error> {
         let waits = &self.ctx.data().waits;
-        // One deadline for the step, however much is typed meanwhile; the hint is said once.
-        let deadline = tokio::time::Instant::now() + self.timeout;
-        let mut hinted = false;
-        loop {
-            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-            let Some(reply) = click_or_message(&mut click, &mut typed, left).await else {
-                return Ok(None);
-            };
-            match reply {
-                Reply::Message(m) if !m.content.trim().eq_ignore_ascii_case("cancel") => {
-                    typed = waits.expect_message(self.dm, self.evaluator);
-                    if !hinted {
-                        self.say(hint).await?;
-                        hinted = true;
+        // One bound for the step, however much is typed meanwhile; the hint is said once.
+        let step = async {
+            let mut hinted = false;
+            loop {
+                let reply = click_or_message(&mut click, &mut typed, self.timeout).await;
+                match reply {
+                    Some(Reply::Message(m)) if !m.content.trim().eq_ignore_ascii_case("cancel") => {
+                        typed = waits.expect_message(self.dm, self.evaluator);
+                        if !hinted {
+                            self.say(hint).await?;
+                            hinted = true;
+                        }
                     }
+                    other => return Ok::<_, Error>(other),
                 }
-                other => return Ok(Some(other)),
             }
-        }
+        };
+        Ok(safe_wait_for(step, self.timeout)
+            .await
+            .transpose()?
+            .flatten())
     }
 
     async fn ask_rating(&self, skill: &str) -> Result<Step<u8>, Error> {
