@@ -144,6 +144,15 @@ async fn sigterm_tells_waiting_users_turns_new_commands_away_and_loses_nothing()
         is_followup(r, &tryout.token)
     })
     .await;
+    // Carol (staff by Manage Server) has an /announce draft open at step 1.
+    sim.edit_guild(|g| {
+        g.members.insert(CAROL, vec![ROLE_MANAGER_ROLE]);
+    });
+    let announce = sim.slash(CAROL, GENERAL, "announce", json!([]));
+    sim.wait_request("the /announce step 1", marks, REACT, |r| {
+        is_callback(r, announce.id)
+    })
+    .await;
     let database_url = bot.database_url.clone();
 
     let start = Instant::now();
@@ -163,6 +172,24 @@ async fn sigterm_tells_waiting_users_turns_new_commands_away_and_loses_nothing()
         content(&turned_away)
     );
 
+    // The announcer is told in the draft itself, whose menu goes grey.
+    let announcer = sim
+        .wait_request("Carol told her draft was interrupted", marks, REACT, |r| {
+            r.method == "PATCH" && r.path.contains(&announce.token)
+        })
+        .await;
+    let edit = announcer.body.as_ref().unwrap();
+    assert!(
+        edit["content"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("restarting"),
+        "{edit}"
+    );
+    assert_eq!(
+        edit["components"][0]["components"][0]["disabled"], true,
+        "{edit}"
+    );
     let told = sim
         .wait_request("Bob told his /ask was interrupted", marks, REACT, |r| {
             is_followup(r, &ask.token) && content(r).contains("restarting")
