@@ -275,6 +275,7 @@ pub async fn announce(ctx: Context<'_>) -> Result<(), Error> {
     let flow = Flow {
         ctx,
         guild,
+        staff_role: settings.staff_role,
         prompt,
         step_timeout: waits.timeout(STEP_TIMEOUT),
         modal_timeout: waits.timeout(MODAL_TIMEOUT),
@@ -301,6 +302,8 @@ const CANCELLED: &str = "Cancelled — nothing was posted.";
 struct Flow<'a> {
     ctx: Context<'a>,
     guild: serenity::GuildId,
+    /// The staff role when the command started; Post reads the settings again.
+    staff_role: Option<u64>,
     prompt: u64,
     step_timeout: Duration,
     modal_timeout: Duration,
@@ -342,7 +345,6 @@ impl Flow<'_> {
         &self,
         mut click: crate::wait::Pending<ComponentInteraction>,
     ) -> Result<Option<(ComponentInteraction, ChannelId, serenity::Permissions)>, Error> {
-        let staff_role = self.ctx.data().db.settings(self.guild).await?.staff_role;
         loop {
             let Some(chosen) = click.wait(self.step_timeout).await else {
                 self.expire(destination_rows(self.prompt, false)).await;
@@ -365,7 +367,7 @@ impl Flow<'_> {
                 .and_then(|c| c.permissions)
                 .unwrap_or_else(serenity::Permissions::empty);
             let refusal =
-                access::may_announce_in(permissions, clicked_by_staff(&chosen, staff_role));
+                access::may_announce_in(permissions, clicked_by_staff(&chosen, self.staff_role));
             let Some(why) = refusal else {
                 return Ok(Some((chosen, channel, permissions)));
             };
