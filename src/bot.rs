@@ -43,14 +43,13 @@ pub fn http(config: &Config) -> anyhow::Result<Http> {
         .tcp_nodelay(true)
         .build()
         .context("could not build the HTTP client")?;
-    let builder = HttpBuilder::new(config.token.expose()).client(client);
-    Ok(match &config.api_base {
-        Some(base) => builder
-            .proxy(base.clone())
-            .ratelimiter_disabled(true)
-            .build(),
-        None => builder.build(),
-    })
+    let mut builder = HttpBuilder::new(config.token.expose())
+        .client(client)
+        .ratelimiter_disabled(!config.rate_limiter);
+    if let Some(base) = &config.api_base {
+        builder = builder.proxy(base.clone());
+    }
+    Ok(builder.build())
 }
 
 /// Raised when Discord rejects the token; `main` turns it into exit code 3.

@@ -66,6 +66,10 @@ pub struct Config {
     pub log_format: LogFormat,
     /// The longest a Discord API request may take (`DISCORD_HTTP_TIMEOUT_SECS`).
     pub http_timeout: Duration,
+    /// Whether the bot spaces its requests by Discord's rate-limit headers and retries a 429
+    /// itself (`DISCORD_RATE_LIMITER`, on by default). Off only behind a base that rate-limits
+    /// for it, such as twilight-http-proxy.
+    pub rate_limiter: bool,
 }
 
 /// How log lines are written.
@@ -164,6 +168,19 @@ impl Config {
             .transpose()?
             .unwrap_or(DEFAULT_HTTP_TIMEOUT);
 
+        let rate_limiter = match get("DISCORD_RATE_LIMITER").map(|v| v.trim().to_ascii_lowercase())
+        {
+            None => true,
+            Some(v) if v == "on" => true,
+            Some(v) if v == "off" => false,
+            Some(other) => {
+                return Err(ConfigError {
+                    var: "DISCORD_RATE_LIMITER",
+                    problem: format!("must be on or off, not {other:?}"),
+                })
+            }
+        };
+
         let log_format = match get("LOG_FORMAT").map(|v| v.trim().to_ascii_lowercase()) {
             None => LogFormat::Text,
             Some(v) if v == "text" => LogFormat::Text,
@@ -185,6 +202,7 @@ impl Config {
             wait_timeout,
             log_format,
             http_timeout,
+            rate_limiter,
         })
     }
 }

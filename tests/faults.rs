@@ -4,33 +4,57 @@
 
 mod support;
 
+use std::time::Duration;
+
 use serde_json::json;
 use support::*;
 
-#[tokio::test]
-async fn a_429_on_the_callback_is_logged_and_the_next_command_is_answered() {
-    let (sim, mut bot) = start_ready().await;
-    sim.fail_next(1, 429, "/callback");
+/// A 429 (route or global) is retried after the time Discord gives, and the user gets their
+/// answer: here the first response to a `/ping`, due within Discord's 3 s.
+async fn a_429_is_retried_after_retry_after(global: bool) {
+    let (sim, bot) = start_ready().await;
+    if global {
+        sim.fail_next_globally("/callback");
+    } else {
+        sim.fail_next(1, 429, "/callback");
+    }
     let since = sim.mark();
-    let first = sim.slash(BOB, GENERAL, "ping", json!([]));
-    let limited = sim
-        .wait_request("the rate-limited callback", since, REACT, |r| {
-            is_callback(r, first.id)
+    let ping = sim.slash(BOB, GENERAL, "ping", json!([]));
+    let answered = sim
+        .wait_request("the retried /ping callback", since, REACT, |r| {
+            is_callback(r, ping.id) && r.status == 204
         })
         .await;
-    assert_eq!(limited.status, 429);
-
-    // Still healthy, and the next command gets its answer.
-    bot.wait_health(200, REACT).await;
-    let second = sim.slash(BOB, GENERAL, "ping", json!([]));
-    let reply = sim
-        .wait_request("the next /ping callback", since, REACT, |r| {
-            is_callback(r, second.id) && r.status == 204
-        })
-        .await;
-    assert!(content(&reply).contains("Pong"));
-    bot.wait_log(&["command failed", "429"]).await;
+    assert!(
+        content(&answered).contains("Pong"),
+        "{}",
+        content(&answered)
+    );
+    let calls: Vec<_> = sim
+        .requests_since(since)
+        .into_iter()
+        .filter(|r| is_callback(r, ping.id))
+        .collect();
+    assert_eq!(calls.len(), 2, "one refused call, one retry: {calls:?}");
+    assert_eq!(calls[0].status, 429);
+    // Retry-After says 1 s (the body's 0.25 s, rounded up to whole seconds).
+    let waited = calls[1].at.duration_since(calls[0].at);
+    assert!(
+        waited >= Duration::from_millis(900),
+        "retried after {waited:?}, before Retry-After"
+    );
+    assert!(!bot.logs().contains("command failed"), "{}", bot.logs());
     sim.assert_clean();
+}
+
+#[tokio::test]
+async fn a_route_429_is_retried_and_the_user_is_answered() {
+    a_429_is_retried_after_retry_after(false).await;
+}
+
+#[tokio::test]
+async fn a_global_429_is_retried_and_the_user_is_answered() {
+    a_429_is_retried_after_retry_after(true).await;
 }
 
 #[tokio::test]

@@ -5,6 +5,7 @@
 pub mod guild;
 pub mod harness;
 pub mod payloads;
+pub mod ratelimit;
 pub mod schema;
 pub mod sim;
 

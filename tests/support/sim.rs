@@ -24,6 +24,7 @@ use tokio_tungstenite::WebSocketStream;
 
 use super::guild::{bits, Guild};
 use super::payloads::{self, APP_ID, GUILD_ID};
+use super::ratelimit::{self, Buckets, RateLimits, Verdict};
 use super::schema;
 
 /// The gateway intent that unlocks message content.
@@ -49,6 +50,8 @@ pub struct SimOptions {
     /// compresses the large ones (READY, GUILD_CREATE of real guilds) and sends small events
     /// such as an interaction as text. 0 compresses every payload.
     pub compress_above: usize,
+    /// Discord's REST rate limits: headers on every response, 429s past a limit.
+    pub rate_limits: RateLimits,
 }
 
 impl Default for SimOptions {
@@ -59,6 +62,7 @@ impl Default for SimOptions {
             gateway_accepts_token: true,
             validate: true,
             compress_above: 4096,
+            rate_limits: RateLimits::default(),
         }
     }
 }
@@ -117,6 +121,8 @@ struct Session {
 /// A REST fault to inject.
 struct Fault {
     status: u16,
+    /// For a 429: the global limit rather than the route's.
+    global: bool,
     path_contains: String,
     remaining: u32,
 }
@@ -129,6 +135,10 @@ struct World {
     requests: Vec<Request>,
     violations: Vec<String>,
     faults: Vec<Fault>,
+    /// Rate-limit windows, per bucket and global.
+    buckets: Buckets,
+    /// Requests refused by the rate limits (injected 429s are not counted).
+    rate_limited: Vec<String>,
     global_commands: Option<Vec<Value>>,
     guild_commands: HashMap<u64, Vec<Value>>,
     command_puts: u32,
@@ -361,6 +371,12 @@ impl Sim {
         self.world().requests.clone()
     }
 
+    /// Every REST call after the mark `since`.
+    pub fn requests_since(&self, since: usize) -> Vec<Request> {
+        let world = self.world();
+        world.requests[since.min(world.requests.len())..].to_vec()
+    }
+
     /// The REST log as text, for failure messages.
     pub fn request_log(&self) -> String {
         let world = self.world();
@@ -386,6 +402,12 @@ impl Sim {
             violations.is_empty(),
             "the bot broke Discord's rules:\n{}",
             violations.join("\n")
+        );
+        let limited = self.rate_limited();
+        assert!(
+            limited.is_empty(),
+            "the bot exceeded Discord's rate limits:\n{}",
+            limited.join("\n")
         );
     }
 
@@ -462,9 +484,26 @@ impl Sim {
     pub fn fail_next(&self, n: u32, status: u16, path_contains: &str) {
         self.world().faults.push(Fault {
             status,
+            global: false,
             path_contains: path_contains.to_owned(),
             remaining: n,
         });
+    }
+
+    /// Answers the next REST call whose path contains `path_contains` with a 429 of the global
+    /// rate limit (`X-RateLimit-Global`, scope `global`).
+    pub fn fail_next_globally(&self, path_contains: &str) {
+        self.world().faults.push(Fault {
+            status: 429,
+            global: true,
+            path_contains: path_contains.to_owned(),
+            remaining: 1,
+        });
+    }
+
+    /// The requests the simulator's rate limits refused with a 429 (injected ones excluded).
+    pub fn rate_limited(&self) -> Vec<String> {
+        self.world().rate_limited.clone()
     }
 
     /// Makes DMs to `user` fail with 50007, as when they closed their DMs.
@@ -1148,7 +1187,33 @@ async fn rest_handler(
         }
     }
 
-    let response = route(&inner, &method, &path, &headers, json_body.as_ref()).await;
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let verdict = {
+        let mut world = inner.world();
+        let verdict = world
+            .buckets
+            .check(&inner.options.rate_limits, &segments, Instant::now());
+        if verdict.limited.is_some() {
+            world.rate_limited.push(format!("{method} {path}"));
+        }
+        verdict
+    };
+    let mut response = match verdict.limited {
+        Some((retry_after, global)) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            axum::Json(Verdict::body(retry_after, global)),
+        )
+            .into_response(),
+        None => route(&inner, &method, &path, &headers, json_body.as_ref()).await,
+    };
+    // A global 429 carries the global headers only.
+    if !response.headers().contains_key("x-ratelimit-global") {
+        for (name, value) in verdict.headers {
+            if let Ok(value) = axum::http::HeaderValue::from_str(&value) {
+                response.headers_mut().entry(name).or_insert(value);
+            }
+        }
+    }
     {
         let mut world = inner.world();
         world.violations.extend(violations);
@@ -1188,18 +1253,28 @@ async fn route(
             .find(|f| f.remaining > 0 && path.contains(&f.path_contains));
         found.map(|f| {
             f.remaining -= 1;
-            f.status
+            (f.status, f.global)
         })
     };
-    if let Some(status) = fault {
+    if let Some((status, global)) = fault {
         if status == 429 {
-            let body = json!({"message": "You are being rate limited.", "retry_after": 0.25, "global": false});
-            return (
+            let retry_after = Duration::from_millis(250);
+            let mut response = (
                 StatusCode::TOO_MANY_REQUESTS,
-                [("retry-after", "1"), ("x-ratelimit-scope", "user")],
-                axum::Json(body),
+                [("retry-after", ratelimit::whole_seconds(retry_after))],
+                axum::Json(Verdict::body(retry_after, global)),
             )
                 .into_response();
+            let headers = response.headers_mut();
+            let scope = if global { "global" } else { "user" };
+            headers.insert("x-ratelimit-scope", scope.parse().expect("a header value"));
+            if global {
+                headers.insert(
+                    "x-ratelimit-global",
+                    "true".parse().expect("a header value"),
+                );
+            }
+            return response;
         }
         return discord_error(status, 0, "simulated failure");
     }

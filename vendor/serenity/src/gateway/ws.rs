@@ -102,6 +102,8 @@ pub struct WsClient(WebSocketStream<MaybeTlsStream<TcpStream>>);
 const TIMEOUT: Duration = Duration::from_millis(500);
 #[cfg(feature = "client")]
 const DECOMPRESSION_MULTIPLIER: usize = 3;
+/// How long opening the gateway connection (TCP, TLS and the WebSocket handshake) may take.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl WsClient {
     pub(crate) async fn connect(url: Url) -> Result<Self> {
@@ -110,7 +112,12 @@ impl WsClient {
             max_frame_size: None,
             ..Default::default()
         };
-        let (stream, _) = connect_async_with_config(url, Some(config), false).await?;
+        // A gateway that accepts nothing (packets dropped) must not hold the shard for the
+        // system's TCP timeout, which is minutes.
+        let connecting = connect_async_with_config(url, Some(config), false);
+        let (stream, _) = tokio::time::timeout(CONNECT_TIMEOUT, connecting).await.map_err(|_| {
+            std::io::Error::new(std::io::ErrorKind::TimedOut, "connecting to the gateway timed out")
+        })??;
 
         Ok(Self(stream))
     }
@@ -120,7 +127,10 @@ impl WsClient {
         let message = match timeout(TIMEOUT, self.0.next()).await {
             Ok(Some(Ok(msg))) => msg,
             Ok(Some(Err(e))) => return Err(e.into()),
-            Ok(None) | Err(_) => return Ok(None),
+            // The stream has ended: the connection is gone, and polling it again would return
+            // at once, forever. Report it as closed so that the shard reconnects.
+            Ok(None) => return Err(Error::Tungstenite(WsError::AlreadyClosed)),
+            Err(_) => return Ok(None),
         };
 
         let value = match message {

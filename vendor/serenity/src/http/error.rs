@@ -12,7 +12,9 @@ use crate::json::*;
 #[derive(Clone, Debug, Eq, PartialEq, Deserialize, Serialize)]
 #[non_exhaustive]
 pub struct DiscordJsonError {
-    /// The error code.
+    /// The error code. A 429's body has none (Discord documents `message`, `retry_after` and
+    /// `global`), so it defaults to 0 rather than failing to decode.
+    #[serde(default)]
     pub code: isize,
     /// The error message.
     pub message: String,

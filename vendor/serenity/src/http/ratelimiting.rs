@@ -38,6 +38,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::str::{self, FromStr};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -90,7 +91,14 @@ pub struct Ratelimiter {
     token: SecretString,
     absolute_ratelimits: bool,
     ratelimit_callback: Box<dyn Fn(RatelimitInfo) + Send + Sync>,
+    // The base URL requests go to instead of `https://discord.com`, as set by `HttpBuilder::proxy`.
+    proxy: Option<String>,
+    // Once `routes` holds this many buckets, the idle ones are dropped (see `forget_idle`).
+    sweep_at: AtomicUsize,
 }
+
+/// The fewest buckets `Ratelimiter::routes` holds before idle ones are dropped.
+const MIN_SWEEP_AT: usize = 1024;
 
 impl fmt::Debug for Ratelimiter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -101,6 +109,7 @@ impl fmt::Debug for Ratelimiter {
             .field("token", &self.token)
             .field("absolute_ratelimits", &self.absolute_ratelimits)
             .field("ratelimit_callback", &"Fn(RatelimitInfo)")
+            .field("proxy", &self.proxy)
             .finish()
     }
 }
@@ -122,7 +131,32 @@ impl Ratelimiter {
             token: SecretString::new(token),
             ratelimit_callback: Box::new(|_| {}),
             absolute_ratelimits: false,
+            proxy: None,
+            sweep_at: AtomicUsize::new(MIN_SWEEP_AT),
         }
+    }
+
+    /// Sends requests to `proxy` instead of `https://discord.com` (see `HttpBuilder::proxy`),
+    /// still rate limiting them here.
+    pub(crate) fn set_proxy(&mut self, proxy: Option<String>) {
+        self.proxy = proxy;
+    }
+
+    /// Drops the buckets that nobody holds and whose window is over or unknown, once there are
+    /// many: such a bucket knows nothing a request could not learn again, and buckets are keyed
+    /// by major parameters (an interaction's id, a webhook's), so without this the map grows by
+    /// one entry per interaction for the life of the process.
+    fn forget_idle(&self, routes: &mut HashMap<RatelimitingBucket, Arc<Mutex<Ratelimit>>>) {
+        if routes.len() < self.sweep_at.load(Ordering::Relaxed) {
+            return;
+        }
+        let now = SystemTime::now();
+        // Under the map's write lock nobody can clone a bucket, so a count of 1 is final.
+        routes.retain(|_, bucket| {
+            Arc::strong_count(bucket) > 1
+                || bucket.try_lock().map_or(true, |r| r.reset.is_some_and(|reset| reset > now))
+        });
+        self.sweep_at.store((routes.len() * 2).max(MIN_SWEEP_AT), Ordering::Relaxed);
     }
 
     /// Sets a callback to be called when a route is rate limited.
@@ -191,12 +225,23 @@ impl Ratelimiter {
             // - sleep if there is 0 remaining
             // - then, perform the request
             let ratelimiting_bucket = req.route.ratelimiting_bucket();
-            let bucket =
-                Arc::clone(self.routes.write().await.entry(ratelimiting_bucket).or_default());
+            let bucket = {
+                let mut routes = self.routes.write().await;
+                self.forget_idle(&mut routes);
+                Arc::clone(routes.entry(ratelimiting_bucket).or_default())
+            };
 
-            bucket.lock().await.pre_hook(&req, &self.ratelimit_callback).await;
+            let mut ratelimit = bucket.lock().await;
+            ratelimit.pre_hook(&req, &self.ratelimit_callback).await;
+            // While a bucket's window is unknown or over, its requests go one at a time: the
+            // response's headers say what the window allows, and the requests queued behind
+            // count from there instead of all being sent at once into a 429.
+            let learning = !ratelimiting_bucket.is_none()
+                && ratelimit.reset.map_or(true, |reset| reset <= SystemTime::now());
+            let held = learning.then_some(ratelimit);
 
-            let request = req.clone().build(&self.client, self.token.expose_secret(), None)?;
+            let token = self.token.expose_secret();
+            let request = req.clone().build(&self.client, token, self.proxy.as_deref())?;
             let response = self.client.execute(request.build()?).await?;
 
             // Check if the request got ratelimited by checking for status 429, and if so, sleep
@@ -216,7 +261,9 @@ impl Ratelimiter {
             }
 
             let redo = if response.headers().get("x-ratelimit-global").is_some() {
-                drop(self.global.lock().await);
+                drop(held);
+                // Held while sleeping, so that every other request waits for the global limit.
+                let _global = self.global.lock().await;
 
                 Ok(
                     if let Some(retry_after) =
@@ -241,9 +288,11 @@ impl Ratelimiter {
                     },
                 )
             } else {
-                bucket
-                    .lock()
-                    .await
+                let mut ratelimit = match held {
+                    Some(ratelimit) => ratelimit,
+                    None => bucket.lock().await,
+                };
+                ratelimit
                     .post_hook(&response, &req, &self.ratelimit_callback, self.absolute_ratelimits)
                     .await
             };

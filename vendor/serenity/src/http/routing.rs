@@ -15,6 +15,17 @@ impl RatelimitingBucket {
     }
 }
 
+/// The major parameter of a route that carries an interaction's token: Discord limits a webhook
+/// by its id *and* token, and every interaction's webhook shares the application's id, so keying
+/// on the id alone would make all interactions' follow-ups wait on one another's limit.
+fn token_major_parameter(token: &str) -> NonZeroU64 {
+    use std::hash::{Hash, Hasher};
+
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    token.hash(&mut hasher);
+    NonZeroU64::new(hasher.finish() | 1).expect("an odd number is not zero")
+}
+
 enum RatelimitingKind {
     /// Requests with the same path and major parameter (usually an Id) should be grouped together
     /// for ratelimiting.
@@ -460,15 +471,15 @@ routes! ('a, {
 
     WebhookOriginalInteractionResponse { application_id: ApplicationId, token: &'a str },
     api!("/webhooks/{}/{}/messages/@original", application_id, token),
-    Some(RatelimitingKind::PathAndId(application_id.into()));
+    Some(RatelimitingKind::PathAndId(token_major_parameter(token)));
 
     WebhookFollowupMessage { application_id: ApplicationId, token: &'a str, message_id: MessageId },
     api!("/webhooks/{}/{}/messages/{}", application_id, token, message_id),
-    Some(RatelimitingKind::PathAndId(application_id.into()));
+    Some(RatelimitingKind::PathAndId(token_major_parameter(token)));
 
     WebhookFollowupMessages { application_id: ApplicationId, token: &'a str },
     api!("/webhooks/{}/{}", application_id, token),
-    Some(RatelimitingKind::PathAndId(application_id.into()));
+    Some(RatelimitingKind::PathAndId(token_major_parameter(token)));
 
     InteractionResponse { interaction_id: InteractionId, token: &'a str },
     api!("/interactions/{}/{}/callback", interaction_id, token),

@@ -65,6 +65,17 @@ use crate::gateway::ConnectionStage;
 use crate::model::event::Event;
 use crate::model::id::ShardId;
 
+/// How long to wait before reconnecting after `failures` attempts in a row could not reach the
+/// gateway: under a second for about a minute, so that a short outage ends as soon as the
+/// gateway is back, then every 10 seconds.
+fn reconnect_delay(failures: u32) -> StdDuration {
+    match failures {
+        0..=3 => StdDuration::from_millis(100 << failures.saturating_sub(1)),
+        4..=75 => StdDuration::from_millis(800),
+        _ => StdDuration::from_secs(10),
+    }
+}
+
 /// A message to be sent to the [`ShardQueuer`].
 #[derive(Clone, Debug)]
 pub enum ShardQueuerMessage {

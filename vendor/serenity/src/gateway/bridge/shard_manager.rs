@@ -352,11 +352,17 @@ impl ShardManager {
         }
     }
 
+    /// Restarts a shard at the request of its own runner.
+    ///
+    /// The runner stops reading its messages once it asks, so it could never acknowledge a
+    /// shutdown: going through [`Self::restart`] would sit out the shutdown timeout every time
+    /// (and leave a stray acknowledgement behind for the next shutdown).
     pub async fn restart_shard(&self, id: ShardId) {
-        self.restart(id).await;
-        if let Err(e) = self.shard_shutdown_send.unbounded_send(id) {
-            tracing::warn!("failed to notify about finished shutdown: {}", e);
-        }
+        info!("Restarting shard {}", id);
+        self.runners.lock().await.remove(&id);
+
+        let shard_total = self.shard_total.load(Ordering::Relaxed);
+        self.boot([id, ShardId(shard_total)]);
     }
 
     pub async fn update_shard_latency_and_stage(

@@ -104,8 +104,12 @@ impl ShardQueuer {
         // queue.
         const TIMEOUT: Duration = Duration::from_secs(WAIT_BETWEEN_BOOTS_IN_SECONDS);
 
+        // Shard starts that failed in a row: a queued shard is retried after `retry_delay`.
+        let mut failed_starts = 0;
+
         loop {
-            match timeout(TIMEOUT, self.rx.next()).await {
+            let wait = if self.queue.is_empty() { TIMEOUT } else { super::reconnect_delay(failed_starts) };
+            match timeout(wait, self.rx.next()).await {
                 Ok(Some(ShardQueuerMessage::Shutdown)) => {
                     debug!("[Shard Queuer] Received to shutdown.");
                     self.shutdown_runners().await;
@@ -118,12 +122,13 @@ impl ShardQueuer {
                 },
                 Ok(Some(ShardQueuerMessage::Start(id, total))) => {
                     debug!("[Shard Queuer] Received to start shard {} of {}.", id.0, total.0);
-                    self.checked_start(id, total.0).await;
+                    failed_starts = self.checked_start(id, total.0, failed_starts).await;
                 },
                 Ok(None) => break,
                 Err(_) => {
                     if let Some(shard) = self.queue.pop_front() {
-                        self.checked_start(shard.id, shard.total).await;
+                        failed_starts =
+                            self.checked_start(shard.id, shard.total, failed_starts).await;
                     }
                 },
             }
@@ -143,8 +148,10 @@ impl ShardQueuer {
         }
     }
 
+    /// Starts a shard, or queues it again if its connection fails. Returns the number of starts
+    /// that have failed in a row, given that number before this one.
     #[instrument(skip(self))]
-    async fn checked_start(&mut self, id: ShardId, total: u32) {
+    async fn checked_start(&mut self, id: ShardId, total: u32, failed_starts: u32) -> u32 {
         debug!("[Shard Queuer] Checked start for shard {} out of {}", id, total);
         self.check_last_start().await;
 
@@ -153,9 +160,12 @@ impl ShardQueuer {
             info!("[Shard Queuer] Re-queueing start of shard {}", id);
 
             self.queue.push_back(ShardInfo::new(id, total));
+            // No IDENTIFY was sent: the next attempt need not wait for the IDENTIFY interval.
+            return failed_starts.saturating_add(1);
         }
 
         self.last_start = Some(Instant::now());
+        0
     }
 
     #[instrument(skip(self))]

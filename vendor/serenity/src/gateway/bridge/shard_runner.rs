@@ -21,7 +21,7 @@ use crate::client::dispatch::dispatch_model;
 use crate::client::{Context, EventHandler, RawEventHandler};
 #[cfg(feature = "framework")]
 use crate::framework::Framework;
-use crate::gateway::{GatewayError, ReconnectType, Shard, ShardAction};
+use crate::gateway::{ConnectionStage, GatewayError, ReconnectType, Shard, ShardAction};
 use crate::http::Http;
 use crate::internal::prelude::*;
 use crate::internal::tokio::spawn_named;
@@ -47,7 +47,13 @@ pub struct ShardRunner {
     pub http: Arc<Http>,
     #[cfg(feature = "collector")]
     pub(crate) collectors: Arc<std::sync::Mutex<Vec<CollectorCallback>>>,
+    // Attempts in a row to resume that could not open a connection.
+    failed_resumes: u32,
 }
+
+/// Attempts to resume, while the gateway cannot be reached, before the session is given up and
+/// the shard started again (about a minute with `super::reconnect_delay`).
+const MAX_FAILED_RESUMES: u32 = 75;
 
 impl ShardRunner {
     /// Creates a new runner for a Shard.
@@ -71,6 +77,7 @@ impl ShardRunner {
             http: opt.http,
             #[cfg(feature = "collector")]
             collectors: Arc::new(std::sync::Mutex::new(vec![])),
+            failed_resumes: 0,
         }
     }
 
@@ -108,8 +115,10 @@ impl ShardRunner {
                 return Ok(());
             }
 
-            // check heartbeat
-            if !self.shard.do_heartbeat().await {
+            // check heartbeat (not while no connection is open: there is nothing to send it on,
+            // and the resume under way will bring a new one)
+            if self.shard.stage() != ConnectionStage::Connecting && !self.shard.do_heartbeat().await
+            {
                 warn!("[ShardRunner {:?}] Error heartbeating", self.shard.shard_info(),);
 
                 self.request_restart().await;
@@ -142,7 +151,11 @@ impl ShardRunner {
                     return Ok(());
                 },
                 Some(other) => {
-                    if let Err(e) = self.action(&other).await {
+                    let result = self.action(&other).await;
+                    if result.is_ok() {
+                        self.failed_resumes = 0;
+                    }
+                    if let Err(e) = result {
                         debug!(
                             "[ShardRunner {:?}] Reconnecting due to error performing {:?}: {:?}",
                             self.shard.shard_info(),
@@ -153,6 +166,18 @@ impl ShardRunner {
                             ReconnectType::Reidentify => {
                                 self.request_restart().await;
                                 return Ok(());
+                            },
+                            // The gateway could not be reached: keep the session and try again
+                            // after a backoff (the next read finds the old connection closed
+                            // and resumes). Health checks see the stage meanwhile.
+                            ReconnectType::Resume
+                                if self.shard.stage() == ConnectionStage::Connecting
+                                    && self.failed_resumes < MAX_FAILED_RESUMES =>
+                            {
+                                self.failed_resumes += 1;
+                                self.update_manager().await;
+                                tokio::time::sleep(super::reconnect_delay(self.failed_resumes))
+                                    .await;
                             },
                             ReconnectType::Resume => {
                                 if let Err(why) = self.shard.resume().await {
@@ -257,6 +282,9 @@ impl ShardRunner {
                     );
                     break;
                 },
+                // The connection has ended: no close frame can come, and the stream would
+                // return `None` again at once, forever.
+                None => break,
                 _ => {},
             }
         }
@@ -396,19 +424,14 @@ impl ShardRunner {
 
                 match self.shard.reconnection_type() {
                     ReconnectType::Reidentify => return Ok((None, None, false)),
+                    // `run` resumes, and retries with a backoff while the gateway cannot be
+                    // reached. (Sleeping here after a failed resume and reading on left the
+                    // runner reading the dead connection, in a loop.)
                     ReconnectType::Resume => {
-                        if let Err(why) = self.shard.resume().await {
-                            warn!("Failed to resume: {:?}", why);
-
-                            // Don't spam reattempts on internet connection loss
-                            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-
-                            return Ok((None, None, false));
-                        }
+                        let resume = ShardAction::Reconnect(ReconnectType::Resume);
+                        return Ok((None, Some(resume), true));
                     },
                 }
-
-                return Ok((None, None, true));
             },
             Err(why) => Err(why),
         };
