@@ -25,8 +25,8 @@ pub fn intents() -> GatewayIntents {
 /// How long connecting to Discord may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The HTTP client: Discord itself with serenity's rate limiter, or `DISCORD_API_BASE` in
-/// serenity's proxy mode (which needs the limiter off; rate limiting is then the base's job).
+/// The HTTP client, to Discord or to `DISCORD_API_BASE`, with serenity's rate limiter unless
+/// `DISCORD_RATE_LIMITER=off` leaves rate limiting to a proxy in front.
 pub fn http(config: &Config) -> anyhow::Result<Http> {
     // serenity's default client keeps every idle connection for 90 s, however many a burst
     // opened (hundreds, with HTTP/1.1); keep a few warm and let the rest go.

@@ -271,6 +271,7 @@ mod tests {
         assert_eq!(config.api_base, None);
         assert_eq!(config.dev_guild, None);
         assert_eq!(config.wait_timeout, None);
+        assert!(config.rate_limiter);
     }
 
     #[test]
@@ -282,13 +283,22 @@ mod tests {
             ("DATABASE_URL", "sqlite:///tmp/x.db"),
             ("DEV_GUILD_ID", "123456789012345678"),
             ("WAIT_TIMEOUT_SECS", "3"),
+            ("DISCORD_RATE_LIMITER", " OFF "),
         ])
         .unwrap();
+        assert!(!config.rate_limiter);
         assert_eq!(config.api_base.as_deref(), Some("http://127.0.0.1:5000"));
         assert_eq!(config.health_addr, "127.0.0.1:9000".parse().unwrap());
         assert_eq!(config.database_url, "sqlite:///tmp/x.db");
         assert_eq!(config.dev_guild, Some(GuildId::new(123456789012345678)));
         assert_eq!(config.wait_timeout, Some(Duration::from_secs(3)));
+    }
+
+    #[test]
+    fn the_rate_limiter_is_on_or_off() {
+        let err = parse(&[("DISCORD_TOKEN", "t"), ("DISCORD_RATE_LIMITER", "no")]).unwrap_err();
+        assert_eq!(err.var, "DISCORD_RATE_LIMITER");
+        assert!(err.problem.contains("\"no\""), "{err}");
     }
 
     #[test]

@@ -648,3 +648,48 @@ async fn post_rechecks_the_mention_and_timeouts() {
     assert!(posts(&sim).is_empty(), "posted while in timeout");
     sim.assert_clean();
 }
+
+/// Three announcements posted at once into a channel whose limit is two messages a second:
+/// the bot spaces them as Discord's rate-limit headers say, so none is refused with a 429 and
+/// the third goes out once the window has reset.
+#[tokio::test]
+async fn a_burst_of_posts_is_spread_by_the_rate_limit_headers() {
+    let mut options = SimOptions::default();
+    options.rate_limits.channel_messages =
+        support::ratelimit::Limit::new(2, std::time::Duration::from_secs(1));
+    let (sim, _bot) = start_ready_with(options, BotOptions::default()).await;
+    let mut previews = Vec::new();
+    for n in 0..3 {
+        let (_, message) = open(&sim).await;
+        let (modal, message) = choose(&sim, &message, OFF_TOPIC, "none").await;
+        let (_, preview) = compose(&sim, &message, &modal, "Burst", &format!("number {n}")).await;
+        previews.push(preview);
+    }
+    let marks = sim.mark();
+    for preview in &previews {
+        sim.click(ALICE, preview, &custom_id(preview, 0, 0));
+    }
+    let to_channel =
+        |r: &Request| r.method == "POST" && r.path == format!("/channels/{OFF_TOPIC}/messages");
+    sim.wait_for("three announcements posted", REACT, |v| {
+        (v.requests()[marks..]
+            .iter()
+            .filter(|r| to_channel(r) && r.status == 200)
+            .count()
+            == 3)
+            .then_some(())
+    })
+    .await;
+    let posted: Vec<Request> = sim
+        .requests_since(marks)
+        .into_iter()
+        .filter(to_channel)
+        .collect();
+    assert_eq!(posted.len(), 3, "no refused post, no retry: {posted:?}");
+    let spread = posted[2].at.duration_since(posted[0].at);
+    assert!(
+        spread >= std::time::Duration::from_millis(900),
+        "the third post went out {spread:?} after the first, inside the first window"
+    );
+    sim.assert_clean();
+}

@@ -57,6 +57,43 @@ async fn a_global_429_is_retried_and_the_user_is_answered() {
     a_429_is_retried_after_retry_after(true).await;
 }
 
+/// Behind a proxy that rate-limits for the bot (`DISCORD_RATE_LIMITER=off`), the bot sends
+/// requests as they come: a 429 fails that request, logged, and the bot keeps serving.
+#[tokio::test]
+async fn with_the_rate_limiter_off_a_429_fails_the_request_and_the_bot_keeps_serving() {
+    let options = BotOptions {
+        env: vec![("DISCORD_RATE_LIMITER".into(), "off".into())],
+        ..BotOptions::default()
+    };
+    let (sim, mut bot) = start_ready_with(SimOptions::default(), options).await;
+    sim.fail_next(1, 429, "/callback");
+    let since = sim.mark();
+    let first = sim.slash(BOB, GENERAL, "ping", json!([]));
+    let limited = sim
+        .wait_request("the rate-limited callback", since, REACT, |r| {
+            is_callback(r, first.id)
+        })
+        .await;
+    assert_eq!(limited.status, 429);
+    bot.wait_health(200, REACT).await;
+    let second = sim.slash(BOB, GENERAL, "ping", json!([]));
+    let reply = sim
+        .wait_request("the next /ping callback", since, REACT, |r| {
+            is_callback(r, second.id) && r.status == 204
+        })
+        .await;
+    assert!(content(&reply).contains("Pong"));
+    bot.wait_log(&["command failed", "429"]).await;
+    // Not retried (the proxy's job): the only other call on that interaction is the apology.
+    let pongs = sim
+        .requests_since(since)
+        .into_iter()
+        .filter(|r| is_callback(r, first.id) && content(r).contains("Pong"))
+        .count();
+    assert_eq!(pongs, 1);
+    sim.assert_clean();
+}
+
 #[tokio::test]
 async fn a_500_on_a_followup_fails_the_flow_politely_and_the_bot_keeps_serving() {
     let (sim, mut bot) = start_ready().await;

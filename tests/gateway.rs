@@ -24,6 +24,11 @@ async fn begin_ask(sim: &Sim) -> Interaction {
 async fn finish_ask(sim: &Sim, ask: &Interaction, text: &str) {
     let since = sim.mark();
     sim.say(BOB, GENERAL, text);
+    expect_echo(sim, ask, text, since).await;
+}
+
+/// The pending `/ask` echoes `text` in a REST call after `since`.
+async fn expect_echo(sim: &Sim, ask: &Interaction, text: &str, since: usize) {
     let echo = sim
         .wait_request("the /ask echo after the reconnect", since, REACT, |r| {
             is_followup(r, &ask.token)
@@ -110,6 +115,9 @@ async fn lost_connection_scenario(reset: bool) {
         noticed < Duration::from_secs(1),
         "/health took {noticed:?} to notice"
     );
+    // Bob answers while the bot is away: the resume must replay it.
+    let since = sim.mark();
+    sim.say(BOB, GENERAL, "said during the outage");
     bot.wait_health(200, Duration::from_secs(20)).await;
     let back = dropped_at.elapsed();
     let cpu = cpu_secs(bot.pid()) - cpu_before;
@@ -143,7 +151,7 @@ async fn lost_connection_scenario(reset: bool) {
     assert_eq!(sim.identifies(), identifies, "the bot identified again");
     // Operators see the loss and the recovery in the log.
     bot.wait_log(&["shard stage changed", "Connected"]).await;
-    finish_ask(&sim, &ask, "still here").await;
+    expect_echo(&sim, &ask, "said during the outage", since).await;
     sim.assert_clean();
 }
 
