@@ -178,7 +178,10 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
 
     let http = bot::http(&config)?;
     if let Some(base) = &config.api_base {
-        tracing::info!(%base, "using DISCORD_API_BASE; rate limiting is left to that server");
+        tracing::info!(%base, "using DISCORD_API_BASE");
+    }
+    if !config.rate_limiter {
+        tracing::info!("DISCORD_RATE_LIMITER=off: rate limiting is left to the server in front");
     }
     bot::check_token(&http).await?;
 

@@ -38,7 +38,6 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::str::{self, FromStr};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -93,12 +92,22 @@ pub struct Ratelimiter {
     ratelimit_callback: Box<dyn Fn(RatelimitInfo) + Send + Sync>,
     // The base URL requests go to instead of `https://discord.com`, as set by `HttpBuilder::proxy`.
     proxy: Option<String>,
-    // Once `routes` holds this many buckets, the idle ones are dropped (see `forget_idle`).
-    sweep_at: AtomicUsize,
+    // When idle buckets were last dropped, and how many buckets make the next drop due.
+    sweep: std::sync::Mutex<Sweep>,
 }
 
-/// The fewest buckets `Ratelimiter::routes` holds before idle ones are dropped.
+/// When `Ratelimiter::forget_idle` next drops idle buckets: once `routes` holds `at_len`, or
+/// `SWEEP_EVERY` after the last time.
+#[derive(Debug)]
+struct Sweep {
+    at_len: usize,
+    last: std::time::Instant,
+}
+
+/// The fewest buckets `Ratelimiter::routes` holds before idle ones are dropped at once.
 const MIN_SWEEP_AT: usize = 1024;
+/// How often idle buckets are dropped otherwise.
+const SWEEP_EVERY: Duration = Duration::from_secs(10);
 
 impl fmt::Debug for Ratelimiter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -132,7 +141,10 @@ impl Ratelimiter {
             ratelimit_callback: Box::new(|_| {}),
             absolute_ratelimits: false,
             proxy: None,
-            sweep_at: AtomicUsize::new(MIN_SWEEP_AT),
+            sweep: std::sync::Mutex::new(Sweep {
+                at_len: MIN_SWEEP_AT,
+                last: std::time::Instant::now(),
+            }),
         }
     }
 
@@ -143,11 +155,15 @@ impl Ratelimiter {
     }
 
     /// Drops the buckets that nobody holds and whose window is over or unknown, once there are
-    /// many: such a bucket knows nothing a request could not learn again, and buckets are keyed
-    /// by major parameters (an interaction's id, a webhook's), so without this the map grows by
-    /// one entry per interaction for the life of the process.
+    /// many or every `SWEEP_EVERY`: such a bucket knows nothing a request could not learn
+    /// again, and buckets are keyed by major parameters (an interaction's id, a webhook's
+    /// token), so without this the map grows by an entry or two per interaction for the life of
+    /// the process.
     fn forget_idle(&self, routes: &mut HashMap<RatelimitingBucket, Arc<Mutex<Ratelimit>>>) {
-        if routes.len() < self.sweep_at.load(Ordering::Relaxed) {
+        let mut sweep = self.sweep.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let due = routes.len() >= sweep.at_len
+            || (!routes.is_empty() && sweep.last.elapsed() >= SWEEP_EVERY);
+        if !due {
             return;
         }
         let now = SystemTime::now();
@@ -156,7 +172,11 @@ impl Ratelimiter {
             Arc::strong_count(bucket) > 1
                 || bucket.try_lock().map_or(true, |r| r.reset.is_some_and(|reset| reset > now))
         });
-        self.sweep_at.store((routes.len() * 2).max(MIN_SWEEP_AT), Ordering::Relaxed);
+        if routes.capacity() > 4 * routes.len().max(64) {
+            routes.shrink_to_fit();
+        }
+        sweep.at_len = (routes.len() * 2).max(MIN_SWEEP_AT);
+        sweep.last = std::time::Instant::now();
     }
 
     /// Sets a callback to be called when a route is rate limited.
