@@ -7,6 +7,10 @@ WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
 COPY migrations ./migrations
+# The patched serenity (vendor/README.md) and the workspace's other member, the simulator
+# the tests use: cargo reads every member's manifest even to build one binary.
+COPY vendor ./vendor
+COPY crates ./crates
 # The `dist` profile: whole-program optimisation for the smallest binary. Slower to build than
 # `--release`, which is what `cargo run --release` uses.
 RUN cargo build --profile dist --locked --bin novera-assistant

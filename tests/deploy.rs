@@ -48,6 +48,18 @@ fn the_dockerfile_matches_the_binary() {
         docker.contains("COPY migrations"),
         "migrations are embedded at build time"
     );
+    // Every path the manifest points at must be in the build context: the patched serenity
+    // and the workspace's members.
+    for path in ["vendor", "crates"] {
+        assert!(
+            read("Cargo.toml").contains(&format!("\"{path}/")),
+            "Cargo.toml no longer uses {path}/: update this test"
+        );
+        assert!(
+            docker.contains(&format!("COPY {path} ./{path}")),
+            "the Dockerfile does not copy {path}/, which Cargo.toml needs"
+        );
+    }
     assert!(
         docker.contains("--profile dist") && docker.contains("target/dist/novera-assistant"),
         "the image is built with the dist profile"

@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 
-use super::guild::Guild;
+use crate::guild::Guild;
 
 /// The simulated application's id, which is also the bot user's id.
 pub const APP_ID: u64 = 1_100_000_000_000_000_001;
@@ -59,7 +59,7 @@ pub fn user(id: u64) -> Value {
 }
 
 /// A guild member object (without `user` when `with_user` is false, as in MESSAGE_CREATE),
-/// without roles: [`super::guild::Guild::member_json`] adds the member's roles.
+/// without roles: [`crate::guild::Guild::member_json`] adds the member's roles.
 pub fn member(id: u64, with_user: bool) -> Value {
     let mut member = json!({
         "roles": [],

@@ -1,5 +1,5 @@
 //! Validates the bot's REST bodies against Discord's official OpenAPI spec
-//! (`tests/data/discord-openapi.json`, or `DISCORD_OPENAPI` when set).
+//! (`data/discord-openapi.json` in this crate, or `DISCORD_OPENAPI` when set).
 //!
 //! Each operation's request schema is compiled once (with the spec's `components` as the root,
 //! so `#/components/schemas/...` references resolve) and cached for the test binary's lifetime.
@@ -23,7 +23,7 @@ struct Spec {
 fn spec_path() -> PathBuf {
     match std::env::var_os("DISCORD_OPENAPI") {
         Some(path) => PathBuf::from(path),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/discord-openapi.json"),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/discord-openapi.json"),
     }
 }
 

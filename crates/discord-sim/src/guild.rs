@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::{json, Value};
 
-use super::payloads::{
+use crate::payloads::{
     self, ALICE, ALL_PERMISSIONS, ANNOUNCEMENTS, APP_ID, BOB, CAROL, GENERAL, GUILD_ID,
     MEMBER_PERMISSIONS, OFF_TOPIC, STAFF_ROLE,
 };

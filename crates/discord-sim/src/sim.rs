@@ -22,10 +22,10 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::WebSocketStream;
 
-use super::guild::{bits, Guild};
-use super::payloads::{self, APP_ID, GUILD_ID};
-use super::ratelimit::{self, Buckets, RateLimits, Verdict};
-use super::schema;
+use crate::guild::{bits, Guild};
+use crate::payloads::{self, APP_ID, GUILD_ID};
+use crate::ratelimit::{self, Buckets, RateLimits, Verdict};
+use crate::schema;
 
 /// The gateway intent that unlocks message content.
 const MESSAGE_CONTENT_INTENT: u64 = 1 << 15;

@@ -1,0 +1,30 @@
+//! A local Discord for end-to-end tests of Discord bots: REST (axum) and the gateway
+//! (WebSocket) on loopback, one pair of ports per instance, following Discord's documented
+//! protocol (discord/discord-api-docs) rather than any one bot's habits.
+//!
+//! A bot connects to it exactly as to Discord: point its REST base URL at [`Sim::base_url`]
+//! (serenity: `HttpBuilder::proxy`; twilight: a proxy URL) and it reads the gateway URL from
+//! `GET /api/v10/gateway`. The test then acts as Discord's users through [`Sim`] (slash
+//! commands, clicks, selects, modals, messages), injects faults (dropped or reset connections,
+//! op 7, INVALID_SESSION, withheld heartbeat ACKs, REST 429/500, requests that never answer),
+//! and reads back every REST call the bot made.
+//!
+//! Rules it enforces, recorded as violations ([`Sim::assert_clean`]): every JSON body validates
+//! against Discord's OpenAPI spec ([`schema`]), one initial response per interaction within
+//! 3 s, the `User-Agent` Discord requires, the bot token on every call, and Discord's rate
+//! limits ([`ratelimit`]: headers on every response, 429s past a limit).
+//!
+//! Modules: [`sim`] (the servers, the world's state, and the actions a test performs),
+//! [`guild`] (the league server: roles, members, channels, permissions), [`payloads`] (gateway
+//! and REST objects as Discord shapes them), [`schema`], [`ratelimit`].
+// The simulator keeps its own deadlines (the 3 s interaction rule, a silent client); the
+// workspace's rule against `tokio::time::timeout` is about the bot's waits.
+#![allow(clippy::disallowed_methods)]
+
+pub mod guild;
+pub mod payloads;
+pub mod ratelimit;
+pub mod schema;
+pub mod sim;
+
+pub use sim::{Interaction, Request, Sim, SimOptions};
