@@ -437,7 +437,7 @@ async fn main() {
             // 1,000 guilds as Discord sends them to this bot: only its own member.
             let small = (0..1000u64).map(|g| {
                 let mut guild =
-                    payloads::synthetic_guild(7_000_000_000_000_000_000 + g * 1000, 0, 0);
+                    guild::synthetic_guild(7_000_000_000_000_000_000 + g * 1000, 0, 0);
                 let mut me = payloads::member(payloads::APP_ID, false);
                 me["user"] = payloads::bot_user();
                 guild["members"] = json!([me]);
@@ -451,7 +451,7 @@ async fn main() {
             // And as a bot with the members intent gets them: 100 members each.
             let large = (0..1000u64).map(|g| {
                 let id = 3_000_000_000_000_000_000 + g * 1000;
-                payloads::synthetic_guild(id, 100, 4_000_000_000_000_000_000 + g * 100)
+                guild::synthetic_guild(id, 100, 4_000_000_000_000_000_000 + g * 100)
             });
             guild_cpu_large.values.push(ingest(&sim, pid, large).await);
             tokio::time::sleep(Duration::from_secs(2)).await;

@@ -372,7 +372,7 @@ async fn compressed_payloads_are_read_whichever_events_come_compressed() {
     );
     sim.dispatch(
         "GUILD_CREATE",
-        payloads::synthetic_guild(1_300_000_000_000_000_000, 100, 1_310_000_000_000_000_000),
+        guild::synthetic_guild(1_300_000_000_000_000_000, 100, 1_310_000_000_000_000_000),
     );
     let deadline = Instant::now() + REACT;
     while sim.compressed_dispatches() == before {

@@ -412,3 +412,69 @@ impl Default for Guild {
         Self::league()
     }
 }
+
+// ---- Guild payloads ----------------------------------------------------------------------
+
+/// GUILD_CREATE for the test guild, with its channels, roles and members as `g` has them.
+pub fn guild_create(g: &Guild) -> Value {
+    let members: Vec<Value> = [ALICE, BOB, CAROL, APP_ID]
+        .into_iter()
+        .map(|id| g.member_json(id, true))
+        .collect();
+    let extra = json!({
+        "joined_at": "2025-01-01T00:00:00.000000+00:00", "large": false,
+        "unavailable": false, "member_count": members.len(), "voice_states": [],
+        "members": members, "channels": g.channels_json(), "threads": [], "presences": [],
+        "stage_instances": [], "guild_scheduled_events": [],
+        "soundboard_sounds": [], "incidents_data": null,
+    });
+    merge(guild_object(g), extra)
+}
+
+/// The test guild object (`GET /guilds/{id}`): the top part of GUILD_CREATE.
+pub fn guild_object(g: &Guild) -> Value {
+    json!({
+        "id": GUILD_ID.to_string(), "name": "Novera Test League", "icon": null,
+        "icon_hash": null, "splash": null, "discovery_splash": null,
+        "owner_id": g.owner.to_string(), "afk_channel_id": null, "afk_timeout": 300,
+        "widget_enabled": false, "widget_channel_id": null, "verification_level": 0,
+        "default_message_notifications": 0, "explicit_content_filter": 0,
+        "roles": g.roles_json(),
+        "emojis": [], "features": [], "mfa_level": 0, "application_id": null,
+        "system_channel_id": null, "system_channel_flags": 0, "rules_channel_id": null,
+        "max_presences": null, "max_members": 500000, "vanity_url_code": null,
+        "description": null, "banner": null, "premium_tier": 0,
+        "premium_subscription_count": 0, "preferred_locale": "en-US",
+        "public_updates_channel_id": null, "max_video_channel_users": 25,
+        "max_stage_video_channel_users": 50, "nsfw_level": 0, "stickers": [],
+        "premium_progress_bar_enabled": false, "safety_alerts_channel_id": null,
+    })
+}
+
+fn merge(mut base: Value, extra: Value) -> Value {
+    if let (Some(base_map), Value::Object(extra_map)) = (base.as_object_mut(), extra) {
+        base_map.extend(extra_map);
+    }
+    base
+}
+
+/// A synthetic GUILD_CREATE: guild `id` with `members` members (ids from `first_member`), a
+/// text channel and the @everyone role. For memory figures.
+pub fn synthetic_guild(id: u64, members: u64, first_member: u64) -> Value {
+    let league = Guild::league();
+    let mut guild = guild_create(&league);
+    guild["id"] = json!(id.to_string());
+    guild["name"] = json!(format!("Guild {id}"));
+    let mut everyone = league.role_json(GUILD_ID);
+    everyone["id"] = json!(id.to_string());
+    guild["roles"] = json!([everyone]);
+    let mut channel = payloads::channel(id + 1, "general", 0, 0);
+    channel["guild_id"] = json!(id.to_string());
+    guild["channels"] = json!([channel]);
+    let members: Vec<Value> = (0..members)
+        .map(|i| payloads::member(first_member + i, true))
+        .collect();
+    guild["member_count"] = json!(members.len());
+    guild["members"] = Value::Array(members);
+    guild
+}

@@ -14,17 +14,22 @@
 //! 3 s, the `User-Agent` Discord requires, the bot token on every call, and Discord's rate
 //! limits ([`ratelimit`]: headers on every response, 429s past a limit).
 //!
-//! Modules: [`sim`] (the servers, the world's state, and the actions a test performs),
-//! [`guild`] (the league server: roles, members, channels, permissions), [`payloads`] (gateway
+//! Modules: [`sim`] (the handle: servers, waiting, faults), `actions` (what users do),
+//! `world` (the state), `gateway` and `rest` (the two servers), [`guild`] (the league server: roles, members, channels, permissions), [`payloads`] (gateway
 //! and REST objects as Discord shapes them), [`schema`], [`ratelimit`].
 // The simulator keeps its own deadlines (the 3 s interaction rule, a silent client); the
 // workspace's rule against `tokio::time::timeout` is about the bot's waits.
 #![allow(clippy::disallowed_methods)]
 
+mod actions;
+mod gateway;
 pub mod guild;
 pub mod payloads;
 pub mod ratelimit;
+mod rest;
 pub mod schema;
 pub mod sim;
+mod world;
 
-pub use sim::{Interaction, Request, Sim, SimOptions};
+pub use sim::{Sim, SimView};
+pub use world::{Interaction, Request, SimOptions};

@@ -1,0 +1,267 @@
+//! What Discord's users do, as a test (or a page) asks: slash commands, clicks, selects,
+//! modal submissions and messages, each sent to the bot as Discord would.
+
+use std::time::Instant;
+
+use serde_json::{json, Value};
+
+use crate::guild::Guild;
+use crate::payloads::{self, APP_ID, GUILD_ID};
+
+use crate::sim::Sim;
+use crate::world::*;
+
+impl Sim {
+    // ---- Users' actions -----------------------------------------------------------------------
+
+    /// Sends a dispatch on the session (kept for RESUME replay while disconnected).
+    pub fn dispatch(&self, event: &str, data: Value) {
+        dispatch(&self.inner, event, data);
+    }
+
+    /// `user` invokes slash command `name` with `options` in `channel` (guild channel, or a DM
+    /// channel when `channel` is one of the DM channels).
+    pub fn slash(&self, user: u64, channel: u64, name: &str, options: Value) -> Interaction {
+        let command_id = {
+            let world = self.world();
+            world
+                .guild_commands
+                .values()
+                .chain(world.global_commands.iter())
+                .flatten()
+                .find(|c| c["name"] == name)
+                .and_then(|c| c["id"].as_str().map(str::to_owned))
+                .unwrap_or_else(|| "1".to_owned())
+        };
+        let mut data = json!({
+            "id": command_id, "name": name, "type": 1, "options": options,
+            "guild_id": GUILD_ID.to_string(),
+        });
+        // Discord resolves user, channel and role options into `resolved`.
+        let mut resolved = json!({});
+        for option in options.as_array().into_iter().flatten() {
+            let id = id_of(&option["value"]);
+            let key = id.to_string();
+            match option["type"].as_u64() {
+                Some(6) => {
+                    resolved["users"][&key] = payloads::user(id);
+                    let world = self.world();
+                    let mut member = world.guild.member_json(id, false);
+                    member["permissions"] =
+                        json!(world.guild.permissions_in(id, channel).to_string());
+                    resolved["members"][&key] = member;
+                }
+                Some(7) => resolved["channels"][&key] = self.resolved_channel(user, id),
+                Some(8) => resolved["roles"][&key] = self.world().guild.role_json(id),
+                _ => {}
+            }
+        }
+        if resolved.as_object().is_some_and(|r| !r.is_empty()) {
+            data["resolved"] = resolved;
+        }
+        self.interaction(user, channel, 2, data, None)
+    }
+
+    /// `user` clicks the button `custom_id` on `message` (a message object the bot sent).
+    pub fn click(&self, user: u64, message: &Value, custom_id: &str) -> Interaction {
+        let channel = id_of(&message["channel_id"]);
+        let data = json!({"custom_id": custom_id, "component_type": 2});
+        self.interaction(user, channel, 3, data, Some(message.clone()))
+    }
+
+    /// `user` picks `values` in the select `custom_id` (of `component_type`) on `message`.
+    pub fn select(
+        &self,
+        user: u64,
+        message: &Value,
+        custom_id: &str,
+        component_type: u8,
+        values: &[&str],
+    ) -> Interaction {
+        let channel = id_of(&message["channel_id"]);
+        let mut data = json!({
+            "custom_id": custom_id, "component_type": component_type, "values": values,
+        });
+        // User, role and channel selects carry the picked objects in `resolved`.
+        let mut resolved = json!({});
+        for value in values {
+            let id = value.parse::<u64>().unwrap_or(0);
+            match component_type {
+                6 => resolved["roles"][*value] = self.world().guild.role_json(id),
+                8 => resolved["channels"][*value] = self.resolved_channel(user, id),
+                5 => resolved["users"][*value] = payloads::user(id),
+                _ => {}
+            }
+        }
+        if resolved.as_object().is_some_and(|r| !r.is_empty()) {
+            data["resolved"] = resolved;
+        }
+        self.interaction(user, channel, 3, data, Some(message.clone()))
+    }
+
+    /// `user` submits the modal `custom_id`, opened from a component on `message`, with
+    /// `fields` as `(custom_id, value)` pairs.
+    pub fn submit_modal(
+        &self,
+        user: u64,
+        message: &Value,
+        custom_id: &str,
+        fields: &[(&str, &str)],
+    ) -> Interaction {
+        let channel = id_of(&message["channel_id"]);
+        let rows: Vec<Value> = fields
+            .iter()
+            .map(|(id, value)| {
+                json!({"type": 1, "components": [
+                    {"type": 4, "custom_id": id, "value": value}
+                ]})
+            })
+            .collect();
+        let data = json!({"custom_id": custom_id, "components": rows});
+        self.interaction(user, channel, 5, data, Some(message.clone()))
+    }
+
+    /// A channel as an interaction's `resolved` carries it: with the invoker's permissions in
+    /// that channel, as Discord computes them.
+    fn resolved_channel(&self, user: u64, channel: u64) -> Value {
+        let world = self.world();
+        let (name, kind) = world
+            .guild
+            .channel(channel)
+            .map_or(("unknown".to_owned(), 0), |c| (c.name.clone(), c.kind));
+        json!({
+            "id": channel.to_string(), "name": name, "type": kind,
+            "permissions": world.guild.permissions_in(user, channel).to_string(),
+        })
+    }
+
+    /// Changes the league server (roles, members' roles, overwrites). What follows sees it:
+    /// interactions carry the new permissions and REST reads return the new state.
+    pub fn edit_guild(&self, change: impl FnOnce(&mut Guild)) {
+        change(&mut self.world().guild);
+    }
+
+    /// Reads the league server as it is now.
+    pub fn with_guild<T>(&self, read: impl FnOnce(&Guild) -> T) -> T {
+        read(&self.world().guild)
+    }
+
+    /// Requests whose path contains `path` are accepted and never answered.
+    pub fn hang_requests(&self, path: &str) {
+        self.world().hung_paths.push(path.to_owned());
+    }
+
+    /// Requests are answered again (those already hanging stay hung).
+    pub fn stop_hanging(&self) {
+        self.world().hung_paths.clear();
+    }
+
+    fn is_dm_channel(&self, channel: u64) -> bool {
+        self.world().dm_channels.values().any(|c| *c == channel)
+    }
+
+    fn interaction(
+        &self,
+        user: u64,
+        channel: u64,
+        kind: u8,
+        data: Value,
+        message: Option<Value>,
+    ) -> Interaction {
+        let id = self.next_id();
+        let token = format!("itoken-{id}");
+        let in_guild = !self.is_dm_channel(channel);
+        let (member, permissions, app_permissions, channel_object) = {
+            let world = self.world();
+            let g = &world.guild;
+            (
+                g.member_json(user, true),
+                g.permissions_in(user, channel),
+                g.permissions_in(APP_ID, channel),
+                g.channel_json(channel)
+                    .unwrap_or_else(|| payloads::channel(channel, "channel", 0, 0)),
+            )
+        };
+        let mut payload = json!({
+            "id": id.to_string(), "application_id": APP_ID.to_string(), "type": kind,
+            "data": data, "channel_id": channel.to_string(), "token": token, "version": 1,
+            "locale": "en-US", "entitlements": [], "attachment_size_limit": 10_485_760,
+            "authorizing_integration_owners": {"0": GUILD_ID.to_string()},
+            "context": if in_guild { 0 } else { 1 },
+        });
+        if in_guild {
+            let mut member = member;
+            member["permissions"] = json!(permissions.to_string());
+            payload["member"] = member;
+            payload["app_permissions"] = json!(app_permissions.to_string());
+            payload["guild_id"] = json!(GUILD_ID.to_string());
+            payload["guild_locale"] = json!("en-US");
+            payload["guild"] =
+                json!({"id": GUILD_ID.to_string(), "locale": "en-US", "features": []});
+            payload["channel"] = channel_object;
+        } else {
+            payload["user"] = payloads::user(user);
+            payload["app_permissions"] = json!(payloads::ALL_PERMISSIONS.to_string());
+            payload["channel"] = json!({"id": channel.to_string(), "type": 1});
+        }
+        let message_id = message.as_ref().map(|m| m["id"].clone());
+        if let Some(message) = message {
+            payload["message"] = message;
+        }
+        self.world().interactions.insert(
+            id,
+            InteractionState {
+                message_id,
+                token: token.clone(),
+                channel,
+                created: Instant::now(),
+                responded: false,
+                original: None,
+            },
+        );
+        self.dispatch("INTERACTION_CREATE", payload);
+        Interaction { id, token, channel }
+    }
+
+    /// `user` posts `content` in `channel` (a guild channel or a DM channel). Returns the id.
+    pub fn say(&self, user: u64, channel: u64, content: &str) -> u64 {
+        let id = self.next_id();
+        let in_guild = !self.is_dm_channel(channel);
+        let mut msg = payloads::message(
+            id,
+            channel,
+            in_guild,
+            payloads::user(user),
+            Some(user),
+            &json!({"content": content}),
+        );
+        if in_guild {
+            msg["member"] = self.world().guild.member_json(user, false);
+        }
+        let has_content_intent = self.world().intents & MESSAGE_CONTENT_INTENT != 0;
+        // Without MESSAGE_CONTENT, guild messages reach a bot with empty content (DMs exempt).
+        if in_guild && !has_content_intent {
+            msg["content"] = json!("");
+        }
+        self.dispatch("MESSAGE_CREATE", msg);
+        id
+    }
+
+    /// The current version of an interaction's original response (for a slash command) or of
+    /// the message its component is on.
+    pub fn original(&self, interaction: &Interaction) -> Option<Value> {
+        let world = self.world();
+        let state = world.interactions.get(&interaction.id)?;
+        let id = state
+            .original
+            .as_ref()
+            .map(|m| m["id"].clone())
+            .or_else(|| state.message_id.clone())?;
+        world.messages.iter().find(|m| m["id"] == id).cloned()
+    }
+
+    /// Messages the bot created (channel posts, interaction responses and follow-ups).
+    pub fn bot_messages(&self) -> Vec<Value> {
+        self.world().messages.clone()
+    }
+}

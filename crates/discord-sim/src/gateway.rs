@@ -1,0 +1,253 @@
+//! The gateway: one task per WebSocket connection, speaking Discord's protocol (HELLO,
+//! IDENTIFY or RESUME, heartbeats, dispatches with zlib compression when asked, op 7, INVALID
+//! SESSION, close codes) and obeying the faults a test injects.
+
+use std::io::Write as _;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+use tokio_tungstenite::WebSocketStream;
+
+use crate::payloads::{self};
+
+use crate::world::*;
+
+// ---- Gateway ------------------------------------------------------------------------------------
+
+/// Sends one payload; compressed when `compress_above` is set (the client asked for payload
+/// compression) and the payload is longer than it. `Ok(true)` when it went compressed.
+pub(crate) async fn send_payload(
+    ws: &mut WebSocketStream<TcpStream>,
+    payload: &Value,
+    compress_above: Option<usize>,
+) -> Result<bool, ()> {
+    let text = payload.to_string();
+    let compressed = compress_above.is_some_and(|min| text.len() > min);
+    let frame = if compressed {
+        let mut encoder = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+        encoder.write_all(text.as_bytes()).map_err(|_| ())?;
+        WsMessage::Binary(encoder.finish().map_err(|_| ())?)
+    } else {
+        WsMessage::Text(text)
+    };
+    ws.send(frame).await.map_err(|_| ())?;
+    Ok(compressed)
+}
+
+pub(crate) async fn close_with(ws: &mut WebSocketStream<TcpStream>, code: u16, reason: &str) {
+    let _ = ws
+        .close(Some(CloseFrame {
+            code: CloseCode::from(code),
+            reason: reason.to_owned().into(),
+        }))
+        .await;
+}
+
+pub(crate) async fn gateway_connection(inner: Arc<Inner>, stream: TcpStream) {
+    // Dispatches are small frames: without this, Nagle and delayed ACKs add up to 40 ms.
+    let _ = stream.set_nodelay(true);
+    let Ok(mut ws) = tokio_tungstenite::accept_async(stream).await else {
+        return;
+    };
+    let hello = json!({"op": 10, "d": {"heartbeat_interval": inner.options.heartbeat_ms}});
+    if send_payload(&mut ws, &hello, None).await.is_err() {
+        return;
+    }
+    // The first payload must be IDENTIFY or RESUME (heartbeats may come first).
+    let opening = loop {
+        let next = tokio::time::timeout(Duration::from_secs(10), ws.next()).await;
+        let Ok(Some(Ok(msg))) = next else { return };
+        let Some(payload) = parse_frame(&msg) else {
+            if let WsMessage::Close(frame) = msg {
+                record_close(&inner, frame.as_ref());
+            }
+            return;
+        };
+        match payload["op"].as_u64() {
+            Some(1) => {
+                inner.world().heartbeats += 1;
+                let _ = send_payload(&mut ws, &json!({"op": 11}), None).await;
+            }
+            Some(2) | Some(6) => break payload,
+            _ => {
+                close_with(&mut ws, 4002, "Decode error").await;
+                return;
+            }
+        }
+    };
+
+    let expected = &inner.options.token;
+    let presented = opening["d"]["token"].as_str().unwrap_or_default();
+    let token_ok = presented == format!("Bot {expected}") || presented == expected.as_str();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let conn_id;
+    let compress;
+    let mut backlog = Vec::new();
+    if opening["op"] == 2 {
+        if !token_ok || !inner.options.gateway_accepts_token {
+            close_with(&mut ws, 4004, "Authentication failed.").await;
+            return;
+        }
+        let session_id = format!("sess{:x}", rand_u64());
+        {
+            let mut world = inner.world();
+            world.identifies += 1;
+            world.intents = opening["d"]["intents"].as_u64().unwrap_or(0);
+            world.compress = opening["d"]["compress"].as_bool().unwrap_or(false);
+            compress = world.compress.then_some(inner.options.compress_above);
+            world.conn_counter += 1;
+            conn_id = world.conn_counter;
+            world.session = Some(Session {
+                id: session_id.clone(),
+                seq: 0,
+                log: Vec::new(),
+            });
+            world.conn = Some((conn_id, tx));
+        }
+        let resume_url = format!("ws://{}/", inner.gateway_addr);
+        dispatch(&inner, "READY", payloads::ready(&session_id, &resume_url));
+        let guild = crate::guild::guild_create(&inner.world().guild);
+        dispatch(&inner, "GUILD_CREATE", guild);
+    } else {
+        let session_id = opening["d"]["session_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let seq = opening["d"]["seq"].as_u64().unwrap_or(0);
+        let resumable = {
+            let mut world = inner.world();
+            world.resumes.push((session_id.clone(), seq));
+            token_ok && world.session.as_ref().is_some_and(|s| s.id == session_id)
+        };
+        if !resumable {
+            inner.changed.notify_waiters();
+            let _ = send_payload(&mut ws, &json!({"op": 9, "d": false}), None).await;
+            // Discord closes the socket shortly after an INVALID_SESSION.
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            close_with(&mut ws, 4009, "Session timed out").await;
+            return;
+        }
+        {
+            let mut world = inner.world();
+            compress = world.compress.then_some(inner.options.compress_above);
+            world.conn_counter += 1;
+            conn_id = world.conn_counter;
+            if let Some(session) = world.session.as_mut() {
+                backlog.extend(
+                    session
+                        .log
+                        .iter()
+                        .filter(|p| p["s"].as_u64().unwrap_or(0) > seq)
+                        .cloned(),
+                );
+                session.seq += 1;
+                let resumed = json!({"op": 0, "t": "RESUMED", "s": session.seq, "d": {}});
+                session.log.push(resumed.clone());
+                backlog.push(resumed);
+            }
+            world.conn = Some((conn_id, tx));
+        }
+    }
+    inner.changed.notify_waiters();
+    for payload in &backlog {
+        if send_payload(&mut ws, payload, compress).await.is_err() {
+            break;
+        }
+    }
+
+    loop {
+        tokio::select! {
+            incoming = ws.next() => {
+                let Some(Ok(msg)) = incoming else { break };
+                if let WsMessage::Close(frame) = &msg {
+                    record_close(&inner, frame.as_ref());
+                    break;
+                }
+                let Some(payload) = parse_frame(&msg) else { continue };
+                if payload["op"] == 1 {
+                    let withhold = {
+                        let mut world = inner.world();
+                        world.heartbeats += 1;
+                        world.withhold_acks
+                    };
+                    inner.changed.notify_waiters();
+                    if !withhold && send_payload(&mut ws, &json!({"op": 11}), compress).await.is_err() {
+                        break;
+                    }
+                }
+            }
+            ctl = rx.recv() => {
+                match ctl {
+                    Some(Ctl::Send(payload)) => match send_payload(&mut ws, &payload, compress).await {
+                        Err(()) => break,
+                        Ok(true) => inner.world().compressed_dispatches += 1,
+                        Ok(false) => {}
+                    },
+                    Some(Ctl::Reconnect) => {
+                        let _ = send_payload(&mut ws, &json!({"op": 7, "d": null}), compress).await;
+                        // After op 7 Discord sends nothing more on this socket: later dispatches
+                        // wait in the session log for the RESUME.
+                        let mut world = inner.world();
+                        if world.conn.as_ref().is_some_and(|(id, _)| *id == conn_id) {
+                            world.conn = None;
+                        }
+                    }
+                    Some(Ctl::InvalidSession(resumable)) => {
+                        let _ = send_payload(&mut ws, &json!({"op": 9, "d": resumable}), compress).await;
+                    }
+                    Some(Ctl::Drop { close: Some(code) }) => {
+                        close_with(&mut ws, code, "simulated").await;
+                        break;
+                    }
+                    Some(Ctl::Drop { close: None }) | None => break,
+                    Some(Ctl::Reset) => {
+                        let _ = socket2::SockRef::from(ws.get_ref()).set_linger(Some(Duration::ZERO));
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    {
+        let mut world = inner.world();
+        if world.conn.as_ref().is_some_and(|(id, _)| *id == conn_id) {
+            world.conn = None;
+        }
+    }
+    inner.changed.notify_waiters();
+    drop(ws);
+}
+
+pub(crate) fn record_close(inner: &Inner, frame: Option<&CloseFrame<'_>>) {
+    if let Some(frame) = frame {
+        inner.world().close_codes.push(u16::from(frame.code));
+    }
+    inner.changed.notify_waiters();
+}
+
+pub(crate) fn parse_frame(msg: &WsMessage) -> Option<Value> {
+    match msg {
+        WsMessage::Text(text) => serde_json::from_str(text).ok(),
+        WsMessage::Binary(bytes) => {
+            let mut decoder = flate2::read::ZlibDecoder::new(&bytes[..]);
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut decoder, &mut text).ok()?;
+            serde_json::from_str(&text).ok()
+        }
+        _ => None,
+    }
+}
+
+pub(crate) fn rand_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(Instant::now().elapsed().as_nanos());
+    hasher.finish()
+}

@@ -1,0 +1,197 @@
+//! The simulator's state: everything Discord knows (the guild, sessions, interactions,
+//! messages, commands) and what the tests asked it to do (faults), behind one lock, plus the
+//! options it starts with.
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use tokio::sync::{mpsc, Notify};
+
+use crate::guild::Guild;
+use crate::ratelimit::{Buckets, RateLimits};
+
+/// The gateway intent that unlocks message content.
+pub(crate) const MESSAGE_CONTENT_INTENT: u64 = 1 << 15;
+/// Discord's deadline for the first response to an interaction.
+pub(crate) const INTERACTION_DEADLINE: Duration = Duration::from_secs(3);
+
+/// How the simulator is set up.
+#[derive(Clone, Debug)]
+pub struct SimOptions {
+    /// The token the bot must present.
+    pub token: String,
+    /// HELLO's heartbeat interval.
+    pub heartbeat_ms: u64,
+    /// When false, the gateway closes IDENTIFY with 4004 even though REST accepts the token.
+    pub gateway_accepts_token: bool,
+    /// Validate REST bodies against the OpenAPI spec (benchmarks turn it off: it costs more
+    /// CPU than the bot spends on a request).
+    pub validate: bool,
+    /// With `compress: true` in IDENTIFY, payloads longer than this many bytes are sent
+    /// zlib-compressed. Discord compresses "some events" and "not all payloads" (Gateway docs,
+    /// Payload Compression) without saying which: like Discord in practice, the default
+    /// compresses the large ones (READY, GUILD_CREATE of real guilds) and sends small events
+    /// such as an interaction as text. 0 compresses every payload.
+    pub compress_above: usize,
+    /// Discord's REST rate limits: headers on every response, 429s past a limit.
+    pub rate_limits: RateLimits,
+}
+
+impl Default for SimOptions {
+    fn default() -> Self {
+        Self {
+            token: "sim-token.Zm9vYmFy.c2VjcmV0LXZhbHVlLW5ldmVyLWxvZ2dlZA".into(),
+            heartbeat_ms: 5_000,
+            gateway_accepts_token: true,
+            validate: true,
+            compress_above: 4096,
+            rate_limits: RateLimits::default(),
+        }
+    }
+}
+
+/// One REST call the bot made.
+#[derive(Clone, Debug)]
+pub struct Request {
+    /// HTTP method.
+    pub method: String,
+    /// Path after `/api/v10`.
+    pub path: String,
+    /// JSON body, if any.
+    pub body: Option<Value>,
+    /// Status the simulator answered.
+    pub status: u16,
+    /// When it arrived.
+    pub at: Instant,
+}
+
+/// An interaction the simulator created, for follow-ups and deadline checks.
+#[derive(Clone, Debug)]
+pub struct Interaction {
+    /// Interaction id.
+    pub id: u64,
+    /// Interaction token.
+    pub token: String,
+    /// Channel it happened in.
+    pub channel: u64,
+}
+
+pub(crate) struct InteractionState {
+    /// For component clicks, the id of the message the component is on.
+    pub(crate) message_id: Option<Value>,
+    pub(crate) token: String,
+    pub(crate) channel: u64,
+    pub(crate) created: Instant,
+    pub(crate) responded: bool,
+    pub(crate) original: Option<Value>,
+}
+
+/// What the test asks the live gateway connection to do.
+pub(crate) enum Ctl {
+    Send(Value),
+    Reconnect,
+    InvalidSession(bool),
+    Drop { close: Option<u16> },
+    Reset,
+}
+
+pub(crate) struct Session {
+    pub(crate) id: String,
+    pub(crate) seq: u64,
+    pub(crate) log: Vec<Value>,
+}
+
+/// A REST fault to inject.
+pub(crate) struct Fault {
+    pub(crate) status: u16,
+    /// For a 429: the global limit rather than the route's.
+    pub(crate) global: bool,
+    pub(crate) path_contains: String,
+    pub(crate) remaining: u32,
+}
+
+#[derive(Default)]
+pub(crate) struct World {
+    /// Dispatches sent zlib-compressed.
+    pub(crate) compressed_dispatches: u64,
+    pub(crate) next_id: u64,
+    pub(crate) requests: Vec<Request>,
+    pub(crate) violations: Vec<String>,
+    pub(crate) faults: Vec<Fault>,
+    /// Rate-limit windows, per bucket and global.
+    pub(crate) buckets: Buckets,
+    /// Requests refused by the rate limits (injected 429s are not counted).
+    pub(crate) rate_limited: Vec<String>,
+    pub(crate) global_commands: Option<Vec<Value>>,
+    pub(crate) guild_commands: HashMap<u64, Vec<Value>>,
+    pub(crate) command_puts: u32,
+    pub(crate) interactions: HashMap<u64, InteractionState>,
+    /// When each interaction got its first response (for latency figures).
+    pub(crate) answered_at: HashMap<u64, Instant>,
+    /// Follow-ups by interaction token: (when, content).
+    pub(crate) followups: HashMap<String, Vec<(Instant, String)>>,
+    pub(crate) messages: Vec<Value>,
+    pub(crate) dm_channels: HashMap<u64, u64>,
+    pub(crate) dms_closed: HashSet<u64>,
+    pub(crate) forbidden_channels: HashSet<u64>,
+    pub(crate) roles_forbidden: bool,
+    pub(crate) role_changes: Vec<(String, u64, u64)>,
+    /// The league server: roles, members' roles, channels and their overwrites.
+    pub(crate) guild: Guild,
+    /// Requests to these paths are accepted and never answered.
+    pub(crate) hung_paths: Vec<String>,
+    // Gateway.
+    pub(crate) session: Option<Session>,
+    pub(crate) conn: Option<(u64, mpsc::UnboundedSender<Ctl>)>,
+    pub(crate) conn_counter: u64,
+    pub(crate) intents: u64,
+    pub(crate) compress: bool,
+    pub(crate) identifies: u32,
+    pub(crate) resumes: Vec<(String, u64)>,
+    pub(crate) close_codes: Vec<u16>,
+    pub(crate) heartbeats: u32,
+    pub(crate) withhold_acks: bool,
+    pub(crate) refuse_until: Option<Instant>,
+    pub(crate) connections: u32,
+}
+
+pub(crate) struct Inner {
+    pub(crate) options: SimOptions,
+    pub(crate) world: Mutex<World>,
+    pub(crate) changed: Notify,
+    pub(crate) rest_addr: SocketAddr,
+    pub(crate) gateway_addr: SocketAddr,
+}
+
+impl Inner {
+    pub(crate) fn world(&self) -> MutexGuard<'_, World> {
+        self.world.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+pub(crate) fn id_of(value: &Value) -> u64 {
+    value
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .or_else(|| value.as_u64())
+        .unwrap_or(0)
+}
+
+pub(crate) fn dispatch(inner: &Inner, event: &str, data: Value) {
+    {
+        let mut world = inner.world();
+        let Some(session) = world.session.as_mut() else {
+            return;
+        };
+        session.seq += 1;
+        let payload = json!({"op": 0, "t": event, "s": session.seq, "d": data});
+        session.log.push(payload.clone());
+        if let Some((_, tx)) = &world.conn {
+            let _ = tx.send(Ctl::Send(payload));
+        }
+    }
+    inner.changed.notify_waiters();
+}
