@@ -436,8 +436,7 @@ async fn main() {
 
             // 1,000 guilds as Discord sends them to this bot: only its own member.
             let small = (0..1000u64).map(|g| {
-                let mut guild =
-                    guild::synthetic_guild(7_000_000_000_000_000_000 + g * 1000, 0, 0);
+                let mut guild = guild::synthetic_guild(7_000_000_000_000_000_000 + g * 1000, 0, 0);
                 let mut me = payloads::member(payloads::APP_ID, false);
                 me["user"] = payloads::bot_user();
                 guild["members"] = json!([me]);

@@ -88,6 +88,10 @@ async fn start_with_heartbeat(heartbeat_ms: u64) -> (Sim, Bot) {
     .await
 }
 
+/// The scenarios that time the bot's reactions run one at a time: on a 2-core machine, other
+/// bots starting beside them would be timed too.
+static TIMED: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// The simulator's heartbeat interval in these scenarios.
 const HEARTBEAT: Duration = Duration::from_millis(2_000);
 
@@ -95,6 +99,7 @@ const HEARTBEAT: Duration = Duration::from_millis(2_000);
 const REFUSED: Duration = Duration::from_secs(3);
 
 async fn lost_connection_scenario(reset: bool) {
+    let _alone = TIMED.lock().await;
     let (sim, mut bot) = start_with_heartbeat(HEARTBEAT.as_millis() as u64).await;
     let ask = begin_ask(&sim).await;
     let session = sim.session_id().expect("a session");
@@ -191,6 +196,7 @@ async fn tcp_reset_with_the_gateway_up_is_noticed_and_resumed_at_once() {
 /// 2 s of the gateway's return, with a pending /ask intact.
 #[tokio::test]
 async fn tcp_reset_with_reconnects_refused_is_noticed_within_one_second() {
+    let _alone = TIMED.lock().await;
     let (sim, mut bot) = start_with_heartbeat(41_250).await;
     let ask = begin_ask(&sim).await;
     let port = bot.health_port().await;
@@ -299,6 +305,7 @@ async fn withheld_heartbeat_acks_make_the_bot_reconnect() {
 /// 5 s apart, so the close comes more than 5 s after the first one.)
 #[tokio::test]
 async fn a_shard_restart_connects_again_at_once() {
+    let _alone = TIMED.lock().await;
     let (sim, mut bot) = start_ready_with(SimOptions::default(), patient()).await;
     let ask = begin_ask(&sim).await;
     tokio::time::sleep(Duration::from_millis(5_200)).await;
@@ -322,6 +329,21 @@ async fn a_shard_restart_connects_again_at_once() {
         bot.logs()
     );
     finish_ask(&sim, &ask, "after the restart").await;
+    sim.assert_clean();
+}
+
+/// A session ended right after READY: the new IDENTIFY waits for Discord's 5 s spacing (the
+/// simulator records an earlier one as a violation), then the bot is back.
+#[tokio::test]
+async fn a_new_session_keeps_discords_identify_spacing() {
+    let (sim, mut bot) = start_ready_with(SimOptions::default(), patient()).await;
+    let identifies = sim.identifies();
+    assert!(sim.drop_connection(Some(4009)));
+    sim.wait_for("a new IDENTIFY", Duration::from_secs(15), |v| {
+        (v.identifies() > identifies).then_some(())
+    })
+    .await;
+    bot.wait_health(200, REACT).await;
     sim.assert_clean();
 }
 

@@ -89,6 +89,8 @@ impl Bot {
 
     /// Starts the bot against `sim`.
     pub async fn start_with(sim: &Sim, options: BotOptions) -> Bot {
+        // A new process cannot know when the previous one identified.
+        sim.new_client();
         let dir = tempfile::tempdir().expect("temp dir");
         let database_url = options
             .database_url

@@ -99,6 +99,17 @@ pub(crate) async fn gateway_connection(inner: Arc<Inner>, stream: TcpStream) {
         {
             let mut world = inner.world();
             world.identifies += 1;
+            let now = Instant::now();
+            if let Some(last) = world.last_identify.replace(now) {
+                // A client spaces the starts of its connections; the IDENTIFY follows each
+                // start after a HELLO, a few milliseconds that vary.
+                if now.duration_since(last) + Duration::from_millis(100) < IDENTIFY_SPACING {
+                    let gap = now.duration_since(last);
+                    world.violations.push(format!(
+                        "IDENTIFY {gap:?} after the previous one: Discord allows one per {IDENTIFY_SPACING:?}"
+                    ));
+                }
+            }
             world.intents = opening["d"]["intents"].as_u64().unwrap_or(0);
             world.compress = opening["d"]["compress"].as_bool().unwrap_or(false);
             compress = world.compress.then_some(inner.options.compress_above);

@@ -31,5 +31,4 @@ pub mod schema;
 pub mod sim;
 mod world;
 
-pub use sim::{Sim, SimView};
-pub use world::{Interaction, Request, SimOptions};
+pub use sim::{Interaction, Request, Sim, SimOptions, SimView};

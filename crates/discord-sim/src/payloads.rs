@@ -4,7 +4,6 @@
 
 use serde_json::{json, Value};
 
-
 /// The simulated application's id, which is also the bot user's id.
 pub const APP_ID: u64 = 1_100_000_000_000_000_001;
 /// The test guild.

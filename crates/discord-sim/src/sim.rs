@@ -10,6 +10,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
 use crate::world::*;
+pub use crate::world::{Interaction, Request, SimOptions};
 use crate::{gateway::gateway_connection, rest::rest_handler};
 
 /// A running simulator. Dropping it stops its servers.
@@ -219,6 +220,12 @@ impl Sim {
             text.push_str("  (none)\n");
         }
         text
+    }
+
+    /// A new bot process is about to connect: the spacing between IDENTIFYs is checked per
+    /// process (one cannot know when the previous process identified).
+    pub fn new_client(&self) {
+        self.world().last_identify = None;
     }
 
     /// Fails the test if any request broke Discord's rules or the OpenAPI spec.

@@ -13,6 +13,9 @@ use tokio::sync::{mpsc, Notify};
 use crate::guild::Guild;
 use crate::ratelimit::{Buckets, RateLimits};
 
+/// Discord's spacing between IDENTIFYs for a bot whose `max_concurrency` is 1
+/// (`GET /gateway/bot`'s `session_start_limit`).
+pub(crate) const IDENTIFY_SPACING: Duration = Duration::from_secs(5);
 /// The gateway intent that unlocks message content.
 pub(crate) const MESSAGE_CONTENT_INTENT: u64 = 1 << 15;
 /// Discord's deadline for the first response to an interaction.
@@ -150,6 +153,8 @@ pub(crate) struct World {
     pub(crate) intents: u64,
     pub(crate) compress: bool,
     pub(crate) identifies: u32,
+    /// When the last IDENTIFY came (Discord allows one per 5 s at `max_concurrency` 1).
+    pub(crate) last_identify: Option<Instant>,
     pub(crate) resumes: Vec<(String, u64)>,
     pub(crate) close_codes: Vec<u16>,
     pub(crate) heartbeats: u32,

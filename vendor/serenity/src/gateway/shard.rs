@@ -732,6 +732,10 @@ impl Shard {
 
         self.client = self.initialize().await?;
         self.stage = ConnectionStage::Resuming;
+        // A heartbeat sent on the lost connection will never be acknowledged: the new one
+        // starts afresh (heartbeating at once) rather than being taken for a zombie.
+        self.last_heartbeat_acknowledged = true;
+        self.last_heartbeat_sent = None;
 
         match &self.session_id {
             Some(session_id) => {

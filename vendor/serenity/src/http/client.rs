@@ -5214,7 +5214,9 @@ impl Http {
     /// # Ok(())
     /// # }
     /// ```
-    #[instrument]
+    // `self` is left out of the span: its Debug output holds every rate-limit bucket, and
+    // was formatted on every request.
+    #[instrument(skip(self))]
     pub async fn request(&self, req: Request<'_>) -> Result<ReqwestResponse> {
         let method = req.method.reqwest_method();
         let response = if let Some(ratelimiter) = &self.ratelimiter {

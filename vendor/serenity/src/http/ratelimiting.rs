@@ -232,11 +232,18 @@ impl Ratelimiter {
     /// # Errors
     ///
     /// Only error kind that may be returned is [`Error::Http`].
-    #[instrument]
+    // `self` is left out of the span: its Debug output holds every rate-limit bucket, and
+    // was formatted on every request.
+    #[instrument(skip(self))]
     pub async fn perform(&self, req: Request<'_>) -> Result<Response> {
+        // Interaction endpoints are not bound to the global limit (Discord's docs): an answer to
+        // a user does not wait for it.
+        let interaction = req.route.is_interaction();
         loop {
             // This will block if another thread hit the global ratelimit.
-            drop(self.global.lock().await);
+            if !interaction {
+                drop(self.global.lock().await);
+            }
 
             // Perform pre-checking here:
             // - get the route's relevant rate
@@ -282,13 +289,13 @@ impl Ratelimiter {
 
             let redo = if response.headers().get("x-ratelimit-global").is_some() {
                 drop(held);
-                // Held while sleeping, so that every other request waits for the global limit.
-                let _global = self.global.lock().await;
 
                 Ok(
                     if let Some(retry_after) =
                         parse_header::<f64>(response.headers(), "retry-after")?
                     {
+                        let until =
+                            tokio::time::Instant::now() + Duration::from_secs_f64(retry_after);
                         debug!(
                             "Ratelimited on route {:?} for {:?}s",
                             ratelimiting_bucket, retry_after
@@ -300,7 +307,15 @@ impl Ratelimiter {
                             path: req.route.path().to_string(),
                             global: true,
                         });
-                        sleep(Duration::from_secs_f64(retry_after)).await;
+                        // Held until the limit is over, so that every other request waits for
+                        // it too; requests that met it together wake together, not one
+                        // `retry_after` after another.
+                        let _global = if interaction {
+                            None
+                        } else {
+                            Some(self.global.lock().await)
+                        };
+                        tokio::time::sleep_until(until).await;
 
                         true
                     } else {

@@ -26,6 +26,21 @@ fn token_major_parameter(token: &str) -> NonZeroU64 {
     NonZeroU64::new(hasher.finish() | 1).expect("an odd number is not zero")
 }
 
+impl Route<'_> {
+    /// Whether this is an interaction endpoint (the response to an interaction and its
+    /// webhook), which Discord does not count against the global rate limit.
+    #[must_use]
+    pub fn is_interaction(&self) -> bool {
+        matches!(
+            self,
+            Self::InteractionResponse { .. }
+                | Self::WebhookOriginalInteractionResponse { .. }
+                | Self::WebhookFollowupMessage { .. }
+                | Self::WebhookFollowupMessages { .. }
+        )
+    }
+}
+
 enum RatelimitingKind {
     /// Requests with the same path and major parameter (usually an Id) should be grouped together
     /// for ratelimiting.

@@ -47,13 +47,18 @@ pub struct ShardRunner {
     pub http: Arc<Http>,
     #[cfg(feature = "collector")]
     pub(crate) collectors: Arc<std::sync::Mutex<Vec<CollectorCallback>>>,
-    // Attempts in a row to resume that could not open a connection.
-    failed_resumes: u32,
+    // Attempts to resume since the connection was last up for `STABLE`.
+    resume_attempts: u32,
+    // Since when the connection has been up, if it is.
+    connected_since: Option<std::time::Instant>,
 }
 
-/// Attempts to resume, while the gateway cannot be reached, before the session is given up and
-/// the shard started again (about a minute with `super::reconnect_delay`).
-const MAX_FAILED_RESUMES: u32 = 75;
+/// Attempts to resume before the session is given up and the shard started again (about a
+/// minute of attempts with `super::reconnect_delay` when the gateway refuses connections).
+const MAX_RESUME_ATTEMPTS: u32 = 75;
+/// How long a resumed connection must stay up before a new loss starts the backoff afresh: a
+/// gateway that accepts and drops at once is not retried in a tight loop.
+const STABLE: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl ShardRunner {
     /// Creates a new runner for a Shard.
@@ -77,7 +82,8 @@ impl ShardRunner {
             http: opt.http,
             #[cfg(feature = "collector")]
             collectors: Arc::new(std::sync::Mutex::new(vec![])),
-            failed_resumes: 0,
+            resume_attempts: 0,
+            connected_since: None,
         }
     }
 
@@ -115,12 +121,18 @@ impl ShardRunner {
                 return Ok(());
             }
 
-            // check heartbeat (not while no connection is open: there is nothing to send it on,
-            // and the resume under way will bring a new one)
-            if self.shard.stage() != ConnectionStage::Connecting && !self.shard.do_heartbeat().await
-            {
+            // check heartbeat
+            if !self.shard.do_heartbeat().await {
                 warn!("[ShardRunner {:?}] Error heartbeating", self.shard.shard_info(),);
 
+                // A heartbeat not acknowledged means a zombie connection: Discord asks for a
+                // resume on a new one.
+                if matches!(self.shard.reconnection_type(), ReconnectType::Resume) {
+                    if !self.resume_with_backoff().await {
+                        return Ok(());
+                    }
+                    continue;
+                }
                 self.request_restart().await;
                 return Ok(());
             }
@@ -131,6 +143,8 @@ impl ShardRunner {
 
             if post != pre {
                 self.update_manager().await;
+                self.connected_since = (post == ConnectionStage::Connected)
+                    .then(std::time::Instant::now);
 
                 for event_handler in self.event_handlers.clone() {
                     let context = self.make_context();
@@ -150,12 +164,13 @@ impl ShardRunner {
                     self.request_restart().await;
                     return Ok(());
                 },
-                Some(other) => {
-                    let result = self.action(&other).await;
-                    if result.is_ok() {
-                        self.failed_resumes = 0;
+                Some(ShardAction::Reconnect(ReconnectType::Resume)) => {
+                    if !self.resume_with_backoff().await {
+                        return Ok(());
                     }
-                    if let Err(e) = result {
+                },
+                Some(other) => {
+                    if let Err(e) = self.action(&other).await {
                         debug!(
                             "[ShardRunner {:?}] Reconnecting due to error performing {:?}: {:?}",
                             self.shard.shard_info(),
@@ -167,27 +182,8 @@ impl ShardRunner {
                                 self.request_restart().await;
                                 return Ok(());
                             },
-                            // The gateway could not be reached: keep the session and try again
-                            // after a backoff (the next read finds the old connection closed
-                            // and resumes). Health checks see the stage meanwhile.
-                            ReconnectType::Resume
-                                if self.shard.stage() == ConnectionStage::Connecting
-                                    && self.failed_resumes < MAX_FAILED_RESUMES =>
-                            {
-                                self.failed_resumes += 1;
-                                self.update_manager().await;
-                                tokio::time::sleep(super::reconnect_delay(self.failed_resumes))
-                                    .await;
-                            },
                             ReconnectType::Resume => {
-                                if let Err(why) = self.shard.resume().await {
-                                    warn!(
-                                        "[ShardRunner {:?}] Resume failed, reidentifying: {:?}",
-                                        self.shard.shard_info(),
-                                        why
-                                    );
-
-                                    self.request_restart().await;
+                                if !self.resume_with_backoff().await {
                                     return Ok(());
                                 }
                             },
@@ -216,6 +212,50 @@ impl ShardRunner {
                 return Ok(());
             }
             trace!("[ShardRunner {:?}] loop iteration reached the end.", self.shard.shard_info());
+        }
+    }
+
+    /// Resumes the session on a new connection. While the gateway cannot be reached it tries
+    /// again after `super::reconnect_delay`, reading the manager's messages between attempts;
+    /// after `MAX_RESUME_ATTEMPTS` it starts the shard again. The manager sees the shard as
+    /// connecting from the first attempt on. Returns false when the runner must stop.
+    async fn resume_with_backoff(&mut self) -> bool {
+        if self.connected_since.take().is_some_and(|since| since.elapsed() >= STABLE) {
+            self.resume_attempts = 0;
+        }
+        loop {
+            if self.resume_attempts >= MAX_RESUME_ATTEMPTS {
+                warn!(
+                    "[ShardRunner {:?}] Could not resume after {} attempts, reidentifying",
+                    self.shard.shard_info(),
+                    self.resume_attempts
+                );
+                self.request_restart().await;
+                return false;
+            }
+            if self.resume_attempts > 0 {
+                tokio::time::sleep(super::reconnect_delay(self.resume_attempts)).await;
+                if !self.recv().await {
+                    return false;
+                }
+            }
+            self.resume_attempts += 1;
+            self.manager
+                .update_shard_latency_and_stage(
+                    self.shard.shard_info().id,
+                    self.shard.latency(),
+                    ConnectionStage::Connecting,
+                )
+                .await;
+            match self.shard.resume().await {
+                Ok(()) => return true,
+                Err(why) => debug!(
+                    "[ShardRunner {:?}] Resume attempt {} failed: {:?}",
+                    self.shard.shard_info(),
+                    self.resume_attempts,
+                    why
+                ),
+            }
         }
     }
 
