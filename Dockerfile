@@ -11,6 +11,8 @@ COPY migrations ./migrations
 # the tests use: cargo reads every member's manifest even to build one binary.
 COPY vendor ./vendor
 COPY crates ./crates
+# Cargo reads every target the manifest declares, benchmarks included.
+COPY benches ./benches
 # The `dist` profile: whole-program optimisation for the smallest binary. Slower to build than
 # `--release`, which is what `cargo run --release` uses.
 RUN cargo build --profile dist --locked --bin novera-assistant

@@ -694,40 +694,49 @@ async fn a_burst_of_posts_is_spread_by_the_rate_limit_headers() {
     sim.assert_clean();
 }
 
-/// A global 429 on a post: the post is retried once the limit is over, and meanwhile a member's
-/// slash command is still answered at once (interaction endpoints are not bound to the global
-/// limit, so they do not wait for it).
+/// A global 429 on a post: every other request waits until the limit is over (a second post,
+/// to another channel, goes out only then), while a member's slash command is still answered
+/// at once (interaction endpoints are not bound to the global limit).
 #[tokio::test]
 async fn a_global_429_holds_posts_but_not_answers_to_members() {
     let (sim, _bot) = start_ready().await;
-    let (_, message) = open(&sim).await;
-    let (modal, message) = choose(&sim, &message, OFF_TOPIC, "none").await;
-    let (_, preview) = compose(&sim, &message, &modal, "Limited", "a global limit").await;
+    let mut previews = Vec::new();
+    for (channel, text) in [(OFF_TOPIC, "first"), (GENERAL, "second")] {
+        let (_, message) = open(&sim).await;
+        let (modal, message) = choose(&sim, &message, channel, "none").await;
+        let (_, preview) = compose(&sim, &message, &modal, "Limited", text).await;
+        previews.push(preview);
+    }
     sim.fail_next_globally(&format!("/channels/{OFF_TOPIC}/messages"));
     let marks = sim.mark();
-    sim.click(ALICE, &preview, &custom_id(&preview, 0, 0));
-    let to_channel =
-        |r: &Request| r.method == "POST" && r.path == format!("/channels/{OFF_TOPIC}/messages");
+    sim.click(ALICE, &previews[0], &custom_id(&previews[0], 0, 0));
+    let post_to = |channel: u64| {
+        move |r: &Request| r.method == "POST" && r.path == format!("/channels/{channel}/messages")
+    };
     let refused = sim
         .wait_request("the refused post", marks, REACT, |r| {
-            to_channel(r) && r.status == 429
+            post_to(OFF_TOPIC)(r) && r.status == 429
         })
         .await;
-    // While the post waits out Retry-After (1 s), Bob's /ping is answered.
+    // During the limit (Retry-After: 1 s): Bob's /ping is answered, Alice's second post waits.
+    sim.click(ALICE, &previews[1], &custom_id(&previews[1], 0, 0));
     let ping = run_command(&sim, BOB, GENERAL, "ping").await;
     assert!(content(&ping).contains("Pong"));
     assert!(
         ping.at.duration_since(refused.at) < std::time::Duration::from_millis(800),
         "the /ping answer waited for the global limit"
     );
-    let posted = sim
-        .wait_request("the retried post", marks, REACT, |r| {
-            to_channel(r) && r.status == 200
-        })
-        .await;
-    assert!(
-        posted.at.duration_since(refused.at) >= std::time::Duration::from_millis(900),
-        "the post was retried before Retry-After"
-    );
+    for channel in [OFF_TOPIC, GENERAL] {
+        let posted = sim
+            .wait_request("a post after the limit", marks, REACT, |r| {
+                post_to(channel)(r) && r.status == 200
+            })
+            .await;
+        assert!(
+            posted.at.duration_since(refused.at) >= std::time::Duration::from_millis(900),
+            "a post to {channel} went out {:?} after the global 429, before Retry-After",
+            posted.at.duration_since(refused.at)
+        );
+    }
     sim.assert_clean();
 }

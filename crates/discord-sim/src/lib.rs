@@ -11,8 +11,10 @@
 //!
 //! Rules it enforces, recorded as violations ([`Sim::assert_clean`]): every JSON body validates
 //! against Discord's OpenAPI spec ([`schema`]), one initial response per interaction within
-//! 3 s, the `User-Agent` Discord requires, the bot token on every call, and Discord's rate
-//! limits ([`ratelimit`]: headers on every response, 429s past a limit).
+//! 3 s, the `User-Agent` Discord requires, the bot token on every call but the interaction
+//! endpoints (which use the interaction's token, as at Discord), one IDENTIFY per 5 s from a
+//! bot process, and Discord's rate limits ([`ratelimit`]: headers on every limited response,
+//! 429s past a limit).
 //!
 //! Modules: [`sim`] (the handle: servers, waiting, faults), `actions` (what users do),
 //! `world` (the state), `gateway` and `rest` (the two servers), [`guild`] (the league server: roles, members, channels, permissions), [`payloads`] (gateway

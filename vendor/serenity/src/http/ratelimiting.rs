@@ -232,9 +232,10 @@ impl Ratelimiter {
     /// # Errors
     ///
     /// Only error kind that may be returned is [`Error::Http`].
-    // `self` is left out of the span: its Debug output holds every rate-limit bucket, and
-    // was formatted on every request.
-    #[instrument(skip(self))]
+    // Nothing is recorded in the span: `self`'s Debug output holds every rate-limit bucket,
+    // and the request's holds its body and its route (an interaction's token); both were
+    // formatted on every request.
+    #[instrument(skip_all)]
     pub async fn perform(&self, req: Request<'_>) -> Result<Response> {
         // Interaction endpoints are not bound to the global limit (Discord's docs): an answer to
         // a user does not wait for it.

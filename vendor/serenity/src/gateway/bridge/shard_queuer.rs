@@ -33,6 +33,8 @@ use crate::internal::tokio::spawn_named;
 use crate::model::gateway::{GatewayIntents, ShardInfo};
 
 const WAIT_BETWEEN_BOOTS_IN_SECONDS: u64 = 5;
+/// Added to the wait between shard starts: the time from a connection opening to its IDENTIFY.
+const IDENTIFY_MARGIN: Duration = Duration::from_millis(500);
 
 /// The shard queuer is a simple loop that runs indefinitely to manage the startup of shards.
 ///
@@ -139,8 +141,10 @@ impl ShardQueuer {
     async fn check_last_start(&mut self) {
         let Some(instant) = self.last_start else { return };
 
-        // We must wait 5 seconds between IDENTIFYs to avoid session invalidations.
-        let duration = Duration::from_secs(WAIT_BETWEEN_BOOTS_IN_SECONDS);
+        // We must wait 5 seconds between IDENTIFYs to avoid session invalidations. `last_start`
+        // is when the connection opened; its IDENTIFY followed after HELLO, so a margin keeps
+        // the IDENTIFYs themselves 5 s apart.
+        let duration = Duration::from_secs(WAIT_BETWEEN_BOOTS_IN_SECONDS) + IDENTIFY_MARGIN;
         let elapsed = instant.elapsed();
 
         if let Some(to_sleep) = duration.checked_sub(elapsed) {

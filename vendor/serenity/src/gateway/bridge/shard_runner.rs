@@ -220,6 +220,12 @@ impl ShardRunner {
     /// after `MAX_RESUME_ATTEMPTS` it starts the shard again. The manager sees the shard as
     /// connecting from the first attempt on. Returns false when the runner must stop.
     async fn resume_with_backoff(&mut self) -> bool {
+        // Before READY there is no session to resume (op 7 or a resumable INVALID SESSION while
+        // identifying): start again.
+        if self.shard.session_id().is_none() {
+            self.request_restart().await;
+            return false;
+        }
         if self.connected_since.take().is_some_and(|since| since.elapsed() >= STABLE) {
             self.resume_attempts = 0;
         }
@@ -233,11 +239,8 @@ impl ShardRunner {
                 self.request_restart().await;
                 return false;
             }
-            if self.resume_attempts > 0 {
-                tokio::time::sleep(super::reconnect_delay(self.resume_attempts)).await;
-                if !self.recv().await {
-                    return false;
-                }
+            if self.resume_attempts > 0 && !self.wait_disconnected(self.resume_attempts).await {
+                return false;
             }
             self.resume_attempts += 1;
             self.manager
@@ -255,6 +258,30 @@ impl ShardRunner {
                     self.resume_attempts,
                     why
                 ),
+            }
+        }
+    }
+
+    /// Waits out the backoff before resume attempt `attempt + 1`, acting on the manager's
+    /// messages as they come. Returns false when one of them stops the runner (a shutdown or a
+    /// restart); a message that needs the connection (a presence, a chunk request) is dropped.
+    async fn wait_disconnected(&mut self, attempt: u32) -> bool {
+        let until = tokio::time::Instant::now() + super::reconnect_delay(attempt);
+        loop {
+            let message = tokio::select! {
+                () = tokio::time::sleep_until(until) => return true,
+                message = futures::StreamExt::next(&mut self.runner_rx) => message,
+            };
+            let Some(message) = message else {
+                // The sending half is kept on the runner itself: this does not happen.
+                return true;
+            };
+            let stops = matches!(
+                message,
+                ShardRunnerMessage::Shutdown(..) | ShardRunnerMessage::Restart(_)
+            );
+            if !self.handle_rx_value(message).await && stops {
+                return false;
             }
         }
     }
@@ -312,21 +339,28 @@ impl ShardRunner {
 
         // In return, we wait for either a Close Frame response, or an error, after which this WS
         // is deemed disconnected from Discord.
-        loop {
-            match self.shard.client.next().await {
-                Some(Ok(tungstenite::Message::Close(_))) => break,
-                Some(Err(_)) => {
-                    warn!(
-                        "[ShardRunner {:?}] Received an error awaiting close frame",
-                        self.shard.shard_info(),
-                    );
-                    break;
-                },
-                // The connection has ended: no close frame can come, and the stream would
-                // return `None` again at once, forever.
-                None => break,
-                _ => {},
+        // Bounded: a connection that went silent (a zombie) never answers.
+        let answered = tokio::time::timeout(std::time::Duration::from_secs(2), async {
+            loop {
+                match self.shard.client.next().await {
+                    Some(Ok(tungstenite::Message::Close(_))) => break,
+                    Some(Err(_)) => {
+                        warn!(
+                            "[ShardRunner {:?}] Received an error awaiting close frame",
+                            self.shard.shard_info(),
+                        );
+                        break;
+                    },
+                    // The connection has ended: no close frame can come, and the stream would
+                    // return `None` again at once, forever.
+                    None => break,
+                    _ => {},
+                }
             }
+        })
+        .await;
+        if answered.is_err() {
+            warn!("[ShardRunner {:?}] No close frame within 2 s", self.shard.shard_info());
         }
 
         // Inform the manager that shutdown for this shard has finished.
