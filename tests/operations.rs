@@ -300,3 +300,56 @@ async fn a_stalled_stdout_does_not_stall_the_bot() {
     let status = bot.wait_exit(Duration::from_secs(10)).await;
     assert_eq!(status.code(), Some(0));
 }
+
+/// A tryout step that ends on its time after the evaluator typed something else (and got the
+/// hint) is counted as timed out, not cancelled.
+#[tokio::test]
+async fn a_tryout_step_that_runs_out_after_a_hint_counts_as_timed_out() {
+    let options = BotOptions {
+        wait_timeout: Some(2),
+        ..BotOptions::default()
+    };
+    let (sim, mut bot) = start_ready_with(SimOptions::default(), options).await;
+    sim.slash(
+        ALICE,
+        GENERAL,
+        "tryout",
+        json!([{"name": "member", "type": 6, "value": BOB.to_string()}]),
+    );
+    let said = |needle: &'static str| {
+        move |v: &sim::SimView<'_>| {
+            v.messages()
+                .iter()
+                .find(|m| m["content"].as_str().unwrap_or_default().contains(needle))
+                .cloned()
+        }
+    };
+    let menu = sim
+        .wait_for("the position menu", REACT, said("step 1"))
+        .await;
+    let dm_channel: u64 = menu["channel_id"].as_str().unwrap().parse().unwrap();
+    sim.say(ALICE, dm_channel, "striker please");
+    sim.wait_for("the hint", REACT, said("Pick the position from the menu"))
+        .await;
+    sim.wait_for("the time-out", REACT, said("You took too long"))
+        .await;
+
+    let port = bot.health_port().await;
+    let (_, text) = http_get(port, "/metrics").await.unwrap();
+    let samples = parse_exposition(&text);
+    let waits = |kind, outcome| {
+        samples
+            .get(&(
+                "novera_waits_total".to_owned(),
+                [("kind", kind), ("outcome", outcome)]
+                    .into_iter()
+                    .map(|(k, v): (&str, &str)| (k.to_owned(), v.to_owned()))
+                    .collect(),
+            ))
+            .copied()
+            .unwrap_or(0.0)
+    };
+    assert_eq!(waits("component", "timed_out"), 1.0, "{text}");
+    assert_eq!(waits("component", "cancelled"), 0.0, "{text}");
+    sim.assert_clean();
+}

@@ -20,7 +20,7 @@ use super::{access, publication};
 use crate::db::{NewEvaluation, Publication};
 use crate::types::{Context, Error, UserError};
 use crate::values::{compute, format_value, parse_rating, Position, RatingInput, Ratings};
-use crate::wait::{click_or_message, custom_id, safe_wait_for, Pending, Reply};
+use crate::wait::{click_or_message, custom_id, Pending, Reply};
 
 /// How long each step waits unless `WAIT_TIMEOUT_SECS` says otherwise.
 pub const STEP_TIMEOUT: Duration = Duration::from_secs(300);
@@ -326,27 +326,23 @@ impl Wizard<'_> {
         hint: &str,
     ) -> Result<Option<Reply>, Error> {
         let waits = &self.ctx.data().waits;
-        // One bound for the step, however much is typed meanwhile; the hint is said once.
-        let step = async {
-            let mut hinted = false;
-            loop {
-                let reply = click_or_message(&mut click, &mut typed, self.timeout).await;
-                match reply {
-                    Some(Reply::Message(m)) if !m.content.trim().eq_ignore_ascii_case("cancel") => {
-                        typed = waits.expect_message(self.dm, self.evaluator);
-                        if !hinted {
-                            self.say(hint).await?;
-                            hinted = true;
-                        }
+        // One bound for the step, however much is typed meanwhile: each wait gets what is left
+        // of it, so the step's end is the wait's own timeout (and is counted as one).
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        let mut hinted = false;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match click_or_message(&mut click, &mut typed, left).await {
+                Some(Reply::Message(m)) if !m.content.trim().eq_ignore_ascii_case("cancel") => {
+                    typed = waits.expect_message(self.dm, self.evaluator);
+                    if !hinted {
+                        self.say(hint).await?;
+                        hinted = true;
                     }
-                    other => return Ok::<_, Error>(other),
                 }
+                other => return Ok(other),
             }
-        };
-        Ok(safe_wait_for(step, self.timeout)
-            .await
-            .transpose()?
-            .flatten())
+        }
     }
 
     async fn ask_rating(&self, skill: &str) -> Result<Step<u8>, Error> {
