@@ -13,7 +13,7 @@
 //! - [`state`] — the state shared by commands, events and the HTTP server.
 //! - [`wait`] — `safe_wait_for` and the wait registry; the only place that times out.
 //! - [`flows`] — how many interactive flows each member may have open.
-//! - [`claims`] — which tryout publications this process is making right now.
+//! - [`claims`] — what this process is doing right now (tryout publications, running tryouts).
 //! - [`values`] — the tryout value formula and value bounds (pure functions).
 //! - [`db`] — the SQLite database: migrations, one file per table's queries.
 //! - [`health`] — the HTTP router: `GET /health`, `/livez`, `/metrics`.
@@ -128,11 +128,7 @@ async fn finish_publications(
     state: Arc<AppState>,
     shutdown: CancellationToken,
 ) {
-    let now = || {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64)
-    };
+    let now = db::now;
     let (db, claims) = (&state.db, &state.publishing);
     commands::publication::resume(&http, db, claims, now()).await;
     loop {
@@ -196,7 +192,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
 
     let mut client = bot::client(http, state.clone()).await?;
     // Tryouts confirmed just before a crash get their posts now, and passing failures later.
-    tokio::spawn(finish_publications(
+    let mut publications = tokio::spawn(finish_publications(
         client.http.clone(),
         state.clone(),
         cancel.clone(),
@@ -265,6 +261,15 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
     if !server.is_finished() && safe_wait_for(&mut server, SERVER_GRACE).await.is_none() {
         tracing::warn!("the health server did not drain in time");
         server.abort();
+    }
+    // A retry pass still posting ends before the database closes; what it did not finish
+    // stays pending for the next start.
+    if !publications.is_finished()
+        && safe_wait_for(&mut publications, SERVER_GRACE)
+            .await
+            .is_none()
+    {
+        publications.abort();
     }
     db.close().await;
     tracing::info!("stopped");

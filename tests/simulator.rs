@@ -4,7 +4,7 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{json, Value};
 use support::harness::http_request;
@@ -120,61 +120,4 @@ async fn rest_calls_need_the_bot_token_and_channel_rules_hold() {
     .await;
     assert_eq!((status, error["code"].as_u64()), (404, Some(10003)));
     sim.assert_clean();
-}
-
-// ---- Rate limits ----------------------------------------------------------------------------
-
-fn seg(path: &str) -> Vec<&str> {
-    path.trim_start_matches('/').split('/').collect()
-}
-
-#[test]
-fn rate_limits_a_channel_allows_its_limit_then_refuses_until_the_window_resets() {
-    let limits = support::ratelimit::RateLimits::default();
-    let mut buckets = support::ratelimit::Buckets::default();
-    let start = Instant::now();
-    for _ in 0..5 {
-        assert!(buckets
-            .check(&limits, &seg("/channels/1/messages"), start)
-            .limited
-            .is_none());
-    }
-    let refused = buckets.check(&limits, &seg("/channels/1/messages"), start);
-    assert!(matches!(refused.limited, Some((_, false))));
-    // Another channel has its own bucket.
-    assert!(buckets
-        .check(&limits, &seg("/channels/2/messages"), start)
-        .limited
-        .is_none());
-    let later = start + Duration::from_secs(5);
-    assert!(buckets
-        .check(&limits, &seg("/channels/1/messages"), later)
-        .limited
-        .is_none());
-}
-
-#[test]
-fn rate_limits_interaction_endpoints_skip_the_global_limit() {
-    let limits = support::ratelimit::RateLimits {
-        global: support::ratelimit::Limit::new(1, Duration::from_secs(1)),
-        ..support::ratelimit::RateLimits::default()
-    };
-    let mut buckets = support::ratelimit::Buckets::default();
-    let now = Instant::now();
-    assert!(buckets
-        .check(&limits, &seg("/users/@me"), now)
-        .limited
-        .is_none());
-    assert!(matches!(
-        buckets.check(&limits, &seg("/guilds/1"), now).limited,
-        Some((_, true))
-    ));
-    assert!(buckets
-        .check(&limits, &seg("/interactions/5/tok/callback"), now)
-        .limited
-        .is_none());
-    assert!(buckets
-        .check(&limits, &seg("/webhooks/7/tok"), now)
-        .limited
-        .is_none());
 }

@@ -78,8 +78,8 @@ impl Db {
     }
 }
 
-/// Seconds since the Unix epoch, for `created_at` columns.
-fn now() -> i64 {
+/// Seconds since the Unix epoch, for `created_at` columns and the ages they are compared with.
+pub fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)

@@ -89,7 +89,8 @@ impl Bot {
 
     /// Starts the bot against `sim`.
     pub async fn start_with(sim: &Sim, options: BotOptions) -> Bot {
-        // A new process cannot know when the previous one identified.
+        // A new process cannot know when the previous one identified. (Discord counts IDENTIFYs
+        // per token: this relaxes the simulator for tests that restart the bot at once.)
         sim.new_client();
         let dir = tempfile::tempdir().expect("temp dir");
         let database_url = options

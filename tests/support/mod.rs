@@ -71,8 +71,9 @@ pub async fn run_command(sim: &Sim, user: u64, channel: u64, name: &str) -> Requ
         .1
 }
 
-/// Waits until the bot has handled every event sent so far: the gateway delivers in order, so
-/// a `/ping` sent now is answered after them. For proving that something did *not* happen.
+/// Waits until the bot has read every event sent so far: the gateway delivers in order, so a
+/// `/ping` sent now is answered after them. For proving that an event did *not* start
+/// something; work an event started (a REST call) may still be under way.
 pub async fn settle(sim: &Sim) {
     let reply = run_command(sim, CAROL, OFF_TOPIC, "ping").await;
     assert!(content(&reply).contains("Pong"), "{}", content(&reply));

@@ -236,3 +236,63 @@ fn bucket_hash(template: &str) -> String {
     template.hash(&mut hasher);
     format!("{:016x}", hasher.finish())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seg(path: &str) -> Vec<&str> {
+        path.trim_start_matches('/').split('/').collect()
+    }
+
+    #[test]
+    fn rate_limits_a_channel_allows_its_limit_then_refuses_until_the_window_resets() {
+        let limits = RateLimits::default();
+        let mut buckets = Buckets::default();
+        let start = Instant::now();
+        for _ in 0..5 {
+            assert!(buckets
+                .check(&limits, &seg("/channels/1/messages"), start)
+                .limited
+                .is_none());
+        }
+        let refused = buckets.check(&limits, &seg("/channels/1/messages"), start);
+        assert!(matches!(refused.limited, Some((_, false))));
+        // Another channel has its own bucket.
+        assert!(buckets
+            .check(&limits, &seg("/channels/2/messages"), start)
+            .limited
+            .is_none());
+        let later = start + Duration::from_secs(5);
+        assert!(buckets
+            .check(&limits, &seg("/channels/1/messages"), later)
+            .limited
+            .is_none());
+    }
+
+    #[test]
+    fn rate_limits_interaction_endpoints_skip_the_global_limit() {
+        let limits = RateLimits {
+            global: Limit::new(1, Duration::from_secs(1)),
+            ..RateLimits::default()
+        };
+        let mut buckets = Buckets::default();
+        let now = Instant::now();
+        assert!(buckets
+            .check(&limits, &seg("/users/@me"), now)
+            .limited
+            .is_none());
+        assert!(matches!(
+            buckets.check(&limits, &seg("/guilds/1"), now).limited,
+            Some((_, true))
+        ));
+        assert!(buckets
+            .check(&limits, &seg("/interactions/5/tok/callback"), now)
+            .limited
+            .is_none());
+        assert!(buckets
+            .check(&limits, &seg("/webhooks/7/tok"), now)
+            .limited
+            .is_none());
+    }
+}
