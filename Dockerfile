@@ -15,7 +15,8 @@ COPY crates ./crates
 COPY benches ./benches
 # The `dist` profile: whole-program optimisation for the smallest binary. Slower to build than
 # `--release`, which is what `cargo run --release` uses.
-RUN cargo build --profile dist --locked --bin novera-assistant
+# Without the sandbox (a local Discord for trying the bot), which a server has no use for.
+RUN cargo build --profile dist --locked --no-default-features --bin novera-assistant
 
 FROM debian:bookworm-slim
 RUN apt-get update \

@@ -15,6 +15,8 @@ pub const DEFAULT_HEALTH_ADDR: &str = "127.0.0.1:8080";
 /// How long one Discord API request may take, connection included, unless
 /// `DISCORD_HTTP_TIMEOUT_SECS` says otherwise.
 pub const DEFAULT_HTTP_TIMEOUT: Duration = Duration::from_secs(15);
+/// Where the sandbox's page listens when `SANDBOX_ADDR` is not set: loopback only.
+pub const DEFAULT_SANDBOX_ADDR: &str = "127.0.0.1:8090";
 /// The SQLite database used when `DATABASE_URL` is not set.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://novera.db";
 
@@ -108,6 +110,25 @@ impl Config {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
 
+    /// Where `novera-assistant sandbox` serves its page: `SANDBOX_ADDR`, loopback by default.
+    /// The sandbox reads nothing else from the environment but `RUST_LOG`: its bot is
+    /// configured by the sandbox, never with the production token or database.
+    pub fn sandbox_addr_from_env() -> Result<SocketAddr, ConfigError> {
+        Self::sandbox_addr(|name| std::env::var(name).ok())
+    }
+
+    /// [`Config::sandbox_addr_from_env`], through `lookup`.
+    pub fn sandbox_addr(
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<SocketAddr, ConfigError> {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let raw = get("SANDBOX_ADDR").unwrap_or_else(|| DEFAULT_SANDBOX_ADDR.to_owned());
+        raw.trim().parse().map_err(|_| ConfigError {
+            var: "SANDBOX_ADDR",
+            problem: format!("must be an address like 127.0.0.1:8090, not {raw:?}"),
+        })
+    }
+
     /// Reads the configuration through `lookup`, so tests need not touch the real environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         // An empty value counts as unset: `.env.example` ships `VAR=` lines.
@@ -118,7 +139,9 @@ impl Config {
             None => {
                 return Err(ConfigError {
                     var: "DISCORD_TOKEN",
-                    problem: "is missing or empty; set it to your bot's token".into(),
+                    problem: "is missing or empty; set it to your bot's token \
+                              (or run `novera-assistant sandbox` to try the bot without Discord)"
+                        .into(),
                 })
             }
         };
@@ -251,6 +274,20 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         Config::from_lookup(|k| env.get(k).cloned())
+    }
+
+    #[test]
+    fn the_sandbox_listens_on_loopback_unless_told_otherwise() {
+        let unset = Config::sandbox_addr(|_| None).unwrap();
+        assert_eq!(unset, DEFAULT_SANDBOX_ADDR.parse().unwrap());
+        assert!(unset.ip().is_loopback());
+        let set = Config::sandbox_addr(|_| Some("127.0.0.1:0".into())).unwrap();
+        assert_eq!(set.port(), 0);
+        let bad = Config::sandbox_addr(|_| Some("localhost".into())).unwrap_err();
+        assert_eq!(bad.var, "SANDBOX_ADDR");
+        // The sandbox reads no production variable: a token in the environment changes nothing.
+        let with_token = Config::sandbox_addr(|k| (k == "DISCORD_TOKEN").then(|| "x".into()));
+        assert_eq!(with_token.unwrap(), unset);
     }
 
     #[test]

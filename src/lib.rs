@@ -27,6 +27,8 @@
 //! - [`events`] — gateway events that are not commands: health, guilds, waits.
 //! - [`invite`] — the invite link and the permissions it asks for.
 //! - [`commands`] — one file per feature.
+//! - `sandbox` — `novera-assistant sandbox`: this bot against a local Discord in the browser
+//!   (the `sandbox` feature, on by default).
 
 pub mod bot;
 pub mod claims;
@@ -41,6 +43,8 @@ pub mod logging;
 pub mod memory;
 pub mod probe_server;
 pub mod routing;
+#[cfg(feature = "sandbox")]
+pub mod sandbox;
 pub mod shutdown;
 pub mod slots;
 pub mod state;
@@ -161,6 +165,16 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
     let listener = TcpListener::bind(addr).await.with_context(|| {
         format!("cannot listen on HEALTH_ADDR {addr} (is another process using that port?)")
     })?;
+    run_on(listener, config, shutdown).await
+}
+
+/// [`run`], with the health server on `listener` (bound by the caller, who then knows its
+/// address; `config.health_addr` is not used).
+pub async fn run_on(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
     // Log the bound address: with port 0 the system picked one, and supervisors read it here.
     let bound = listener
         .local_addr()

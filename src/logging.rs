@@ -34,7 +34,12 @@ pub fn dropped_lines() -> usize {
 /// stdout (a full pipe nobody reads) must not stall the gateway and the probes. When the queue
 /// is full, lines are dropped and counted ([`dropped_lines`], on `/metrics`).
 pub fn init(token: &Token, format: LogFormat) -> WorkerGuard {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    init_with_default(token, format, "info")
+}
+
+/// [`init`], with `default` as the filter when `RUST_LOG` is not set.
+pub fn init_with_default(token: &Token, format: LogFormat, default: &str) -> WorkerGuard {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let (stdout, guard) = NonBlockingBuilder::default()
         .lossy(true)
         .buffered_lines_limit(QUEUED_LINES)

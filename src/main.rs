@@ -1,7 +1,10 @@
-//! The `novera-assistant` binary: configuration, logging, then [`novera_assistant::run`].
+//! The `novera-assistant` binary: configuration, logging, then [`novera_assistant::run`];
+//! `novera-assistant sandbox` runs it against [`novera_assistant::sandbox`] instead.
 
 use std::process::ExitCode;
 
+#[cfg(feature = "sandbox")]
+use novera_assistant::run_on;
 use novera_assistant::{exit_code, logging, run, shutdown, Config};
 
 // The one runtime runs on this one thread. The bot's work is waiting on sockets and timers;
@@ -15,6 +18,23 @@ async fn main() -> ExitCode {
     if let Err(err) = dotenvy::dotenv() {
         if !err.not_found() {
             eprintln!("error: cannot read .env: {err}");
+            return ExitCode::from(2);
+        }
+    }
+    let mut args = std::env::args().skip(1);
+    match (args.next().as_deref(), args.next()) {
+        (None, _) => {}
+        #[cfg(feature = "sandbox")]
+        (Some("sandbox"), None) => return sandbox().await,
+        #[cfg(not(feature = "sandbox"))]
+        (Some("sandbox"), None) => {
+            eprintln!(
+                "error: this build has no sandbox (it was built without the `sandbox` feature)"
+            );
+            return ExitCode::from(2);
+        }
+        _ => {
+            eprintln!("usage: novera-assistant [sandbox]");
             return ExitCode::from(2);
         }
     }
@@ -33,6 +53,42 @@ async fn main() -> ExitCode {
         Err(err) => {
             tracing::error!("{err:#}");
             // Also on stderr, where a supervisor looks first, blanked as the log is.
+            eprintln!("error: {}", logging::redacted(&format!("{err:#}"), &token));
+            ExitCode::from(exit_code(&err))
+        }
+    }
+}
+
+/// `novera-assistant sandbox`: the bot against a local Discord, on a page in the browser. Only
+/// warnings are logged unless `RUST_LOG` says otherwise, so the page's address stands out.
+#[cfg(feature = "sandbox")]
+async fn sandbox() -> ExitCode {
+    let addr = match Config::sandbox_addr_from_env() {
+        Ok(addr) => addr,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    let token =
+        novera_assistant::config::Token::new(discord_sim::SimOptions::default().token.as_str());
+    let _log_writer =
+        logging::init_with_default(&token, novera_assistant::config::LogFormat::Text, "warn");
+    let outcome = match novera_assistant::sandbox::start(addr).await {
+        Ok((sandbox, bot)) => {
+            println!(
+                "Sandbox: open http://{}/ (a local Discord with a demo league; Ctrl-C stops it)",
+                sandbox.page_addr
+            );
+            let outcome = run_on(bot.health, bot.config, shutdown::signal()).await;
+            sandbox.stop();
+            outcome
+        }
+        Err(err) => Err(err),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
             eprintln!("error: {}", logging::redacted(&format!("{err:#}"), &token));
             ExitCode::from(exit_code(&err))
         }

@@ -23,9 +23,47 @@ fn no_token_exits_2_with_one_clear_line() {
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("DISCORD_TOKEN"), "{stderr}");
     assert!(stderr.contains(".env.example"), "{stderr}");
+    assert!(stderr.contains("novera-assistant sandbox"), "{stderr}");
     assert!(
         !stderr.contains("panicked") && !stderr.contains("backtrace"),
         "{stderr}"
+    );
+}
+
+#[test]
+fn an_unknown_argument_exits_2_with_the_usage() {
+    for args in [&["sandbox", "extra"][..], &["--token"][..]] {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_novera-assistant"))
+            .args(args)
+            .env_clear()
+            .env("DISCORD_TOKEN", "x")
+            .output()
+            .expect("run the binary");
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(
+            stderr.trim(),
+            "usage: novera-assistant [sandbox]",
+            "{args:?}"
+        );
+    }
+}
+
+#[test]
+fn the_sandbox_refuses_a_bad_address_naming_it() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_novera-assistant"))
+        .arg("sandbox")
+        .env_clear()
+        .env("SANDBOX_ADDR", "anywhere")
+        .output()
+        .expect("run the binary");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("SANDBOX_ADDR"), "{stderr}");
+    assert!(
+        output.stdout.is_empty(),
+        "nothing starts: {:?}",
+        output.stdout
     );
 }
 

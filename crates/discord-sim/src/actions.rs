@@ -44,8 +44,8 @@ impl Sim {
             let key = id.to_string();
             match option["type"].as_u64() {
                 Some(6) => {
-                    resolved["users"][&key] = payloads::user(id);
                     let world = self.world();
+                    resolved["users"][&key] = world.guild.user_json(id);
                     let mut member = world.guild.member_json(id, false);
                     member["permissions"] =
                         json!(world.guild.permissions_in(id, channel).to_string());
@@ -89,7 +89,7 @@ impl Sim {
             match component_type {
                 6 => resolved["roles"][*value] = self.world().guild.role_json(id),
                 8 => resolved["channels"][*value] = self.resolved_channel(user, id),
-                5 => resolved["users"][*value] = payloads::user(id),
+                5 => resolved["users"][*value] = self.world().guild.user_json(id),
                 _ => {}
             }
         }
@@ -200,17 +200,20 @@ impl Sim {
                 json!({"id": GUILD_ID.to_string(), "locale": "en-US", "features": []});
             payload["channel"] = channel_object;
         } else {
-            payload["user"] = payloads::user(user);
+            payload["user"] = self.world().guild.user_json(user);
             payload["app_permissions"] = json!(payloads::ALL_PERMISSIONS.to_string());
             payload["channel"] = json!({"id": channel.to_string(), "type": 1});
         }
         let message_id = message.as_ref().map(|m| m["id"].clone());
+        let data_name = payload["data"]["name"].as_str().map(str::to_owned);
         if let Some(message) = message {
             payload["message"] = message;
         }
         self.world().interactions.insert(
             id,
             InteractionState {
+                user,
+                command: (kind == 2).then(|| data_name.clone()).flatten(),
                 message_id,
                 token: token.clone(),
                 channel,
@@ -231,7 +234,7 @@ impl Sim {
             id,
             channel,
             in_guild,
-            payloads::user(user),
+            self.world().guild.user_json(user),
             Some(user),
             &json!({"content": content}),
         );
@@ -240,6 +243,7 @@ impl Sim {
         }
         let has_content_intent = self.world().intents & MESSAGE_CONTENT_INTENT != 0;
         // Without MESSAGE_CONTENT, guild messages reach a bot with empty content (DMs exempt).
+        self.world().member_messages.push(msg.clone());
         if in_guild && !has_content_intent {
             msg["content"] = json!("");
         }

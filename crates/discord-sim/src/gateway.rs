@@ -67,6 +67,8 @@ pub(crate) async fn gateway_connection(inner: Arc<Inner>, stream: TcpStream) {
         let Some(payload) = parse_frame(&msg) else {
             if let WsMessage::Close(frame) = msg {
                 record_close(&inner, frame.as_ref());
+                // The close frame's echo, which the WebSocket layer queued, goes out.
+                let _ = ws.flush().await;
             }
             return;
         };
@@ -179,6 +181,9 @@ pub(crate) async fn gateway_connection(inner: Arc<Inner>, stream: TcpStream) {
                 let Some(Ok(msg)) = incoming else { break };
                 if let WsMessage::Close(frame) = &msg {
                     record_close(&inner, frame.as_ref());
+                    // Discord answers a close frame with its own (RFC 6455's closing
+                    // handshake); the WebSocket layer queued it, and it goes out now.
+                    let _ = ws.flush().await;
                     break;
                 }
                 let Some(payload) = parse_frame(&msg) else { continue };

@@ -114,6 +114,10 @@ pub struct Channel {
 /// The league server.
 #[derive(Clone, Debug)]
 pub struct Guild {
+    /// The guild's name.
+    pub name: String,
+    /// Members' usernames (a member without one gets the test names: alice, bob, carol).
+    pub names: HashMap<u64, String>,
     /// The guild's owner: every permission, whatever the roles say.
     pub owner: u64,
     /// Every role, @everyone included.
@@ -126,15 +130,22 @@ pub struct Guild {
     pub timed_out: HashSet<u64>,
 }
 
-fn role(id: u64, name: &str, permissions: u64, position: u64) -> Role {
-    Role {
-        id,
-        name: name.to_owned(),
-        permissions,
-        position,
-        mentionable: false,
-        managed: false,
+impl Role {
+    /// A role nobody may mention and no integration manages.
+    pub fn new(id: u64, name: &str, permissions: u64, position: u64) -> Role {
+        Role {
+            id,
+            name: name.to_owned(),
+            permissions,
+            position,
+            mentionable: false,
+            managed: false,
+        }
     }
+}
+
+fn role(id: u64, name: &str, permissions: u64, position: u64) -> Role {
+    Role::new(id, name, permissions, position)
 }
 
 impl Guild {
@@ -199,6 +210,8 @@ impl Guild {
         let mut foreign = channel(FOREIGN_CHANNEL, "elsewhere", 0);
         foreign.guild = FOREIGN_GUILD;
         Guild {
+            name: "Novera Test League".to_owned(),
+            names: HashMap::new(),
             owner: ALICE,
             roles,
             members,
@@ -374,18 +387,31 @@ impl Guild {
         Some(value)
     }
 
+    /// A user object, with the name this guild knows the user by.
+    pub fn user_json(&self, id: u64) -> Value {
+        if id == APP_ID {
+            return payloads::bot_user();
+        }
+        let mut user = payloads::user(id);
+        if let Some(name) = self.names.get(&id) {
+            user["username"] = json!(name);
+            user["global_name"] = json!(name);
+        }
+        user
+    }
+
     /// A member object, with `user` when `with_user`.
     pub fn member_json(&self, user: u64, with_user: bool) -> Value {
-        let mut member = payloads::member(user, with_user);
+        let mut member = payloads::member(user, false);
+        if with_user {
+            member["user"] = self.user_json(user);
+        }
         member["roles"] = self
             .roles_of(user)
             .iter()
             .map(u64::to_string)
             .collect::<Vec<_>>()
             .into();
-        if user == APP_ID && with_user {
-            member["user"] = payloads::bot_user();
-        }
         if self.timed_out.contains(&user) {
             member["communication_disabled_until"] = json!("2099-01-01T00:00:00.000000+00:00");
         }
@@ -417,10 +443,9 @@ impl Default for Guild {
 
 /// GUILD_CREATE for the test guild, with its channels, roles and members as `g` has them.
 pub fn guild_create(g: &Guild) -> Value {
-    let members: Vec<Value> = [ALICE, BOB, CAROL, APP_ID]
-        .into_iter()
-        .map(|id| g.member_json(id, true))
-        .collect();
+    let mut ids: Vec<u64> = g.members.keys().copied().collect();
+    ids.sort_unstable();
+    let members: Vec<Value> = ids.into_iter().map(|id| g.member_json(id, true)).collect();
     let extra = json!({
         "joined_at": "2025-01-01T00:00:00.000000+00:00", "large": false,
         "unavailable": false, "member_count": members.len(), "voice_states": [],
@@ -434,7 +459,7 @@ pub fn guild_create(g: &Guild) -> Value {
 /// The test guild object (`GET /guilds/{id}`): the top part of GUILD_CREATE.
 pub fn guild_object(g: &Guild) -> Value {
     json!({
-        "id": GUILD_ID.to_string(), "name": "Novera Test League", "icon": null,
+        "id": GUILD_ID.to_string(), "name": g.name, "icon": null,
         "icon_hash": null, "splash": null, "discovery_splash": null,
         "owner_id": g.owner.to_string(), "afk_channel_id": null, "afk_timeout": 300,
         "widget_enabled": false, "widget_channel_id": null, "verification_level": 0,

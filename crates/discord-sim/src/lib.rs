@@ -16,7 +16,12 @@
 //! bot process, and Discord's rate limits ([`ratelimit`]: headers on every limited response,
 //! 429s past a limit).
 //!
+//! A person can use it too: [`web::router`] serves a page that looks and behaves like a
+//! Discord client (channels, DMs, slash commands, components, modals, ephemeral messages,
+//! acting as any member, a fault panel), over what `client` says each member sees and may do.
+//!
 //! Modules: [`sim`] (the handle: servers, waiting, faults), `actions` (what users do),
+//! `client` (a member's client: what they see, what it lets them send), [`web`] (the page),
 //! `world` (the state), `gateway` and `rest` (the two servers), [`guild`] (the league server: roles, members, channels, permissions), [`payloads`] (gateway
 //! and REST objects as Discord shapes them), [`schema`], [`ratelimit`].
 // The simulator keeps its own deadlines (the 3 s interaction rule, a silent client); the
@@ -24,6 +29,7 @@
 #![allow(clippy::disallowed_methods)]
 
 mod actions;
+mod client;
 mod gateway;
 pub mod guild;
 pub mod payloads;
@@ -31,6 +37,7 @@ pub mod ratelimit;
 mod rest;
 pub mod schema;
 pub mod sim;
+pub mod web;
 mod world;
 
 pub use sim::{Interaction, Request, Sim, SimOptions, SimView};

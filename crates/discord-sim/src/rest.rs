@@ -346,11 +346,13 @@ pub(crate) fn callback(
             return discord_error(404, 10062, "Unknown interaction");
         }
         let channel = state.channel;
+        let (user, command, message_id) =
+            (state.user, state.command.clone(), state.message_id.clone());
         let kind = body["type"].as_u64().unwrap_or(0);
         let data = body.get("data").cloned().unwrap_or(Value::Null);
         if kind == 7 {
             // UPDATE_MESSAGE edits the message the clicked component is on.
-            let target = state.message_id.clone();
+            let target = message_id.clone();
             if let Some(message) = world
                 .messages
                 .iter_mut()
@@ -371,6 +373,26 @@ pub(crate) fn callback(
         echo = original
             .clone()
             .filter(|_| kind == 4 && !is_ephemeral(&data));
+        if let Some(message) = &original {
+            let origin = Origin {
+                user,
+                ephemeral: is_ephemeral(&data),
+                command,
+            };
+            world
+                .origins
+                .insert(id_of(&message["id"]).to_string(), origin);
+        }
+        if kind == 9 {
+            world.open_modals.insert(
+                user,
+                OpenModal {
+                    channel,
+                    message_id,
+                    data: data.clone(),
+                },
+            );
+        }
         world.answered_at.insert(id, Instant::now());
         if let Some(state) = world.interactions.get_mut(&id) {
             state.responded = true;
@@ -404,13 +426,20 @@ pub(crate) fn followup(
             return discord_error(404, 10015, "Unknown Webhook");
         }
         let channel = state.channel;
+        let origin = Origin {
+            user: state.user,
+            ephemeral: is_ephemeral(&body),
+            command: state.command.clone(),
+        };
         let content = body["content"].as_str().unwrap_or_default().to_owned();
         world
             .followups
             .entry(token.to_owned())
             .or_default()
             .push((Instant::now(), content));
-        new_bot_message(&mut world, channel, &body)
+        let msg = new_bot_message(&mut world, channel, &body);
+        world.origins.insert(id_of(&msg["id"]).to_string(), origin);
+        msg
     };
     if !is_ephemeral(&body) {
         dispatch(inner, "MESSAGE_CREATE", msg.clone());
@@ -554,7 +583,7 @@ pub(crate) fn create_dm(inner: &Inner, body: Option<&Value>) -> Response {
     };
     axum::Json(json!({
         "id": channel.to_string(), "type": 1, "last_message_id": null, "flags": 0,
-        "recipients": [payloads::user(user)],
+        "recipients": [world.guild.user_json(user)],
     }))
     .into_response()
 }

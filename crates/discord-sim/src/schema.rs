@@ -20,23 +20,27 @@ struct Spec {
     compiled: Mutex<HashMap<usize, Arc<jsonschema::Validator>>>,
 }
 
-fn spec_path() -> PathBuf {
+/// Discord's spec as this crate ships it, built into the binary so a program using the
+/// simulator (the bot's sandbox) runs from anywhere.
+const BUILT_IN_SPEC: &str = include_str!("../data/discord-openapi.json");
+
+/// The spec's text: `DISCORD_OPENAPI`'s file when set, else the built-in one.
+fn spec_text() -> String {
     match std::env::var_os("DISCORD_OPENAPI") {
-        Some(path) => PathBuf::from(path),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/discord-openapi.json"),
+        Some(path) => std::fs::read_to_string(&path).unwrap_or_else(|err| {
+            panic!(
+                "cannot read Discord's OpenAPI spec at {}: {err}",
+                PathBuf::from(path).display()
+            )
+        }),
+        None => BUILT_IN_SPEC.to_owned(),
     }
 }
 
 fn spec() -> &'static Spec {
     static SPEC: OnceLock<Spec> = OnceLock::new();
     SPEC.get_or_init(|| {
-        let path = spec_path();
-        let text = std::fs::read_to_string(&path).unwrap_or_else(|err| {
-            panic!(
-                "cannot read Discord's OpenAPI spec at {}: {err}",
-                path.display()
-            )
-        });
+        let text = spec_text();
         let mut doc: Value = serde_json::from_str(&text).expect("openapi.json is JSON");
         let mut components = doc["components"].take();
         accept_string_permissions(&mut components);

@@ -138,6 +138,12 @@ impl Sim {
         }
     }
 
+    /// Completes at the next change: a REST call, a dispatch, a gateway connection coming or
+    /// going.
+    pub async fn changed(&self) {
+        self.inner.changed.notified().await;
+    }
+
     /// A mark in the REST log; [`Sim::wait_request`] looks only after it.
     pub fn mark(&self) -> usize {
         self.world().requests.len()

@@ -83,6 +83,10 @@ pub struct Interaction {
 }
 
 pub(crate) struct InteractionState {
+    /// Who caused it.
+    pub(crate) user: u64,
+    /// For a slash command, its name (shown above the response, as Discord does).
+    pub(crate) command: Option<String>,
     /// For component clicks, the id of the message the component is on.
     pub(crate) message_id: Option<Value>,
     pub(crate) token: String,
@@ -90,6 +94,24 @@ pub(crate) struct InteractionState {
     pub(crate) created: Instant,
     pub(crate) responded: bool,
     pub(crate) original: Option<Value>,
+}
+
+/// Who caused a bot message that answers an interaction, and whether only they see it.
+#[derive(Clone, Debug)]
+pub(crate) struct Origin {
+    pub(crate) user: u64,
+    pub(crate) ephemeral: bool,
+    pub(crate) command: Option<String>,
+}
+
+/// A modal the bot opened for a member, until they submit or dismiss it.
+#[derive(Clone, Debug)]
+pub(crate) struct OpenModal {
+    pub(crate) channel: u64,
+    /// The message whose component opened it, if a component did.
+    pub(crate) message_id: Option<Value>,
+    /// The modal as the bot sent it (`custom_id`, `title`, `components`).
+    pub(crate) data: Value,
 }
 
 /// What the test asks the live gateway connection to do.
@@ -137,6 +159,12 @@ pub(crate) struct World {
     /// Follow-ups by interaction token: (when, content).
     pub(crate) followups: HashMap<String, Vec<(Instant, String)>>,
     pub(crate) messages: Vec<Value>,
+    /// Messages members posted (MESSAGE_CREATE from a user), for a client's view.
+    pub(crate) member_messages: Vec<Value>,
+    /// The bot messages that answer an interaction, by message id.
+    pub(crate) origins: HashMap<String, Origin>,
+    /// Modals open, by member.
+    pub(crate) open_modals: HashMap<u64, OpenModal>,
     pub(crate) dm_channels: HashMap<u64, u64>,
     pub(crate) dms_closed: HashSet<u64>,
     pub(crate) forbidden_channels: HashSet<u64>,
