@@ -139,9 +139,13 @@ impl Config {
             None => {
                 return Err(ConfigError {
                     var: "DISCORD_TOKEN",
-                    problem: "is missing or empty; set it to your bot's token \
-                              (or run `novera-assistant sandbox` to try the bot without Discord)"
-                        .into(),
+                    problem: if cfg!(feature = "sandbox") {
+                        "is missing or empty; set it to your bot's token \
+                         (or run `novera-assistant sandbox` to try the bot without Discord)"
+                    } else {
+                        "is missing or empty; set it to your bot's token"
+                    }
+                    .into(),
                 })
             }
         };

@@ -1,6 +1,6 @@
 //! Gateway events that are not commands: READY and RESUMED feed the health probe, guild
-//! joins and leaves the guild count, and clicks, modal submissions and messages go to the
-//! waits registered for them. A click or a submission nobody waits for gets an ephemeral
+//! joins and leaves the guild count, clicks on match cards go to `/match`'s handler, and other
+//! clicks, modal submissions and messages go to the waits registered for them. A click or a submission nobody waits for gets an ephemeral
 //! answer rather than "This interaction failed".
 
 use std::sync::Arc;
@@ -83,6 +83,16 @@ impl serenity::EventHandler for Events {
 
     async fn interaction_create(&self, ctx: serenity::Context, interaction: Interaction) {
         match interaction {
+            // A match's buttons belong to its row, not to a wait: they work as long as the
+            // match needs them, across restarts.
+            Interaction::Component(click)
+                if crate::commands::matches::is_match_button(&click.data.custom_id) =>
+            {
+                let state = Arc::clone(&self.state);
+                self.state.tasks.spawn(async move {
+                    crate::commands::matches::on_click(&ctx.http, &state, click).await;
+                });
+            }
             Interaction::Component(click) => match self.state.waits.deliver_component(click) {
                 Delivery::NotYours(click) => {
                     refuse_component(&ctx, &click, NOT_YOURS).await;

@@ -145,6 +145,24 @@ async fn finish_publications(
     }
 }
 
+/// How often open matches past their time are marked expired.
+const MATCH_SWEEP: Duration = Duration::from_secs(10);
+
+/// Expires open matches whose time is up, every [`MATCH_SWEEP`], until `shutdown`.
+async fn expire_matches(
+    http: Arc<serenity::http::Http>,
+    state: Arc<AppState>,
+    shutdown: CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(MATCH_SWEEP) => {}
+            () = shutdown.cancelled() => return,
+        }
+        commands::matches::expire_due(&http, &state.db, db::now()).await;
+    }
+}
+
 /// Why the process ended badly, as the exit code `main` should use.
 pub fn exit_code(error: &anyhow::Error) -> u8 {
     if error.chain().any(|e| e.is::<bot::AuthFailed>()) {
@@ -207,6 +225,11 @@ pub async fn run_on(
     let mut client = bot::client(http, state.clone()).await?;
     // Tryouts confirmed just before a crash get their posts now, and passing failures later.
     let mut publications = tokio::spawn(finish_publications(
+        client.http.clone(),
+        state.clone(),
+        cancel.clone(),
+    ));
+    let mut sweep = tokio::spawn(expire_matches(
         client.http.clone(),
         state.clone(),
         cancel.clone(),
@@ -278,12 +301,10 @@ pub async fn run_on(
     }
     // A retry pass still posting ends before the database closes; what it did not finish
     // stays pending for the next start.
-    if !publications.is_finished()
-        && safe_wait_for(&mut publications, SERVER_GRACE)
-            .await
-            .is_none()
-    {
-        publications.abort();
+    for task in [&mut publications, &mut sweep] {
+        if !task.is_finished() && safe_wait_for(&mut *task, SERVER_GRACE).await.is_none() {
+            task.abort();
+        }
     }
     db.close().await;
     tracing::info!("stopped");

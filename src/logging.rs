@@ -34,17 +34,36 @@ pub fn dropped_lines() -> usize {
 /// stdout (a full pipe nobody reads) must not stall the gateway and the probes. When the queue
 /// is full, lines are dropped and counted ([`dropped_lines`], on `/metrics`).
 pub fn init(token: &Token, format: LogFormat) -> WorkerGuard {
-    init_with_default(token, format, "info")
+    let stdout = io::IsTerminal::is_terminal(&io::stdout());
+    install(token, format, "info", Box::new(io::stdout()), stdout)
 }
 
-/// [`init`], with `default` as the filter when `RUST_LOG` is not set.
-pub fn init_with_default(token: &Token, format: LogFormat, default: &str) -> WorkerGuard {
+/// [`init`] for `novera-assistant sandbox`: on stderr (its stdout carries the page's address
+/// only), warnings and errors unless `RUST_LOG` says otherwise.
+pub fn init_for_sandbox(token: &Token) -> WorkerGuard {
+    let stderr = io::IsTerminal::is_terminal(&io::stderr());
+    install(
+        token,
+        LogFormat::Text,
+        "warn",
+        Box::new(io::stderr()),
+        stderr,
+    )
+}
+
+fn install(
+    token: &Token,
+    format: LogFormat,
+    default: &str,
+    output: Box<dyn io::Write + Send>,
+    terminal: bool,
+) -> WorkerGuard {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let (stdout, guard) = NonBlockingBuilder::default()
         .lossy(true)
         .buffered_lines_limit(QUEUED_LINES)
         .thread_name("log-writer")
-        .finish(io::stdout());
+        .finish(output);
     let _first = DROPPED.set(stdout.error_counter());
     // A panic's message goes through the log, and so through the redacting writer, rather
     // than to stderr as it is.
@@ -55,7 +74,7 @@ pub fn init_with_default(token: &Token, format: LogFormat, default: &str) -> Wor
     match format {
         LogFormat::Text => builder
             // Colours only for a person at a terminal, not for files and log shippers.
-            .with_ansi(io::IsTerminal::is_terminal(&io::stdout()))
+            .with_ansi(terminal)
             .init(),
         // Each line carries the current span (command, guild, invocation) and its parents.
         LogFormat::Json => builder

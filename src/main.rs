@@ -14,13 +14,6 @@ use novera_assistant::{exit_code, logging, run, shutdown, Config};
 #[allow(clippy::disallowed_methods)] // #[tokio::main] builds the process's one runtime, here.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
-    // A missing .env is normal (the environment may be set another way); a broken one is not.
-    if let Err(err) = dotenvy::dotenv() {
-        if !err.not_found() {
-            eprintln!("error: cannot read .env: {err}");
-            return ExitCode::from(2);
-        }
-    }
     let mut args = std::env::args().skip(1);
     match (args.next().as_deref(), args.next()) {
         (None, _) => {}
@@ -35,6 +28,14 @@ async fn main() -> ExitCode {
         }
         _ => {
             eprintln!("usage: novera-assistant [sandbox]");
+            return ExitCode::from(2);
+        }
+    }
+    // A missing .env is normal (the environment may be set another way); a broken one is not.
+    // The sandbox never reads it: it is the production bot's configuration.
+    if let Err(err) = dotenvy::dotenv() {
+        if !err.not_found() {
+            eprintln!("error: cannot read .env: {err}");
             return ExitCode::from(2);
         }
     }
@@ -59,8 +60,9 @@ async fn main() -> ExitCode {
     }
 }
 
-/// `novera-assistant sandbox`: the bot against a local Discord, on a page in the browser. Only
-/// warnings are logged unless `RUST_LOG` says otherwise, so the page's address stands out.
+/// `novera-assistant sandbox`: the bot against a local Discord, on a page in the browser. Its
+/// stdout carries one line, the page's address; logs go to stderr (warnings unless `RUST_LOG`
+/// says otherwise).
 #[cfg(feature = "sandbox")]
 async fn sandbox() -> ExitCode {
     let addr = match Config::sandbox_addr_from_env() {
@@ -72,8 +74,7 @@ async fn sandbox() -> ExitCode {
     };
     let token =
         novera_assistant::config::Token::new(discord_sim::SimOptions::default().token.as_str());
-    let _log_writer =
-        logging::init_with_default(&token, novera_assistant::config::LogFormat::Text, "warn");
+    let _log_writer = logging::init_for_sandbox(&token);
     let outcome = match novera_assistant::sandbox::start(addr).await {
         Ok((sandbox, bot)) => {
             println!(

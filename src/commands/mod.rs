@@ -5,7 +5,9 @@ pub mod access;
 pub mod announce;
 pub mod ask;
 pub mod general;
+pub mod matches;
 pub mod publication;
+pub mod seasons;
 pub mod settings;
 pub mod tryout;
 pub mod values;
@@ -27,5 +29,7 @@ pub fn all() -> Vec<poise::Command<Data, Error>> {
         values::setvalue(),
         values::addvalue(),
         values::valuehistory(),
+        matches::matches(),
+        seasons::season(),
     ]
 }

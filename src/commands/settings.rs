@@ -1,10 +1,31 @@
-//! `/settings`: where tryout results and values go, and who may run tryouts and change values.
+//! `/settings`: where tryout results, values and match cards go, who may run tryouts and change
+//! values, how long a match stays open, and what a season's end does to values.
 
 use poise::serenity_prelude as serenity;
 use poise::CreateReply;
 
 use super::access::{self, Standing};
-use crate::db::{GuildSettings, SettingsUpdate};
+use crate::db::{GuildSettings, SeasonReset, SettingsUpdate, DEFAULT_MATCH_EXPIRY_MINUTES};
+
+/// What ending a season does to values, as `/settings` offers it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, poise::ChoiceParameter)]
+pub enum ResetChoice {
+    /// Values carry over.
+    #[name = "keep values"]
+    Keep,
+    /// Everyone goes back to the base value.
+    #[name = "reset to the base value"]
+    Reset,
+}
+
+impl From<ResetChoice> for SeasonReset {
+    fn from(choice: ResetChoice) -> SeasonReset {
+        match choice {
+            ResetChoice::Keep => SeasonReset::Keep,
+            ResetChoice::Reset => SeasonReset::Reset,
+        }
+    }
+}
 use crate::types::{Context, Error, UserError};
 
 /// Show or change this server's tryout and value settings
@@ -25,6 +46,21 @@ pub async fn settings(
     #[description = "Role taken from a player after a tryout"] remove_role: Option<
         serenity::RoleId,
     >,
+    #[description = "Channel for match cards"]
+    #[channel_types("Text", "News")]
+    matches_channel: Option<serenity::ChannelId>,
+    #[description = "Channel where staff approve or reject match results"]
+    #[channel_types("Text", "News")]
+    staff_channel: Option<serenity::ChannelId>,
+    #[description = "Minutes an open match takes players (default 240)"]
+    #[min = 1]
+    #[max = 10080]
+    match_expiry_minutes: Option<i64>,
+    #[description = "What ending a season does to values"] season_reset: Option<ResetChoice>,
+    #[description = "The value everyone goes back to when a season resets, in millions"]
+    #[min = 0]
+    #[max = 1000000]
+    season_base_value: Option<i64>,
 ) -> Result<(), Error> {
     let guild = access::guild(ctx)?;
     access::require(ctx, None, "change the settings").await?;
@@ -39,8 +75,26 @@ pub async fn settings(
     for role in [add_role, remove_role].into_iter().flatten() {
         check_tryout_role(ctx, guild, role).await?;
     }
-    for channel in [results_channel, values_channel].into_iter().flatten() {
+    let channels = [
+        results_channel,
+        values_channel,
+        matches_channel,
+        staff_channel,
+    ];
+    for channel in channels.into_iter().flatten() {
         check_channel(ctx, guild, channel).await?;
+    }
+    if match_expiry_minutes.is_some_and(|m| !(1..=10080).contains(&m)) {
+        return Err(
+            UserError("A match can stay open from 1 to 10080 minutes (a week).".into()).into(),
+        );
+    }
+    if season_base_value.is_some_and(|v| !(0..=crate::values::MAX_VALUE).contains(&v)) {
+        return Err(UserError(format!(
+            "The base value must be from 0 to {} million.",
+            crate::values::MAX_VALUE
+        ))
+        .into());
     }
     let update = SettingsUpdate {
         results_channel: results_channel.map(|c| c.get()),
@@ -49,6 +103,11 @@ pub async fn settings(
         staff_role: staff_role.map(|r| r.get()),
         add_role: add_role.map(|r| r.get()),
         remove_role: remove_role.map(|r| r.get()),
+        matches_channel: matches_channel.map(|c| c.get()),
+        staff_channel: staff_channel.map(|c| c.get()),
+        match_expiry_minutes,
+        season_reset: season_reset.map(SeasonReset::from),
+        season_base_value,
     };
     let db = &ctx.data().db;
     let (title, settings) = if update == SettingsUpdate::default() {
@@ -131,12 +190,23 @@ pub fn describe(title: &str, s: &GuildSettings) -> String {
     let role = |r: Option<u64>| r.map_or("not set".to_owned(), |r| format!("<@&{r}>"));
     format!(
         "**{title}**\nResults channel: {}\nValues channel: {}\nEvaluator role: {}\nStaff role: {}\n\
-         Role added after a tryout: {}\nRole removed after a tryout: {}",
+         Role added after a tryout: {}\nRole removed after a tryout: {}\nMatches channel: {}\n\
+         Staff channel: {}\nAn open match expires after: {} minutes\nWhen a season ends: {}",
         channel(s.results_channel),
         channel(s.values_channel),
         role(s.evaluator_role),
         role(s.staff_role),
         role(s.add_role),
         role(s.remove_role),
+        channel(s.matches_channel),
+        channel(s.staff_channel),
+        s.match_expiry_minutes.unwrap_or(DEFAULT_MATCH_EXPIRY_MINUTES),
+        match s.season_reset.unwrap_or(SeasonReset::Keep) {
+            SeasonReset::Keep => "values are kept".to_owned(),
+            SeasonReset::Reset => format!(
+                "values go back to {}",
+                crate::values::format_value(s.season_base_value.unwrap_or(0))
+            ),
+        },
     )
 }

@@ -64,7 +64,7 @@ impl Db {
             (old, e.value),
             e.evaluator,
             Some(&reason),
-            Some(id),
+            super::values::Source::Evaluation(id),
         )
         .await?;
         super::publications::queue_publication(&mut tx, id, old).await?;

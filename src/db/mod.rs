@@ -6,7 +6,9 @@
 //! on a read-then-write upgrade. Queries are checked at runtime: building needs no database.
 
 mod evaluations;
+pub mod matches;
 mod publications;
+pub mod seasons;
 mod settings;
 mod values;
 
@@ -19,8 +21,8 @@ use sqlx::SqlitePool;
 
 pub use evaluations::NewEvaluation;
 pub use publications::Publication;
-pub use settings::{GuildSettings, SettingsUpdate};
-pub use values::{HistoryRow, ValueChange};
+pub use settings::{GuildSettings, SeasonReset, SettingsUpdate, DEFAULT_MATCH_EXPIRY_MINUTES};
+pub use values::{HistoryRow, Source, ValueChange};
 
 /// The bot's database.
 #[derive(Clone, Debug)]

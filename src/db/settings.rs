@@ -21,6 +21,48 @@ pub struct GuildSettings {
     pub add_role: Option<u64>,
     /// Role taken from a player after a confirmed tryout.
     pub remove_role: Option<u64>,
+    /// Channel where match cards are posted.
+    pub matches_channel: Option<u64>,
+    /// Channel where staff approve or reject reported match results.
+    pub staff_channel: Option<u64>,
+    /// How long an open match takes players, in minutes (default 240).
+    pub match_expiry_minutes: Option<i64>,
+    /// What a season's end does to values: `keep` (the default) or `reset` to
+    /// [`GuildSettings::season_base_value`].
+    pub season_reset: Option<SeasonReset>,
+    /// The value everyone is reset to when a season ends with `reset` (default 0).
+    pub season_base_value: Option<i64>,
+}
+
+/// What ending a season does to values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SeasonReset {
+    /// Values carry over.
+    Keep,
+    /// Everyone with a value goes back to the base value.
+    Reset,
+}
+
+impl SeasonReset {
+    /// As stored: `keep` or `reset`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SeasonReset::Keep => "keep",
+            SeasonReset::Reset => "reset",
+        }
+    }
+}
+
+/// How long an open match takes players when the server set nothing.
+pub const DEFAULT_MATCH_EXPIRY_MINUTES: i64 = 240;
+
+impl GuildSettings {
+    /// How long an open match takes players, in seconds.
+    pub fn match_expiry_secs(&self) -> i64 {
+        self.match_expiry_minutes
+            .unwrap_or(DEFAULT_MATCH_EXPIRY_MINUTES)
+            * 60
+    }
 }
 
 /// Fields to change; `None` leaves a field as it is.
@@ -50,6 +92,21 @@ impl Db {
                 staff_role: column(&row, "staff_role_id"),
                 add_role: column(&row, "add_role_id"),
                 remove_role: column(&row, "remove_role_id"),
+                matches_channel: column(&row, "matches_channel_id"),
+                staff_channel: column(&row, "staff_channel_id"),
+                match_expiry_minutes: row.try_get("match_expiry_minutes").ok().flatten(),
+                season_reset: row
+                    .try_get::<Option<String>, _>("season_reset")
+                    .ok()
+                    .flatten()
+                    .map(|r| {
+                        if r == "reset" {
+                            SeasonReset::Reset
+                        } else {
+                            SeasonReset::Keep
+                        }
+                    }),
+                season_base_value: row.try_get("season_base_value").ok().flatten(),
             })
             .unwrap_or_default())
     }
@@ -64,15 +121,23 @@ impl Db {
         let id = |v: Option<u64>| v.map(sql_id);
         sqlx::query(
             "INSERT INTO guild_settings (guild_id, results_channel_id, values_channel_id,
-                 evaluator_role_id, staff_role_id, add_role_id, remove_role_id)
-             VALUES (?, ?, ?, ?, ?, ?, ?)
+                 evaluator_role_id, staff_role_id, add_role_id, remove_role_id,
+                 matches_channel_id, staff_channel_id, match_expiry_minutes, season_reset,
+                 season_base_value)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
              ON CONFLICT (guild_id) DO UPDATE SET
                  results_channel_id = COALESCE(excluded.results_channel_id, results_channel_id),
                  values_channel_id = COALESCE(excluded.values_channel_id, values_channel_id),
                  evaluator_role_id = COALESCE(excluded.evaluator_role_id, evaluator_role_id),
                  staff_role_id = COALESCE(excluded.staff_role_id, staff_role_id),
                  add_role_id = COALESCE(excluded.add_role_id, add_role_id),
-                 remove_role_id = COALESCE(excluded.remove_role_id, remove_role_id)",
+                 remove_role_id = COALESCE(excluded.remove_role_id, remove_role_id),
+                 matches_channel_id = COALESCE(excluded.matches_channel_id, matches_channel_id),
+                 staff_channel_id = COALESCE(excluded.staff_channel_id, staff_channel_id),
+                 match_expiry_minutes =
+                     COALESCE(excluded.match_expiry_minutes, match_expiry_minutes),
+                 season_reset = COALESCE(excluded.season_reset, season_reset),
+                 season_base_value = COALESCE(excluded.season_base_value, season_base_value)",
         )
         .bind(sql_id(guild.get()))
         .bind(id(update.results_channel))
@@ -81,6 +146,11 @@ impl Db {
         .bind(id(update.staff_role))
         .bind(id(update.add_role))
         .bind(id(update.remove_role))
+        .bind(id(update.matches_channel))
+        .bind(id(update.staff_channel))
+        .bind(update.match_expiry_minutes)
+        .bind(update.season_reset.map(SeasonReset::as_str))
+        .bind(update.season_base_value)
         .execute(&self.pool)
         .await
         .context("saving guild settings")?;

@@ -61,6 +61,17 @@ pub(super) async fn lock_value(
     Ok(value)
 }
 
+/// What made a value change, recorded in its history row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// A staff member's `/setvalue` or `/addvalue`, or a season's reset.
+    Staff,
+    /// A confirmed tryout: the evaluation's id.
+    Evaluation(i64),
+    /// A match's settlement or its undo: the match's id.
+    Match(i64),
+}
+
 /// Writes the new value and its history row (inside the caller's transaction).
 pub(super) async fn write_value(
     tx: &mut Transaction<'_, Sqlite>,
@@ -69,8 +80,13 @@ pub(super) async fn write_value(
     (old, new): (i64, i64),
     by: UserId,
     reason: Option<&str>,
-    evaluation_id: Option<i64>,
+    source: Source,
 ) -> anyhow::Result<()> {
+    let (evaluation_id, match_id) = match source {
+        Source::Staff => (None, None),
+        Source::Evaluation(id) => (Some(id), None),
+        Source::Match(id) => (None, Some(id)),
+    };
     let at = now();
     sqlx::query(
         "UPDATE member_values SET value = ?, updated_at = ? WHERE guild_id = ? AND user_id = ?",
@@ -84,8 +100,9 @@ pub(super) async fn write_value(
     .context("writing the member's value")?;
     sqlx::query(
         "INSERT INTO value_history
-             (guild_id, user_id, old_value, new_value, changed_by, reason, evaluation_id, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+             (guild_id, user_id, old_value, new_value, changed_by, reason, evaluation_id,
+              match_id, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(sql_id(guild.get()))
     .bind(sql_id(user.get()))
@@ -94,6 +111,7 @@ pub(super) async fn write_value(
     .bind(sql_id(by.get()))
     .bind(reason)
     .bind(evaluation_id)
+    .bind(match_id)
     .bind(at)
     .execute(&mut **tx)
     .await
@@ -193,7 +211,7 @@ impl Db {
             // Dropping the transaction rolls back the placeholder row.
             Err(refused) => return Ok(Err(refused)),
         };
-        write_value(&mut tx, guild, user, (old, new), by, reason, None).await?;
+        write_value(&mut tx, guild, user, (old, new), by, reason, Source::Staff).await?;
         tx.commit().await.context("committing a value change")?;
         Ok(Ok((old, new)))
     }

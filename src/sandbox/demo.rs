@@ -19,6 +19,10 @@ pub const RESULTS: u64 = 1_100_000_000_000_000_051;
 pub const VALUES: u64 = 1_100_000_000_000_000_052;
 /// `#announcements`, an announcement channel only staff post in.
 pub const ANNOUNCEMENTS: u64 = 1_100_000_000_000_000_053;
+/// `#matches`, where match cards are posted.
+pub const MATCHES: u64 = 1_100_000_000_000_000_054;
+/// `#staff`, where staff approve match results; only staff see it.
+pub const STAFF: u64 = 1_100_000_000_000_000_055;
 
 /// `Awaiting Tryout`: players not evaluated yet (a tryout takes it away).
 pub const AWAITING_ROLE: u64 = 1_100_000_000_000_000_060;
@@ -84,6 +88,22 @@ fn channel(id: u64, name: &str, kind: u8, read_only: bool) -> Channel {
     }
 }
 
+/// `channel`, hidden from everyone but staff and the bot.
+fn staff_only(mut channel: Channel) -> Channel {
+    let role = |id, allow, deny| Overwrite {
+        id,
+        member: false,
+        allow,
+        deny,
+    };
+    channel.overwrites = vec![
+        role(GUILD_ID, 0, bits::VIEW_CHANNEL),
+        role(STAFF_ROLE, bits::VIEW_CHANNEL, 0),
+        role(BOT_ROLE, bits::VIEW_CHANNEL, 0),
+    ];
+    channel
+}
+
 /// The demo server as Discord would hold it.
 pub fn guild() -> Guild {
     let mut names = std::collections::HashMap::from([
@@ -130,6 +150,8 @@ pub fn guild() -> Guild {
             channel(RESULTS, "tryout-results", 0, true),
             channel(VALUES, "values", 0, true),
             channel(ANNOUNCEMENTS, "announcements", 5, true),
+            channel(MATCHES, "matches", 0, true),
+            staff_only(channel(STAFF, "staff", 0, false)),
         ],
         timed_out: Default::default(),
     }
@@ -145,6 +167,9 @@ pub async fn seed(db: &Db) -> anyhow::Result<()> {
         staff_role: Some(STAFF_ROLE),
         add_role: Some(PASSED_ROLE),
         remove_role: Some(AWAITING_ROLE),
+        matches_channel: Some(MATCHES),
+        staff_channel: Some(STAFF),
+        ..GuildSettings::default()
     };
     db.update_settings(guild, &settings)
         .await

@@ -14,7 +14,6 @@ pub mod demo;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context as _;
@@ -26,28 +25,6 @@ use crate::config::Config;
 
 /// Discord's heartbeat interval, so the sandbox's gateway paces like the real one.
 const HEARTBEAT_MS: u64 = 41_250;
-
-/// A directory of the sandbox's own, removed when dropped.
-struct DataDir(PathBuf);
-
-impl DataDir {
-    fn create() -> anyhow::Result<DataDir> {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let path =
-            std::env::temp_dir().join(format!("novera-sandbox-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&path)
-            .with_context(|| format!("creating the sandbox's data directory {}", path.display()))?;
-        Ok(DataDir(path))
-    }
-}
-
-impl Drop for DataDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// The bot's configuration in the sandbox: the simulator's token and address, the sandbox's
 /// database, commands registered in the demo server (at once, as `DEV_GUILD_ID` does).
@@ -70,7 +47,7 @@ pub struct Sandbox {
     _sim: Arc<Sim>,
     page_server: tokio::task::JoinHandle<()>,
     stop_page: CancellationToken,
-    data: DataDir,
+    data: tempfile::TempDir,
 }
 
 /// What the bot runs with in the sandbox: its configuration and its health server's listener.
@@ -104,15 +81,26 @@ pub async fn start(addr: SocketAddr) -> anyhow::Result<(Sandbox, SandboxBot)> {
     );
     sim.edit_guild(|guild| *guild = demo::guild());
 
-    let data = DataDir::create()?;
-    let database_url = format!("sqlite://{}", data.0.join("sandbox.db").display());
+    // Created exclusively, readable by this user only, removed when the sandbox stops.
+    let data = tempfile::Builder::new()
+        .prefix("novera-sandbox-")
+        .tempdir()
+        .context("creating the sandbox's data directory")?;
+    let database_url = format!("sqlite://{}", data.path().join("sandbox.db").display());
     let db = crate::db::Db::connect(&database_url).await?;
     demo::seed(&db).await?;
     db.close().await;
     let config = bot_config(&sim, &database_url, health_addr)?;
 
     let stop_page = CancellationToken::new();
-    let router = discord_sim::web::router(sim.clone(), Some(health_addr));
+    let loopback = page_addr.ip().is_loopback();
+    if !loopback {
+        tracing::warn!(
+            addr = %page_addr,
+            "the sandbox's page is reachable beyond this machine, and has no login"
+        );
+    }
+    let router = discord_sim::web::router(sim.clone(), Some(health_addr), loopback);
     let page_stopped = stop_page.clone();
     let page_server = tokio::spawn(async move {
         let served = axum::serve(page, router)

@@ -20,12 +20,20 @@ async function api(path, body) {
       method: "POST", headers: {"content-type": "application/json"}, body: JSON.stringify(body),
     });
     const answer = await response.json().catch(() => ({error: "The sandbox did not answer."}));
-    if (answer.error) { notice(answer.error); return null; }
+    if (answer.error) { notice(answer.error); redraw(); return null; }
     return answer.ok;
   } catch (_) {
     notice("The sandbox is not reachable. Is it still running?");
+    redraw();
     return null;
   }
+}
+
+// Draws the messages again from the last state: a control disabled on click comes back when
+// the click changed nothing.
+function redraw() {
+  rendered.messages = null;
+  render();
 }
 
 function notice(text) {
@@ -59,18 +67,19 @@ function nameOf(id) {
   return member ? member.name : "unknown-user";
 }
 
-function inline(text) {
-  let html = escape(text);
-  const codes = [];
-  html = html.replace(/`([^`]+)`/g, (_, code) => { codes.push(code); return "\u0000" + (codes.length - 1) + "\u0000"; });
-  html = html
+// A link's address, if it is one the page may point to (http or https only).
+function safeUrl(url) {
+  return /^https?:\/\/[^\s"'<>`]+$/.test(url) ? url : null;
+}
+
+// Formatting, mentions and emphasis for a piece of text with no link or code in it.
+function styled(text) {
+  return escape(text)
     .replace(/\*\*(.+?)\*\*/g, "<strong>$1</strong>")
     .replace(/__(.+?)__/g, "<u>$1</u>")
     .replace(/\*(.+?)\*/g, "<em>$1</em>")
     .replace(/(^|\W)_(.+?)_(?=\W|$)/g, "$1<em>$2</em>")
     .replace(/~~(.+?)~~/g, "<s>$1</s>")
-    .replace(/\[([^\]]+)\]\((https?:\/\/[^\s)]+)\)/g, '<a href="$2" target="_blank" rel="noopener">$1</a>')
-    .replace(/(^|[\s(])(https?:\/\/[^\s<]+)/g, '$1<a href="$2" target="_blank" rel="noopener">$2</a>')
     .replace(/&lt;@!?(\d+)&gt;/g, (_, id) => '<span class="mention">@' + escape(nameOf(id)) + "</span>")
     .replace(/&lt;@&amp;(\d+)&gt;/g, (_, id) => {
       const role = view && view.roles.find((r) => r.id === id);
@@ -80,8 +89,29 @@ function inline(text) {
       const channel = view && view.channels.find((c) => c.id === id);
       return '<span class="mention">#' + escape(channel ? channel.name : "unknown") + "</span>";
     })
+    .replace(/&lt;t:(\d+)(?::\w)?&gt;/g, (_, t) => escape(new Date(Number(t) * 1000).toLocaleString()))
     .replace(/@(everyone|here)\b/g, '<span class="mention">@$1</span>');
-  return html.replace(/\u0000(\d+)\u0000/g, (_, i) => "<code>" + codes[i] + "</code>");
+}
+
+// One line of Discord markdown as HTML. The raw text is cut into code spans, links and plain
+// pieces first, and each piece is escaped on its own: nothing a member types can open a tag
+// or an attribute, and a link's address is only ever an http(s) URL inside quotes.
+function inline(text) {
+  let html = "";
+  String(text).split(/(`[^`]+`)/).forEach((part, i) => {
+    if (i % 2 === 1) { html += "<code>" + escape(part.slice(1, -1)) + "</code>"; return; }
+    const links = /\[([^\]]+)\]\(([^)\s]+)\)|<?(https?:\/\/[^\s<>"'`]+)>?/g;
+    let at = 0, found;
+    while ((found = links.exec(part)) !== null) {
+      html += styled(part.slice(at, found.index));
+      const url = safeUrl(found[2] || found[3]);
+      const label = found[1] !== undefined ? styled(found[1]) : escape(found[3] || "");
+      html += url ? '<a href="' + escape(url) + '" target="_blank" rel="noopener noreferrer">' + label + "</a>" : escape(found[0]);
+      at = links.lastIndex;
+    }
+    html += styled(part.slice(at));
+  });
+  return html;
 }
 
 function markdown(text) {
@@ -196,7 +226,7 @@ function renderMessage(m) {
 
 function renderEmbed(e) {
   const color = typeof e.color === "number" ? "#" + e.color.toString(16).padStart(6, "0") : null;
-  return el("div", {class: "embed", style: color ? "border-left-color:" + color : null},
+  const box = el("div", {class: "embed"},
     e.author && e.author.name ? el("div", {class: "embed-author"}, e.author.name) : null,
     e.title ? el("div", {class: "embed-title", html: inline(e.title)}) : null,
     e.description ? el("div", {class: "content", html: markdown(e.description)}) : null,
@@ -205,11 +235,14 @@ function renderEmbed(e) {
         el("div", {class: "embed-field-name", html: inline(f.name)}),
         el("div", {class: "content", html: markdown(f.value)})))) : null,
     e.footer && e.footer.text ? el("div", {class: "embed-footer"}, e.footer.text) : null);
+  // Set through the style object: the page's policy refuses inline style attributes.
+  if (color) box.style.borderLeftColor = color;
+  return box;
 }
 
 function selectChoices(component) {
   switch (component.type) {
-    case 3: return (component.options || []).map((o) => ({value: o.value, label: o.label, description: o.description, selected: o.default}));
+    case 3: return (component.options || []).map((o) => ({value: o.value, label: o.label, description: o.description, selected: !!o.default}));
     case 5: return view.members.filter((m) => !m.bot).map((m) => ({value: m.id, label: m.name}));
     case 6: return view.roles.filter((r) => r.id !== view.guild.id).map((r) => ({value: r.id, label: "@" + r.name}));
     case 7: return view.members.filter((m) => !m.bot).map((m) => ({value: m.id, label: m.name}))
@@ -225,7 +258,11 @@ function renderRow(message, row) {
   return el("div", {class: "row"}, (row.components || []).map((c) => {
     if (c.type === 2) {
       const label = (c.emoji && c.emoji.name ? c.emoji.name + " " : "") + (c.label || "");
-      if (c.style === 5) return el("a", {href: c.url, target: "_blank", rel: "noopener"}, el("button", {type: "button"}, label + " ↗"));
+      if (c.style === 5) {
+        const url = safeUrl(c.url || "");
+        const link = el("button", {type: "button", disabled: !url || !!c.disabled}, label + " ↗");
+        return url ? el("a", {href: url, target: "_blank", rel: "noopener noreferrer"}, link) : link;
+      }
       return el("button", {
         type: "button", class: "component style-" + c.style, "data-label": c.label || "", disabled: !!c.disabled,
         onclick: (event) => { event.target.disabled = true; api("/api/click", {user: me, message: message.id, custom_id: c.custom_id}); },
@@ -237,7 +274,7 @@ function renderRow(message, row) {
         class: "component", "data-custom-id": c.custom_id, disabled: !!c.disabled, multiple: max > 1,
         "aria-label": c.placeholder || "Make a selection",
       }, max > 1 ? null : el("option", {value: "", disabled: true, selected: true}, c.placeholder || "Make a selection"),
-      selectChoices(c).map((o) => el("option", {value: o.value, title: o.description}, o.label)));
+      selectChoices(c).map((o) => el("option", {value: o.value, title: o.description, selected: o.selected}, o.label)));
       const send = () => {
         const values = Array.from(select.selectedOptions).map((o) => o.value).filter((v) => v);
         if (values.length < min || values.length > max) { notice(min === max ? "Pick " + min + "." : "Pick between " + min + " and " + max + "."); return; }
@@ -323,14 +360,22 @@ async function openDm() {
   if (channel) { current = channel; refresh(); }
 }
 
+// Every command the composer offers: a command with subcommands offers each, as Discord does
+// (`/match create`, `/match show`).
 function commands() {
-  return (view ? view.commands : []).slice().sort((a, b) => a.name.localeCompare(b.name));
+  const list = [];
+  for (const c of view ? view.commands : []) {
+    const subs = (c.options || []).filter((o) => o.type === 1);
+    if (subs.length) subs.forEach((s) => list.push(Object.assign({}, s, {name: c.name + " " + s.name})));
+    else list.push(c);
+  }
+  return list.sort((a, b) => a.name.localeCompare(b.name));
 }
 
 function showAutocomplete() {
   const box = $("autocomplete");
   const text = $("input").value;
-  const match = text.match(/^\/(\S*)$/);
+  const match = text.match(/^\/(\S*(?: \S*)?)$/);
   if (!match || command) { box.hidden = true; return; }
   const found = commands().filter((c) => c.name.startsWith(match[1].toLowerCase()));
   if (!found.length) { box.hidden = true; return; }
@@ -383,8 +428,9 @@ async function send(event) {
   const input = $("input");
   const text = input.value;
   if (!command && text.startsWith("/")) {
-    const name = text.slice(1).trim().split(/\s+/)[0];
-    const found = commands().find((c) => c.name === name);
+    const name = text.slice(1).trim().split(/\s+/).slice(0, 2).join(" ");
+    const found = commands().find((c) => c.name === name) ||
+      commands().find((c) => c.name === name.split(" ")[0]);
     if (found) { choose(found); if (!(found.options || []).length) return send(event); return; }
     notice("There is no /" + name + " command here.");
     return;
@@ -452,8 +498,8 @@ $("modal-form").addEventListener("submit", async (event) => {
     $("modal-error").hidden = false;
   }
 });
-$("modal-cancel").addEventListener("click", () => { $("modal").close(); api("/api/modal/dismiss", {user: me}); });
-$("modal").addEventListener("cancel", () => { api("/api/modal/dismiss", {user: me}); });
+$("modal-cancel").addEventListener("click", () => { $("modal").close(); api("/api/modal/dismiss", {user: me}); redraw(); });
+$("modal").addEventListener("cancel", () => { api("/api/modal/dismiss", {user: me}); redraw(); });
 
 const events = new EventSource("/api/events");
 events.addEventListener("change", refresh);

@@ -39,7 +39,16 @@ impl Sim {
         });
         // Discord resolves user, channel and role options into `resolved`.
         let mut resolved = json!({});
-        for option in options.as_array().into_iter().flatten() {
+        // Options of a subcommand (type 1) or a group's subcommand (type 2) are nested.
+        let mut flat = Vec::new();
+        let mut stack: Vec<&Value> = options.as_array().into_iter().flatten().collect();
+        while let Some(option) = stack.pop() {
+            match option["type"].as_u64() {
+                Some(1 | 2) => stack.extend(option["options"].as_array().into_iter().flatten()),
+                _ => flat.push(option),
+            }
+        }
+        for option in flat {
             let id = id_of(&option["value"]);
             let key = id.to_string();
             match option["type"].as_u64() {
@@ -86,10 +95,21 @@ impl Sim {
         let mut resolved = json!({});
         for value in values {
             let id = value.parse::<u64>().unwrap_or(0);
+            let is_role = self.world().guild.role(id).is_some();
             match component_type {
                 6 => resolved["roles"][*value] = self.world().guild.role_json(id),
                 8 => resolved["channels"][*value] = self.resolved_channel(user, id),
-                5 => resolved["users"][*value] = self.world().guild.user_json(id),
+                7 if is_role => resolved["roles"][*value] = self.world().guild.role_json(id),
+                5 | 7 => {
+                    let world = self.world();
+                    resolved["users"][*value] = world.guild.user_json(id);
+                    if world.guild.members.contains_key(&id) {
+                        let mut member = world.guild.member_json(id, false);
+                        member["permissions"] =
+                            json!(world.guild.permissions_in(id, channel).to_string());
+                        resolved["members"][*value] = member;
+                    }
+                }
                 _ => {}
             }
         }
@@ -109,6 +129,20 @@ impl Sim {
         fields: &[(&str, &str)],
     ) -> Interaction {
         let channel = id_of(&message["channel_id"]);
+        self.submit_modal_in(user, channel, Some(message), custom_id, fields)
+    }
+
+    /// `user` submits the modal `custom_id` in `channel`; `message` is the message whose
+    /// component opened it (none when a slash command opened it: Discord then sends no
+    /// `message`).
+    pub fn submit_modal_in(
+        &self,
+        user: u64,
+        channel: u64,
+        message: Option<&Value>,
+        custom_id: &str,
+        fields: &[(&str, &str)],
+    ) -> Interaction {
         let rows: Vec<Value> = fields
             .iter()
             .map(|(id, value)| {
@@ -118,7 +152,7 @@ impl Sim {
             })
             .collect();
         let data = json!({"custom_id": custom_id, "components": rows});
-        self.interaction(user, channel, 5, data, Some(message.clone()))
+        self.interaction(user, channel, 5, data, message.cloned())
     }
 
     /// A channel as an interaction's `resolved` carries it: with the invoker's permissions in
@@ -220,6 +254,7 @@ impl Sim {
                 created: Instant::now(),
                 responded: false,
                 original: None,
+                loading: false,
             },
         );
         self.dispatch("INTERACTION_CREATE", payload);

@@ -85,6 +85,7 @@ impl Sim {
             .into_iter()
             .flatten()
             .chain(world.global_commands.iter().flatten())
+            .filter(|c| may_use(g, user, c))
             .cloned()
             .collect();
         let unanswered: Vec<Value> = world
@@ -97,7 +98,7 @@ impl Sim {
                     Some(name) => format!("/{name}: the application did not respond"),
                     None => "This interaction failed".to_owned(),
                 };
-                json!({"channel": i.channel.to_string(), "note": note, "age_ms": i.created.elapsed().as_millis() as u64})
+                json!({"channel": i.channel.to_string(), "note": note})
             })
             .collect();
         let modal = world.open_modals.get(&user).map(|m| m.data.clone());
@@ -124,19 +125,21 @@ impl Sim {
     }
 
     /// `user` opens their DM with the bot (Discord keeps one DM channel per pair).
-    pub fn open_dm(&self, user: u64) -> u64 {
+    pub fn open_dm(&self, user: u64) -> Result<u64, String> {
+        self.check_member(user)?;
         let mut world = self.world();
         if let Some(channel) = world.dm_channels.get(&user) {
-            return *channel;
+            return Ok(*channel);
         }
         world.next_id += 1;
         let channel = world.next_id;
         world.dm_channels.insert(user, channel);
-        channel
+        Ok(channel)
     }
 
     /// `user` types `content` in `channel`, checked as Discord's client and API check it.
     pub fn client_say(&self, user: u64, channel: u64, content: &str) -> Result<u64, String> {
+        self.check_member(user)?;
         let length = content.chars().count();
         if content.trim().is_empty() {
             return Err("A message can't be empty.".into());
@@ -160,7 +163,12 @@ impl Sim {
         name: &str,
         options: &[(String, String)],
     ) -> Result<Interaction, String> {
+        self.check_member(user)?;
         self.check_can_see(user, channel)?;
+        let mut words = name.split_whitespace();
+        let top = words.next().unwrap_or_default().to_owned();
+        let sub = words.next().map(str::to_owned);
+        let name = top.as_str();
         // In a DM only global commands that allow DMs exist (guild commands never do).
         let in_dm = self.is_dm(channel);
         let command = {
@@ -182,6 +190,32 @@ impl Sim {
         let Some(command) = command else {
             return Err(format!("There is no /{name} command here."));
         };
+        if !may_use(&self.world().guild, user, &command) {
+            return Err(format!("You don't have permission to use /{name}."));
+        }
+        // `/match create`: the subcommand's options are checked, and sent nested in it.
+        let (spec, wrap) = match sub.as_deref() {
+            None => (command.clone(), None),
+            Some(sub) => {
+                let found = command["options"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find(|o| o["type"] == 1 && o["name"] == sub)
+                    .cloned();
+                match found {
+                    Some(found) => (found, Some(sub.to_owned())),
+                    None => return Err(format!("There is no /{top} {sub} command here.")),
+                }
+            }
+        };
+        let has_subcommands = spec["options"]
+            .as_array()
+            .is_some_and(|o| o.iter().any(|o| o["type"] == 1 || o["type"] == 2));
+        if has_subcommands {
+            return Err(format!("Pick one of /{top}'s subcommands."));
+        }
+        let command = spec;
         let mut sent = Vec::new();
         for spec in command["options"].as_array().into_iter().flatten() {
             let option = spec["name"].as_str().unwrap_or_default();
@@ -210,7 +244,11 @@ impl Sim {
         }) {
             return Err(format!("/{name} has no option `{unknown}`."));
         }
-        Ok(self.slash(user, channel, name, Value::Array(sent)))
+        let options = match wrap {
+            Some(sub) => json!([{"name": sub, "type": 1, "options": sent}]),
+            None => Value::Array(sent),
+        };
+        Ok(self.slash(user, channel, name, options))
     }
 
     /// One option's value as Discord sends it, or why the client refuses it.
@@ -322,6 +360,28 @@ impl Sim {
             {
                 return Err("Pick from the menu's options.".into());
             }
+        } else {
+            let world = self.world();
+            let g = &world.guild;
+            let allowed_types = component["channel_types"].as_array();
+            for value in values {
+                let id: u64 = value.parse().unwrap_or(0);
+                let is_member = g.members.contains_key(&id);
+                let is_role = g.role(id).is_some();
+                let ok = match kind {
+                    5 => is_member,
+                    6 => is_role,
+                    7 => is_member || is_role,
+                    _ => g.channel(id).is_some_and(|c| {
+                        c.guild == GUILD_ID
+                            && g.permissions_in(user, id) & bits::VIEW_CHANNEL != 0
+                            && allowed_types.is_none_or(|t| t.contains(&json!(c.kind)))
+                    }),
+                };
+                if !ok {
+                    return Err("Pick from the menu's list.".into());
+                }
+            }
         }
         let values: Vec<&str> = values.iter().map(String::as_str).collect();
         Ok(self.select(user, &message, custom_id, kind as u8, &values))
@@ -334,6 +394,7 @@ impl Sim {
         user: u64,
         fields: &[(String, String)],
     ) -> Result<Interaction, String> {
+        self.check_member(user)?;
         let Some(modal) = self.world().open_modals.get(&user).cloned() else {
             return Err("No form is open.".into());
         };
@@ -375,14 +436,12 @@ impl Sim {
                 .as_ref()
                 .and_then(|id| world.messages.iter().find(|m| m["id"] == *id).cloned())
         };
-        let message =
-            message.unwrap_or_else(|| json!({"id": null, "channel_id": modal.channel.to_string()}));
         let custom_id = modal.data["custom_id"].as_str().unwrap_or_default();
         let pairs: Vec<(&str, &str)> = submitted
             .iter()
             .map(|(id, value)| (id.as_str(), value.as_str()))
             .collect();
-        Ok(self.submit_modal(user, &message, custom_id, &pairs))
+        Ok(self.submit_modal_in(user, modal.channel, message.as_ref(), custom_id, &pairs))
     }
 
     /// `user` closes the modal open for them without submitting it (the bot is not told).
@@ -398,6 +457,7 @@ impl Sim {
         message_id: &str,
         custom_id: &str,
     ) -> Result<(Value, Value), String> {
+        self.check_member(user)?;
         let message = {
             let world = self.world();
             let found = world
@@ -422,6 +482,20 @@ impl Sim {
             Some(c) => Ok((message, c)),
             None => Err("That control is gone.".into()),
         }
+    }
+
+    /// Refuses anyone but a member of the server (the bot included: nobody acts as it).
+    fn check_member(&self, user: u64) -> Result<(), String> {
+        let world = self.world();
+        if user == APP_ID || !world.guild.members.contains_key(&user) {
+            return Err("Pick a member of the server to act as.".into());
+        }
+        Ok(())
+    }
+
+    /// Whether `user` is a member other than the bot (whose view a client may show).
+    pub fn is_member(&self, user: u64) -> bool {
+        self.check_member(user).is_ok()
     }
 
     fn is_dm(&self, channel: u64) -> bool {
@@ -456,6 +530,22 @@ impl Sim {
         }
         Ok(())
     }
+}
+
+/// Whether `user` may use `command`: its `default_member_permissions` (a permission bit set
+/// as a string; "0" for administrators only) against the member's server permissions.
+fn may_use(g: &crate::guild::Guild, user: u64, command: &Value) -> bool {
+    let Some(required) = command["default_member_permissions"]
+        .as_str()
+        .and_then(|p| p.parse::<u64>().ok())
+    else {
+        return true;
+    };
+    let has = g.base_permissions(user);
+    if has & bits::ADMINISTRATOR != 0 {
+        return true;
+    }
+    required != 0 && has & required == required
 }
 
 /// Whether `user` sees the bot message `message` (an ephemeral one only its invoker sees).
@@ -556,7 +646,7 @@ mod tests {
         assert!(refused(&unknown).contains("no option `colour`"));
         let missing = sim.client_slash(ALICE, GENERAL, "nope", &[]).unwrap_err();
         assert!(missing.contains("no /nope command"));
-        let dm = sim.open_dm(ALICE);
+        let dm = sim.open_dm(ALICE).unwrap();
         let in_dm = sim.client_slash(ALICE, dm, "setvalue", &[]).unwrap_err();
         assert!(
             in_dm.contains("no /setvalue command"),

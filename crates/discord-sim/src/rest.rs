@@ -104,7 +104,14 @@ pub(crate) async fn rest_handler(
     }
     {
         let mut world = inner.world();
-        world.violations.extend(violations);
+        // A violation names its request; an interaction's token never appears in it.
+        let token = interaction_token(&path);
+        world
+            .violations
+            .extend(violations.into_iter().map(|v| match token {
+                Some(token) => v.replace(token, ":token"),
+                None => v,
+            }));
         world.requests.push(Request {
             method: method.to_string(),
             path: path.clone(),
@@ -115,6 +122,15 @@ pub(crate) async fn rest_handler(
     }
     inner.changed.notify_waiters();
     response
+}
+
+/// The interaction token in an interaction or webhook path, if any.
+pub(crate) fn interaction_token(path: &str) -> Option<&str> {
+    let mut segments = path.trim_start_matches('/').split('/');
+    match segments.next() {
+        Some("interactions" | "webhooks") => segments.nth(1).filter(|t| !t.is_empty()),
+        _ => None,
+    }
 }
 
 pub(crate) fn authorized(inner: &Inner, headers: &HeaderMap) -> bool {
@@ -259,7 +275,13 @@ pub(crate) async fn route(
             inner
                 .world()
                 .violations
-                .push(format!("{m} {path}: the simulator does not implement this route"));
+                .push(format!(
+                    "{m} {}: the simulator does not implement this route",
+                    match interaction_token(path) {
+                        Some(token) => path.replace(token, ":token"),
+                        None => path.to_owned(),
+                    }
+                ));
             discord_error(404, 0, "404: Not Found")
         }
     }
@@ -343,6 +365,10 @@ pub(crate) fn callback(
             return discord_error(400, 40060, "Interaction has already been acknowledged.");
         }
         if state.created.elapsed() > INTERACTION_DEADLINE {
+            let late = state.created.elapsed();
+            world.violations.push(format!(
+                "interaction {id} answered after {late:?}: Discord allows 3 s for the first response"
+            ));
             return discord_error(404, 10062, "Unknown interaction");
         }
         let channel = state.channel;
@@ -396,6 +422,7 @@ pub(crate) fn callback(
         world.answered_at.insert(id, Instant::now());
         if let Some(state) = world.interactions.get_mut(&id) {
             state.responded = true;
+            state.loading = kind == 5;
             if original.is_some() {
                 state.original = original;
             }
@@ -431,12 +458,30 @@ pub(crate) fn followup(
             ephemeral: is_ephemeral(&body),
             command: state.command.clone(),
         };
+        let loading = state.loading.then(|| state.original.clone()).flatten();
         let content = body["content"].as_str().unwrap_or_default().to_owned();
         world
             .followups
             .entry(token.to_owned())
             .or_default()
             .push((Instant::now(), content));
+        if let Some(state) = world.interactions.values_mut().find(|i| i.token == token) {
+            state.loading = false;
+        }
+        // Right after a deferral, the first follow-up edits the loading message instead of
+        // creating one, and keeps the deferral's ephemeral flag (Discord's docs, "Create
+        // Followup Message").
+        if let Some(loading) = loading {
+            let Some(message) = world.messages.iter_mut().find(|m| m["id"] == loading["id"]) else {
+                return discord_error(404, 10008, "Unknown Message");
+            };
+            let mut edit = body.clone();
+            if let Some(fields) = edit.as_object_mut() {
+                fields.remove("flags");
+            }
+            merge_edit(message, Some(&edit));
+            return axum::Json(message.clone()).into_response();
+        }
         let msg = new_bot_message(&mut world, channel, &body);
         world.origins.insert(id_of(&msg["id"]).to_string(), origin);
         msg
@@ -473,7 +518,8 @@ pub(crate) fn edit_webhook_message(
         .as_ref()
         .map(|m| m["id"].clone())
         .or_else(|| state.message_id.clone());
-    let wanted = if target == "@original" {
+    let is_original = target == "@original";
+    let wanted = if is_original {
         match original_id {
             Some(id) => id,
             None => return discord_error(404, 10008, "Unknown Message"),
@@ -486,6 +532,11 @@ pub(crate) fn edit_webhook_message(
     };
     merge_edit(message, body);
     let updated = message.clone();
+    if is_original {
+        if let Some(state) = world.interactions.values_mut().find(|i| i.token == token) {
+            state.loading = false;
+        }
+    }
     axum::Json(updated).into_response()
 }
 

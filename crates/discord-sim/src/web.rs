@@ -40,10 +40,21 @@ struct Web {
     sim: Arc<Sim>,
     /// The bot's health server, whose `GET /health` the badge shows.
     health: Option<SocketAddr>,
+    /// Serve only requests addressed to a loopback name (see [`router`]).
+    loopback_only: bool,
 }
 
 /// The web client's routes, over `sim`; `health` is the bot's health server, if known.
-pub fn router(sim: Arc<Sim>, health: Option<SocketAddr>) -> Router {
+///
+/// The page has no login: anyone who reaches it acts as any member. With `loopback_only`
+/// (for a page listening on a loopback address), a request whose `Host` is not a loopback
+/// name (a rebound DNS name) or whose `Origin` is another site is refused.
+pub fn router(sim: Arc<Sim>, health: Option<SocketAddr>, loopback_only: bool) -> Router {
+    let web = Arc::new(Web {
+        sim,
+        health,
+        loopback_only,
+    });
     Router::new()
         .route(
             "/",
@@ -68,7 +79,46 @@ pub fn router(sim: Arc<Sim>, health: Option<SocketAddr>) -> Router {
         .route("/api/modal/dismiss", post(dismiss))
         .route("/api/dm", post(open_dm))
         .route("/api/fault", post(fault))
-        .with_state(Arc::new(Web { sim, health }))
+        .layer(axum::middleware::from_fn_with_state(web.clone(), same_site))
+        .with_state(web)
+}
+
+/// Refuses requests for another host name, or sent by another site's page.
+async fn same_site(
+    State(web): State<Arc<Web>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if web.loopback_only {
+        let header = |name| {
+            request
+                .headers()
+                .get(name)
+                .and_then(|v: &axum::http::HeaderValue| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let host = header(header::HOST);
+        let name = host
+            .rsplit_once(':')
+            .map_or(host.as_str(), |(name, _)| name);
+        if !matches!(name, "127.0.0.1" | "localhost" | "[::1]") {
+            return (
+                StatusCode::FORBIDDEN,
+                "This page answers on loopback addresses only.",
+            )
+                .into_response();
+        }
+        let origin = header(header::ORIGIN);
+        if !origin.is_empty() && origin != format!("http://{host}") {
+            return (
+                StatusCode::FORBIDDEN,
+                "Requests from other sites are refused.",
+            )
+                .into_response();
+        }
+    }
+    next.run(request).await
 }
 
 fn page(body: &'static str, kind: &'static str) -> Response {
@@ -76,6 +126,11 @@ fn page(body: &'static str, kind: &'static str) -> Response {
         [
             (header::CONTENT_TYPE, kind),
             (header::CACHE_CONTROL, "no-store"),
+            // Only this page's own script and style run; no other site may frame it.
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'self'; frame-ancestors 'none'; base-uri 'none'",
+            ),
         ],
         body,
     )
@@ -136,6 +191,7 @@ async fn state(
     let user = query
         .get("user")
         .and_then(|u| u.parse().ok())
+        .filter(|u| web.sim.is_member(*u))
         .unwrap_or_else(|| web.sim.with_guild(|g| g.owner));
     Json(web.sim.client_view(user)).into_response()
 }
@@ -221,7 +277,7 @@ async fn dismiss(State(web): State<Arc<Web>>, Json(body): Json<Value>) -> Respon
 }
 
 async fn open_dm(State(web): State<Arc<Web>>, Json(body): Json<Value>) -> Response {
-    done(id(&body, "user").map(|user| web.sim.open_dm(user).to_string()))
+    done(id(&body, "user").and_then(|user| web.sim.open_dm(user).map(|c| c.to_string())))
 }
 
 /// Injects one of the simulator's faults, by name.
@@ -289,6 +345,7 @@ mod tests {
         let request = Request::builder()
             .method(method)
             .uri(uri)
+            .header("host", "127.0.0.1:8090")
             .header("content-type", "application/json")
             .body(Body::from(body.to_string()))
             .expect("a request");
@@ -307,7 +364,7 @@ mod tests {
     #[tokio::test]
     async fn the_page_and_its_api_answer_refusals_as_notes() {
         let sim = Arc::new(Sim::start().await);
-        let app = router(sim.clone(), None);
+        let app = router(sim.clone(), None, true);
         let (status, view) = call(&app, "GET", "/api/state", Value::Null).await;
         assert_eq!(status, StatusCode::OK);
         let owner = sim.with_guild(|g| g.owner).to_string();
@@ -324,12 +381,32 @@ mod tests {
         let (status, answer) = call(&app, "GET", "/api/health", Value::Null).await;
         assert_eq!(status, StatusCode::OK);
         assert!(answer["status"].is_null());
+        let get_page = |host: &str| {
+            Request::get("/")
+                .header("host", host)
+                .body(Body::empty())
+                .expect("a request")
+        };
+        let rebound = app.clone().oneshot(get_page("evil.example:8090")).await;
+        assert_eq!(rebound.expect("an answer").status(), StatusCode::FORBIDDEN);
+        let cross_site = Request::post("/api/say")
+            .header("host", "127.0.0.1:8090")
+            .header("origin", "http://evil.example")
+            .header("content-type", "application/json")
+            .body(Body::from("{}"))
+            .expect("a request");
+        let cross = app.clone().oneshot(cross_site).await.expect("an answer");
+        assert_eq!(cross.status(), StatusCode::FORBIDDEN);
         let page = app
             .clone()
-            .oneshot(Request::get("/").body(Body::empty()).expect("a request"))
+            .oneshot(get_page("localhost:8090"))
             .await
             .expect("the page");
         assert_eq!(page.status(), StatusCode::OK);
+        let policy = page.headers()[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap();
+        assert!(policy.contains("default-src 'self'"), "{policy}");
         let html = page.into_body().collect().await.expect("body").to_bytes();
         assert!(String::from_utf8_lossy(&html).contains("<script src=\"/app.js\">"));
     }

@@ -94,6 +94,9 @@ pub(crate) struct InteractionState {
     pub(crate) created: Instant,
     pub(crate) responded: bool,
     pub(crate) original: Option<Value>,
+    /// Answered with a deferral (type 5) whose loading message no follow-up or edit has
+    /// replaced yet: the first follow-up edits it (Discord's documented behaviour).
+    pub(crate) loading: bool,
 }
 
 /// Who caused a bot message that answers an interaction, and whether only they see it.

@@ -1,0 +1,756 @@
+//! Wager matches end to end: cards and their buttons, reports, confirmation and disputes,
+//! staff decisions, settlement exactly once, undo, history, expiry, restarts, seasons, and
+//! every refusal.
+#![allow(clippy::disallowed_methods)] // #[tokio::test] builds a runtime; tests may time out.
+
+mod support;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use novera_assistant::db::Db;
+use serde_json::{json, Value};
+use serenity::all::{GuildId, UserId};
+use support::*;
+
+/// Two more players for 2v2 matches.
+const DAVE: u64 = 1_100_000_000_000_000_104;
+const ERIN: u64 = 1_100_000_000_000_000_105;
+/// Where cards go (everyone may post) and where staff review results.
+const MATCHES: u64 = OFF_TOPIC;
+const STAFF: u64 = GENERAL;
+
+/// A league with Dave and Erin, matches configured, staff = Staff (Alice).
+async fn league() -> (Sim, Bot) {
+    league_with(BotOptions::default()).await
+}
+
+async fn league_with(options: BotOptions) -> (Sim, Bot) {
+    let sim = Sim::start().await;
+    sim.edit_guild(|g| {
+        g.members.insert(DAVE, Vec::new());
+        g.members.insert(ERIN, Vec::new());
+        g.names.insert(DAVE, "dave".into());
+        g.names.insert(ERIN, "erin".into());
+    });
+    let mut bot = Bot::start_with(&sim, options).await;
+    bot.wait_health(200, Duration::from_secs(20)).await;
+    wait_registered(&sim).await;
+    let reply = answer(
+        &sim,
+        ALICE,
+        "settings",
+        json!([
+            {"name": "matches_channel", "type": 7, "value": MATCHES.to_string()},
+            {"name": "staff_channel", "type": 7, "value": STAFF.to_string()},
+            {"name": "staff_role", "type": 8, "value": STAFF_ROLE.to_string()},
+        ]),
+    )
+    .await;
+    assert!(reply.contains("Settings saved"), "{reply}");
+    (sim, bot)
+}
+
+/// `user` runs `/name options` in #general; returns the text of the bot's answer (the first
+/// response, or the follow-up after a deferral).
+async fn answer(sim: &Sim, user: u64, name: &str, options: Value) -> String {
+    let (interaction, reply) = run_command_with(sim, user, GENERAL, name, options).await;
+    let text = content(&reply);
+    if !text.is_empty() {
+        return text;
+    }
+    let followup = sim
+        .wait_request("the answer", 0, REACT, |r| {
+            is_followup(r, &interaction.token)
+                || (r.method == "PATCH" && r.path.contains(&interaction.token))
+        })
+        .await;
+    content(&followup)
+}
+
+/// `/match <sub> options`.
+async fn match_command(sim: &Sim, user: u64, sub: &str, options: Value) -> String {
+    answer(
+        sim,
+        user,
+        "match",
+        json!([{"name": sub, "type": 1, "options": options}]),
+    )
+    .await
+}
+
+async fn set_value(sim: &Sim, user: u64, value: i64) {
+    let reply = answer(
+        sim,
+        ALICE,
+        "setvalue",
+        json!([
+            {"name": "member", "type": 6, "value": user.to_string()},
+            {"name": "amount", "type": 4, "value": value},
+        ]),
+    )
+    .await;
+    assert!(reply.contains("value"), "{reply}");
+}
+
+async fn values(bot: &Bot, users: &[u64]) -> HashMap<u64, i64> {
+    let db = Db::connect(&bot.database_url).await.unwrap();
+    let mut out = HashMap::new();
+    for user in users {
+        let value = db
+            .standing(GuildId::new(GUILD_ID), UserId::new(*user))
+            .await
+            .unwrap()
+            .map_or(0, |(v, _)| v);
+        out.insert(*user, value);
+    }
+    db.close().await;
+    out
+}
+
+/// Rows of `value_history` naming match `id`.
+async fn history_rows(bot: &Bot, id: i64) -> i64 {
+    let db = Db::connect(&bot.database_url).await.unwrap();
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM value_history WHERE match_id = ?")
+        .bind(id)
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    db.close().await;
+    n
+}
+
+/// `creator` creates a match; returns its card as posted.
+async fn create(sim: &Sim, creator: u64, mode: &str, stake: i64, note: Option<&str>) -> Value {
+    let before = sim.bot_messages().len();
+    // poise sends a choice as the index of its name.
+    let index = ["1v1", "2v2", "3v3", "4v4", "5v5"]
+        .iter()
+        .position(|m| *m == mode)
+        .unwrap();
+    let mut options = vec![
+        json!({"name": "mode", "type": 4, "value": index}),
+        json!({"name": "stake", "type": 4, "value": stake}),
+    ];
+    if let Some(note) = note {
+        options.push(json!({"name": "note", "type": 3, "value": note}));
+    }
+    let reply = match_command(sim, creator, "create", Value::Array(options)).await;
+    assert!(reply.contains("is up in"), "{reply}");
+    sim.wait_for("the match card", REACT, |v| {
+        v.messages()[before.min(v.messages().len())..]
+            .iter()
+            .find(|m| in_channel(m, MATCHES) && text(m).starts_with("**Match #"))
+            .cloned()
+    })
+    .await
+}
+
+fn in_channel(message: &Value, channel: u64) -> bool {
+    message["channel_id"].as_str().and_then(|c| c.parse().ok()) == Some(channel)
+}
+
+fn text(message: &Value) -> String {
+    message["content"].as_str().unwrap_or_default().to_owned()
+}
+
+/// The card (or staff post) `message` as it is now.
+fn now(sim: &Sim, message: &Value) -> Value {
+    sim.bot_messages()
+        .into_iter()
+        .find(|m| m["id"] == message["id"])
+        .expect("the message still exists")
+}
+
+fn button(message: &Value, action: &str) -> Option<String> {
+    message["components"]
+        .as_array()?
+        .iter()
+        .flat_map(|row| row["components"].as_array().cloned().unwrap_or_default())
+        .filter_map(|b| b["custom_id"].as_str().map(str::to_owned))
+        .find(|id| id.ends_with(&format!(":{action}")))
+}
+
+/// Waits until `message` (edited by the bot after an answer) contains `needle`.
+async fn wait_text(sim: &Sim, message: &Value, needle: &str) -> Value {
+    sim.wait_for(&format!("{needle:?} on the message"), REACT, |v| {
+        v.messages()
+            .iter()
+            .find(|m| m["id"] == message["id"] && text(m).contains(needle))
+            .cloned()
+    })
+    .await
+}
+
+/// `user` clicks `action` on the current version of `message`; returns the bot's response body.
+async fn click(sim: &Sim, user: u64, message: &Value, action: &str) -> Value {
+    let current = now(sim, message);
+    let id = button(&current, action)
+        .unwrap_or_else(|| panic!("no {action} button on {}", text(&current)));
+    let marks = sim.mark();
+    let pressed = sim.click(user, &current, &id);
+    let reply = sim
+        .wait_request(&format!("the answer to {action}"), marks, REACT, |r| {
+            is_callback(r, pressed.id)
+        })
+        .await;
+    reply.body.unwrap_or(Value::Null)
+}
+
+/// The refusal text of an ephemeral answer.
+fn refusal(body: &Value) -> String {
+    assert_eq!(body["type"], 4, "a refusal is a new message: {body}");
+    assert_eq!(body["data"]["flags"], 64, "a refusal is ephemeral: {body}");
+    body["data"]["content"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// The staff post about match `id`.
+async fn staff_post(sim: &Sim, id: i64) -> Value {
+    sim.wait_for("the staff post", REACT, |v| {
+        v.messages()
+            .iter()
+            .find(|m| {
+                in_channel(m, STAFF)
+                    && text(m).contains(&format!("Match #{id}**"))
+                    && text(m).starts_with("**Staff review**")
+            })
+            .cloned()
+    })
+    .await
+}
+
+fn match_id(card: &Value) -> i64 {
+    let t = text(card);
+    t.trim_start_matches("**Match #")
+        .split("**")
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no match number in {t}"))
+}
+
+#[tokio::test]
+async fn a_1v1_from_creation_to_settlement() {
+    let (sim, bot) = league().await;
+    set_value(&sim, BOB, 50).await;
+    set_value(&sim, CAROL, 30).await;
+    let card = create(&sim, BOB, "1v1", 10, Some("EU, best of 3")).await;
+    let id = match_id(&card);
+    assert!(text(&card).contains("Team A: <@") && text(&card).contains("Team B: (open)"));
+    assert!(button(&card, "join_b").is_some() && button(&card, "cancel").is_some());
+
+    let joined = click(&sim, CAROL, &card, "join_b").await;
+    assert_eq!(joined["type"], 7, "the card is redrawn: {joined}");
+    let full = now(&sim, &card);
+    assert!(text(&full).contains("Full."), "{}", text(&full));
+    assert!(
+        button(&full, "join_a").is_none(),
+        "a full match takes nobody else"
+    );
+    let mentions = &joined["data"]["allowed_mentions"];
+    let mut users: Vec<String> = mentions["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u.as_str().unwrap().to_owned())
+        .collect();
+    users.sort();
+    assert_eq!(
+        users,
+        [BOB.to_string(), CAROL.to_string()],
+        "only players ping"
+    );
+    assert_eq!(
+        mentions["parse"],
+        json!([]),
+        "no @everyone or roles: {mentions}"
+    );
+
+    let reported = click(&sim, CAROL, &card, "won_b").await;
+    assert_eq!(reported["type"], 7);
+    let post = staff_post(&sim, id).await;
+    assert!(button(&post, "approve").is_some());
+    assert!(text(&now(&sim, &card)).contains("Reported: **Team B** won"));
+    // The reporter's own side cannot confirm.
+    let own = click(&sim, CAROL, &card, "confirm").await;
+    assert!(refusal(&own).contains("other side confirms"));
+
+    let confirmed = click(&sim, BOB, &card, "confirm").await;
+    assert_eq!(confirmed["type"], 7, "{confirmed}");
+    let settled = text(&now(&sim, &card));
+    assert!(settled.contains("Settled: **Team B** won"), "{settled}");
+    assert_eq!(
+        values(&bot, &[BOB, CAROL]).await,
+        HashMap::from([(BOB, 40), (CAROL, 40)])
+    );
+    assert_eq!(history_rows(&bot, id).await, 2);
+    sim.wait_for("the staff post closed", REACT, |v| {
+        v.messages()
+            .iter()
+            .find(|m| m["id"] == post["id"] && text(m).contains("Settled"))
+            .map(|_| ())
+    })
+    .await;
+
+    let history = match_command(
+        &sim,
+        ALICE,
+        "history",
+        json!([{"name": "member", "type": 6, "value": CAROL.to_string()}]),
+    )
+    .await;
+    assert!(
+        history.contains(&format!("#{id} · 1v1 · won, +10 million")),
+        "{history}"
+    );
+    let shown = match_command(
+        &sim,
+        ALICE,
+        "show",
+        json!([{"name": "match_id", "type": 4, "value": id}]),
+    )
+    .await;
+    assert!(shown.contains("Settled"), "{shown}");
+    sim.assert_clean();
+}
+
+#[tokio::test]
+async fn a_2v2_settles_every_player_and_undo_restores_every_value() {
+    let (sim, bot) = league().await;
+    for (user, value) in [(BOB, 20), (CAROL, 20), (DAVE, 15), (ERIN, 100)] {
+        set_value(&sim, user, value).await;
+    }
+    let card = create(&sim, BOB, "2v2", 15, None).await;
+    let id = match_id(&card);
+    click(&sim, DAVE, &card, "join_a").await;
+    click(&sim, CAROL, &card, "join_b").await;
+    click(&sim, ERIN, &card, "join_b").await;
+    assert!(text(&now(&sim, &card)).contains("Full."));
+    // Dave's value drops below the stake after he joined: he loses what he has, not more.
+    set_value(&sim, DAVE, 4).await;
+    click(&sim, CAROL, &card, "won_b").await;
+    click(&sim, DAVE, &card, "confirm").await;
+    let after = values(&bot, &[BOB, CAROL, DAVE, ERIN]).await;
+    assert_eq!(
+        after,
+        HashMap::from([(BOB, 5), (CAROL, 35), (DAVE, 0), (ERIN, 115)])
+    );
+
+    let undone = match_command(
+        &sim,
+        ALICE,
+        "undo",
+        json!([{"name": "match_id", "type": 4, "value": id}]),
+    )
+    .await;
+    assert!(undone.contains(&format!("Match #{id} undone")), "{undone}");
+    assert_eq!(
+        values(&bot, &[BOB, CAROL, DAVE, ERIN]).await,
+        HashMap::from([(BOB, 20), (CAROL, 20), (DAVE, 4), (ERIN, 100)]),
+        "every value is back where the match found it"
+    );
+    assert_eq!(
+        history_rows(&bot, id).await,
+        8,
+        "the undo adds rows; nothing is deleted"
+    );
+    wait_text(&sim, &card, "Void").await;
+    let again = match_command(
+        &sim,
+        ALICE,
+        "undo",
+        json!([{"name": "match_id", "type": 4, "value": id}]),
+    )
+    .await;
+    assert!(again.contains("was undone"), "{again}");
+    assert_eq!(history_rows(&bot, id).await, 8);
+    let history = match_command(&sim, DAVE, "history", json!([])).await;
+    assert!(
+        history.contains(&format!("#{id} · 2v2 · void (undone)")),
+        "{history}"
+    );
+    sim.assert_clean();
+}
+
+#[tokio::test]
+async fn a_dispute_goes_to_staff_who_reject_then_approve() {
+    let (sim, bot) = league().await;
+    set_value(&sim, BOB, 50).await;
+    set_value(&sim, CAROL, 50).await;
+    let card = create(&sim, BOB, "1v1", 20, None).await;
+    let id = match_id(&card);
+    click(&sim, CAROL, &card, "join_b").await;
+    click(&sim, BOB, &card, "won_a").await;
+    click(&sim, CAROL, &card, "dispute").await;
+    let disputed = now(&sim, &card);
+    assert!(text(&disputed).contains("Disputed"), "{}", text(&disputed));
+    assert!(button(&disputed, "confirm").is_none(), "staff decide now");
+    let post = staff_post(&sim, id).await;
+    // A player cannot approve from the staff post, even their own side's report.
+    let refused = click(&sim, BOB, &post, "approve").await;
+    assert!(refusal(&refused).contains("Only"), "{refused}");
+    let rejected = click(&sim, ALICE, &post, "reject").await;
+    assert_eq!(rejected["type"], 7, "{rejected}");
+    wait_text(&sim, &card, "Full.").await;
+    assert_eq!(
+        values(&bot, &[BOB, CAROL]).await,
+        HashMap::from([(BOB, 50), (CAROL, 50)])
+    );
+
+    click(&sim, CAROL, &card, "won_b").await;
+    click(&sim, BOB, &card, "dispute").await;
+    let approved = click(&sim, ALICE, &post, "approve").await;
+    assert_eq!(approved["type"], 7, "{approved}");
+    assert_eq!(
+        values(&bot, &[BOB, CAROL]).await,
+        HashMap::from([(BOB, 30), (CAROL, 70)])
+    );
+    wait_text(&sim, &card, "Settled: **Team B** won").await;
+    sim.assert_clean();
+}
+
+#[tokio::test]
+async fn double_and_concurrent_approvals_settle_once() {
+    let (sim, bot) = league().await;
+    set_value(&sim, BOB, 50).await;
+    set_value(&sim, CAROL, 50).await;
+    let card = create(&sim, BOB, "1v1", 5, None).await;
+    let id = match_id(&card);
+    click(&sim, CAROL, &card, "join_b").await;
+    click(&sim, BOB, &card, "won_a").await;
+    let post = staff_post(&sim, id).await;
+    let post = now(&sim, &post);
+    let approve = button(&post, "approve").unwrap();
+    let confirm = button(&now(&sim, &card), "confirm").unwrap();
+    // All at once: a double click on Approve, the other side's Confirm, and /match decide.
+    let marks = sim.mark();
+    let clicks = [
+        sim.click(ALICE, &post, &approve),
+        sim.click(ALICE, &post, &approve),
+        sim.click(CAROL, &now(&sim, &card), &confirm),
+        sim.slash(
+            ALICE,
+            GENERAL,
+            "match",
+            json!([{"name": "decide", "type": 1, "options": [
+                {"name": "match_id", "type": 4, "value": id},
+                {"name": "verdict", "type": 4, "value": 0},
+            ]}]),
+        ),
+    ];
+    for pressed in &clicks {
+        sim.wait_request("every answer", marks, REACT, |r| is_callback(r, pressed.id))
+            .await;
+    }
+    assert_eq!(
+        values(&bot, &[BOB, CAROL]).await,
+        HashMap::from([(BOB, 55), (CAROL, 45)])
+    );
+    assert_eq!(history_rows(&bot, id).await, 2, "settled exactly once");
+    let refusals = sim
+        .requests_since(marks)
+        .iter()
+        .filter(|r| content(r).contains("already settled"))
+        .count();
+    assert!(
+        refusals >= 3,
+        "the three late ones are told: {}",
+        sim.request_log()
+    );
+    sim.assert_clean();
+}
+
+#[tokio::test]
+async fn a_restart_between_report_and_confirmation_keeps_the_buttons_working() {
+    // The database outlives each bot process.
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = format!("sqlite://{}", dir.path().join("league.db").display());
+    let (sim, mut bot) = league_with(BotOptions {
+        database_url: Some(database_url.clone()),
+        ..BotOptions::default()
+    })
+    .await;
+    set_value(&sim, BOB, 50).await;
+    set_value(&sim, CAROL, 50).await;
+    for (round, hard) in [(1, false), (2, true)] {
+        let card = create(&sim, BOB, "1v1", 10, None).await;
+        let id = match_id(&card);
+        click(&sim, CAROL, &card, "join_b").await;
+        click(&sim, CAROL, &card, "won_b").await;
+        if hard {
+            bot.kill_hard().await;
+        } else {
+            bot.sigterm();
+            let status = bot.wait_exit(Duration::from_secs(12)).await;
+            assert_eq!(status.code(), Some(0));
+        }
+        let options = BotOptions {
+            database_url: Some(database_url.clone()),
+            ..BotOptions::default()
+        };
+        bot = Bot::start_with(&sim, options).await;
+        bot.wait_health(200, Duration::from_secs(20)).await;
+        let confirmed = click(&sim, BOB, &card, "confirm").await;
+        assert_eq!(confirmed["type"], 7, "round {round}: {confirmed}");
+        assert!(text(&now(&sim, &card)).contains("Settled"), "round {round}");
+        assert_eq!(history_rows(&bot, id).await, 2, "round {round}");
+    }
+    assert_eq!(
+        values(&bot, &[BOB, CAROL]).await,
+        HashMap::from([(BOB, 30), (CAROL, 70)])
+    );
+    sim.assert_clean();
+}
+
+#[tokio::test]
+async fn an_open_match_expires_and_its_card_says_so() {
+    let (sim, bot) = league().await;
+    set_value(&sim, BOB, 50).await;
+    set_value(&sim, CAROL, 50).await;
+    let card = create(&sim, BOB, "2v2", 10, None).await;
+    let id = match_id(&card);
+    let db = Db::connect(&bot.database_url).await.unwrap();
+    sqlx::query("UPDATE matches SET expires_at = 0 WHERE id = ?")
+        .bind(id)
+        .execute(db.pool())
+        .await
+        .unwrap();
+    db.close().await;
+    // A click finds it expired at once; the sweep would within 10 s.
+    let late = click(&sim, CAROL, &card, "join_b").await;
+    assert!(refusal(&late).contains("expired"), "{late}");
+    sim.wait_for("the card saying expired", REACT, |v| {
+        v.messages()
+            .iter()
+            .find(|m| m["id"] == card["id"] && text(m).contains("Expired"))
+            .map(|_| ())
+    })
+    .await;
+    assert!(button(&now(&sim, &card), "join_b").is_none());
+    // Bob is free again.
+    create(&sim, BOB, "1v1", 10, None).await;
+
+    // The sweep expires a match nobody clicks.
+    let db = Db::connect(&bot.database_url).await.unwrap();
+    sqlx::query("UPDATE matches SET expires_at = 0 WHERE status = 'open'")
+        .execute(db.pool())
+        .await
+        .unwrap();
+    db.close().await;
+    let second = sim
+        .bot_messages()
+        .into_iter()
+        .rev()
+        .find(|m| text(m).starts_with("**Match #"))
+        .unwrap();
+    sim.wait_for("the sweep", Duration::from_secs(15), |v| {
+        v.messages()
+            .iter()
+            .find(|m| m["id"] == second["id"] && text(m).contains("Expired"))
+            .map(|_| ())
+    })
+    .await;
+    sim.assert_clean();
+}
+
+#[tokio::test]
+async fn a_season_ends_with_values_kept_then_reset() {
+    let (sim, bot) = league().await;
+    set_value(&sim, BOB, 50).await;
+    set_value(&sim, CAROL, 30).await;
+    for (season, reset) in [(1, false), (2, true)] {
+        if reset {
+            let reply = answer(
+                &sim,
+                ALICE,
+                "settings",
+                json!([
+                    {"name": "season_reset", "type": 4, "value": 1},
+                    {"name": "season_base_value", "type": 4, "value": 10},
+                ]),
+            )
+            .await;
+            assert!(reply.contains("values go back to ¥10 million"), "{reply}");
+        }
+        let (_, asked) = run_command_with(
+            &sim,
+            ALICE,
+            GENERAL,
+            "season",
+            json!([{"name": "end", "type": 1, "options": []}]),
+        )
+        .await;
+        assert!(
+            content(&asked).contains("End the season?"),
+            "{}",
+            content(&asked)
+        );
+        let question = sim
+            .bot_messages()
+            .into_iter()
+            .rev()
+            .find(|m| text(m).contains("End the season?"))
+            .unwrap();
+        let ended = click(&sim, ALICE, &question, "end").await;
+        let said = ended["data"]["content"].as_str().unwrap_or_default();
+        assert!(said.contains(&format!("Season {season} ended")), "{said}");
+        let expected = if reset {
+            HashMap::from([(BOB, 10), (CAROL, 10)])
+        } else {
+            HashMap::from([(BOB, 50), (CAROL, 30)])
+        };
+        assert_eq!(
+            values(&bot, &[BOB, CAROL]).await,
+            expected,
+            "season {season}"
+        );
+    }
+    let first = answer(
+        &sim,
+        BOB,
+        "season",
+        json!([{"name": "show", "type": 1, "options": [{"name": "number", "type": 4, "value": 1}]}]),
+    )
+    .await;
+    assert!(
+        first.contains("**Season 1**") && first.contains("values are kept")
+            || first.contains("keep"),
+        "{first}"
+    );
+    assert!(
+        first.find(&format!("<@{BOB}>")) < first.find(&format!("<@{CAROL}>")),
+        "{first}"
+    );
+    let last = answer(
+        &sim,
+        BOB,
+        "season",
+        json!([{"name": "show", "type": 1, "options": []}]),
+    )
+    .await;
+    assert!(
+        last.contains("**Season 2**") && last.contains("reset to 10"),
+        "{last}"
+    );
+    // Only Manage Server ends a season.
+    let (_, refused) = run_command_with(
+        &sim,
+        BOB,
+        GENERAL,
+        "season",
+        json!([{"name": "end", "type": 1, "options": []}]),
+    )
+    .await;
+    assert!(content(&refused).contains("only"), "{}", content(&refused));
+    sim.assert_clean();
+}
+
+#[tokio::test]
+async fn refusals_change_nothing() {
+    let (sim, bot) = league().await;
+    set_value(&sim, BOB, 50).await;
+    set_value(&sim, CAROL, 5).await;
+    let stake = |n: i64| json!([{"name": "mode", "type": 4, "value": 0}, {"name": "stake", "type": 4, "value": n}]);
+    let above = match_command(&sim, CAROL, "create", stake(10)).await;
+    assert!(
+        above.contains("nobody may stake more than their value"),
+        "{above}"
+    );
+    let card = create(
+        &sim,
+        BOB,
+        "1v1",
+        10,
+        Some("@everyone come <@1100000000000000103>"),
+    )
+    .await;
+    let id = match_id(&card);
+    // The note pings nobody: only players may be pinged, and Carol is not one yet.
+    let posted = sim
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "POST" && r.path == format!("/channels/{MATCHES}/messages"))
+        .unwrap();
+    let mentions = &posted.body.as_ref().unwrap()["allowed_mentions"];
+    assert_eq!(mentions["users"], json!([BOB.to_string()]), "{mentions}");
+    assert_eq!(mentions["parse"], json!([]), "{mentions}");
+
+    let busy = match_command(&sim, BOB, "create", stake(1)).await;
+    assert!(busy.contains(&format!("already in match #{id}")), "{busy}");
+    let poor = click(&sim, CAROL, &card, "join_b").await;
+    assert!(refusal(&poor).contains("stake"), "{poor}");
+    let early = match_command(
+        &sim,
+        BOB,
+        "report",
+        json!([{"name": "match_id", "type": 4, "value": id}, {"name": "winner", "type": 4, "value": 0}]),
+    )
+    .await;
+    assert!(early.contains("still taking players"), "{early}");
+    let unknown = match_command(
+        &sim,
+        BOB,
+        "show",
+        json!([{"name": "match_id", "type": 4, "value": 999}]),
+    )
+    .await;
+    assert!(unknown.contains("no match #999"), "{unknown}");
+    let not_creator = click(&sim, ALICE, &card, "cancel").await;
+    assert!(refusal(&not_creator).contains("creator"), "{not_creator}");
+    let not_player = click(&sim, ALICE, &card, "leave").await;
+    assert!(
+        refusal(&not_player).contains("Only the players"),
+        "{not_player}"
+    );
+    let creator_leaves = click(&sim, BOB, &card, "leave").await;
+    assert!(
+        refusal(&creator_leaves).contains("cancel it"),
+        "{creator_leaves}"
+    );
+    let undo = match_command(
+        &sim,
+        CAROL,
+        "undo",
+        json!([{"name": "match_id", "type": 4, "value": id}]),
+    )
+    .await;
+    assert!(undo.contains("Sorry, only"), "{undo}");
+    let bad_proof = match_command(
+        &sim,
+        BOB,
+        "report",
+        json!([{"name": "match_id", "type": 4, "value": id}, {"name": "winner", "type": 4, "value": 0},
+               {"name": "proof", "type": 3, "value": "javascript:alert(1)"}]),
+    )
+    .await;
+    assert!(bad_proof.contains("must be a link"), "{bad_proof}");
+    assert!(
+        text(&now(&sim, &card)).contains("Open"),
+        "nothing changed the match"
+    );
+    assert_eq!(
+        values(&bot, &[BOB, CAROL]).await,
+        HashMap::from([(BOB, 50), (CAROL, 5)])
+    );
+    let cancelled = click(&sim, BOB, &card, "cancel").await;
+    assert_eq!(cancelled["type"], 7);
+    assert!(text(&now(&sim, &card)).contains("Cancelled"));
+    sim.assert_clean();
+}
+
+#[tokio::test]
+async fn matches_need_a_channel_first() {
+    let (sim, _bot) = start_ready().await;
+    let reply = answer(
+        &sim,
+        BOB,
+        "match",
+        json!([{"name": "create", "type": 1, "options": [
+            {"name": "mode", "type": 4, "value": 0}, {"name": "stake", "type": 4, "value": 1}]}]),
+    )
+    .await;
+    assert!(reply.contains("/settings matches_channel"), "{reply}");
+    sim.assert_clean();
+}
