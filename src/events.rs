@@ -93,6 +93,14 @@ impl serenity::EventHandler for Events {
                     crate::commands::matches::on_click(&ctx.http, &state, click).await;
                 });
             }
+            Interaction::Component(click)
+                if crate::commands::requests::is_request_button(&click.data.custom_id) =>
+            {
+                let state = Arc::clone(&self.state);
+                self.state.tasks.spawn(async move {
+                    crate::commands::requests::on_click(&ctx.http, &state, click).await;
+                });
+            }
             Interaction::Component(click) => match self.state.waits.deliver_component(click) {
                 Delivery::NotYours(click) => {
                     refuse_component(&ctx, &click, NOT_YOURS).await;

@@ -148,12 +148,15 @@ async fn finish_publications(
 /// How often open matches past their time are marked expired.
 const MATCH_SWEEP: Duration = Duration::from_secs(10);
 
-/// Expires open matches whose time is up, every [`MATCH_SWEEP`], until `shutdown`.
-async fn expire_matches(
+/// The league's upkeep until `shutdown`: at start, tryout requests whose wizard ended with the
+/// last process go back to the queue; then open matches whose time is up expire, every
+/// [`MATCH_SWEEP`].
+async fn league_upkeep(
     http: Arc<serenity::http::Http>,
     state: Arc<AppState>,
     shutdown: CancellationToken,
 ) {
+    commands::requests::reopen_interrupted(&http, &state.db).await;
     loop {
         tokio::select! {
             () = tokio::time::sleep(MATCH_SWEEP) => {}
@@ -229,7 +232,7 @@ pub async fn run_on(
         state.clone(),
         cancel.clone(),
     ));
-    let mut sweep = tokio::spawn(expire_matches(
+    let mut upkeep = tokio::spawn(league_upkeep(
         client.http.clone(),
         state.clone(),
         cancel.clone(),
@@ -301,7 +304,7 @@ pub async fn run_on(
     }
     // A retry pass still posting ends before the database closes; what it did not finish
     // stays pending for the next start.
-    for task in [&mut publications, &mut sweep] {
+    for task in [&mut publications, &mut upkeep] {
         if !task.is_finished() && safe_wait_for(&mut *task, SERVER_GRACE).await.is_none() {
             task.abort();
         }

@@ -240,7 +240,7 @@ async fn a_request_that_never_answers_times_out_and_the_bot_keeps_serving() {
         ALICE,
         GENERAL,
         "tryout",
-        json!([{"name": "member", "type": 6, "value": BOB.to_string()}]),
+        json!([{"name": "start", "type": 1, "options": [{"name": "member", "type": 6, "value": BOB.to_string()}]}]),
     );
     let apology = sim
         .wait_request("the apology", since, REACT, |r| {

@@ -176,7 +176,7 @@ async fn sigterm_tells_waiting_users_turns_new_commands_away_and_loses_nothing()
         ALICE,
         GENERAL,
         "tryout",
-        json!([{"name": "member", "type": 6, "value": CAROL.to_string()}]),
+        json!([{"name": "start", "type": 1, "options": [{"name": "member", "type": 6, "value": CAROL.to_string()}]}]),
     );
     sim.wait_request("the tryout's start", marks, REACT, |r| {
         is_followup(r, &tryout.token)

@@ -271,7 +271,10 @@ async fn a_1v1_from_creation_to_settlement() {
     let reported = click(&sim, CAROL, &card, "won_b").await;
     assert_eq!(reported["type"], 7);
     let post = staff_post(&sim, id).await;
-    assert!(button(&post, "approve").is_some());
+    assert!(
+        button(&post, "approve_b").is_some(),
+        "Approve names the reported winner"
+    );
     assert!(text(&now(&sim, &card)).contains("Reported: **Team B** won"));
     // The reporter's own side cannot confirm.
     let own = click(&sim, CAROL, &card, "confirm").await;
@@ -302,7 +305,7 @@ async fn a_1v1_from_creation_to_settlement() {
     )
     .await;
     assert!(
-        history.contains(&format!("#{id} · 1v1 · won, +10 million")),
+        history.contains(&format!("#{id} · 1v1 · won, +¥10 million")),
         "{history}"
     );
     let shown = match_command(
@@ -389,7 +392,7 @@ async fn a_dispute_goes_to_staff_who_reject_then_approve() {
     assert!(button(&disputed, "confirm").is_none(), "staff decide now");
     let post = staff_post(&sim, id).await;
     // A player cannot approve from the staff post, even their own side's report.
-    let refused = click(&sim, BOB, &post, "approve").await;
+    let refused = click(&sim, BOB, &post, "approve_a").await;
     assert!(refusal(&refused).contains("Only"), "{refused}");
     let rejected = click(&sim, ALICE, &post, "reject").await;
     assert_eq!(rejected["type"], 7, "{rejected}");
@@ -401,7 +404,20 @@ async fn a_dispute_goes_to_staff_who_reject_then_approve() {
 
     click(&sim, CAROL, &card, "won_b").await;
     click(&sim, BOB, &card, "dispute").await;
-    let approved = click(&sim, ALICE, &post, "approve").await;
+    // A click left from the first report (Team A) cannot settle the new one (Team B).
+    let stale = format!("nvm:{id}:approve_a");
+    let marks = sim.mark();
+    let old = sim.click(ALICE, &now(&sim, &post), &stale);
+    let reply = sim
+        .wait_request("the stale approval", marks, REACT, |r| {
+            is_callback(r, old.id)
+        })
+        .await;
+    assert!(
+        refusal(reply.body.as_ref().unwrap()).contains("changed"),
+        "{reply:?}"
+    );
+    let approved = click(&sim, ALICE, &post, "approve_b").await;
     assert_eq!(approved["type"], 7, "{approved}");
     assert_eq!(
         values(&bot, &[BOB, CAROL]).await,
@@ -422,7 +438,7 @@ async fn double_and_concurrent_approvals_settle_once() {
     click(&sim, BOB, &card, "won_a").await;
     let post = staff_post(&sim, id).await;
     let post = now(&sim, &post);
-    let approve = button(&post, "approve").unwrap();
+    let approve = button(&post, "approve_a").unwrap();
     let confirm = button(&now(&sim, &card), "confirm").unwrap();
     // All at once: a double click on Approve, the other side's Confirm, and /match decide.
     let marks = sim.mark();
@@ -444,6 +460,11 @@ async fn double_and_concurrent_approvals_settle_once() {
         sim.wait_request("every answer", marks, REACT, |r| is_callback(r, pressed.id))
             .await;
     }
+    // /match decide answers after a deferral: its follow-up says what happened.
+    sim.wait_request("the decision's answer", marks, REACT, |r| {
+        is_followup(r, &clicks[3].token)
+    })
+    .await;
     assert_eq!(
         values(&bot, &[BOB, CAROL]).await,
         HashMap::from([(BOB, 55), (CAROL, 45)])
@@ -582,20 +603,26 @@ async fn a_season_ends_with_values_kept_then_reset() {
             json!([{"name": "end", "type": 1, "options": []}]),
         )
         .await;
-        assert!(
-            content(&asked).contains("End the season?"),
-            "{}",
-            content(&asked)
-        );
+        let ask = format!("End season {season}?");
+        assert!(content(&asked).contains(&ask), "{}", content(&asked));
         let question = sim
             .bot_messages()
             .into_iter()
             .rev()
-            .find(|m| text(m).contains("End the season?"))
+            .find(|m| text(m).contains(&ask))
             .unwrap();
         let ended = click(&sim, ALICE, &question, "end").await;
-        let said = ended["data"]["content"].as_str().unwrap_or_default();
-        assert!(said.contains(&format!("Season {season} ended")), "{said}");
+        assert_eq!(ended["type"], 7, "{ended}");
+        wait_text(&sim, &question, &format!("Season {season} ended")).await;
+        // A second click on the same confirmation ends nothing more.
+        if !reset {
+            let marks = sim.mark();
+            let again = sim.click(ALICE, &question, &button(&question, "end").unwrap());
+            sim.wait_request("the second click's answer", marks, REACT, |r| {
+                is_callback(r, again.id)
+            })
+            .await;
+        }
         let expected = if reset {
             HashMap::from([(BOB, 10), (CAROL, 10)])
         } else {
@@ -614,15 +641,11 @@ async fn a_season_ends_with_values_kept_then_reset() {
         json!([{"name": "show", "type": 1, "options": [{"name": "number", "type": 4, "value": 1}]}]),
     )
     .await;
-    assert!(
-        first.contains("**Season 1**") && first.contains("values are kept")
-            || first.contains("keep"),
-        "{first}"
-    );
-    assert!(
-        first.find(&format!("<@{BOB}>")) < first.find(&format!("<@{CAROL}>")),
-        "{first}"
-    );
+    assert!(first.contains("**Season 1**"), "{first}");
+    assert!(first.contains("then keep."), "{first}");
+    let bob_at = first.find(&format!("1. <@{BOB}> — ¥50 million"));
+    let carol_at = first.find(&format!("2. <@{CAROL}> — ¥30 million"));
+    assert!(bob_at.is_some() && carol_at.is_some(), "{first}");
     let last = answer(
         &sim,
         BOB,
@@ -752,5 +775,130 @@ async fn matches_need_a_channel_first() {
     )
     .await;
     assert!(reply.contains("/settings matches_channel"), "{reply}");
+    sim.assert_clean();
+}
+
+#[tokio::test]
+async fn staff_limits_forged_clicks_and_an_undo_that_cannot_be_exact() {
+    let (sim, bot) = league().await;
+    // Dave is staff through the role only (no Manage Server).
+    sim.edit_guild(|g| {
+        g.members.insert(DAVE, vec![STAFF_ROLE]);
+    });
+    set_value(&sim, ALICE, 50).await;
+    set_value(&sim, BOB, 50).await;
+    let card = create(&sim, BOB, "1v1", 10, None).await;
+    let id = match_id(&card);
+    click(&sim, ALICE, &card, "join_b").await;
+    // Full: the creator can no longer call it off (a button forged from an old card says why).
+    let marks = sim.mark();
+    let forged = sim.click(BOB, &now(&sim, &card), &format!("nvm:{id}:cancel"));
+    let reply = sim
+        .wait_request("the forged cancel", marks, REACT, |r| {
+            is_callback(r, forged.id)
+        })
+        .await;
+    assert!(
+        refusal(reply.body.as_ref().unwrap()).contains("only staff"),
+        "{reply:?}"
+    );
+    click(&sim, BOB, &card, "won_a").await;
+    let post = staff_post(&sim, id).await;
+    // A card's button forged onto the staff post changes nothing.
+    let marks = sim.mark();
+    let misplaced = sim.click(BOB, &now(&sim, &post), &format!("nvm:{id}:confirm"));
+    let reply = sim
+        .wait_request("the misplaced click", marks, REACT, |r| {
+            is_callback(r, misplaced.id)
+        })
+        .await;
+    assert!(
+        refusal(reply.body.as_ref().unwrap()).contains("doesn't belong"),
+        "{reply:?}"
+    );
+    // Alice is staff but plays: she does not decide.
+    let own = click(&sim, ALICE, &post, "approve_a").await;
+    assert!(refusal(&own).contains("another staff member"), "{own}");
+    assert!(text(&now(&sim, &card)).contains("Reported"));
+    let approved = click(&sim, DAVE, &post, "approve_a").await;
+    assert_eq!(approved["type"], 7, "{approved}");
+    assert_eq!(
+        values(&bot, &[ALICE, BOB]).await,
+        HashMap::from([(ALICE, 40), (BOB, 60)])
+    );
+
+    // Bob's value moved since: undoing exactly would take him below 0, so nothing is undone.
+    set_value(&sim, BOB, 5).await;
+    let undo = match_command(
+        &sim,
+        DAVE,
+        "undo",
+        json!([{"name": "match_id", "type": 4, "value": id}]),
+    )
+    .await;
+    assert!(
+        undo.contains("out of") && undo.contains("/addvalue"),
+        "{undo}"
+    );
+    assert_eq!(
+        values(&bot, &[ALICE, BOB]).await,
+        HashMap::from([(ALICE, 40), (BOB, 5)])
+    );
+    assert_eq!(history_rows(&bot, id).await, 2, "no reversal was written");
+    sim.assert_clean();
+}
+
+#[tokio::test]
+async fn a_season_waits_for_results_and_calls_off_open_matches() {
+    let (sim, bot) = league().await;
+    for user in [BOB, CAROL, DAVE] {
+        set_value(&sim, user, 50).await;
+    }
+    let reported = create(&sim, BOB, "1v1", 10, None).await;
+    let reported_id = match_id(&reported);
+    click(&sim, CAROL, &reported, "join_b").await;
+    click(&sim, CAROL, &reported, "won_b").await;
+    let open = create(&sim, DAVE, "2v2", 10, None).await;
+    let end = json!([{"name": "end", "type": 1, "options": []}]);
+    let end_season = || async {
+        run_command_with(&sim, ALICE, GENERAL, "season", end.clone()).await;
+        let question = sim
+            .bot_messages()
+            .into_iter()
+            .rev()
+            .find(|m| text(m).contains("End season 1?"))
+            .unwrap();
+        click(&sim, ALICE, &question, "end").await;
+        question
+    };
+    let question = end_season().await;
+    wait_text(&sim, &question, &format!("matches #{reported_id}")).await;
+    assert!(
+        text(&now(&sim, &open)).contains("Open"),
+        "nothing was called off"
+    );
+    let no_season = answer(
+        &sim,
+        BOB,
+        "season",
+        json!([{"name": "show", "type": 1, "options": []}]),
+    )
+    .await;
+    assert!(no_season.contains("No season has ended yet"), "{no_season}");
+
+    let decided = match_command(
+        &sim,
+        ALICE,
+        "decide",
+        json!([{"name": "match_id", "type": 4, "value": reported_id}, {"name": "verdict", "type": 4, "value": 0}]),
+    )
+    .await;
+    assert!(decided.contains("settled"), "{decided}");
+    let question = end_season().await;
+    wait_text(&sim, &question, "Season 1 ended").await;
+    wait_text(&sim, &open, "Cancelled").await;
+    // Dave is free, and his stake was never taken.
+    assert_eq!(values(&bot, &[DAVE]).await, HashMap::from([(DAVE, 50)]));
+    create(&sim, DAVE, "1v1", 10, None).await;
     sim.assert_clean();
 }

@@ -314,7 +314,7 @@ async fn a_tryout_step_that_runs_out_after_a_hint_counts_as_timed_out() {
         ALICE,
         GENERAL,
         "tryout",
-        json!([{"name": "member", "type": 6, "value": BOB.to_string()}]),
+        json!([{"name": "start", "type": 1, "options": [{"name": "member", "type": 6, "value": BOB.to_string()}]}]),
     );
     let said = |needle: &'static str| {
         move |v: &sim::SimView<'_>| {

@@ -398,7 +398,7 @@ async fn a_complete_tryout_in_the_browser() {
         return;
     };
     browser.open_channel("general").await;
-    browser.slash("tryout", &[("member", DAN)]).await;
+    browser.slash("tryout start", &[("member", DAN)]).await;
     browser
         .wait_text("#messages .message", "Check your DMs")
         .await;

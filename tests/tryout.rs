@@ -55,7 +55,8 @@ async fn configure(sim: &Sim) {
 /// `evaluator` runs `/tryout member:player` in #general; returns the interaction and the bot's
 /// first response.
 async fn run_tryout(sim: &Sim, evaluator: u64, player: u64) -> (sim::Interaction, Request) {
-    let member = json!([{"name": "member", "type": 6, "value": player.to_string()}]);
+    let member = json!([{"name": "start", "type": 1, "options": [
+        {"name": "member", "type": 6, "value": player.to_string()}]}]);
     run_command_with(sim, evaluator, GENERAL, "tryout", member).await
 }
 
@@ -123,7 +124,7 @@ async fn start_tryout_by(sim: &Sim, evaluator: u64, position: &str) -> u64 {
         evaluator,
         GENERAL,
         "tryout",
-        json!([{"name": "member", "type": 6, "value": BOB.to_string()}]),
+        json!([{"name": "start", "type": 1, "options": [{"name": "member", "type": 6, "value": BOB.to_string()}]}]),
     );
     let menu = dm(sim, evaluator, since, "step 1").await;
     sim.wait_request("the ephemeral 'check your DMs'", marks, REACT, |r| {
@@ -272,7 +273,7 @@ async fn a_step_that_times_out_saves_nothing_and_says_so() {
         ALICE,
         GENERAL,
         "tryout",
-        json!([{"name": "member", "type": 6, "value": BOB.to_string()}]),
+        json!([{"name": "start", "type": 1, "options": [{"name": "member", "type": 6, "value": BOB.to_string()}]}]),
     );
     let menu = dm(&sim, ALICE, since, "step 1").await;
     dm(
@@ -336,7 +337,7 @@ async fn closed_dms_are_reported_and_nothing_starts() {
         ALICE,
         GENERAL,
         "tryout",
-        json!([{"name": "member", "type": 6, "value": BOB.to_string()}]),
+        json!([{"name": "start", "type": 1, "options": [{"name": "member", "type": 6, "value": BOB.to_string()}]}]),
     );
     let reply = sim
         .wait_request("the closed-DMs answer", marks, REACT, |r| {
@@ -807,7 +808,7 @@ async fn typing_cancel_at_the_menu_or_the_summary_leaves_nothing_clickable() {
         ALICE,
         GENERAL,
         "tryout",
-        json!([{"name": "member", "type": 6, "value": BOB.to_string()}]),
+        json!([{"name": "start", "type": 1, "options": [{"name": "member", "type": 6, "value": BOB.to_string()}]}]),
     );
     let menu = dm(&sim, ALICE, since, "step 1").await;
     let dm_channel = sim.dm_channel(ALICE).unwrap();

@@ -88,15 +88,18 @@ impl From<Side> for Team {
     }
 }
 
-/// What staff decide about a reported result.
+/// What staff decide about a match.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, poise::ChoiceParameter)]
 pub enum Verdict {
-    /// The result stands: settle it.
+    /// The reported result stands: settle it.
     #[name = "approve"]
     Approve,
-    /// The result is wrong: the players report again.
+    /// The reported result is wrong: the players report again.
     #[name = "reject"]
     Reject,
+    /// Call the match off (any unfinished match; no value moves).
+    #[name = "cancel"]
+    Cancel,
 }
 
 fn button_id(id: i64, action: &str) -> String {
@@ -132,7 +135,7 @@ fn card_text(m: &Match, changes: &[Change]) -> String {
         mentions(&m.team(Team::B)),
     );
     if let Some(note) = &m.note {
-        text.push_str(&format!("\nNote: {note}"));
+        text.push_str(&format!("\nNote: {}", plain(note)));
     }
     let winner = m.winner.map(Team::label).unwrap_or("?");
     let reporter = m.reported_by.map(|u| format!("<@{u}>")).unwrap_or_default();
@@ -164,6 +167,24 @@ fn card_text(m: &Match, changes: &[Change]) -> String {
     text
 }
 
+/// `text` as written, shown literally: Discord's markdown characters are escaped and line
+/// breaks become spaces, so a note cannot fake a status line, a link or formatting.
+fn plain(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\n' | '\r' => out.push(' '),
+            '\\' | '*' | '_' | '~' | '`' | '|' | '>' | '#' | '[' | ']' | '(' | ')' | '<' | '-'
+            | ':' => {
+                out.push('\\');
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
 fn button(id: i64, action: &str, label: &str, style: ButtonStyle) -> CreateButton {
     CreateButton::new(button_id(id, action))
         .label(label)
@@ -183,7 +204,6 @@ fn card_buttons(m: &Match) -> Vec<CreateActionRow> {
         Status::Full => vec![
             button(id, "won_a", "Team A won", ButtonStyle::Success),
             button(id, "won_b", "Team B won", ButtonStyle::Success),
-            button(id, "cancel", "Cancel", ButtonStyle::Danger),
         ],
         Status::Reported => vec![
             button(id, "confirm", "Confirm", ButtonStyle::Success),
@@ -202,11 +222,16 @@ fn card_mentions(m: &Match) -> CreateAllowedMentions {
 /// The staff post's text and buttons for `m`'s result.
 fn staff_post(m: &Match, changes: &[Change]) -> (String, Vec<CreateActionRow>) {
     let text = format!("**Staff review** — {}", card_text(m, changes));
-    let buttons = match m.status {
-        Status::Reported | Status::Disputed => vec![CreateActionRow::Buttons(vec![
-            button(m.id, "approve", "Approve result", ButtonStyle::Success),
-            button(m.id, "reject", "Reject result", ButtonStyle::Danger),
-        ])],
+    // Approve names the result it approves: a post left from an earlier report cannot settle
+    // a different one.
+    let buttons = match (m.status, m.winner) {
+        (Status::Reported | Status::Disputed, Some(winner)) => {
+            let approve = format!("approve_{}", winner.label().to_lowercase());
+            vec![CreateActionRow::Buttons(vec![
+                button(m.id, &approve, "Approve result", ButtonStyle::Success),
+                button(m.id, "reject", "Reject result", ButtonStyle::Danger),
+            ])]
+        }
         _ => Vec::new(),
     };
     (text, buttons)
@@ -244,6 +269,15 @@ async fn post_for_staff(http: &Http, db: &Db, m: &Match, staff_channel: Option<u
     if m.staff_post.is_some() {
         return refresh_posts(http, m, &[], true).await;
     }
+    match db.claim_staff_post(m.id).await {
+        Ok(true) => {}
+        // Another report or dispute is making the post right now.
+        Ok(false) => return,
+        Err(err) => {
+            tracing::warn!(error = format!("{err:#}"), "could not claim a staff post");
+            return;
+        }
+    }
     let (text, buttons) = staff_post(m, &[]);
     let message = CreateMessage::new()
         .content(text)
@@ -255,7 +289,12 @@ async fn post_for_staff(http: &Http, db: &Db, m: &Match, staff_channel: Option<u
                 tracing::warn!(error = format!("{err:#}"), "could not save a staff post");
             }
         }
-        Err(err) => tracing::warn!(error = %err, match_id = m.id, "could not post for staff"),
+        Err(err) => {
+            tracing::warn!(error = %err, match_id = m.id, "could not post for staff");
+            if let Err(err) = db.release_staff_post(m.id).await {
+                tracing::warn!(error = format!("{err:#}"), "could not release a staff post");
+            }
+        }
     }
 }
 
@@ -294,7 +333,7 @@ pub async fn on_click(http: &Http, state: &AppState, click: ComponentInteraction
     let answered = handle_click(http, state, &click).await;
     if let Err(err) = answered {
         tracing::error!(error = format!("{err:#}"), "a match button failed");
-        let sorry = "Something went wrong on my side; nothing changed. Please try again.";
+        let sorry = "Something went wrong on my side. `/match show` tells what was saved.";
         let _ = click.create_response(http, ephemeral(sorry)).await;
     }
 }
@@ -316,10 +355,27 @@ async fn handle_click(
     let db = &state.db;
     let user = click.user.id;
     let settings = db.settings(guild).await?;
-    let on_staff_post = matches!(action, "approve" | "reject");
+    let on_staff_post = matches!(action, "approve_a" | "approve_b" | "reject");
     if on_staff_post && !is_staff(click.member.as_ref(), settings.staff_role) {
         let who = access::who(settings.staff_role);
         let text = format!("Only {who} may approve or reject a result.");
+        click.create_response(http, ephemeral(text)).await?;
+        return Ok(());
+    }
+    // A button acts only on its own match's card or staff post (a forged id on another
+    // message changes nothing).
+    let Some(current) = db.get_match(guild, id).await? else {
+        let text = Refusal::Unknown(id).to_string();
+        click.create_response(http, ephemeral(text)).await?;
+        return Ok(());
+    };
+    let own_message = if on_staff_post {
+        current.staff_post.map(|(_, message)| message)
+    } else {
+        current.message
+    };
+    if own_message != Some(click.message.id) {
+        let text = "This button doesn't belong to this message.";
         click.create_response(http, ephemeral(text)).await?;
         return Ok(());
     }
@@ -327,12 +383,19 @@ async fn handle_click(
         "join_a" => without_changes(db.join_match(guild, id, user, Team::A).await?),
         "join_b" => without_changes(db.join_match(guild, id, user, Team::B).await?),
         "leave" => without_changes(db.leave_match(guild, id, user).await?),
-        "cancel" => without_changes(db.cancel_match(guild, id, user).await?),
+        "cancel" => without_changes(db.cancel_match(guild, id, user, false).await?),
         "won_a" => without_changes(db.report_match(guild, id, user, Team::A, None).await?),
         "won_b" => without_changes(db.report_match(guild, id, user, Team::B, None).await?),
-        "confirm" => db.settle_match(guild, id, user, false).await?,
+        "confirm" => db.settle_match(guild, id, user, false, None).await?,
         "dispute" => without_changes(db.dispute_match(guild, id, user).await?),
-        "approve" => db.settle_match(guild, id, user, true).await?,
+        "approve_a" => {
+            db.settle_match(guild, id, user, true, Some(Team::A))
+                .await?
+        }
+        "approve_b" => {
+            db.settle_match(guild, id, user, true, Some(Team::B))
+                .await?
+        }
         "reject" => without_changes(db.reject_result(guild, id, user).await?),
         _ => {
             click
@@ -389,6 +452,17 @@ async fn handle_click(
     Ok(())
 }
 
+/// Redraws the cards of matches `ids` (after a season's end called them off).
+pub async fn redraw(http: &Http, db: &Db, guild: serenity::GuildId, ids: &[i64]) {
+    for id in ids {
+        match db.get_match(guild, *id).await {
+            Ok(Some(m)) => refresh_posts(http, &m, &[], false).await,
+            Ok(None) => {}
+            Err(err) => tracing::warn!(error = format!("{err:#}"), "could not read a match"),
+        }
+    }
+}
+
 /// Marks open matches whose time is up as expired and says so on their cards.
 pub async fn expire_due(http: &Http, db: &Db, at: i64) {
     match db.expire_matches(at).await {
@@ -427,11 +501,17 @@ pub async fn create(
     note: Option<String>,
 ) -> Result<(), Error> {
     let guild = access::guild(ctx)?;
+    // Posting the card takes REST calls: acknowledge first (Discord's 3 s rule).
+    ctx.defer_ephemeral().await?;
     let data = ctx.data();
     let settings = data.db.settings(guild).await?;
-    let Some(channel) = settings.matches_channel.map(ChannelId::new) else {
+    let (Some(channel), Some(_)) = (
+        settings.matches_channel.map(ChannelId::new),
+        settings.staff_channel,
+    ) else {
         return Err(UserError(
-            "Matches aren't set up here yet: staff choose a channel with `/settings matches_channel`."
+            "Matches aren't set up here yet: staff choose where cards go and where results are \
+             reviewed with `/settings matches_channel staff_channel`."
                 .into(),
         )
         .into());
@@ -467,7 +547,10 @@ pub async fn create(
         Err(err) => {
             tracing::warn!(error = %err, "could not post a match card");
             // Nobody could join a match without a card: it is called off at once.
-            data.db.cancel_match(guild, m.id, m.creator).await?.ok();
+            data.db
+                .cancel_match(guild, m.id, m.creator, false)
+                .await?
+                .ok();
             return Err(UserError(format!(
                 "I couldn't post in <#{channel}>, so match #{} is cancelled. Ask staff to check my permissions there.",
                 m.id
@@ -497,6 +580,7 @@ pub async fn report(
     proof: Option<String>,
 ) -> Result<(), Error> {
     let guild = access::guild(ctx)?;
+    ctx.defer_ephemeral().await?;
     let proof = proof.map(|p| p.trim().to_owned()).filter(|p| !p.is_empty());
     if let Some(link) = &proof {
         let is_link = (link.starts_with("https://") || link.starts_with("http://"))
@@ -550,6 +634,7 @@ pub async fn show(
     ctx.send(
         CreateReply::default()
             .content(card_text(&m, &[]))
+            .ephemeral(true)
             .allowed_mentions(CreateAllowedMentions::new()),
     )
     .await?;
@@ -576,16 +661,19 @@ pub async fn history(
     }
     for (m, net) in &rows {
         let size = m.team_size;
+        let sign = if *net < 0 { "−" } else { "+" };
+        let change = format!("{sign}{}", format_value(net.abs()));
         let result = match (m.status, m.side_of(user) == m.winner) {
             (Status::Void, _) => "void (undone)".to_owned(),
-            (_, true) => format!("won, {:+} million", net),
-            (_, false) => format!("lost, {:+} million", net),
+            (_, true) => format!("won, {change}"),
+            (_, false) => format!("lost, {change}"),
         };
         text.push_str(&format!("\n#{} · {size}v{size} · {result}", m.id));
     }
     ctx.send(
         CreateReply::default()
             .content(text)
+            .ephemeral(true)
             .allowed_mentions(CreateAllowedMentions::new()),
     )
     .await?;
@@ -600,6 +688,7 @@ pub async fn undo(
     #[description = "The match's number"] match_id: i64,
 ) -> Result<(), Error> {
     let guild = access::guild(ctx)?;
+    ctx.defer_ephemeral().await?;
     let data = ctx.data();
     let settings = data.db.settings(guild).await?;
     access::require(ctx, settings.staff_role, "undo a match").await?;
@@ -618,29 +707,29 @@ pub async fn undo(
     Ok(())
 }
 
-/// Approve or reject a match's reported result (staff)
+/// Approve or reject a match's reported result, or call a match off (staff)
 #[poise::command(slash_command, guild_only)]
 #[tracing::instrument(name = "command", skip_all, fields(command = "match decide", guild = ctx.guild_id().map(|g| g.get()), invocation = ctx.id()))]
 pub async fn decide(
     ctx: Context<'_>,
     #[description = "The match's number"] match_id: i64,
-    #[description = "approve settles it; reject asks the players to report again"] verdict: Verdict,
+    #[description = "approve settles the reported result; reject asks for a new report; cancel calls it off"]
+    verdict: Verdict,
 ) -> Result<(), Error> {
     let guild = access::guild(ctx)?;
+    ctx.defer_ephemeral().await?;
     let data = ctx.data();
     let settings = data.db.settings(guild).await?;
-    access::require(ctx, settings.staff_role, "decide a match's result").await?;
+    access::require(ctx, settings.staff_role, "decide a match").await?;
+    let by = ctx.author().id;
     let (m, changes) = match verdict {
         Verdict::Approve => {
             data.db
-                .settle_match(guild, match_id, ctx.author().id, true)
+                .settle_match(guild, match_id, by, true, None)
                 .await?
         }
-        Verdict::Reject => without_changes(
-            data.db
-                .reject_result(guild, match_id, ctx.author().id)
-                .await?,
-        ),
+        Verdict::Reject => without_changes(data.db.reject_result(guild, match_id, by).await?),
+        Verdict::Cancel => without_changes(data.db.cancel_match(guild, match_id, by, true).await?),
     }
     .map_err(|refused| UserError(refused.to_string()))?;
     refresh_posts(ctx.http(), &m, &changes, false).await;
@@ -649,6 +738,7 @@ pub async fn decide(
         Verdict::Reject => {
             format!("Match #{match_id}'s result rejected: the players report again.")
         }
+        Verdict::Cancel => format!("Match #{match_id} called off; no value moved."),
     };
     ctx.send(
         CreateReply::default()

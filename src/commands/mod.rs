@@ -7,12 +7,13 @@ pub mod ask;
 pub mod general;
 pub mod matches;
 pub mod publication;
+pub mod requests;
 pub mod seasons;
 pub mod settings;
 pub mod tryout;
 pub mod values;
 
-use crate::types::{Data, Error};
+use crate::types::{Context, Data, Error};
 
 /// Every command the bot offers.
 pub fn all() -> Vec<poise::Command<Data, Error>> {
@@ -23,7 +24,7 @@ pub fn all() -> Vec<poise::Command<Data, Error>> {
         ask::ask(),
         settings::settings(),
         announce::announce(),
-        tryout::tryout(),
+        tryout(),
         values::value(),
         values::rankings(),
         values::setvalue(),
@@ -32,4 +33,14 @@ pub fn all() -> Vec<poise::Command<Data, Error>> {
         matches::matches(),
         seasons::season(),
     ]
+}
+
+/// Tryouts: start an evaluation, ask for one, or see the requests waiting
+#[poise::command(
+    slash_command,
+    guild_only,
+    subcommands("tryout::start", "requests::request", "requests::queue")
+)]
+pub async fn tryout(_ctx: Context<'_>) -> Result<(), Error> {
+    Ok(())
 }

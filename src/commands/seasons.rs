@@ -5,12 +5,12 @@ use poise::serenity_prelude as serenity;
 use poise::CreateReply;
 use serenity::{
     ButtonStyle, CreateActionRow, CreateAllowedMentions, CreateButton, CreateInteractionResponse,
-    CreateInteractionResponseMessage,
+    CreateInteractionResponseMessage, EditInteractionResponse,
 };
 use std::time::Duration;
 
 use super::access;
-use crate::db::seasons::Season;
+use crate::db::seasons::{Season, SeasonRefusal};
 use crate::db::SeasonReset;
 use crate::types::{Context, Error, UserError};
 use crate::values::format_value;
@@ -57,10 +57,14 @@ pub async fn end(ctx: Context<'_>) -> Result<(), Error> {
     let settings = data.db.settings(guild).await?;
     let rule = settings.season_reset.unwrap_or(SeasonReset::Keep);
     let base = settings.season_base_value.unwrap_or(0);
+    // The confirmation names the season it ends: a second confirmation (another staff
+    // member's, or a double click) finds it ended and changes nothing.
+    let number = data.db.next_season_number(guild).await?;
     let prompt = data.waits.new_prompt();
     let click = data.waits.expect_component(prompt, ctx.author().id);
     let ask = format!(
-        "**End the season?** The rankings are archived, then {} (`/settings season_reset`).",
+        "**End season {number}?** Open and full matches are called off, the rankings are \
+         archived, then {} (`/settings season_reset`).",
         rule_text(rule, base)
     );
     let handle = ctx
@@ -112,17 +116,47 @@ pub async fn end(ctx: Context<'_>) -> Result<(), Error> {
             .await?;
         return Ok(());
     }
-    let (season, changed) = data
-        .db
-        .end_season(guild, ctx.author().id, rule, base)
+    // The reset may take a while on a large server: the click is answered first.
+    pressed
+        .create_response(ctx, update(format!("Ending season {number}…")))
         .await?;
-    let text = format!(
-        "**Season {} ended.** Its rankings are archived (`/season show {}`); {} ({changed} changed).",
-        season.number,
-        season.number,
-        rule_text(rule, base)
-    );
-    pressed.create_response(ctx, update(text)).await?;
+    let ended = data
+        .db
+        .end_season(guild, ctx.author().id, (rule, base), number)
+        .await?;
+    let text = match ended {
+        Ok(end) => {
+            super::matches::redraw(ctx.http(), &data.db, guild, &end.cancelled).await;
+            format!(
+                "**Season {} ended.** Its rankings are archived (`/season show {}`); {} ({} \
+                 changed). Matches called off: {}.",
+                end.season.number,
+                end.season.number,
+                rule_text(rule, base),
+                end.changed,
+                end.cancelled.len()
+            )
+        }
+        Err(SeasonRefusal::AlreadyEnded(n)) => {
+            format!("Season {n} has already ended: nothing changed.")
+        }
+        Err(SeasonRefusal::ResultsWaiting(ids)) => {
+            let list: Vec<String> = ids.iter().map(|id| format!("#{id}")).collect();
+            format!(
+                "Nothing changed: the results of matches {} wait for confirmation or staff \
+                 (`/match decide`). Settle them first.",
+                list.join(", ")
+            )
+        }
+    };
+    pressed
+        .edit_response(
+            ctx,
+            EditInteractionResponse::new()
+                .content(text)
+                .allowed_mentions(CreateAllowedMentions::new()),
+        )
+        .await?;
     Ok(())
 }
 

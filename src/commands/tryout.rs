@@ -1,4 +1,5 @@
-//! `/tryout`: the evaluation wizard, run in the evaluator's DMs.
+//! `/tryout start`: the evaluation wizard, run in the evaluator's DMs (also started by an
+//! evaluator accepting a `/tryout request`, see [`super::requests`]).
 //!
 //! Position (select) → one rating per skill (typed, 0–10) → feedback (typed) → summary with
 //! Confirm / Cancel. Every step waits through the wait registry and can time out; `cancel` or
@@ -13,11 +14,12 @@ use serenity::{
     ChannelId, ComponentInteraction, ComponentInteractionDataKind, CreateActionRow,
     CreateAllowedMentions, CreateButton, CreateInteractionResponse,
     CreateInteractionResponseMessage, CreateMessage, CreateSelectMenu, CreateSelectMenuKind,
-    CreateSelectMenuOption, EditMessage, MessageId, UserId,
+    CreateSelectMenuOption, EditMessage, GuildId, Http, MessageId, UserId,
 };
 
 use super::{access, publication};
 use crate::db::{NewEvaluation, Publication};
+use crate::state::AppState;
 use crate::types::{Context, Error, UserError};
 use crate::values::{compute, format_value, parse_rating, Position, RatingInput, Ratings};
 use crate::wait::{click_or_message, custom_id, Pending, Reply};
@@ -50,8 +52,8 @@ const CANNOT_DM: isize = 50007;
 
 /// Evaluate a player in a tryout (evaluators); the wizard runs in your DMs
 #[poise::command(slash_command, guild_only)]
-#[tracing::instrument(name = "command", skip_all, fields(command = "tryout", guild = ctx.guild_id().map(|g| g.get()), invocation = ctx.id()))]
-pub async fn tryout(
+#[tracing::instrument(name = "command", skip_all, fields(command = "tryout start", guild = ctx.guild_id().map(|g| g.get()), invocation = ctx.id()))]
+pub async fn start(
     ctx: Context<'_>,
     #[description = "The player to evaluate"] member: serenity::User,
 ) -> Result<(), Error> {
@@ -79,7 +81,8 @@ pub async fn tryout(
     ctx.defer_ephemeral().await?;
     let dm = ctx.author().create_dm_channel(ctx).await?.id;
     let wizard = Wizard {
-        ctx,
+        http: ctx.http(),
+        data,
         dm,
         evaluator,
         timeout: data.waits.timeout(STEP_TIMEOUT),
@@ -98,84 +101,99 @@ pub async fn tryout(
             .ephemeral(true),
     )
     .await?;
-    let step = wizard.ask_position(menu).await?;
-    let Some(position) = wizard.finished(step).await? else {
-        return Ok(());
-    };
-    let mut ratings = Ratings::default();
-    for skill in position.skills() {
-        let step = wizard.ask_rating(skill.name()).await?;
-        let Some(rating) = wizard.finished(step).await? else {
-            return Ok(());
-        };
-        ratings.given.push((*skill, rating));
-    }
-    let step = wizard.ask_feedback().await?;
-    let Some(feedback) = wizard.finished(step).await? else {
-        return Ok(());
-    };
-    let value = compute(position, &ratings);
-    let evaluation = NewEvaluation {
-        guild,
-        evaluator,
-        player: member.id,
-        position,
-        ratings,
-        feedback,
-        value,
-    };
-    let step = wizard.confirm(&evaluation).await?;
-    let Some(()) = wizard.finished(step).await? else {
-        return Ok(());
-    };
-
-    // The wizard took minutes: the evaluator's rights and the settings are read again now.
-    let settings = data.db.settings(guild).await?;
-    let still_evaluator = access::Standing::fetch(ctx.http(), guild, evaluator)
-        .await?
-        .is_some_and(|standing| standing.manages_or_has(settings.evaluator_role));
-    if !still_evaluator {
-        wizard.say(NO_LONGER_EVALUATOR).await?;
-        return Ok(());
-    }
-    let (id, old) = data.db.save_evaluation(&evaluation).await?;
-    let publication = Publication {
-        evaluation_id: id,
-        evaluation: evaluation.clone(),
-        old_value: old,
-        done: 0,
-    };
-    let notes = publication::publish(
-        ctx.http(),
-        &data.db,
-        &data.publishing,
-        &settings,
-        &publication,
-    )
-    .await
-    .unwrap_or_else(|err| {
-        tracing::error!(
-            error = format!("{err:#}"),
-            "could not record a tryout's posts"
-        );
-        vec!["Something went wrong while posting; I'll try again in a few minutes.".to_owned()]
-    });
-    let mut text = format!(
-        "Saved. <@{}>'s value is now **{}** (was {}).",
-        member.id,
-        format_value(value),
-        format_value(old)
-    );
-    for note in notes {
-        text.push_str("\n⚠️ ");
-        text.push_str(&note);
-    }
-    wizard.say(&text).await?;
+    wizard.run(guild, &member, menu).await?;
     Ok(())
 }
 
+impl Wizard<'_> {
+    /// The wizard from the position menu (already sent) to the saved evaluation and its posts.
+    /// Returns whether an evaluation was saved.
+    pub async fn run(
+        &self,
+        guild: GuildId,
+        member: &serenity::User,
+        menu: PositionMenu,
+    ) -> Result<bool, Error> {
+        let (wizard, data, evaluator) = (self, self.data, self.evaluator);
+        let step = wizard.ask_position(menu).await?;
+        let Some(position) = wizard.finished(step).await? else {
+            return Ok(false);
+        };
+        let mut ratings = Ratings::default();
+        for skill in position.skills() {
+            let step = wizard.ask_rating(skill.name()).await?;
+            let Some(rating) = wizard.finished(step).await? else {
+                return Ok(false);
+            };
+            ratings.given.push((*skill, rating));
+        }
+        let step = wizard.ask_feedback().await?;
+        let Some(feedback) = wizard.finished(step).await? else {
+            return Ok(false);
+        };
+        let value = compute(position, &ratings);
+        let evaluation = NewEvaluation {
+            guild,
+            evaluator,
+            player: member.id,
+            position,
+            ratings,
+            feedback,
+            value,
+        };
+        let step = wizard.confirm(&evaluation).await?;
+        let Some(()) = wizard.finished(step).await? else {
+            return Ok(false);
+        };
+
+        // The wizard took minutes: the evaluator's rights and the settings are read again now.
+        let settings = data.db.settings(guild).await?;
+        let still_evaluator = access::Standing::fetch(self.http, guild, evaluator)
+            .await?
+            .is_some_and(|standing| standing.manages_or_has(settings.evaluator_role));
+        if !still_evaluator {
+            wizard.say(NO_LONGER_EVALUATOR).await?;
+            return Ok(false);
+        }
+        let (id, old) = data.db.save_evaluation(&evaluation).await?;
+        let publication = Publication {
+            evaluation_id: id,
+            evaluation: evaluation.clone(),
+            old_value: old,
+            done: 0,
+        };
+        let notes = publication::publish(
+            self.http,
+            &data.db,
+            &data.publishing,
+            &settings,
+            &publication,
+        )
+        .await
+        .unwrap_or_else(|err| {
+            tracing::error!(
+                error = format!("{err:#}"),
+                "could not record a tryout's posts"
+            );
+            vec!["Something went wrong while posting; I'll try again in a few minutes.".to_owned()]
+        });
+        let mut text = format!(
+            "Saved. <@{}>'s value is now **{}** (was {}).",
+            member.id,
+            format_value(value),
+            format_value(old)
+        );
+        for note in notes {
+            text.push_str("\n⚠️ ");
+            text.push_str(&note);
+        }
+        wizard.say(&text).await?;
+        Ok(true)
+    }
+}
+
 /// Step 1 sent and waiting: the menu's waits and what is needed to disable it.
-struct PositionMenu {
+pub struct PositionMenu {
     click: Pending<ComponentInteraction>,
     typed: Pending<serenity::Message>,
     prompt: u64,
@@ -195,18 +213,25 @@ enum Step<T> {
 }
 
 /// The wizard's conversation in the evaluator's DMs.
-struct Wizard<'a> {
-    ctx: Context<'a>,
-    dm: ChannelId,
-    evaluator: UserId,
-    timeout: Duration,
+pub struct Wizard<'a> {
+    /// Discord's REST API.
+    pub http: &'a Http,
+    /// The shared state: waits, database, claims.
+    pub data: &'a AppState,
+    /// The evaluator's DM channel.
+    pub dm: ChannelId,
+    /// The evaluator.
+    pub evaluator: UserId,
+    /// Each step's time.
+    pub timeout: Duration,
 }
 
 impl Wizard<'_> {
-    async fn say(&self, text: &str) -> Result<(), Error> {
+    /// Says `text` in the evaluator's DMs (pinging nobody).
+    pub async fn say(&self, text: &str) -> Result<(), Error> {
         self.dm
             .send_message(
-                self.ctx,
+                self.http,
                 CreateMessage::new()
                     .content(text)
                     .allowed_mentions(CreateAllowedMentions::new()),
@@ -220,7 +245,7 @@ impl Wizard<'_> {
         let message = self
             .dm
             .send_message(
-                self.ctx,
+                self.http,
                 CreateMessage::new()
                     .content(text)
                     .components(rows)
@@ -238,7 +263,7 @@ impl Wizard<'_> {
                 self.say(CANCELLED).await?;
                 Ok(None)
             }
-            Step::TimedOut if self.ctx.data().stopping() => {
+            Step::TimedOut if self.data.stopping() => {
                 self.say(INTERRUPTED).await?;
                 Ok(None)
             }
@@ -252,14 +277,14 @@ impl Wizard<'_> {
     /// Greys out a prompt's components once it is answered or expired.
     async fn disable(&self, message: MessageId, content: String, rows: Vec<CreateActionRow>) {
         let edit = EditMessage::new().content(content).components(rows);
-        if let Err(err) = self.dm.edit_message(self.ctx, message, edit).await {
+        if let Err(err) = self.dm.edit_message(self.http, message, edit).await {
             tracing::warn!(error = %err, "could not disable a prompt's components");
         }
     }
 
     /// Sends step 1, the position menu, and starts waiting for the choice.
-    async fn send_position_menu(&self, player: &serenity::User) -> Result<PositionMenu, Error> {
-        let waits = &self.ctx.data().waits;
+    pub async fn send_position_menu(&self, player: &serenity::User) -> Result<PositionMenu, Error> {
+        let waits = &self.data.waits;
         let prompt = waits.new_prompt();
         let text = format!(
             "**Tryout of {}** — step 1: pick their position from the menu (or type `cancel`).",
@@ -312,7 +337,7 @@ impl Wizard<'_> {
             Some(position) => format!("**Tryout of {player}** — position: **{position}**."),
             None => format!("**Tryout of {player}** — cancelled."),
         };
-        acknowledge(self.ctx, &click, summary, rows(false)).await?;
+        acknowledge(self.http, &click, summary, rows(false)).await?;
         Ok(chosen.map_or(Step::Cancelled, Step::Answer))
     }
 
@@ -325,7 +350,7 @@ impl Wizard<'_> {
         mut typed: Pending<serenity::Message>,
         hint: &str,
     ) -> Result<Option<Reply>, Error> {
-        let waits = &self.ctx.data().waits;
+        let waits = &self.data.waits;
         // One bound for the step, however much is typed meanwhile: each wait gets what is left
         // of it, so the step's end is the wait's own timeout (and is counted as one).
         let deadline = tokio::time::Instant::now() + self.timeout;
@@ -346,7 +371,7 @@ impl Wizard<'_> {
     }
 
     async fn ask_rating(&self, skill: &str) -> Result<Step<u8>, Error> {
-        let waits = &self.ctx.data().waits;
+        let waits = &self.data.waits;
         let mut text = format!("Rate **{skill}** from 0 to 10 (or type `cancel`).");
         loop {
             let reply = waits.expect_message(self.dm, self.evaluator);
@@ -367,7 +392,7 @@ impl Wizard<'_> {
     }
 
     async fn ask_feedback(&self) -> Result<Step<String>, Error> {
-        let waits = &self.ctx.data().waits;
+        let waits = &self.data.waits;
         let mut text = format!(
             "Write your feedback for the player (up to {FEEDBACK_LIMIT} characters), or type `cancel`."
         );
@@ -395,7 +420,7 @@ impl Wizard<'_> {
     }
 
     async fn confirm(&self, e: &NewEvaluation) -> Result<Step<()>, Error> {
-        let waits = &self.ctx.data().waits;
+        let waits = &self.data.waits;
         let prompt = waits.new_prompt();
         let text = format!(
             "{}\n\nSave this evaluation? (Or type `cancel`.)",
@@ -422,7 +447,7 @@ impl Wizard<'_> {
         let confirmed = click.data.custom_id.ends_with(":confirm");
         let verdict = if confirmed { "Saving…" } else { "Cancelled." };
         acknowledge(
-            self.ctx,
+            self.http,
             &click,
             format!("{}\n\n{verdict}", publication::summary(e)),
             confirm_rows(prompt, false),
@@ -438,14 +463,14 @@ impl Wizard<'_> {
 
 /// Answers a click by updating its message (within Discord's 3 s), components disabled.
 async fn acknowledge(
-    ctx: Context<'_>,
+    http: &Http,
     click: &ComponentInteraction,
     content: String,
     rows: Vec<CreateActionRow>,
 ) -> Result<(), Error> {
     click
         .create_response(
-            ctx,
+            http,
             CreateInteractionResponse::UpdateMessage(
                 CreateInteractionResponseMessage::new()
                     .content(content)
@@ -491,7 +516,8 @@ fn confirm_rows(prompt: u64, enabled: bool) -> Vec<CreateActionRow> {
     ])]
 }
 
-fn is_cannot_dm(err: &Error) -> bool {
+/// Whether `err` is Discord refusing a DM (the user closed them).
+pub fn is_cannot_dm(err: &Error) -> bool {
     err.chain().any(|cause| {
         matches!(
             cause.downcast_ref::<serenity::Error>(),

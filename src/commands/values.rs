@@ -157,9 +157,49 @@ async fn change(
                 format_value(new)
             ))
             .await?;
+            tell_member(ctx, guild, &member, (old, new)).await;
             Ok(())
         }
         Err(refused) => Err(UserError(format!("Nothing changed: {refused}.")).into()),
+    }
+}
+
+/// DMs `member` their new value and rank after a staff change. Closed DMs are normal: the
+/// change stands and the failure is only logged.
+async fn tell_member(
+    ctx: Context<'_>,
+    guild: serenity::GuildId,
+    member: &serenity::User,
+    (old, new): (i64, i64),
+) {
+    if member.bot || old == new {
+        return;
+    }
+    let rank = match ctx.data().db.standing(guild, member.id).await {
+        Ok(Some((_, rank))) => format!(", rank #{rank}"),
+        _ => String::new(),
+    };
+    let server = ctx
+        .guild()
+        .map(|g| g.name.clone())
+        .unwrap_or_else(|| "the server".to_owned());
+    let text = format!(
+        "Staff changed your value in {server}: {} → **{}**{rank}.",
+        format_value(old),
+        format_value(new)
+    );
+    let sent = async {
+        let dm = member.create_dm_channel(ctx).await?;
+        dm.send_message(
+            ctx,
+            serenity::CreateMessage::new()
+                .content(text)
+                .allowed_mentions(CreateAllowedMentions::new()),
+        )
+        .await
+    };
+    if let Err(err) = sent.await {
+        tracing::info!(error = %err, "could not DM a member their new value");
     }
 }
 

@@ -220,6 +220,19 @@ pub enum Refusal {
     OwnReport,
     /// Staff who play in a match do not decide it.
     OwnMatch,
+    /// The result changed since the staff post that was clicked.
+    ResultChanged,
+    /// Undoing would take a value out of bounds (the member's value moved since).
+    UndoOutOfBounds {
+        /// Whose value.
+        user: UserId,
+        /// Their value now.
+        value: i64,
+        /// What the match changed it by.
+        delta: i64,
+    },
+    /// A season ended after the match was settled: its values were reset.
+    SettledLastSeason,
 }
 
 impl fmt::Display for Refusal {
@@ -257,6 +270,20 @@ impl fmt::Display for Refusal {
                 f,
                 "You play in this match, so another staff member decides it."
             ),
+            Refusal::ResultChanged => write!(
+                f,
+                "The reported result changed since this post: decide from the newest one."
+            ),
+            Refusal::UndoOutOfBounds { user, value, delta } => write!(
+                f,
+                "Undoing it would move <@{user}> from ¥{value} million by {:+} million, out of \
+                 bounds: adjust their value with /addvalue first.",
+                -delta
+            ),
+            Refusal::SettledLastSeason => write!(
+                f,
+                "It was settled before the last season ended, and values were archived since."
+            ),
         }
     }
 }
@@ -288,8 +315,12 @@ fn read_match(row: &sqlx::sqlite::SqliteRow) -> Match {
             .flatten()
             .map(|v| (v as u64).max(1))
     };
-    let staff_post = match (id("staff_channel_id"), id("staff_message_id")) {
-        (Some(c), Some(m)) => Some((ChannelId::new(c), MessageId::new(m))),
+    // A staff message id of 0 marks a post being made (claimed, not yet sent).
+    let staff_post = match (
+        id("staff_channel_id"),
+        row.try_get::<Option<i64>, _>("staff_message_id"),
+    ) {
+        (Some(c), Ok(Some(m))) if m > 0 => Some((ChannelId::new(c), MessageId::new(m as u64))),
         _ => None,
     };
     Match {
@@ -578,20 +609,44 @@ impl Db {
         commit_and_load(self, tx, guild, id).await
     }
 
-    /// The creator calls off a match that has no result yet.
+    /// Calls off a match: its creator while it is open (once full, a creator about to lose
+    /// could otherwise call it off), staff (`by_staff`) while it is unfinished.
     #[tracing::instrument(skip_all)]
-    pub async fn cancel_match(&self, guild: GuildId, id: i64, user: UserId) -> Outcome {
+    pub async fn cancel_match(
+        &self,
+        guild: GuildId,
+        id: i64,
+        user: UserId,
+        by_staff: bool,
+    ) -> Outcome {
         let mut tx = self.pool.begin().await.context("starting a transaction")?;
         lock_database(&mut tx).await?;
         let found = match load_in(&mut tx, guild, id).await? {
             Ok(found) => found,
             Err(refused) => return Ok(Err(refused)),
         };
-        if user != found.creator {
+        if !by_staff && user != found.creator {
             return Ok(Err(Refusal::NotCreator));
         }
-        let open = [Status::Open, Status::Full];
-        if let Err(refused) = require_status(&mut tx, &found, &open, now()).await? {
+        if by_staff && found.side_of(user).is_some() {
+            return Ok(Err(Refusal::OwnMatch));
+        }
+        let unfinished = [
+            Status::Open,
+            Status::Full,
+            Status::Reported,
+            Status::Disputed,
+        ];
+        if !by_staff && found.status == Status::Full {
+            let why = "is full: only staff can call it off now (`/match decide`)";
+            return Ok(Err(Refusal::Status(id, why)));
+        }
+        let open: &[Status] = if by_staff {
+            &unfinished
+        } else {
+            &[Status::Open]
+        };
+        if let Err(refused) = require_status(&mut tx, &found, open, now()).await? {
             tx.commit().await.context("committing an expiry")?;
             return Ok(Err(refused));
         }
@@ -696,6 +751,7 @@ impl Db {
         id: i64,
         by: UserId,
         by_staff: bool,
+        expected: Option<Team>,
     ) -> Outcome<(Match, Vec<Change>)> {
         let mut tx = self.pool.begin().await.context("starting a transaction")?;
         lock_database(&mut tx).await?;
@@ -720,11 +776,17 @@ impl Db {
         let Some(winner) = found.winner else {
             return Ok(Err(Refusal::Status(id, "has no reported result")));
         };
+        if expected.is_some_and(|expected| expected != winner) {
+            return Ok(Err(Refusal::ResultChanged));
+        }
+        let at = now();
         sqlx::query(
-            "UPDATE matches SET status = 'settled', settled_by = ?, updated_at = ? WHERE id = ?",
+            "UPDATE matches SET status = 'settled', settled_by = ?, settled_at = ?, updated_at = ?
+             WHERE id = ?",
         )
         .bind(sql_id(by.get()))
-        .bind(now())
+        .bind(at)
+        .bind(at)
         .bind(id)
         .execute(&mut *tx)
         .await
@@ -780,6 +842,17 @@ impl Db {
         if let Err(refused) = require_status(&mut tx, &found, &[Status::Settled], now()).await? {
             return Ok(Err(refused));
         }
+        let season_since: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM seasons s JOIN matches m ON m.id = ?
+             WHERE s.guild_id = m.guild_id AND s.ended_at >= m.settled_at LIMIT 1",
+        )
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await
+        .context("checking for a season's end since the settlement")?;
+        if season_since.is_some() {
+            return Ok(Err(Refusal::SettledLastSeason));
+        }
         set_status(&mut tx, id, Status::Void).await?;
         let made = sqlx::query(
             "SELECT user_id, new_value - old_value AS delta FROM value_history
@@ -790,12 +863,23 @@ impl Db {
         .fetch_all(&mut *tx)
         .await
         .context("reading a match's value changes")?;
-        let mut changes = Vec::new();
+        // Exact or not at all: every reversal is checked before any is written.
+        let mut reversals = Vec::new();
         for row in made {
             let user = UserId::new((row.get::<i64, _>("user_id") as u64).max(1));
             let delta: i64 = row.get("delta");
             let old = value_of(&mut tx, guild, user).await?;
-            let new = (old - delta).clamp(0, MAX_VALUE);
+            if !(0..=MAX_VALUE).contains(&(old - delta)) {
+                return Ok(Err(Refusal::UndoOutOfBounds {
+                    user,
+                    value: old,
+                    delta,
+                }));
+            }
+            reversals.push((user, old, old - delta));
+        }
+        let mut changes = Vec::new();
+        for (user, old, new) in reversals {
             let reason = format!("undo of match #{id}");
             write_value(
                 &mut tx,
@@ -878,6 +962,65 @@ impl Db {
             history.push((found, net));
         }
         Ok(history)
+    }
+}
+
+/// Cancels the open and full matches of `guild` and returns them, unless a result is waiting
+/// for confirmation or staff (`Err` with those matches' ids): a season's end is not raced by a
+/// settlement of the season before. Inside the caller's transaction.
+pub(super) async fn close_for_season(
+    tx: &mut Transaction<'_, Sqlite>,
+    guild: GuildId,
+) -> anyhow::Result<Result<Vec<i64>, Vec<i64>>> {
+    let waiting: Vec<i64> = sqlx::query_scalar(
+        "SELECT id FROM matches WHERE guild_id = ? AND status IN ('reported', 'disputed')
+         ORDER BY id",
+    )
+    .bind(sql_id(guild.get()))
+    .fetch_all(&mut **tx)
+    .await
+    .context("looking for results waiting")?;
+    if !waiting.is_empty() {
+        return Ok(Err(waiting));
+    }
+    let cancelled: Vec<i64> = sqlx::query_scalar(
+        "UPDATE matches SET status = 'cancelled', updated_at = ?
+         WHERE guild_id = ? AND status IN ('open', 'full') RETURNING id",
+    )
+    .bind(now())
+    .bind(sql_id(guild.get()))
+    .fetch_all(&mut **tx)
+    .await
+    .context("cancelling the season's unfinished matches")?;
+    Ok(Ok(cancelled))
+}
+
+impl Db {
+    /// Claims the right to post the staff review of match `id`: one post per match, however
+    /// many reports and disputes race to make it.
+    #[tracing::instrument(skip_all)]
+    pub async fn claim_staff_post(&self, id: i64) -> anyhow::Result<bool> {
+        let claimed = sqlx::query(
+            "UPDATE matches SET staff_message_id = 0 WHERE id = ? AND staff_message_id IS NULL",
+        )
+        .bind(id)
+        .execute(&self.pool)
+        .await
+        .context("claiming a staff post")?;
+        Ok(claimed.rows_affected() == 1)
+    }
+
+    /// Gives back a claimed staff post that could not be sent, so the next report posts it.
+    #[tracing::instrument(skip_all)]
+    pub async fn release_staff_post(&self, id: i64) -> anyhow::Result<()> {
+        sqlx::query(
+            "UPDATE matches SET staff_message_id = NULL WHERE id = ? AND staff_message_id = 0",
+        )
+        .bind(id)
+        .execute(&self.pool)
+        .await
+        .context("releasing a staff post")?;
+        Ok(())
     }
 }
 

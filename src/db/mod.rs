@@ -8,6 +8,7 @@
 mod evaluations;
 pub mod matches;
 mod publications;
+pub mod requests;
 pub mod seasons;
 mod settings;
 mod values;

@@ -8,6 +8,26 @@ use super::settings::SeasonReset;
 use super::values::{lock_value, write_value, Source};
 use super::{now, sql_id, Db};
 
+/// Why a season did not end.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SeasonRefusal {
+    /// Results of these matches wait for confirmation or staff.
+    ResultsWaiting(Vec<i64>),
+    /// The season the confirmation was about has already ended (another click was first).
+    AlreadyEnded(i64),
+}
+
+/// What ending a season did.
+#[derive(Clone, Debug)]
+pub struct SeasonEnd {
+    /// The archived season.
+    pub season: Season,
+    /// How many values the reset changed.
+    pub changed: usize,
+    /// Open and full matches called off with the season.
+    pub cancelled: Vec<i64>,
+}
+
 /// A finished season.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Season {
@@ -22,17 +42,28 @@ pub struct Season {
 }
 
 impl Db {
-    /// Ends the current season in one transaction: archives the rankings as they are, then
-    /// applies `rule` (for `Reset`, everyone with another value goes to `base`, each with a
-    /// history row). Returns the archived season and how many values changed.
+    /// The number the next season to end will get.
+    #[tracing::instrument(skip_all)]
+    pub async fn next_season_number(&self, guild: GuildId) -> anyhow::Result<i64> {
+        sqlx::query_scalar("SELECT COALESCE(MAX(number), 0) + 1 FROM seasons WHERE guild_id = ?")
+            .bind(sql_id(guild.get()))
+            .fetch_one(&self.pool)
+            .await
+            .context("numbering the next season")
+    }
+
+    /// Ends season `expected` in one transaction: calls off the open and full matches (refused
+    /// while a result waits for confirmation or staff), archives the rankings as they are,
+    /// then applies `rule` (for `Reset`, everyone with another value goes to `base`, each with
+    /// a history row).
     #[tracing::instrument(skip_all)]
     pub async fn end_season(
         &self,
         guild: GuildId,
         by: UserId,
-        rule: SeasonReset,
-        base: i64,
-    ) -> anyhow::Result<(Season, usize)> {
+        (rule, base): (SeasonReset, i64),
+        expected: i64,
+    ) -> anyhow::Result<Result<SeasonEnd, SeasonRefusal>> {
         let mut tx = self.pool.begin().await.context("starting a transaction")?;
         // The first statement writes, so this transaction holds the write lock from here on.
         let number: i64 = sqlx::query_scalar(
@@ -47,6 +78,13 @@ impl Db {
         .fetch_one(&mut *tx)
         .await
         .context("numbering the season")?;
+        if number != expected {
+            return Ok(Err(SeasonRefusal::AlreadyEnded(expected)));
+        }
+        let cancelled = match super::matches::close_for_season(&mut tx, guild).await? {
+            Ok(cancelled) => cancelled,
+            Err(waiting) => return Ok(Err(SeasonRefusal::ResultsWaiting(waiting))),
+        };
         let rows = sqlx::query(
             "SELECT user_id, value FROM member_values WHERE guild_id = ?
              ORDER BY value DESC, user_id",
@@ -109,7 +147,11 @@ impl Db {
             reset_rule: rule_text,
             ended_at: now(),
         };
-        Ok((season, changed))
+        Ok(Ok(SeasonEnd {
+            season,
+            changed,
+            cancelled,
+        }))
     }
 
     /// Season `number`, or the last one when `None`.

@@ -1,0 +1,542 @@
+//! `/tryout request` and `/tryout queue`: players ask for a tryout, evaluators pick requests
+//! up.
+//!
+//! A request is a row ([`crate::db::requests`]) with a card in the staff channel; the card's
+//! buttons carry the request's id (`nvr:<id>:<action>`) and every click reads the row, so they
+//! work across restarts. Accept (an evaluator, for anyone but themselves) starts the
+//! `/tryout start` wizard for that player in the evaluator's DMs and tells the player who will
+//! evaluate them; when the wizard ends without a saved evaluation (cancelled, timed out, a
+//! restart), the request goes back to the queue. Decline asks the evaluator for a short reason
+//! and tells the player. Two evaluators pressing Accept at once: one update wins, the other is
+//! told who was first.
+
+use std::time::Duration;
+
+use poise::serenity_prelude as serenity;
+use poise::CreateReply;
+use serenity::{
+    ButtonStyle, ChannelId, ComponentInteraction, CreateActionRow, CreateAllowedMentions,
+    CreateButton, CreateInputText, CreateInteractionResponse, CreateInteractionResponseFollowup,
+    CreateInteractionResponseMessage, CreateMessage, CreateModal, EditMessage, GuildId, Http,
+    InputTextStyle, Permissions, UserId,
+};
+
+use super::{access, tryout};
+use crate::db::requests::TryoutRequest;
+use crate::db::Db;
+use crate::state::AppState;
+use crate::types::{Context, Error, UserError};
+use crate::values::Position;
+use crate::wait::custom_id;
+
+/// Prefix of a request button's `custom_id`: `nvr:<request id>:<action>`.
+const PREFIX: &str = "nvr:";
+/// The longest reason for a decline.
+const REASON_LIMIT: u16 = 300;
+/// How long the decline form waits unless `WAIT_TIMEOUT_SECS` says otherwise.
+const REASON_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// The position a player asks to be evaluated at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, poise::ChoiceParameter)]
+pub enum PositionChoice {
+    /// Goalkeeper.
+    #[name = "GK"]
+    Gk,
+    /// Central midfielder.
+    #[name = "CM"]
+    Cm,
+    /// Winger.
+    #[name = "LW/RW"]
+    Wing,
+    /// Centre forward.
+    #[name = "CF"]
+    Cf,
+}
+
+impl From<PositionChoice> for Position {
+    fn from(choice: PositionChoice) -> Position {
+        match choice {
+            PositionChoice::Gk => Position::Gk,
+            PositionChoice::Cm => Position::Cm,
+            PositionChoice::Wing => Position::Wing,
+            PositionChoice::Cf => Position::Cf,
+        }
+    }
+}
+
+fn button_id(id: i64, action: &str) -> String {
+    format!("{PREFIX}{id}:{action}")
+}
+
+/// Splits a request button's `custom_id` into the request id and the action.
+fn parse_button(custom_id: &str) -> Option<(i64, &str)> {
+    let rest = custom_id.strip_prefix(PREFIX)?;
+    let (id, action) = rest.split_once(':')?;
+    Some((id.parse().ok()?, action))
+}
+
+/// Whether a click is on a tryout request's card (the event router sends it here).
+pub fn is_request_button(custom_id: &str) -> bool {
+    parse_button(custom_id).is_some()
+}
+
+/// The card's text for `r` in `state` (what happened to it).
+fn card_text(r: &TryoutRequest, state: &str) -> String {
+    let position = r.position.as_deref().unwrap_or("any position");
+    format!(
+        "**Tryout request #{}** — <@{}> asks for a tryout ({position}), <t:{}:R>.\n{state}",
+        r.id, r.player, r.created_at
+    )
+}
+
+fn open_buttons(id: i64) -> Vec<CreateActionRow> {
+    vec![CreateActionRow::Buttons(vec![
+        CreateButton::new(button_id(id, "accept"))
+            .label("Accept")
+            .style(ButtonStyle::Success),
+        CreateButton::new(button_id(id, "decline"))
+            .label("Decline")
+            .style(ButtonStyle::Danger),
+    ])]
+}
+
+const WAITING: &str = "Waiting for an evaluator: Accept starts the tryout in your DMs.";
+
+/// Puts a request's card back as open (its wizard ended without an evaluation).
+async fn show_open_again(http: &Http, r: &TryoutRequest) {
+    let Some(message) = r.message else {
+        return;
+    };
+    let edit = EditMessage::new()
+        .content(card_text(r, &format!("Back in the queue. {WAITING}")))
+        .components(open_buttons(r.id))
+        .allowed_mentions(CreateAllowedMentions::new());
+    if let Err(err) = r.channel.edit_message(http, message, edit).await {
+        tracing::warn!(error = %err, request = r.id, "could not update a request card");
+    }
+}
+
+/// Tells `user` `text` in a DM; closed DMs are normal and only logged.
+async fn tell(http: &Http, user: UserId, text: &str) {
+    let sent = async {
+        let dm = user.create_dm_channel(http).await?;
+        dm.send_message(
+            http,
+            CreateMessage::new()
+                .content(text)
+                .allowed_mentions(CreateAllowedMentions::new()),
+        )
+        .await
+    };
+    if let Err(err) = sent.await {
+        tracing::info!(error = %err, "could not DM a player about their tryout request");
+    }
+}
+
+/// Ask for a tryout: evaluators see your request and one of them picks it up
+#[poise::command(slash_command, guild_only)]
+#[tracing::instrument(name = "command", skip_all, fields(command = "tryout request", guild = ctx.guild_id().map(|g| g.get()), invocation = ctx.id()))]
+pub async fn request(
+    ctx: Context<'_>,
+    #[description = "The position you want to be evaluated at"] position: Option<PositionChoice>,
+) -> Result<(), Error> {
+    let guild = access::guild(ctx)?;
+    ctx.defer_ephemeral().await?;
+    let data = ctx.data();
+    let settings = data.db.settings(guild).await?;
+    let Some(channel) = settings.staff_channel.map(ChannelId::new) else {
+        return Err(UserError(
+            "Tryout requests aren't set up here yet: staff choose where they go with \
+             `/settings staff_channel`."
+                .into(),
+        )
+        .into());
+    };
+    let position = position.map(|p| Position::from(p).label());
+    let player = ctx.author().id;
+    let r = match data
+        .db
+        .open_request(guild, player, position, channel)
+        .await?
+    {
+        Ok(r) => r,
+        Err(existing) => {
+            return Err(UserError(format!(
+                "You already asked for a tryout (request #{}, <t:{}:R>): an evaluator will pick \
+                 it up. One request at a time.",
+                existing.id, existing.created_at
+            ))
+            .into())
+        }
+    };
+    let card = CreateMessage::new()
+        .content(card_text(&r, WAITING))
+        .components(open_buttons(r.id))
+        .allowed_mentions(CreateAllowedMentions::new());
+    match channel.send_message(ctx.http(), card).await {
+        Ok(posted) => data.db.set_request_card(r.id, posted.id).await?,
+        Err(err) => {
+            tracing::warn!(error = %err, "could not post a tryout request");
+            data.db.move_request(r.id, "open", "withdrawn").await?;
+            return Err(UserError(
+                "I couldn't post your request for the evaluators, so nothing was saved. Ask staff \
+                 to check my permissions in their channel."
+                    .into(),
+            )
+            .into());
+        }
+    }
+    ctx.send(
+        CreateReply::default()
+            .content(format!(
+                "Your tryout request (#{}) is in. I'll DM you when an evaluator picks it up.",
+                r.id
+            ))
+            .ephemeral(true),
+    )
+    .await?;
+    Ok(())
+}
+
+/// List the open tryout requests, oldest first (evaluators)
+#[poise::command(slash_command, guild_only)]
+#[tracing::instrument(name = "command", skip_all, fields(command = "tryout queue", guild = ctx.guild_id().map(|g| g.get()), invocation = ctx.id()))]
+pub async fn queue(ctx: Context<'_>) -> Result<(), Error> {
+    let guild = access::guild(ctx)?;
+    let data = ctx.data();
+    let settings = data.db.settings(guild).await?;
+    access::require(ctx, settings.evaluator_role, "see the tryout requests").await?;
+    let open = data.db.open_requests(guild).await?;
+    let mut text = format!("**Tryout requests waiting**: {}", open.len());
+    for r in open.iter().take(20) {
+        let position = r.position.as_deref().unwrap_or("any position");
+        text.push_str(&format!(
+            "\n#{} · <@{}> · {position} · asked <t:{}:R>",
+            r.id, r.player, r.created_at
+        ));
+    }
+    if open.len() > 20 {
+        text.push_str(&format!("\n…and {} more.", open.len() - 20));
+    }
+    ctx.send(
+        CreateReply::default()
+            .content(text)
+            .ephemeral(true)
+            .allowed_mentions(CreateAllowedMentions::new()),
+    )
+    .await?;
+    Ok(())
+}
+
+fn ephemeral(text: impl Into<String>) -> CreateInteractionResponse {
+    CreateInteractionResponse::Message(
+        CreateInteractionResponseMessage::new()
+            .content(text)
+            .ephemeral(true)
+            .allowed_mentions(CreateAllowedMentions::new()),
+    )
+}
+
+/// Whether the member behind a click may run tryouts: Manage Server (as Discord computed it
+/// for this click) or the evaluator role.
+fn is_evaluator(member: Option<&serenity::Member>, role: Option<u64>) -> bool {
+    let Some(member) = member else {
+        return false;
+    };
+    let manages = member
+        .permissions
+        .is_some_and(|p| p.contains(Permissions::MANAGE_GUILD));
+    manages || role.is_some_and(|role| member.roles.iter().any(|r| r.get() == role))
+}
+
+/// Acts on a click on a request card: Accept or Decline.
+pub async fn on_click(http: &Http, state: &AppState, click: ComponentInteraction) {
+    if let Err(err) = handle_click(http, state, &click).await {
+        tracing::error!(error = format!("{err:#}"), "a tryout request button failed");
+        let sorry = "Something went wrong on my side. `/tryout queue` shows the open requests.";
+        let _ = click.create_response(http, ephemeral(sorry)).await;
+    }
+}
+
+async fn handle_click(
+    http: &Http,
+    state: &AppState,
+    click: &ComponentInteraction,
+) -> anyhow::Result<()> {
+    let Some((id, action)) = parse_button(&click.data.custom_id) else {
+        return Ok(());
+    };
+    let Some(guild) = click.guild_id else {
+        return Ok(());
+    };
+    let db = &state.db;
+    let settings = db.settings(guild).await?;
+    if !is_evaluator(click.member.as_ref(), settings.evaluator_role) {
+        let text = format!(
+            "Only {} may accept or decline tryout requests.",
+            access::who(settings.evaluator_role)
+        );
+        click.create_response(http, ephemeral(text)).await?;
+        return Ok(());
+    }
+    let Some(r) = db.get_request(guild, id).await? else {
+        click
+            .create_response(http, ephemeral("That request doesn't exist here."))
+            .await?;
+        return Ok(());
+    };
+    if r.message != Some(click.message.id) {
+        click
+            .create_response(
+                http,
+                ephemeral("This button doesn't belong to this message."),
+            )
+            .await?;
+        return Ok(());
+    }
+    let evaluator = click.user.id;
+    if r.player == evaluator {
+        let text = "You can't evaluate yourself — another evaluator will pick it up.";
+        click.create_response(http, ephemeral(text)).await?;
+        return Ok(());
+    }
+    match action {
+        "accept" => accept(http, state, click, guild, r).await,
+        "decline" => decline(http, state, click, guild, r).await,
+        _ => Ok(()),
+    }
+}
+
+/// Why a request is no longer open, for the evaluator who was second.
+fn taken(r: &TryoutRequest) -> String {
+    let by = r
+        .evaluator
+        .map(|e| format!(" by <@{e}>"))
+        .unwrap_or_default();
+    match r.status.as_str() {
+        "accepted" => format!("Request #{} was already accepted{by}.", r.id),
+        "declined" => format!("Request #{} was already declined{by}.", r.id),
+        "evaluated" => format!("Request #{} has already been evaluated{by}.", r.id),
+        _ => format!("Request #{} is no longer open.", r.id),
+    }
+}
+
+async fn accept(
+    http: &Http,
+    state: &AppState,
+    click: &ComponentInteraction,
+    guild: GuildId,
+    r: TryoutRequest,
+) -> anyhow::Result<()> {
+    let db = &state.db;
+    let evaluator = click.user.id;
+    let Some(_running) = state.tryouts_running.claim(evaluator) else {
+        let text = "You already have a tryout running — finish or cancel it in your DMs first.";
+        click.create_response(http, ephemeral(text)).await?;
+        return Ok(());
+    };
+    let Some(r) = db
+        .decide_request(guild, r.id, evaluator, "accepted", None)
+        .await?
+    else {
+        let now = db.get_request(guild, r.id).await?.unwrap_or(r);
+        click.create_response(http, ephemeral(taken(&now))).await?;
+        return Ok(());
+    };
+    let accepted = format!("Accepted by <@{evaluator}>: the tryout is under way.");
+    click
+        .create_response(
+            http,
+            CreateInteractionResponse::UpdateMessage(
+                CreateInteractionResponseMessage::new()
+                    .content(card_text(&r, &accepted))
+                    .components(Vec::new())
+                    .allowed_mentions(CreateAllowedMentions::new()),
+            ),
+        )
+        .await?;
+    let saved = run_wizard(http, state, click, guild, &r).await;
+    let saved = saved.unwrap_or_else(|err| {
+        tracing::error!(error = format!("{err:#}"), "a requested tryout failed");
+        false
+    });
+    if saved {
+        db.move_request(r.id, "accepted", "evaluated").await?;
+        if let Some(message) = r.message {
+            let done = format!("Evaluated by <@{evaluator}>.");
+            let edit = EditMessage::new()
+                .content(card_text(&r, &done))
+                .components(Vec::new())
+                .allowed_mentions(CreateAllowedMentions::new());
+            if let Err(err) = r.channel.edit_message(http, message, edit).await {
+                tracing::warn!(error = %err, "could not update a request card");
+            }
+        }
+    } else if db.move_request(r.id, "accepted", "open").await? {
+        show_open_again(http, &r).await;
+    }
+    Ok(())
+}
+
+/// Opens the wizard in the evaluator's DMs for the request's player; tells the player who
+/// evaluates them. Returns whether an evaluation was saved.
+async fn run_wizard(
+    http: &Http,
+    state: &AppState,
+    click: &ComponentInteraction,
+    guild: GuildId,
+    r: &TryoutRequest,
+) -> anyhow::Result<bool> {
+    let evaluator = click.user.id;
+    let say = |text: &str| {
+        CreateInteractionResponseFollowup::new()
+            .content(text)
+            .ephemeral(true)
+            .allowed_mentions(CreateAllowedMentions::new())
+    };
+    let player = match guild.member(http, r.player).await {
+        Ok(member) => member.user,
+        Err(err) => {
+            tracing::info!(error = %err, "a requested tryout's player is gone");
+            click
+                .create_followup(http, say("That player is no longer in this server."))
+                .await?;
+            return Ok(false);
+        }
+    };
+    let dm = evaluator.create_dm_channel(http).await?.id;
+    let wizard = tryout::Wizard {
+        http,
+        data: state,
+        dm,
+        evaluator,
+        timeout: state.waits.timeout(tryout::STEP_TIMEOUT),
+    };
+    let menu = match wizard.send_position_menu(&player).await {
+        Ok(menu) => menu,
+        Err(err) if tryout::is_cannot_dm(&err) => {
+            click.create_followup(http, say(tryout::DMS_CLOSED)).await?;
+            return Ok(false);
+        }
+        Err(err) => return Err(err),
+    };
+    if let Some(position) = &r.position {
+        wizard
+            .say(&format!("They asked to be evaluated as **{position}**."))
+            .await?;
+    }
+    click
+        .create_followup(
+            http,
+            say(&format!(
+                "Check your DMs: the tryout of <@{}> has started.",
+                r.player
+            )),
+        )
+        .await?;
+    tell(
+        http,
+        r.player,
+        &format!(
+            "Your tryout request #{} was accepted: <@{evaluator}> is evaluating you now.",
+            r.id
+        ),
+    )
+    .await;
+    wizard.run(guild, &player, menu).await
+}
+
+async fn decline(
+    http: &Http,
+    state: &AppState,
+    click: &ComponentInteraction,
+    guild: GuildId,
+    r: TryoutRequest,
+) -> anyhow::Result<()> {
+    if r.status != "open" {
+        click.create_response(http, ephemeral(taken(&r))).await?;
+        return Ok(());
+    }
+    let evaluator = click.user.id;
+    let prompt = state.waits.new_prompt();
+    let submitted = state.waits.expect_modal(prompt, evaluator);
+    let reason = CreateInputText::new(
+        InputTextStyle::Paragraph,
+        "Why (the player sees this)",
+        "reason",
+    )
+    .min_length(3)
+    .max_length(REASON_LIMIT)
+    .required(true);
+    let modal = CreateModal::new(
+        custom_id(prompt, "decline"),
+        format!("Decline request #{}", r.id),
+    )
+    .components(vec![CreateActionRow::InputText(reason)]);
+    click
+        .create_response(http, CreateInteractionResponse::Modal(modal))
+        .await?;
+    let Some(submit) = submitted.wait(state.waits.timeout(REASON_TIMEOUT)).await else {
+        // The form was closed or never sent: the request stays open.
+        return Ok(());
+    };
+    let reason: String = submit
+        .data
+        .components
+        .iter()
+        .flat_map(|row| row.components.iter())
+        .find_map(|c| match c {
+            serenity::ActionRowComponent::InputText(input) if input.custom_id == "reason" => {
+                input.value.clone()
+            }
+            _ => None,
+        })
+        .unwrap_or_default()
+        .trim()
+        .chars()
+        .take(usize::from(REASON_LIMIT))
+        .collect();
+    let Some(declined) = state
+        .db
+        .decide_request(guild, r.id, evaluator, "declined", Some(&reason))
+        .await?
+    else {
+        let now = state.db.get_request(guild, r.id).await?.unwrap_or(r);
+        submit.create_response(http, ephemeral(taken(&now))).await?;
+        return Ok(());
+    };
+    let note = format!("Declined by <@{evaluator}>: {reason}");
+    submit
+        .create_response(
+            http,
+            CreateInteractionResponse::UpdateMessage(
+                CreateInteractionResponseMessage::new()
+                    .content(card_text(&declined, &note))
+                    .components(Vec::new())
+                    .allowed_mentions(CreateAllowedMentions::new()),
+            ),
+        )
+        .await?;
+    tell(
+        http,
+        declined.player,
+        &format!(
+            "Your tryout request #{} was declined by <@{evaluator}>. Their reason: {reason}",
+            declined.id
+        ),
+    )
+    .await;
+    Ok(())
+}
+
+/// Puts the requests whose wizard a restart ended back in the queue, cards included.
+pub async fn reopen_interrupted(http: &Http, db: &Db) {
+    match db.reopen_interrupted_requests().await {
+        Ok(reopened) => {
+            for r in reopened {
+                show_open_again(http, &r).await;
+            }
+        }
+        Err(err) => tracing::warn!(error = format!("{err:#}"), "could not reopen requests"),
+    }
+}

@@ -1,0 +1,335 @@
+//! Tryout requests end to end: a player asks, an evaluator accepts (the wizard runs to the
+//! end) or declines with a reason, two evaluators race, refusals, closed DMs and restarts.
+#![allow(clippy::disallowed_methods)] // #[tokio::test] builds a runtime; tests may time out.
+
+mod support;
+
+use std::time::Duration;
+
+use novera_assistant::db::Db;
+use serde_json::{json, Value};
+use serenity::all::{GuildId, UserId};
+use support::*;
+
+/// Dave: an evaluator through the Evaluator role only.
+const DAVE: u64 = 1_100_000_000_000_000_104;
+
+async fn league_with(options: BotOptions) -> (Sim, Bot) {
+    let sim = Sim::start().await;
+    sim.edit_guild(|g| {
+        g.members.insert(DAVE, vec![EVALUATOR_ROLE]);
+        g.names.insert(DAVE, "dave".into());
+    });
+    let mut bot = Bot::start_with(&sim, options).await;
+    bot.wait_health(200, Duration::from_secs(20)).await;
+    wait_registered(&sim).await;
+    let options = json!([
+        {"name": "results_channel", "type": 7, "value": GENERAL.to_string()},
+        {"name": "values_channel", "type": 7, "value": OFF_TOPIC.to_string()},
+        {"name": "evaluator_role", "type": 8, "value": EVALUATOR_ROLE.to_string()},
+        {"name": "staff_channel", "type": 7, "value": GENERAL.to_string()},
+    ]);
+    let (_, reply) = run_command_with(&sim, ALICE, GENERAL, "settings", options).await;
+    assert!(
+        content(&reply).contains("Settings saved"),
+        "{}",
+        content(&reply)
+    );
+    (sim, bot)
+}
+
+async fn league() -> (Sim, Bot) {
+    league_with(BotOptions::default()).await
+}
+
+fn text(message: &Value) -> String {
+    message["content"].as_str().unwrap_or_default().to_owned()
+}
+
+/// `/tryout <sub> options` by `user`; returns the text of the answer (after a deferral, its
+/// follow-up).
+async fn tryout(sim: &Sim, user: u64, sub: &str, options: Value) -> String {
+    let (interaction, reply) = run_command_with(
+        sim,
+        user,
+        GENERAL,
+        "tryout",
+        json!([{"name": sub, "type": 1, "options": options}]),
+    )
+    .await;
+    if !content(&reply).is_empty() {
+        return content(&reply);
+    }
+    let followup = sim
+        .wait_request("the answer", 0, REACT, |r| {
+            is_followup(r, &interaction.token)
+        })
+        .await;
+    content(&followup)
+}
+
+/// `player` asks for a tryout; returns the request's card.
+async fn request(sim: &Sim, player: u64, position: Option<u64>) -> Value {
+    let options = match position {
+        Some(p) => json!([{"name": "position", "type": 4, "value": p}]),
+        None => json!([]),
+    };
+    let reply = tryout(sim, player, "request", options).await;
+    assert!(reply.contains("is in"), "{reply}");
+    sim.wait_for("the request card", REACT, |v| {
+        v.messages()
+            .iter()
+            .rev()
+            .find(|m| {
+                text(m).starts_with("**Tryout request #")
+                    && text(m).contains(&format!("<@{player}>"))
+            })
+            .cloned()
+    })
+    .await
+}
+
+fn current(sim: &Sim, message: &Value) -> Value {
+    sim.bot_messages()
+        .into_iter()
+        .find(|m| m["id"] == message["id"])
+        .expect("the message exists")
+}
+
+fn button(message: &Value, action: &str) -> String {
+    message["components"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|row| row["components"].as_array().cloned().unwrap_or_default())
+        .filter_map(|b| b["custom_id"].as_str().map(str::to_owned))
+        .find(|id| id.ends_with(&format!(":{action}")))
+        .unwrap_or_else(|| panic!("no {action} on {}", text(message)))
+}
+
+/// `user` clicks `action` on `message`; returns the bot's response body.
+async fn click(sim: &Sim, user: u64, message: &Value, action: &str) -> Value {
+    let now = current(sim, message);
+    let marks = sim.mark();
+    let pressed = sim.click(user, &now, &button(&now, action));
+    let reply = sim
+        .wait_request(&format!("the answer to {action}"), marks, REACT, |r| {
+            is_callback(r, pressed.id)
+        })
+        .await;
+    reply.body.unwrap_or(Value::Null)
+}
+
+async fn wait_text(sim: &Sim, message: &Value, needle: &str) -> Value {
+    sim.wait_for(&format!("{needle:?} on the message"), REACT, |v| {
+        v.messages()
+            .iter()
+            .find(|m| m["id"] == message["id"] && text(m).contains(needle))
+            .cloned()
+    })
+    .await
+}
+
+/// Waits for a DM to `user` containing `needle`.
+async fn dm(sim: &Sim, user: u64, needle: &str) -> Value {
+    sim.wait_for(&format!("a DM to {user} with {needle:?}"), REACT, |v| {
+        let channel = v.dm_channel(user)?.to_string();
+        v.messages()
+            .iter()
+            .rev()
+            .find(|m| m["channel_id"] == channel.as_str() && text(m).contains(needle))
+            .cloned()
+    })
+    .await
+}
+
+fn refusal(body: &Value) -> String {
+    assert_eq!(body["data"]["flags"], 64, "a refusal is ephemeral: {body}");
+    body["data"]["content"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Runs the wizard in `evaluator`'s DMs from the position menu to Confirm.
+async fn evaluate(sim: &Sim, evaluator: u64) {
+    let menu = dm(sim, evaluator, "step 1").await;
+    let select = menu["components"][0]["components"][0]["custom_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    sim.select(evaluator, &menu, &select, 3, &["CF"]);
+    let channel = sim.dm_channel(evaluator).unwrap();
+    for (answer, next) in [
+        ("8", "**dribbling**"),
+        ("6", "**passing**"),
+        ("5", "**defense**"),
+        ("3", "Write your feedback"),
+    ] {
+        dm(sim, evaluator, "from 0 to 10").await;
+        sim.say(evaluator, channel, answer);
+        dm(sim, evaluator, next).await;
+    }
+    sim.say(evaluator, channel, "Solid.");
+    let summary = dm(sim, evaluator, "Save this evaluation?").await;
+    let confirm = summary["components"][0]["components"][0]["custom_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    sim.click(evaluator, &summary, &confirm);
+    dm(sim, evaluator, "Saved.").await;
+}
+
+async fn value_of(bot: &Bot, user: u64) -> Option<i64> {
+    let db = Db::connect(&bot.database_url).await.unwrap();
+    let standing = db
+        .standing(GuildId::new(GUILD_ID), UserId::new(user))
+        .await
+        .unwrap();
+    db.close().await;
+    standing.map(|(v, _)| v)
+}
+
+#[tokio::test]
+async fn a_request_accepted_and_evaluated_to_the_end() {
+    let (sim, bot) = league().await;
+    // Position 3 is CF (poise sends a choice as its index).
+    let card = request(&sim, BOB, Some(3)).await;
+    assert!(text(&card).contains("(CF)"), "{}", text(&card));
+    let accepted = click(&sim, DAVE, &card, "accept").await;
+    assert_eq!(accepted["type"], 7, "{accepted}");
+    assert!(text(&current(&sim, &card)).contains(&format!("Accepted by <@{DAVE}>")));
+    dm(&sim, BOB, &format!("<@{DAVE}> is evaluating you")).await;
+    dm(&sim, DAVE, "They asked to be evaluated as **CF**").await;
+    evaluate(&sim, DAVE).await;
+    wait_text(&sim, &card, &format!("Evaluated by <@{DAVE}>")).await;
+    assert_eq!(value_of(&bot, BOB).await, Some(35));
+    let queue = tryout(&sim, DAVE, "queue", json!([])).await;
+    assert!(queue.contains("waiting**: 0"), "{queue}");
+    // Bob may ask again once evaluated.
+    request(&sim, BOB, None).await;
+    sim.assert_clean();
+}
+
+#[tokio::test]
+async fn a_declined_request_tells_the_player_why() {
+    let (sim, _bot) = league().await;
+    let card = request(&sim, CAROL, None).await;
+    let opened = click(&sim, ALICE, &card, "decline").await;
+    assert_eq!(opened["type"], 9, "Decline asks for a reason: {opened}");
+    let modal = opened["data"]["custom_id"].as_str().unwrap().to_owned();
+    let marks = sim.mark();
+    let submitted = sim.submit_modal(
+        ALICE,
+        &current(&sim, &card),
+        &modal,
+        &[("reason", "Come back after the next season @everyone")],
+    );
+    let answer = sim
+        .wait_request("the decline", marks, REACT, |r| {
+            is_callback(r, submitted.id)
+        })
+        .await;
+    assert_eq!(answer.body.as_ref().unwrap()["type"], 7, "{answer:?}");
+    wait_text(&sim, &card, "Declined by").await;
+    let told = dm(&sim, CAROL, "Come back after the next season").await;
+    assert_eq!(told["mention_everyone"], false);
+    let carol_dm = sim.dm_channel(CAROL).unwrap();
+    let posted = sim
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "POST" && r.path == format!("/channels/{carol_dm}/messages"))
+        .unwrap();
+    assert_eq!(
+        posted.body.as_ref().unwrap()["allowed_mentions"]["parse"],
+        json!([]),
+        "the reason pings nobody"
+    );
+    let queue = tryout(&sim, ALICE, "queue", json!([])).await;
+    assert!(queue.contains("waiting**: 0"), "{queue}");
+    sim.assert_clean();
+}
+
+#[tokio::test]
+async fn two_evaluators_accepting_at_once_one_wins() {
+    let (sim, _bot) = league().await;
+    let card = request(&sim, BOB, None).await;
+    let now = current(&sim, &card);
+    let accept = button(&now, "accept");
+    let marks = sim.mark();
+    let first = sim.click(ALICE, &now, &accept);
+    let second = sim.click(DAVE, &now, &accept);
+    let mut kinds = Vec::new();
+    for pressed in [&first, &second] {
+        let reply = sim
+            .wait_request("both answers", marks, REACT, |r| is_callback(r, pressed.id))
+            .await;
+        kinds.push(reply.body.unwrap());
+    }
+    let won = kinds.iter().filter(|b| b["type"] == 7).count();
+    assert_eq!(won, 1, "exactly one accept wins: {kinds:?}");
+    let lost = kinds
+        .iter()
+        .find(|b| b["type"] == 4)
+        .expect("the other is told");
+    assert!(refusal(lost).contains("already accepted by"), "{lost}");
+    sim.assert_clean();
+}
+
+#[tokio::test]
+async fn refusals_change_nothing() {
+    let (sim, _bot) = league().await;
+    sim.edit_guild(|g| {
+        g.members.insert(BOB, vec![EVALUATOR_ROLE]);
+    });
+    let card = request(&sim, BOB, None).await;
+    let again = tryout(&sim, BOB, "request", json!([])).await;
+    assert!(again.contains("already asked"), "{again}");
+    let own = click(&sim, BOB, &card, "accept").await;
+    assert!(refusal(&own).contains("can't evaluate yourself"), "{own}");
+    let plain = click(&sim, CAROL, &card, "accept").await;
+    assert!(refusal(&plain).contains("Only"), "{plain}");
+    let queue = tryout(&sim, CAROL, "queue", json!([])).await;
+    assert!(queue.contains("Sorry, only"), "{queue}");
+    let card_carol = request(&sim, CAROL, None).await;
+    let queue = tryout(&sim, DAVE, "queue", json!([])).await;
+    let bob_at = queue.find(&format!("<@{BOB}>")).expect("Bob is listed");
+    let carol_at = queue.find(&format!("<@{CAROL}>")).expect("Carol is listed");
+    assert!(bob_at < carol_at, "oldest first: {queue}");
+    assert!(text(&current(&sim, &card)).contains("Waiting"));
+    assert!(text(&current(&sim, &card_carol)).contains("Waiting"));
+    sim.assert_clean();
+}
+
+#[tokio::test]
+async fn closed_dms_and_a_restart_put_requests_back_in_the_queue() {
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = format!("sqlite://{}", dir.path().join("league.db").display());
+    let options = || BotOptions {
+        database_url: Some(database_url.clone()),
+        ..BotOptions::default()
+    };
+    let (sim, mut bot) = league_with(options()).await;
+    // The player's DMs are closed: fine, the tryout runs. The evaluator's are: back to the queue.
+    sim.close_dms(BOB);
+    let card = request(&sim, BOB, None).await;
+    sim.close_dms(DAVE);
+    click(&sim, DAVE, &card, "accept").await;
+    wait_text(&sim, &card, "Back in the queue").await;
+    // After a restart the card's buttons still work; a tryout the restart interrupts goes back
+    // to the queue.
+    bot.sigterm();
+    assert_eq!(bot.wait_exit(Duration::from_secs(12)).await.code(), Some(0));
+    bot = Bot::start_with(&sim, options()).await;
+    bot.wait_health(200, Duration::from_secs(20)).await;
+    let accepted = click(&sim, ALICE, &card, "accept").await;
+    assert_eq!(accepted["type"], 7, "{accepted}");
+    dm(&sim, ALICE, "step 1").await;
+    bot.kill_hard().await;
+    bot = Bot::start_with(&sim, options()).await;
+    bot.wait_health(200, Duration::from_secs(20)).await;
+    wait_text(&sim, &card, "Back in the queue").await;
+    let queue = tryout(&sim, ALICE, "queue", json!([])).await;
+    assert!(queue.contains("waiting**: 1"), "{queue}");
+    sim.assert_clean();
+}
