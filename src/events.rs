@@ -6,11 +6,9 @@
 use std::sync::Arc;
 
 use poise::serenity_prelude as serenity;
-use serenity::{
-    ComponentInteraction, CreateAllowedMentions, CreateInteractionResponse,
-    CreateInteractionResponseMessage, Interaction, ModalInteraction,
-};
+use serenity::{ComponentInteraction, Interaction, ModalInteraction};
 
+use crate::commands::replies::ephemeral;
 use crate::invite::invite_url;
 use crate::state::AppState;
 use crate::wait::Delivery;
@@ -132,15 +130,6 @@ impl Events {
 const NOT_YOURS: &str = "This isn't yours — run the command yourself to get your own.";
 /// Told to someone who clicks a prompt nobody waits for any more.
 const EXPIRED: &str = "This prompt has expired. Run the command again.";
-
-fn ephemeral(text: &str) -> CreateInteractionResponse {
-    CreateInteractionResponse::Message(
-        CreateInteractionResponseMessage::new()
-            .content(text)
-            .ephemeral(true)
-            .allowed_mentions(CreateAllowedMentions::new()),
-    )
-}
 
 async fn refuse_component(ctx: &serenity::Context, click: &ComponentInteraction, text: &str) {
     if let Err(err) = click.create_response(&ctx.http, ephemeral(text)).await {

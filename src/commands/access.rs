@@ -50,6 +50,18 @@ pub async fn has_permission_or_role(
     has || has_role
 }
 
+/// Whether the member behind a click has Manage Server (as Discord computed it for that
+/// click, so fresh) or `role`.
+pub fn clicker_manages_or_has(member: Option<&serenity::Member>, role: Option<u64>) -> bool {
+    let Some(member) = member else {
+        return false;
+    };
+    let manages = member
+        .permissions
+        .is_some_and(|p| p.contains(Permissions::MANAGE_GUILD));
+    manages || role.is_some_and(|role| member.roles.iter().any(|r| r.get() == role))
+}
+
 /// Refuses politely unless the invoker has Manage Server or `role`. `what` completes
 /// "Only … may …".
 pub async fn require(ctx: Context<'_>, role: Option<u64>, what: &str) -> Result<(), Error> {

@@ -17,10 +17,11 @@ use poise::CreateReply;
 use serenity::{
     ButtonStyle, ChannelId, ComponentInteraction, CreateActionRow, CreateAllowedMentions,
     CreateButton, CreateInteractionResponse, CreateInteractionResponseMessage, CreateMessage,
-    EditMessage, Http, Permissions, UserId,
+    EditMessage, Http, UserId,
 };
 
 use super::access;
+use super::replies::ephemeral;
 use crate::db::matches::{Change, Match, NewMatch, Refusal, Status, Team};
 use crate::db::Db;
 use crate::state::AppState;
@@ -298,28 +299,6 @@ async fn post_for_staff(http: &Http, db: &Db, m: &Match, staff_channel: Option<u
     }
 }
 
-/// Whether the member behind an interaction is staff: Manage Server (as Discord computed it
-/// for this interaction) or the staff role.
-fn is_staff(member: Option<&serenity::Member>, staff_role: Option<u64>) -> bool {
-    let Some(member) = member else {
-        return false;
-    };
-    let manages = member
-        .permissions
-        .is_some_and(|p| p.contains(Permissions::MANAGE_GUILD));
-    let has_role = staff_role.is_some_and(|role| member.roles.iter().any(|r| r.get() == role));
-    manages || has_role
-}
-
-fn ephemeral(text: impl Into<String>) -> CreateInteractionResponse {
-    CreateInteractionResponse::Message(
-        CreateInteractionResponseMessage::new()
-            .content(text)
-            .ephemeral(true)
-            .allowed_mentions(CreateAllowedMentions::new()),
-    )
-}
-
 /// What a click did: the match now, with the value changes it made.
 type Done = Result<(Match, Vec<Change>), Refusal>;
 
@@ -356,7 +335,8 @@ async fn handle_click(
     let user = click.user.id;
     let settings = db.settings(guild).await?;
     let on_staff_post = matches!(action, "approve_a" | "approve_b" | "reject");
-    if on_staff_post && !is_staff(click.member.as_ref(), settings.staff_role) {
+    if on_staff_post && !access::clicker_manages_or_has(click.member.as_ref(), settings.staff_role)
+    {
         let who = access::who(settings.staff_role);
         let text = format!("Only {who} may approve or reject a result.");
         click.create_response(http, ephemeral(text)).await?;

@@ -18,9 +18,10 @@ use serenity::{
     ButtonStyle, ChannelId, ComponentInteraction, CreateActionRow, CreateAllowedMentions,
     CreateButton, CreateInputText, CreateInteractionResponse, CreateInteractionResponseFollowup,
     CreateInteractionResponseMessage, CreateMessage, CreateModal, EditMessage, GuildId, Http,
-    InputTextStyle, Permissions, UserId,
+    InputTextStyle,
 };
 
+use super::replies::{direct_message, ephemeral};
 use super::{access, tryout};
 use crate::db::requests::TryoutRequest;
 use crate::db::Db;
@@ -113,23 +114,6 @@ async fn show_open_again(http: &Http, r: &TryoutRequest) {
         .allowed_mentions(CreateAllowedMentions::new());
     if let Err(err) = r.channel.edit_message(http, message, edit).await {
         tracing::warn!(error = %err, request = r.id, "could not update a request card");
-    }
-}
-
-/// Tells `user` `text` in a DM; closed DMs are normal and only logged.
-async fn tell(http: &Http, user: UserId, text: &str) {
-    let sent = async {
-        let dm = user.create_dm_channel(http).await?;
-        dm.send_message(
-            http,
-            CreateMessage::new()
-                .content(text)
-                .allowed_mentions(CreateAllowedMentions::new()),
-        )
-        .await
-    };
-    if let Err(err) = sent.await {
-        tracing::info!(error = %err, "could not DM a player about their tryout request");
     }
 }
 
@@ -228,27 +212,6 @@ pub async fn queue(ctx: Context<'_>) -> Result<(), Error> {
     Ok(())
 }
 
-fn ephemeral(text: impl Into<String>) -> CreateInteractionResponse {
-    CreateInteractionResponse::Message(
-        CreateInteractionResponseMessage::new()
-            .content(text)
-            .ephemeral(true)
-            .allowed_mentions(CreateAllowedMentions::new()),
-    )
-}
-
-/// Whether the member behind a click may run tryouts: Manage Server (as Discord computed it
-/// for this click) or the evaluator role.
-fn is_evaluator(member: Option<&serenity::Member>, role: Option<u64>) -> bool {
-    let Some(member) = member else {
-        return false;
-    };
-    let manages = member
-        .permissions
-        .is_some_and(|p| p.contains(Permissions::MANAGE_GUILD));
-    manages || role.is_some_and(|role| member.roles.iter().any(|r| r.get() == role))
-}
-
 /// Acts on a click on a request card: Accept or Decline.
 pub async fn on_click(http: &Http, state: &AppState, click: ComponentInteraction) {
     if let Err(err) = handle_click(http, state, &click).await {
@@ -271,7 +234,7 @@ async fn handle_click(
     };
     let db = &state.db;
     let settings = db.settings(guild).await?;
-    if !is_evaluator(click.member.as_ref(), settings.evaluator_role) {
+    if !access::clicker_manages_or_has(click.member.as_ref(), settings.evaluator_role) {
         let text = format!(
             "Only {} may accept or decline tryout requests.",
             access::who(settings.evaluator_role)
@@ -434,7 +397,7 @@ async fn run_wizard(
             )),
         )
         .await?;
-    tell(
+    direct_message(
         http,
         r.player,
         &format!(
@@ -517,7 +480,7 @@ async fn decline(
             ),
         )
         .await?;
-    tell(
+    direct_message(
         http,
         declined.player,
         &format!(

@@ -188,19 +188,7 @@ async fn tell_member(
         format_value(old),
         format_value(new)
     );
-    let sent = async {
-        let dm = member.create_dm_channel(ctx).await?;
-        dm.send_message(
-            ctx,
-            serenity::CreateMessage::new()
-                .content(text)
-                .allowed_mentions(CreateAllowedMentions::new()),
-        )
-        .await
-    };
-    if let Err(err) = sent.await {
-        tracing::info!(error = %err, "could not DM a member their new value");
-    }
+    super::replies::direct_message(ctx.http(), member.id, &text).await;
 }
 
 /// Set a member's value (staff)

@@ -1,0 +1,36 @@
+//! What the bot says outside a command's own reply: ephemeral notes on clicks and modals, and
+//! direct messages. Every one of them mentions nobody.
+
+use poise::serenity_prelude as serenity;
+use serenity::{
+    CreateAllowedMentions, CreateInteractionResponse, CreateInteractionResponseMessage,
+    CreateMessage, Http, UserId,
+};
+
+/// A response only the clicker sees, saying `text`.
+pub fn ephemeral(text: impl Into<String>) -> CreateInteractionResponse {
+    CreateInteractionResponse::Message(
+        CreateInteractionResponseMessage::new()
+            .content(text)
+            .ephemeral(true)
+            .allowed_mentions(CreateAllowedMentions::new()),
+    )
+}
+
+/// Tells `user` `text` in a direct message. Closed DMs are normal (the member chose that):
+/// the failure is logged, not returned.
+pub async fn direct_message(http: &Http, user: UserId, text: &str) {
+    let sent = async {
+        let dm = user.create_dm_channel(http).await?;
+        dm.send_message(
+            http,
+            CreateMessage::new()
+                .content(text)
+                .allowed_mentions(CreateAllowedMentions::new()),
+        )
+        .await
+    };
+    if let Err(err) = sent.await {
+        tracing::info!(error = %err, "could not send a direct message");
+    }
+}
