@@ -27,7 +27,6 @@ CREATE TABLE matches (
     staff_channel_id  INTEGER,
     staff_message_id  INTEGER,
     settled_by        INTEGER,
-    settled_at        INTEGER,
     created_at        INTEGER NOT NULL,
     expires_at        INTEGER NOT NULL,
     updated_at        INTEGER NOT NULL

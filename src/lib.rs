@@ -148,15 +148,13 @@ async fn finish_publications(
 /// How often open matches past their time are marked expired.
 const MATCH_SWEEP: Duration = Duration::from_secs(10);
 
-/// The league's upkeep until `shutdown`: at start, tryout requests whose wizard ended with the
-/// last process go back to the queue; then open matches whose time is up expire, every
+/// The league's upkeep until `shutdown`: open matches whose time is up expire, every
 /// [`MATCH_SWEEP`].
 async fn league_upkeep(
     http: Arc<serenity::http::Http>,
     state: Arc<AppState>,
     shutdown: CancellationToken,
 ) {
-    commands::requests::reopen_interrupted(&http, &state.db).await;
     loop {
         tokio::select! {
             () = tokio::time::sleep(MATCH_SWEEP) => {}
@@ -232,6 +230,15 @@ pub async fn run_on(
         state.clone(),
         cancel.clone(),
     ));
+    // What the last process left half done, before any click can arrive: tryout requests whose
+    // wizard it ran go back to the queue, staff posts it was making can be made again.
+    commands::requests::reopen_interrupted(&client.http, &state.db).await;
+    if let Err(err) = state.db.release_stale_staff_posts().await {
+        tracing::warn!(
+            error = format!("{err:#}"),
+            "could not release unfinished staff posts"
+        );
+    }
     let mut upkeep = tokio::spawn(league_upkeep(
         client.http.clone(),
         state.clone(),

@@ -19,6 +19,8 @@ pub struct AppState {
     pub publishing: crate::claims::Claims<i64>,
     /// Open interactive flows per member, bounded.
     pub flows: crate::flows::OpenFlows,
+    /// Held while the rank role is brought in step, so two value changes never move it at once.
+    pub rank_sync: tokio::sync::Mutex<()>,
     /// Evaluators with a tryout wizard running: one wizard per evaluator at a time.
     pub tryouts_running: crate::claims::Claims<serenity::all::UserId>,
     /// What `/health` reports.
@@ -47,6 +49,7 @@ impl AppState {
             waits: Arc::new(Waits::new(config.wait_timeout)),
             db,
             tryouts_running: Default::default(),
+            rank_sync: Default::default(),
             flows: Default::default(),
             publishing: Default::default(),
             command_slots: Arc::new(tokio::sync::Semaphore::new(crate::slots::COMMAND_SLOTS)),

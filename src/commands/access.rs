@@ -56,10 +56,14 @@ pub fn clicker_manages_or_has(member: Option<&serenity::Member>, role: Option<u6
     let Some(member) = member else {
         return false;
     };
+    // A member in timeout acts on nothing (Discord's own rule for permissions).
+    let timed_out = member
+        .communication_disabled_until
+        .is_some_and(|until| until.unix_timestamp() > crate::db::now());
     let manages = member
         .permissions
         .is_some_and(|p| p.contains(Permissions::MANAGE_GUILD));
-    manages || role.is_some_and(|role| member.roles.iter().any(|r| r.get() == role))
+    !timed_out && (manages || role.is_some_and(|role| member.roles.iter().any(|r| r.get() == role)))
 }
 
 /// Refuses politely unless the invoker has Manage Server or `role`. `what` completes

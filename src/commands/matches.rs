@@ -21,7 +21,7 @@ use serenity::{
 };
 
 use super::access;
-use super::replies::ephemeral;
+use super::replies::{ephemeral, plain};
 use crate::db::matches::{Change, Match, NewMatch, Refusal, Status, Team};
 use crate::db::Db;
 use crate::state::AppState;
@@ -166,24 +166,6 @@ fn card_text(m: &Match, changes: &[Change]) -> String {
         ));
     }
     text
-}
-
-/// `text` as written, shown literally: Discord's markdown characters are escaped and line
-/// breaks become spaces, so a note cannot fake a status line, a link or formatting.
-fn plain(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '\n' | '\r' => out.push(' '),
-            '\\' | '*' | '_' | '~' | '`' | '|' | '>' | '#' | '[' | ']' | '(' | ')' | '<' | '-'
-            | ':' => {
-                out.push('\\');
-                out.push(c);
-            }
-            _ => out.push(c),
-        }
-    }
-    out
 }
 
 fn button(id: i64, action: &str, label: &str, style: ButtonStyle) -> CreateButton {
@@ -414,6 +396,9 @@ async fn handle_click(
     click
         .create_response(http, CreateInteractionResponse::UpdateMessage(redrawn))
         .await?;
+    if !changes.is_empty() {
+        super::ranks::sync(http, state, guild).await;
+    }
     match action {
         "won_a" | "won_b" | "dispute" => {
             post_for_staff(http, db, &m, settings.staff_channel).await;
@@ -675,6 +660,7 @@ pub async fn undo(
     let outcome = data.db.undo_match(guild, match_id, ctx.author().id).await?;
     let (m, changes) = outcome.map_err(|refused| UserError(refused.to_string()))?;
     refresh_posts(ctx.http(), &m, &changes, false).await;
+    super::ranks::sync(ctx.http(), data, guild).await;
     ctx.send(
         CreateReply::default()
             .content(format!(
@@ -713,6 +699,9 @@ pub async fn decide(
     }
     .map_err(|refused| UserError(refused.to_string()))?;
     refresh_posts(ctx.http(), &m, &changes, false).await;
+    if !changes.is_empty() {
+        super::ranks::sync(ctx.http(), data, guild).await;
+    }
     let what = match verdict {
         Verdict::Approve => format!("Match #{match_id} settled.\n{}", changes_text(&changes)),
         Verdict::Reject => {

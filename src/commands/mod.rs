@@ -7,6 +7,7 @@ pub mod ask;
 pub mod general;
 pub mod matches;
 pub mod publication;
+pub mod ranks;
 pub mod replies;
 pub mod requests;
 pub mod seasons;

@@ -34,3 +34,21 @@ pub async fn direct_message(http: &Http, user: UserId, text: &str) {
         tracing::info!(error = %err, "could not send a direct message");
     }
 }
+
+/// `text` as written, shown literally: Discord's markdown characters are escaped and line
+/// breaks become spaces, so a note cannot fake a status line, a link or formatting.
+pub fn plain(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\n' | '\r' => out.push(' '),
+            '\\' | '*' | '_' | '~' | '`' | '|' | '>' | '#' | '[' | ']' | '(' | ')' | '<' | '-'
+            | ':' => {
+                out.push('\\');
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}

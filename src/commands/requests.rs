@@ -21,7 +21,7 @@ use serenity::{
     InputTextStyle,
 };
 
-use super::replies::{direct_message, ephemeral};
+use super::replies::{direct_message, ephemeral, plain};
 use super::{access, tryout};
 use crate::db::requests::TryoutRequest;
 use crate::db::Db;
@@ -161,7 +161,9 @@ pub async fn request(
         Ok(posted) => data.db.set_request_card(r.id, posted.id).await?,
         Err(err) => {
             tracing::warn!(error = %err, "could not post a tryout request");
-            data.db.move_request(r.id, "open", "withdrawn").await?;
+            data.db
+                .move_request(r.id, "open", "withdrawn", None)
+                .await?;
             return Err(UserError(
                 "I couldn't post your request for the evaluators, so nothing was saved. Ask staff \
                  to check my permissions in their channel."
@@ -232,6 +234,11 @@ async fn handle_click(
     let Some(guild) = click.guild_id else {
         return Ok(());
     };
+    if state.waits.stopping() {
+        let text = "I'm restarting: try again in a minute. The request stays in the queue.";
+        click.create_response(http, ephemeral(text)).await?;
+        return Ok(());
+    }
     let db = &state.db;
     let settings = db.settings(guild).await?;
     if !access::clicker_manages_or_has(click.member.as_ref(), settings.evaluator_role) {
@@ -307,7 +314,7 @@ async fn accept(
         return Ok(());
     };
     let accepted = format!("Accepted by <@{evaluator}>: the tryout is under way.");
-    click
+    let answered = click
         .create_response(
             http,
             CreateInteractionResponse::UpdateMessage(
@@ -317,14 +324,21 @@ async fn accept(
                     .allowed_mentions(CreateAllowedMentions::new()),
             ),
         )
-        .await?;
+        .await;
+    if let Err(err) = answered {
+        // The evaluator never saw the tryout start: the request goes back to the queue.
+        db.move_request(r.id, "accepted", "open", Some(evaluator))
+            .await?;
+        return Err(err.into());
+    }
     let saved = run_wizard(http, state, click, guild, &r).await;
     let saved = saved.unwrap_or_else(|err| {
         tracing::error!(error = format!("{err:#}"), "a requested tryout failed");
         false
     });
     if saved {
-        db.move_request(r.id, "accepted", "evaluated").await?;
+        db.move_request(r.id, "accepted", "evaluated", Some(evaluator))
+            .await?;
         if let Some(message) = r.message {
             let done = format!("Evaluated by <@{evaluator}>.");
             let edit = EditMessage::new()
@@ -335,8 +349,21 @@ async fn accept(
                 tracing::warn!(error = %err, "could not update a request card");
             }
         }
-    } else if db.move_request(r.id, "accepted", "open").await? {
+    } else if db
+        .move_request(r.id, "accepted", "open", Some(evaluator))
+        .await?
+    {
         show_open_again(http, &r).await;
+        direct_message(
+            http,
+            r.player,
+            &format!(
+                "Your tryout request #{} is back in the queue: the tryout did not finish. \
+                 Another evaluator will pick it up.",
+                r.id
+            ),
+        )
+        .await;
     }
     Ok(())
 }
@@ -359,13 +386,27 @@ async fn run_wizard(
     };
     let player = match guild.member(http, r.player).await {
         Ok(member) => member.user,
-        Err(err) => {
-            tracing::info!(error = %err, "a requested tryout's player is gone");
+        Err(err) if crate::types::serenity_status(&err) == Some(404) => {
+            // The player left: the request ends here rather than come back to the queue.
+            state
+                .db
+                .move_request(r.id, "accepted", "withdrawn", Some(evaluator))
+                .await?;
+            if let Some(message) = r.message {
+                let edit = EditMessage::new()
+                    .content(card_text(r, "Withdrawn: the player left the server."))
+                    .components(Vec::new())
+                    .allowed_mentions(CreateAllowedMentions::new());
+                if let Err(err) = r.channel.edit_message(http, message, edit).await {
+                    tracing::warn!(error = %err, "could not update a request card");
+                }
+            }
             click
                 .create_followup(http, say("That player is no longer in this server."))
                 .await?;
             return Ok(false);
         }
+        Err(err) => return Err(err.into()),
     };
     let dm = evaluator.create_dm_channel(http).await?.id;
     let wizard = tryout::Wizard {
@@ -443,6 +484,13 @@ async fn decline(
         // The form was closed or never sent: the request stays open.
         return Ok(());
     };
+    // Minutes may have passed: the evaluator's rights are those of the submission.
+    let settings = state.db.settings(guild).await?;
+    if !access::clicker_manages_or_has(submit.member.as_ref(), settings.evaluator_role) {
+        let text = "You can no longer decline tryout requests here.";
+        submit.create_response(http, ephemeral(text)).await?;
+        return Ok(());
+    }
     let reason: String = submit
         .data
         .components
@@ -459,6 +507,12 @@ async fn decline(
         .chars()
         .take(usize::from(REASON_LIMIT))
         .collect();
+    if reason.chars().count() < 3 {
+        let text = "Please give the player a reason (a few words); nothing changed.";
+        submit.create_response(http, ephemeral(text)).await?;
+        return Ok(());
+    }
+    let reason = plain(&reason);
     let Some(declined) = state
         .db
         .decide_request(guild, r.id, evaluator, "declined", Some(&reason))
@@ -469,7 +523,7 @@ async fn decline(
         return Ok(());
     };
     let note = format!("Declined by <@{evaluator}>: {reason}");
-    submit
+    let answered = submit
         .create_response(
             http,
             CreateInteractionResponse::UpdateMessage(
@@ -479,7 +533,20 @@ async fn decline(
                     .allowed_mentions(CreateAllowedMentions::new()),
             ),
         )
-        .await?;
+        .await;
+    if let Err(err) = answered {
+        // The decline stands; the card says so even though the form's answer failed.
+        tracing::warn!(error = %err, "could not answer a decline form");
+        if let Some(message) = declined.message {
+            let edit = EditMessage::new()
+                .content(card_text(&declined, &note))
+                .components(Vec::new())
+                .allowed_mentions(CreateAllowedMentions::new());
+            if let Err(err) = declined.channel.edit_message(http, message, edit).await {
+                tracing::warn!(error = %err, "could not update a request card");
+            }
+        }
+    }
     direct_message(
         http,
         declined.player,

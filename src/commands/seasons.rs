@@ -127,6 +127,7 @@ pub async fn end(ctx: Context<'_>) -> Result<(), Error> {
     let text = match ended {
         Ok(end) => {
             super::matches::redraw(ctx.http(), &data.db, guild, &end.cancelled).await;
+            super::ranks::sync(ctx.http(), data, guild).await;
             format!(
                 "**Season {} ended.** Its rankings are archived (`/season show {}`); {} ({} \
                  changed). Matches called off: {}.",

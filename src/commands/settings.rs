@@ -57,6 +57,11 @@ pub async fn settings(
     #[max = 10080]
     match_expiry_minutes: Option<i64>,
     #[description = "What ending a season does to values"] season_reset: Option<ResetChoice>,
+    #[description = "Role the top of the rankings carries"] rank_role: Option<serenity::RoleId>,
+    #[description = "How many members carry the rank role (default 10)"]
+    #[min = 1]
+    #[max = 50]
+    rank_top: Option<i64>,
     #[description = "The value everyone goes back to when a season resets, in millions"]
     #[min = 0]
     #[max = 1000000]
@@ -72,8 +77,12 @@ pub async fn settings(
             .into());
         }
     }
-    for role in [add_role, remove_role].into_iter().flatten() {
+    // The bot hands these roles out: the same rules for each.
+    for role in [add_role, remove_role, rank_role].into_iter().flatten() {
         check_tryout_role(ctx, guild, role).await?;
+    }
+    if rank_top.is_some_and(|n| !(1..=50).contains(&n)) {
+        return Err(UserError("The rank role can go to the top 1 to 50.".into()).into());
     }
     let channels = [
         results_channel,
@@ -108,6 +117,8 @@ pub async fn settings(
         match_expiry_minutes,
         season_reset: season_reset.map(SeasonReset::from),
         season_base_value,
+        rank_role: rank_role.map(|r| r.get()),
+        rank_top,
     };
     let db = &ctx.data().db;
     let (title, settings) = if update == SettingsUpdate::default() {
@@ -135,7 +146,7 @@ async fn check_tryout_role(
 ) -> Result<(), Error> {
     let http = ctx.http();
     let refuse =
-        |why: String| Err(UserError(format!("I can't use <@&{role}> for tryouts: {why}.")).into());
+        |why: String| Err(UserError(format!("I can't hand out <@&{role}>: {why}.")).into());
     let Some(invoker) = Standing::fetch(http, guild, ctx.author().id).await? else {
         return refuse("you are not a member of this server".into());
     };
@@ -191,7 +202,8 @@ pub fn describe(title: &str, s: &GuildSettings) -> String {
     format!(
         "**{title}**\nResults channel: {}\nValues channel: {}\nEvaluator role: {}\nStaff role: {}\n\
          Role added after a tryout: {}\nRole removed after a tryout: {}\nMatches channel: {}\n\
-         Staff channel: {}\nAn open match expires after: {} minutes\nWhen a season ends: {}",
+         Staff channel: {}\nAn open match expires after: {} minutes\nWhen a season ends: {}\n\
+         Rank role: {} (the top {})",
         channel(s.results_channel),
         channel(s.values_channel),
         role(s.evaluator_role),
@@ -208,5 +220,7 @@ pub fn describe(title: &str, s: &GuildSettings) -> String {
                 crate::values::format_value(s.season_base_value.unwrap_or(0))
             ),
         },
+        role(s.rank_role),
+        s.rank_top.unwrap_or(crate::db::DEFAULT_RANK_TOP),
     )
 }

@@ -177,6 +177,7 @@ impl Wizard<'_> {
             );
             vec!["Something went wrong while posting; I'll try again in a few minutes.".to_owned()]
         });
+        super::ranks::sync(self.http, data, guild).await;
         let mut text = format!(
             "Saved. <@{}>'s value is now **{}** (was {}).",
             member.id,
@@ -187,7 +188,13 @@ impl Wizard<'_> {
             text.push_str("\n⚠️ ");
             text.push_str(&note);
         }
-        wizard.say(&text).await?;
+        // Saved whatever happens to this last message (the evaluator may close their DMs).
+        if let Err(err) = wizard.say(&text).await {
+            tracing::info!(
+                error = format!("{err:#}"),
+                "could not confirm a saved tryout"
+            );
+        }
         Ok(true)
     }
 }

@@ -157,6 +157,7 @@ async fn change(
                 format_value(new)
             ))
             .await?;
+            super::ranks::sync(ctx.http(), ctx.data(), guild).await;
             tell_member(ctx, guild, &member, (old, new)).await;
             Ok(())
         }

@@ -1010,6 +1010,16 @@ impl Db {
         Ok(claimed.rows_affected() == 1)
     }
 
+    /// At startup: staff posts the last process claimed but never sent can be made again.
+    #[tracing::instrument(skip_all)]
+    pub async fn release_stale_staff_posts(&self) -> anyhow::Result<()> {
+        sqlx::query("UPDATE matches SET staff_message_id = NULL WHERE staff_message_id = 0")
+            .execute(&self.pool)
+            .await
+            .context("releasing unfinished staff posts")?;
+        Ok(())
+    }
+
     /// Gives back a claimed staff post that could not be sent, so the next report posts it.
     #[tracing::instrument(skip_all)]
     pub async fn release_staff_post(&self, id: i64) -> anyhow::Result<()> {

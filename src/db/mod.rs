@@ -8,6 +8,7 @@
 mod evaluations;
 pub mod matches;
 mod publications;
+pub mod ranks;
 pub mod requests;
 pub mod seasons;
 mod settings;
@@ -22,7 +23,9 @@ use sqlx::SqlitePool;
 
 pub use evaluations::NewEvaluation;
 pub use publications::Publication;
-pub use settings::{GuildSettings, SeasonReset, SettingsUpdate, DEFAULT_MATCH_EXPIRY_MINUTES};
+pub use settings::{
+    GuildSettings, SeasonReset, SettingsUpdate, DEFAULT_MATCH_EXPIRY_MINUTES, DEFAULT_RANK_TOP,
+};
 pub use values::{HistoryRow, Source, ValueChange};
 
 /// The bot's database.

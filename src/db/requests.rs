@@ -89,10 +89,14 @@ impl Db {
         )
         .bind(sql_id(guild.get()))
         .bind(sql_id(player.get()))
-        .fetch_one(&self.pool)
+        .fetch_optional(&self.pool)
         .await
         .context("reading the member's tryout request")?;
-        Ok(Err(read(&existing)))
+        match existing {
+            Some(existing) => Ok(Err(read(&existing))),
+            // Decided between the two statements: the way is free again.
+            None => Box::pin(self.open_request(guild, player, position, channel)).await,
+        }
     }
 
     /// Records where a request's card is.
@@ -151,21 +155,28 @@ impl Db {
     }
 
     /// Sets a request's status from `from` to `to` (an accepted request back to `open`, or on to
-    /// `evaluated`; an open one whose card could not be posted to `withdrawn`).
+    /// `evaluated`; an open one whose card could not be posted to `withdrawn`). With `by`, only
+    /// if that evaluator holds it: a later acceptance by someone else is never undone.
     #[tracing::instrument(skip_all)]
-    pub async fn move_request(&self, id: i64, from: &str, to: &str) -> anyhow::Result<bool> {
-        let evaluator_kept = if to == "open" { "NULL" } else { "evaluator_id" };
-        let query = format!(
-            "UPDATE tryout_requests SET status = ?, evaluator_id = {evaluator_kept}
-             WHERE id = ? AND status = ?"
-        );
-        let done = sqlx::query(&query)
-            .bind(to)
-            .bind(id)
-            .bind(from)
-            .execute(&self.pool)
-            .await
-            .context("moving a tryout request")?;
+    pub async fn move_request(
+        &self,
+        id: i64,
+        from: &str,
+        to: &str,
+        by: Option<UserId>,
+    ) -> anyhow::Result<bool> {
+        let done = sqlx::query(
+            "UPDATE tryout_requests
+             SET status = ?1, evaluator_id = CASE WHEN ?1 = 'open' THEN NULL ELSE evaluator_id END
+             WHERE id = ?2 AND status = ?3 AND (?4 IS NULL OR evaluator_id = ?4)",
+        )
+        .bind(to)
+        .bind(id)
+        .bind(from)
+        .bind(by.map(|u| sql_id(u.get())))
+        .execute(&self.pool)
+        .await
+        .context("moving a tryout request")?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -186,6 +197,18 @@ impl Db {
     /// ended with the process) and returns them, for their cards.
     #[tracing::instrument(skip_all)]
     pub async fn reopen_interrupted_requests(&self) -> anyhow::Result<Vec<TryoutRequest>> {
+        // A tryout saved just before the process ended counts: its request is evaluated.
+        sqlx::query(
+            "UPDATE tryout_requests SET status = 'evaluated'
+             WHERE status = 'accepted' AND EXISTS (
+                 SELECT 1 FROM evaluations e
+                 WHERE e.guild_id = tryout_requests.guild_id
+                   AND e.player_id = tryout_requests.player_id
+                   AND e.created_at >= tryout_requests.decided_at)",
+        )
+        .execute(&self.pool)
+        .await
+        .context("closing evaluated tryout requests")?;
         let rows = sqlx::query(
             "UPDATE tryout_requests SET status = 'open', evaluator_id = NULL
              WHERE status = 'accepted' RETURNING *",

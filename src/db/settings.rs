@@ -32,7 +32,14 @@ pub struct GuildSettings {
     pub season_reset: Option<SeasonReset>,
     /// The value everyone is reset to when a season ends with `reset` (default 0).
     pub season_base_value: Option<i64>,
+    /// The role the top members of the rankings carry (off when unset).
+    pub rank_role: Option<u64>,
+    /// How many members carry the rank role (default 10).
+    pub rank_top: Option<i64>,
 }
+
+/// How many members carry the rank role when the server set nothing.
+pub const DEFAULT_RANK_TOP: i64 = 10;
 
 /// What ending a season does to values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -107,6 +114,8 @@ impl Db {
                         }
                     }),
                 season_base_value: row.try_get("season_base_value").ok().flatten(),
+                rank_role: column(&row, "rank_role_id"),
+                rank_top: row.try_get("rank_top").ok().flatten(),
             })
             .unwrap_or_default())
     }
@@ -123,8 +132,8 @@ impl Db {
             "INSERT INTO guild_settings (guild_id, results_channel_id, values_channel_id,
                  evaluator_role_id, staff_role_id, add_role_id, remove_role_id,
                  matches_channel_id, staff_channel_id, match_expiry_minutes, season_reset,
-                 season_base_value)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                 season_base_value, rank_role_id, rank_top)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
              ON CONFLICT (guild_id) DO UPDATE SET
                  results_channel_id = COALESCE(excluded.results_channel_id, results_channel_id),
                  values_channel_id = COALESCE(excluded.values_channel_id, values_channel_id),
@@ -137,7 +146,12 @@ impl Db {
                  match_expiry_minutes =
                      COALESCE(excluded.match_expiry_minutes, match_expiry_minutes),
                  season_reset = COALESCE(excluded.season_reset, season_reset),
-                 season_base_value = COALESCE(excluded.season_base_value, season_base_value)",
+                 season_base_value = COALESCE(excluded.season_base_value, season_base_value),
+                 rank_role_id = COALESCE(excluded.rank_role_id, rank_role_id),
+                 rank_top = COALESCE(excluded.rank_top, rank_top),
+                 -- Setting the rank role again resumes it after a refusal.
+                 rank_role_paused = CASE WHEN excluded.rank_role_id IS NULL
+                     THEN rank_role_paused ELSE 0 END",
         )
         .bind(sql_id(guild.get()))
         .bind(id(update.results_channel))
@@ -151,6 +165,8 @@ impl Db {
         .bind(update.match_expiry_minutes)
         .bind(update.season_reset.map(SeasonReset::as_str))
         .bind(update.season_base_value)
+        .bind(id(update.rank_role))
+        .bind(update.rank_top)
         .execute(&self.pool)
         .await
         .context("saving guild settings")?;

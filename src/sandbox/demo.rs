@@ -21,7 +21,8 @@ pub const VALUES: u64 = 1_100_000_000_000_000_052;
 pub const ANNOUNCEMENTS: u64 = 1_100_000_000_000_000_053;
 /// `#matches`, where match cards are posted.
 pub const MATCHES: u64 = 1_100_000_000_000_000_054;
-/// `#staff`, where staff approve match results; only staff see it.
+/// `#staff`, where staff approve match results and evaluators pick up tryout requests; only
+/// they see it.
 pub const STAFF: u64 = 1_100_000_000_000_000_055;
 
 /// `Awaiting Tryout`: players not evaluated yet (a tryout takes it away).
@@ -88,7 +89,7 @@ fn channel(id: u64, name: &str, kind: u8, read_only: bool) -> Channel {
     }
 }
 
-/// `channel`, hidden from everyone but staff and the bot.
+/// `channel`, hidden from everyone but staff, evaluators and the bot.
 fn staff_only(mut channel: Channel) -> Channel {
     let role = |id, allow, deny| Overwrite {
         id,
@@ -99,6 +100,7 @@ fn staff_only(mut channel: Channel) -> Channel {
     channel.overwrites = vec![
         role(GUILD_ID, 0, bits::VIEW_CHANNEL),
         role(STAFF_ROLE, bits::VIEW_CHANNEL, 0),
+        role(EVALUATOR_ROLE, bits::VIEW_CHANNEL, 0),
         role(BOT_ROLE, bits::VIEW_CHANNEL, 0),
     ];
     channel

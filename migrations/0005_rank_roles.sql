@@ -1,0 +1,17 @@
+-- When a match was settled, so an undo can tell whether a season ended since.
+ALTER TABLE matches ADD COLUMN settled_at INTEGER;
+
+-- The optional rank role: carried by the top `rank_top` members of the rankings. The bot
+-- remembers whom it gave the role to, so after a value change it moves only the role that
+-- changed hands, never sweeping every member.
+ALTER TABLE guild_settings ADD COLUMN rank_role_id INTEGER;
+ALTER TABLE guild_settings ADD COLUMN rank_top INTEGER;
+-- Set when Discord refused the role (hierarchy, Manage Roles): staff were told once, and no
+-- change is tried again until they set the role anew.
+ALTER TABLE guild_settings ADD COLUMN rank_role_paused INTEGER NOT NULL DEFAULT 0;
+
+CREATE TABLE rank_role_holders (
+    guild_id  INTEGER NOT NULL,
+    user_id   INTEGER NOT NULL,
+    PRIMARY KEY (guild_id, user_id)
+);

@@ -1,0 +1,73 @@
+//! `rank_role_holders` and the rank role's pause: whom the bot gave the rank role to.
+
+use std::collections::HashSet;
+
+use anyhow::Context as _;
+use serenity::all::{GuildId, UserId};
+
+use super::{sql_id, Db};
+
+impl Db {
+    /// The members the bot gave the rank role to in `guild`.
+    #[tracing::instrument(skip_all)]
+    pub async fn rank_holders(&self, guild: GuildId) -> anyhow::Result<HashSet<UserId>> {
+        let ids: Vec<i64> =
+            sqlx::query_scalar("SELECT user_id FROM rank_role_holders WHERE guild_id = ?")
+                .bind(sql_id(guild.get()))
+                .fetch_all(&self.pool)
+                .await
+                .context("reading the rank role's holders")?;
+        Ok(ids
+            .into_iter()
+            .map(|id| UserId::new((id as u64).max(1)))
+            .collect())
+    }
+
+    /// Records that `user` now holds (or no longer holds) the rank role.
+    #[tracing::instrument(skip_all)]
+    pub async fn set_rank_holder(
+        &self,
+        guild: GuildId,
+        user: UserId,
+        holds: bool,
+    ) -> anyhow::Result<()> {
+        let query = if holds {
+            "INSERT INTO rank_role_holders (guild_id, user_id) VALUES (?, ?) ON CONFLICT DO NOTHING"
+        } else {
+            "DELETE FROM rank_role_holders WHERE guild_id = ? AND user_id = ?"
+        };
+        sqlx::query(query)
+            .bind(sql_id(guild.get()))
+            .bind(sql_id(user.get()))
+            .execute(&self.pool)
+            .await
+            .context("recording a rank role holder")?;
+        Ok(())
+    }
+
+    /// Whether the rank role is paused after Discord refused it.
+    #[tracing::instrument(skip_all)]
+    pub async fn rank_role_paused(&self, guild: GuildId) -> anyhow::Result<bool> {
+        let paused: Option<i64> =
+            sqlx::query_scalar("SELECT rank_role_paused FROM guild_settings WHERE guild_id = ?")
+                .bind(sql_id(guild.get()))
+                .fetch_optional(&self.pool)
+                .await
+                .context("reading the rank role's pause")?;
+        Ok(paused.unwrap_or(0) != 0)
+    }
+
+    /// Pauses the rank role; returns whether it was running (so staff are told once).
+    #[tracing::instrument(skip_all)]
+    pub async fn pause_rank_role(&self, guild: GuildId) -> anyhow::Result<bool> {
+        let paused = sqlx::query(
+            "UPDATE guild_settings SET rank_role_paused = 1
+             WHERE guild_id = ? AND rank_role_paused = 0",
+        )
+        .bind(sql_id(guild.get()))
+        .execute(&self.pool)
+        .await
+        .context("pausing the rank role")?;
+        Ok(paused.rows_affected() == 1)
+    }
+}
