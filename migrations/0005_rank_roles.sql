@@ -2,8 +2,8 @@
 ALTER TABLE matches ADD COLUMN settled_at INTEGER;
 
 -- The optional rank role: carried by the top `rank_top` members of the rankings. The bot
--- remembers whom it gave the role to, so after a value change it moves only the role that
--- changed hands, never sweeping every member.
+-- remembers whom it gave which role to, so after a value change it moves only the role that
+-- changed hands, never sweeping every member, and takes back an earlier role staff replaced.
 ALTER TABLE guild_settings ADD COLUMN rank_role_id INTEGER;
 ALTER TABLE guild_settings ADD COLUMN rank_top INTEGER;
 -- Set when Discord refused the role (hierarchy, Manage Roles): staff were told once, and no
@@ -13,5 +13,6 @@ ALTER TABLE guild_settings ADD COLUMN rank_role_paused INTEGER NOT NULL DEFAULT 
 CREATE TABLE rank_role_holders (
     guild_id  INTEGER NOT NULL,
     user_id   INTEGER NOT NULL,
-    PRIMARY KEY (guild_id, user_id)
+    role_id   INTEGER NOT NULL,
+    PRIMARY KEY (guild_id, user_id, role_id)
 );

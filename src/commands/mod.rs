@@ -10,6 +10,7 @@ pub mod publication;
 pub mod ranks;
 pub mod replies;
 pub mod requests;
+pub mod roles;
 pub mod seasons;
 pub mod settings;
 pub mod tryout;

@@ -15,7 +15,6 @@
 use poise::serenity_prelude as serenity;
 use serenity::{ChannelId, CreateAllowedMentions, CreateMessage, Http, Nonce, RoleId};
 
-use super::access::{self, Standing};
 use crate::claims::Claims;
 use crate::db::{Db, GuildSettings, NewEvaluation, Publication};
 use crate::values::format_value;
@@ -204,29 +203,6 @@ fn nonce(publication: &Publication, step: u32) -> Nonce {
     Nonce::String(format!("t{}s{step}", publication.evaluation_id))
 }
 
-/// Why the bot must not give or take `role` now (`None` if it may): the same rules `/settings`
-/// applied when it was set, read again, since roles change after they are configured.
-async fn role_refusal(
-    http: &Http,
-    guild: serenity::GuildId,
-    role: RoleId,
-) -> anyhow::Result<Option<String>> {
-    let me = http.get_current_user().await?.id;
-    let Some(bot) = Standing::fetch(http, guild, me).await? else {
-        return Ok(Some("I am not in that server".into()));
-    };
-    let Some(found) = bot.role(role) else {
-        return Ok(Some("that role no longer exists".into()));
-    };
-    if let Some(why) = access::role_for_tryouts(found, guild) {
-        return Ok(Some(why));
-    }
-    if !bot.outranks(found) {
-        return Ok(Some("it is above my highest role".into()));
-    }
-    Ok(None)
-}
-
 /// Runs one step.
 async fn run_step(
     http: &Http,
@@ -259,7 +235,7 @@ async fn run_step(
             let Some(role) = configured.map(RoleId::new) else {
                 return Outcome::Done;
             };
-            match role_refusal(http, e.guild, role).await {
+            match super::roles::refusal(http, e.guild, role).await {
                 Ok(None) => {}
                 Ok(Some(why)) => {
                     return Outcome::Failed(format!(

@@ -3,9 +3,10 @@
 //!
 //! The bot remembers whom it gave the role to ([`crate::db::Db::rank_holders`]); after a
 //! change it compares that with the new top and adds or removes the role only for members who
-//! crossed the boundary, never sweeping every member. When Discord refuses (the role is above
-//! the bot's highest, or the bot lost Manage Roles), staff are told once in the staff channel
-//! and the role is paused until they set it again: nothing is retried in a loop.
+//! crossed the boundary, never sweeping every member. When the role may not be given (it is
+//! above the bot's highest, it carries moderator permissions, or the bot lost Manage Roles),
+//! staff are told once in the staff channel and the role is paused until they set it again:
+//! nothing is retried in a loop.
 
 use std::collections::HashSet;
 
@@ -44,21 +45,36 @@ async fn try_sync(http: &Http, state: &AppState, guild: GuildId) -> anyhow::Resu
         .filter(|(_, value)| *value > 0)
         .map(|(user, _)| user)
         .collect();
+    // Members who hold an earlier rank role lose it: staff changed the role since.
     let holders = state.db.rank_holders(guild).await?;
-    let mut entering: Vec<UserId> = leaders.difference(&holders).copied().collect();
-    let mut leaving: Vec<UserId> = holders.difference(&leaders).copied().collect();
+    let mut leaving: Vec<(UserId, RoleId)> = holders
+        .iter()
+        .filter(|(user, held)| *held != role || !leaders.contains(user))
+        .copied()
+        .collect();
+    let mut entering: Vec<UserId> = leaders
+        .iter()
+        .filter(|user| !holders.contains(&(**user, role)))
+        .copied()
+        .collect();
     entering.sort_unstable();
     leaving.sort_unstable();
-    for user in leaving {
+    for (user, held) in leaving {
         match http
-            .remove_member_role(guild, user, role, Some("rank role"))
+            .remove_member_role(guild, user, held, Some("rank role"))
             .await
         {
-            Ok(()) => state.db.set_rank_holder(guild, user, false).await?,
+            Ok(()) => state.db.set_rank_holder(guild, user, held, false).await?,
             Err(err) if is_unknown_member(&err) => {
-                state.db.set_rank_holder(guild, user, false).await?
+                state.db.set_rank_holder(guild, user, held, false).await?
             }
-            Err(err) => return refused(http, state, guild, &settings, role, &err).await,
+            Err(err) => return refused(http, state, guild, &settings, held, &err).await,
+        }
+    }
+    if !entering.is_empty() {
+        // The role may have gained moderator permissions or moved since it was set.
+        if let Some(why) = super::roles::refusal(http, guild, role).await? {
+            return pause(http, state, guild, &settings, role, &why).await;
         }
     }
     for user in entering {
@@ -66,7 +82,7 @@ async fn try_sync(http: &Http, state: &AppState, guild: GuildId) -> anyhow::Resu
             .add_member_role(guild, user, role, Some("rank role"))
             .await
         {
-            Ok(()) => state.db.set_rank_holder(guild, user, true).await?,
+            Ok(()) => state.db.set_rank_holder(guild, user, role, true).await?,
             Err(err) if is_unknown_member(&err) => {}
             Err(err) => return refused(http, state, guild, &settings, role, &err).await,
         }
@@ -93,12 +109,28 @@ async fn refused(
     err: &serenity::Error,
 ) -> anyhow::Result<()> {
     tracing::warn!(error = %err, "Discord refused the rank role");
-    if serenity_status(err) != Some(403) || !state.db.pause_rank_role(guild).await? {
+    if serenity_status(err) != Some(403) {
+        return Ok(());
+    }
+    let why = "my highest role must be above it and I need Manage Roles";
+    pause(http, state, guild, settings, role, why).await
+}
+
+/// Pauses the rank role and tells staff why, once.
+async fn pause(
+    http: &Http,
+    state: &AppState,
+    guild: GuildId,
+    settings: &GuildSettings,
+    role: RoleId,
+    why: &str,
+) -> anyhow::Result<()> {
+    if !state.db.pause_rank_role(guild).await? {
         return Ok(());
     }
     let note = format!(
-        "I can't give or take the rank role <@&{role}>: my highest role must be above it and I \
-         need Manage Roles. Rank roles are paused until staff set `/settings rank_role` again."
+        "I can't give or take the rank role <@&{role}>: {why}. Rank roles are paused until \
+         staff set `/settings rank_role` again."
     );
     match settings.staff_channel.map(ChannelId::new) {
         Some(channel) => {

@@ -132,6 +132,10 @@ pub async fn settings(
             .ephemeral(true),
     )
     .await?;
+    if update.rank_role.is_some() || update.rank_top.is_some() {
+        // The top gets the role now, not at the next value change.
+        super::ranks::sync(ctx.http(), ctx.data(), guild).await;
+    }
     Ok(())
 }
 

@@ -158,10 +158,35 @@ async fn change(
             ))
             .await?;
             super::ranks::sync(ctx.http(), ctx.data(), guild).await;
+            if !member.bot && first_value(ctx, guild, &member).await {
+                let notes =
+                    super::roles::first_value(ctx.http(), &settings, guild, member.id).await;
+                if !notes.is_empty() {
+                    let note = CreateReply::default()
+                        .content(notes.join("\n"))
+                        .ephemeral(true)
+                        .allowed_mentions(CreateAllowedMentions::new());
+                    ctx.send(note).await?;
+                }
+            }
             tell_member(ctx, guild, &member, (old, new)).await;
             Ok(())
         }
         Err(refused) => Err(UserError(format!("Nothing changed: {refused}.")).into()),
+    }
+}
+
+/// Whether the change just made is the first value `member` ever had here.
+async fn first_value(ctx: Context<'_>, guild: serenity::GuildId, member: &serenity::User) -> bool {
+    match ctx.data().db.history(guild, member.id, 2).await {
+        Ok(rows) => rows.len() == 1,
+        Err(err) => {
+            tracing::warn!(
+                error = format!("{err:#}"),
+                "could not read the value history"
+            );
+            false
+        }
     }
 }
 

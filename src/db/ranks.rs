@@ -3,42 +3,50 @@
 use std::collections::HashSet;
 
 use anyhow::Context as _;
-use serenity::all::{GuildId, UserId};
+use serenity::all::{GuildId, RoleId, UserId};
 
 use super::{sql_id, Db};
 
 impl Db {
-    /// The members the bot gave the rank role to in `guild`.
+    /// The members the bot gave a rank role to in `guild`, with the role each was given.
     #[tracing::instrument(skip_all)]
-    pub async fn rank_holders(&self, guild: GuildId) -> anyhow::Result<HashSet<UserId>> {
-        let ids: Vec<i64> =
-            sqlx::query_scalar("SELECT user_id FROM rank_role_holders WHERE guild_id = ?")
+    pub async fn rank_holders(&self, guild: GuildId) -> anyhow::Result<HashSet<(UserId, RoleId)>> {
+        let rows: Vec<(i64, i64)> =
+            sqlx::query_as("SELECT user_id, role_id FROM rank_role_holders WHERE guild_id = ?")
                 .bind(sql_id(guild.get()))
                 .fetch_all(&self.pool)
                 .await
                 .context("reading the rank role's holders")?;
-        Ok(ids
+        Ok(rows
             .into_iter()
-            .map(|id| UserId::new((id as u64).max(1)))
+            .map(|(user, role)| {
+                (
+                    UserId::new((user as u64).max(1)),
+                    RoleId::new((role as u64).max(1)),
+                )
+            })
             .collect())
     }
 
-    /// Records that `user` now holds (or no longer holds) the rank role.
+    /// Records that `user` now holds (or no longer holds) the rank role `role`.
     #[tracing::instrument(skip_all)]
     pub async fn set_rank_holder(
         &self,
         guild: GuildId,
         user: UserId,
+        role: RoleId,
         holds: bool,
     ) -> anyhow::Result<()> {
         let query = if holds {
-            "INSERT INTO rank_role_holders (guild_id, user_id) VALUES (?, ?) ON CONFLICT DO NOTHING"
+            "INSERT INTO rank_role_holders (guild_id, user_id, role_id) VALUES (?, ?, ?)
+             ON CONFLICT DO NOTHING"
         } else {
-            "DELETE FROM rank_role_holders WHERE guild_id = ? AND user_id = ?"
+            "DELETE FROM rank_role_holders WHERE guild_id = ? AND user_id = ? AND role_id = ?"
         };
         sqlx::query(query)
             .bind(sql_id(guild.get()))
             .bind(sql_id(user.get()))
+            .bind(sql_id(role.get()))
             .execute(&self.pool)
             .await
             .context("recording a rank role holder")?;

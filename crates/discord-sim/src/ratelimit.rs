@@ -142,12 +142,17 @@ impl Buckets {
             }
         }
         self.windows.insert(key, window);
-        let reset_after = window.reset_after(limit, now);
+        // Rounded up to the millisecond: a client that waits exactly as long as the headers
+        // say must find the window reset.
+        let reset_after =
+            Duration::from_millis(window.reset_after(limit, now).as_micros().div_ceil(1000) as u64);
         let reset_at = SystemTime::now() + reset_after;
         let epoch = reset_at
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
-            .as_secs_f64();
+            .as_micros()
+            .div_ceil(1000) as f64
+            / 1000.0;
         headers.push(("x-ratelimit-limit", limit.requests.to_string()));
         headers.push((
             "x-ratelimit-remaining",

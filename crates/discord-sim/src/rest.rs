@@ -81,8 +81,15 @@ pub(crate) async fn rest_handler(
         let verdict = world
             .buckets
             .check(&inner.options.rate_limits, &segments, Instant::now());
-        if verdict.limited.is_some() {
-            world.rate_limited.push(format!("{method} {path}"));
+        if let Some((retry_after, global)) = verdict.limited {
+            let scope = if global {
+                "the global limit"
+            } else {
+                "its bucket"
+            };
+            world.rate_limited.push(format!(
+                "{method} {path} ({scope}, retry after {retry_after:?})"
+            ));
         }
         verdict
     };
@@ -262,7 +269,9 @@ pub(crate) async fn route(
             if world.roles_forbidden || !allowed {
                 return discord_error(403, 50013, "Missing Permissions");
             }
-            let roles = world.guild.members.entry(user).or_default();
+            let Some(roles) = world.guild.members.get_mut(&user) else {
+                return discord_error(404, 10007, "Unknown Member");
+            };
             if m == "PUT" && !roles.contains(&role) {
                 roles.push(role);
             } else if m == "DELETE" {

@@ -9,6 +9,7 @@ use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
+use crate::guild::Guild;
 use crate::world::*;
 pub use crate::world::{Interaction, Request, SimOptions};
 use crate::{gateway::gateway_connection, rest::rest_handler};
@@ -111,7 +112,9 @@ impl Sim {
     // ---- Waiting ------------------------------------------------------------------------------
 
     /// Waits until `check` returns `Some`, re-checking after every change; panics with
-    /// `what` and the REST log when `deadline` passes.
+    /// `what` and the REST log when `deadline` passes. `check` reads the state through its
+    /// [`SimView`]: it runs under the simulator's lock, so calling the [`Sim`] from it would
+    /// deadlock.
     pub async fn wait_for<T>(
         &self,
         what: &str,
@@ -417,6 +420,16 @@ pub struct SimView<'a> {
 }
 
 impl SimView<'_> {
+    /// The guild as it is now.
+    pub fn guild(&self) -> &Guild {
+        &self.world.guild
+    }
+
+    /// Role changes made: (method, user, role).
+    pub fn role_changes(&self) -> &[(String, u64, u64)] {
+        &self.world.role_changes
+    }
+
     /// REST calls so far.
     pub fn requests(&self) -> &[Request] {
         &self.world.requests

@@ -1,0 +1,79 @@
+//! Roles the bot gives or takes on its own: whether it may, checked when it acts, and the
+//! roles a member's first value brings.
+//!
+//! Settings name roles once; by the time the bot uses one it may have gained moderator
+//! permissions or moved above the bot's highest role. [`refusal`] reads the role and the bot's
+//! standing again before every grant, so a role edited after it was configured is refused.
+
+use poise::serenity_prelude as serenity;
+use serenity::{GuildId, Http, RoleId, UserId};
+
+use super::access::{self, Standing};
+use crate::db::GuildSettings;
+
+/// Why the bot must not give or take `role` now (`None` if it may): the rules `/settings`
+/// applied when it was set, read again.
+pub async fn refusal(http: &Http, guild: GuildId, role: RoleId) -> anyhow::Result<Option<String>> {
+    let me = http.get_current_user().await?.id;
+    let Some(bot) = Standing::fetch(http, guild, me).await? else {
+        return Ok(Some("I am not in that server".into()));
+    };
+    let Some(found) = bot.role(role) else {
+        return Ok(Some("that role no longer exists".into()));
+    };
+    if let Some(why) = access::role_for_tryouts(found, guild) {
+        return Ok(Some(why));
+    }
+    if !bot.outranks(found) {
+        return Ok(Some("it is above my highest role".into()));
+    }
+    Ok(None)
+}
+
+/// A member's first value makes them evaluated: the "after a tryout" roles of `/settings`
+/// (`add_role` given, `remove_role` taken) follow, whatever set the value. A tryout applies
+/// them itself; this is for values staff set by hand. Returns a note for staff per role the
+/// bot could not move; nothing is retried.
+pub async fn first_value(
+    http: &Http,
+    settings: &GuildSettings,
+    guild: GuildId,
+    user: UserId,
+) -> Vec<String> {
+    let mut notes = Vec::new();
+    let moves = [(settings.add_role, true), (settings.remove_role, false)];
+    for (role, give) in moves {
+        let Some(role) = role.map(RoleId::new) else {
+            continue;
+        };
+        let verb = if give { "give" } else { "take" };
+        match refusal(http, guild, role).await {
+            Ok(None) => {}
+            Ok(Some(why)) => {
+                notes.push(format!("I didn't {verb} <@&{role}>: {why}."));
+                continue;
+            }
+            Err(err) => {
+                tracing::warn!(
+                    error = format!("{err:#}"),
+                    "could not check an evaluated role"
+                );
+                notes.push(format!("I couldn't check <@&{role}> just now."));
+                continue;
+            }
+        }
+        let reason = Some("first value");
+        let moved = if give {
+            http.add_member_role(guild, user, role, reason).await
+        } else {
+            http.remove_member_role(guild, user, role, reason).await
+        };
+        if let Err(err) = moved {
+            tracing::warn!(error = %err, "could not {verb} an evaluated role");
+            notes.push(format!(
+                "I couldn't {verb} <@&{role}> (I need Manage Roles, above that role)."
+            ));
+        }
+    }
+    notes
+}
