@@ -13,13 +13,20 @@ use crate::config::Config;
 use crate::state::AppState;
 use crate::types::{serenity_status, Context, Data, Error, UserError};
 
-/// The gateway intents the commands need. MESSAGE_CONTENT is privileged: enable it in the
-/// developer portal, or replies to `/ask` arrive empty.
-pub fn intents() -> GatewayIntents {
-    GatewayIntents::GUILDS
+/// The gateway intents the bot needs. MESSAGE_CONTENT is privileged: enable it in the
+/// developer portal, or replies to `/ask` arrive empty. GUILD_MEMBERS (members joining, for
+/// welcomes) is privileged too and asked for only when the operator turned it on: Discord
+/// refuses to connect a bot that asks for a privileged intent it was not granted.
+pub fn intents(config: &Config) -> GatewayIntents {
+    let base = GatewayIntents::GUILDS
         | GatewayIntents::GUILD_MESSAGES
         | GatewayIntents::MESSAGE_CONTENT
-        | GatewayIntents::DIRECT_MESSAGES
+        | GatewayIntents::DIRECT_MESSAGES;
+    if config.members_intent {
+        base | GatewayIntents::GUILD_MEMBERS
+    } else {
+        base
+    }
 }
 
 /// How long connecting to Discord may take.
@@ -158,6 +165,7 @@ pub async fn client(http: Http, state: Arc<AppState>) -> anyhow::Result<serenity
     cache.cache_channels = false;
     cache.cache_users = false;
 
+    let intents = intents(&state.config);
     let router = crate::routing::EventRouter {
         poise: Arc::new(framework),
         commands: crate::routing::CommandQueue::new(
@@ -166,7 +174,7 @@ pub async fn client(http: Http, state: Arc<AppState>) -> anyhow::Result<serenity
         ),
         events: crate::events::Events::new(state),
     };
-    serenity::ClientBuilder::new_with_http(http, intents())
+    serenity::ClientBuilder::new_with_http(http, intents)
         .framework(router)
         .cache_settings(cache)
         .await

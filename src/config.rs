@@ -72,6 +72,10 @@ pub struct Config {
     /// itself (`DISCORD_RATE_LIMITER`, on by default). Off only behind a base that rate-limits
     /// for it, such as twilight-http-proxy.
     pub rate_limiter: bool,
+    /// Whether the bot asks Discord for members joining (`GUILD_MEMBERS_INTENT`, off by
+    /// default): the privileged Server Members intent, which welcomes need. It must also be
+    /// switched on for the application in the Developer Portal, or Discord refuses to connect.
+    pub members_intent: bool,
 }
 
 /// How log lines are written.
@@ -195,18 +199,8 @@ impl Config {
             .transpose()?
             .unwrap_or(DEFAULT_HTTP_TIMEOUT);
 
-        let rate_limiter = match get("DISCORD_RATE_LIMITER").map(|v| v.trim().to_ascii_lowercase())
-        {
-            None => true,
-            Some(v) if v == "on" => true,
-            Some(v) if v == "off" => false,
-            Some(other) => {
-                return Err(ConfigError {
-                    var: "DISCORD_RATE_LIMITER",
-                    problem: format!("must be on or off, not {other:?}"),
-                })
-            }
-        };
+        let rate_limiter = on_off("DISCORD_RATE_LIMITER", get("DISCORD_RATE_LIMITER"), true)?;
+        let members_intent = on_off("GUILD_MEMBERS_INTENT", get("GUILD_MEMBERS_INTENT"), false)?;
 
         let log_format = match get("LOG_FORMAT").map(|v| v.trim().to_ascii_lowercase()) {
             None => LogFormat::Text,
@@ -230,7 +224,21 @@ impl Config {
             log_format,
             http_timeout,
             rate_limiter,
+            members_intent,
         })
+    }
+}
+
+/// A switch, `on` or `off` (`default` when unset), for variable `var`.
+fn on_off(var: &'static str, raw: Option<String>, default: bool) -> Result<bool, ConfigError> {
+    match raw.map(|v| v.trim().to_ascii_lowercase()) {
+        None => Ok(default),
+        Some(v) if v == "on" => Ok(true),
+        Some(v) if v == "off" => Ok(false),
+        Some(other) => Err(ConfigError {
+            var,
+            problem: format!("must be on or off, not {other:?}"),
+        }),
     }
 }
 
@@ -333,6 +341,15 @@ mod tests {
         assert_eq!(config.database_url, "sqlite:///tmp/x.db");
         assert_eq!(config.dev_guild, Some(GuildId::new(123456789012345678)));
         assert_eq!(config.wait_timeout, Some(Duration::from_secs(3)));
+    }
+
+    #[test]
+    fn the_members_intent_is_off_unless_asked_for() {
+        assert!(!parse(&[("DISCORD_TOKEN", "t")]).unwrap().members_intent);
+        let on = parse(&[("DISCORD_TOKEN", "t"), ("GUILD_MEMBERS_INTENT", "On")]).unwrap();
+        assert!(on.members_intent);
+        let err = parse(&[("DISCORD_TOKEN", "t"), ("GUILD_MEMBERS_INTENT", "1")]).unwrap_err();
+        assert_eq!(err.var, "GUILD_MEMBERS_INTENT");
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Gateway events that are not commands: READY and RESUMED feed the health probe, guild
-//! joins and leaves the guild count, clicks on match cards go to `/match`'s handler, and other
+//! joins and leaves the guild count, members joining are welcomed, clicks on match cards and
+//! tryout requests go to their handlers, and other
 //! clicks, modal submissions and messages go to the waits registered for them. A click or a submission nobody waits for gets an ephemeral
 //! answer rather than "This interaction failed".
 
@@ -71,6 +72,13 @@ impl serenity::EventHandler for Events {
         if !incomplete.unavailable {
             self.state.guild_left(incomplete.id);
         }
+    }
+
+    async fn guild_member_addition(&self, ctx: serenity::Context, member: serenity::Member) {
+        let state = Arc::clone(&self.state);
+        self.state.tasks.spawn(async move {
+            crate::commands::welcome::greet(&ctx.http, &state, member).await;
+        });
     }
 
     async fn resume(&self, _ctx: serenity::Context, _event: serenity::ResumedEvent) {

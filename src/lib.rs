@@ -268,6 +268,14 @@ pub async fn run_on(
             Ok(Err(serenity::Error::Gateway(serenity::gateway::GatewayError::InvalidAuthentication))) => {
                 bot::AuthFailed("Discord closed the gateway with 4004: DISCORD_TOKEN is not valid").into()
             }
+            Ok(Err(serenity::Error::Gateway(serenity::gateway::GatewayError::DisallowedGatewayIntents))) => {
+                anyhow::anyhow!(
+                    "Discord closed the gateway with 4014: the application is not allowed a \
+                     privileged intent the bot asks for. In the Developer Portal (Bot tab, \
+                     Privileged Gateway Intents) switch on Message Content, and Server Members \
+                     if GUILD_MEMBERS_INTENT=on, or set GUILD_MEMBERS_INTENT=off"
+                )
+            }
             Ok(Err(err)) => anyhow::Error::new(err).context("the gateway connection failed"),
             Err(join) => anyhow::Error::new(join).context("the gateway task failed"),
         }),

@@ -15,6 +15,7 @@ pub mod seasons;
 pub mod settings;
 pub mod tryout;
 pub mod values;
+pub mod welcome;
 
 use crate::types::{Context, Data, Error};
 

@@ -1,10 +1,12 @@
 //! `/settings`: where tryout results, values and match cards go, who may run tryouts and change
-//! values, how long a match stays open, and what a season's end does to values.
+//! values, how long a match stays open, what a season's end does to values, the rank role and
+//! welcomes.
 
 use poise::serenity_prelude as serenity;
 use poise::CreateReply;
 
 use super::access::{self, Standing};
+use super::welcome::DEFAULT_WELCOME;
 use crate::db::{GuildSettings, SeasonReset, SettingsUpdate, DEFAULT_MATCH_EXPIRY_MINUTES};
 
 /// What ending a season does to values, as `/settings` offers it.
@@ -42,10 +44,11 @@ pub async fn settings(
     values_channel: Option<serenity::ChannelId>,
     #[description = "Role that may run tryouts"] evaluator_role: Option<serenity::RoleId>,
     #[description = "Role that may change values"] staff_role: Option<serenity::RoleId>,
-    #[description = "Role given to a player after a tryout"] add_role: Option<serenity::RoleId>,
-    #[description = "Role taken from a player after a tryout"] remove_role: Option<
+    #[description = "Role given to a player after a tryout or their first value"] add_role: Option<
         serenity::RoleId,
     >,
+    #[description = "Role taken from a player after a tryout or their first value"]
+    remove_role: Option<serenity::RoleId>,
     #[description = "Channel for match cards"]
     #[channel_types("Text", "News")]
     matches_channel: Option<serenity::ChannelId>,
@@ -66,6 +69,14 @@ pub async fn settings(
     #[min = 0]
     #[max = 1000000]
     season_base_value: Option<i64>,
+    #[description = "Channel where members who join are welcomed"]
+    #[channel_types("Text", "News")]
+    welcome_channel: Option<serenity::ChannelId>,
+    #[description = "Role given to members who join"] welcome_role: Option<serenity::RoleId>,
+    #[description = "The welcome's text; {member} stands for the newcomer"]
+    #[max_length = 1000]
+    welcome_message: Option<String>,
+    #[description = "True turns welcomes off (message and role)"] welcome_off: Option<bool>,
 ) -> Result<(), Error> {
     let guild = access::guild(ctx)?;
     access::require(ctx, None, "change the settings").await?;
@@ -78,7 +89,10 @@ pub async fn settings(
         }
     }
     // The bot hands these roles out: the same rules for each.
-    for role in [add_role, remove_role, rank_role].into_iter().flatten() {
+    for role in [add_role, remove_role, rank_role, welcome_role]
+        .into_iter()
+        .flatten()
+    {
         check_tryout_role(ctx, guild, role).await?;
     }
     if rank_top.is_some_and(|n| !(1..=50).contains(&n)) {
@@ -89,6 +103,7 @@ pub async fn settings(
         values_channel,
         matches_channel,
         staff_channel,
+        welcome_channel,
     ];
     for channel in channels.into_iter().flatten() {
         check_channel(ctx, guild, channel).await?;
@@ -105,6 +120,12 @@ pub async fn settings(
         ))
         .into());
     }
+    let welcome_message = welcome_message.map(|m| m.trim().to_owned());
+    if let Some(message) = &welcome_message {
+        if message.is_empty() || message.chars().count() > 1000 {
+            return Err(UserError("A welcome message is 1 to 1000 characters long.".into()).into());
+        }
+    }
     let update = SettingsUpdate {
         results_channel: results_channel.map(|c| c.get()),
         values_channel: values_channel.map(|c| c.get()),
@@ -119,17 +140,47 @@ pub async fn settings(
         season_base_value,
         rank_role: rank_role.map(|r| r.get()),
         rank_top,
+        welcome_channel: welcome_channel.map(|c| c.get()),
+        welcome_role: welcome_role.map(|r| r.get()),
+        welcome_message,
     };
     let db = &ctx.data().db;
-    let (title, settings) = if update == SettingsUpdate::default() {
+    let welcome_off = welcome_off == Some(true);
+    if welcome_off
+        && (update.welcome_channel.is_some()
+            || update.welcome_role.is_some()
+            || update.welcome_message.is_some())
+    {
+        return Err(UserError(
+            "Turn welcomes off, or set them: not both at once. Nothing changed.".into(),
+        )
+        .into());
+    }
+    let (title, settings) = if update == SettingsUpdate::default() && !welcome_off {
         ("Current settings", db.settings(guild).await?)
     } else {
-        ("Settings saved", db.update_settings(guild, &update).await?)
+        let saved = db.update_settings(guild, &update).await?;
+        if welcome_off {
+            db.clear_welcome(guild).await?;
+            ("Settings saved", db.settings(guild).await?)
+        } else {
+            ("Settings saved", saved)
+        }
     };
+    let mut text = describe(title, &settings);
+    let welcomes = settings.welcome_channel.is_some() || settings.welcome_role.is_some();
+    if welcomes && !ctx.data().config.members_intent {
+        text.push_str(
+            "\n\n**Welcomes are set but can't run yet:** they need Discord's Server Members \
+             intent, which this bot was not started with. Whoever runs the bot must switch on \
+             Server Members in the Developer Portal (Bot tab) and set GUILD_MEMBERS_INTENT=on.",
+        );
+    }
     ctx.send(
         CreateReply::default()
-            .content(describe(title, &settings))
-            .ephemeral(true),
+            .content(text)
+            .ephemeral(true)
+            .allowed_mentions(serenity::CreateAllowedMentions::new()),
     )
     .await?;
     if update.rank_role.is_some() || update.rank_top.is_some() {
@@ -207,7 +258,7 @@ pub fn describe(title: &str, s: &GuildSettings) -> String {
         "**{title}**\nResults channel: {}\nValues channel: {}\nEvaluator role: {}\nStaff role: {}\n\
          Role added after a tryout: {}\nRole removed after a tryout: {}\nMatches channel: {}\n\
          Staff channel: {}\nAn open match expires after: {} minutes\nWhen a season ends: {}\n\
-         Rank role: {} (the top {})",
+         Rank role: {} (the top {})\nWelcome channel: {}\nWelcome role: {}\nWelcome message: {}",
         channel(s.results_channel),
         channel(s.values_channel),
         role(s.evaluator_role),
@@ -226,5 +277,10 @@ pub fn describe(title: &str, s: &GuildSettings) -> String {
         },
         role(s.rank_role),
         s.rank_top.unwrap_or(crate::db::DEFAULT_RANK_TOP),
+        channel(s.welcome_channel),
+        role(s.welcome_role),
+        s.welcome_message
+            .as_deref()
+            .map_or_else(|| format!("the default ({DEFAULT_WELCOME:?})"), |m| format!("{m:?}")),
     )
 }

@@ -36,6 +36,12 @@ pub struct GuildSettings {
     pub rank_role: Option<u64>,
     /// How many members carry the rank role (default 10).
     pub rank_top: Option<i64>,
+    /// Channel where members who join are welcomed (off when unset).
+    pub welcome_channel: Option<u64>,
+    /// Role given to members who join (off when unset).
+    pub welcome_role: Option<u64>,
+    /// The welcome's text; `{member}` stands for the newcomer's mention.
+    pub welcome_message: Option<String>,
 }
 
 /// How many members carry the rank role when the server set nothing.
@@ -116,6 +122,9 @@ impl Db {
                 season_base_value: row.try_get("season_base_value").ok().flatten(),
                 rank_role: column(&row, "rank_role_id"),
                 rank_top: row.try_get("rank_top").ok().flatten(),
+                welcome_channel: column(&row, "welcome_channel_id"),
+                welcome_role: column(&row, "welcome_role_id"),
+                welcome_message: row.try_get("welcome_message").ok().flatten(),
             })
             .unwrap_or_default())
     }
@@ -132,8 +141,9 @@ impl Db {
             "INSERT INTO guild_settings (guild_id, results_channel_id, values_channel_id,
                  evaluator_role_id, staff_role_id, add_role_id, remove_role_id,
                  matches_channel_id, staff_channel_id, match_expiry_minutes, season_reset,
-                 season_base_value, rank_role_id, rank_top)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                 season_base_value, rank_role_id, rank_top, welcome_channel_id,
+                 welcome_role_id, welcome_message)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
              ON CONFLICT (guild_id) DO UPDATE SET
                  results_channel_id = COALESCE(excluded.results_channel_id, results_channel_id),
                  values_channel_id = COALESCE(excluded.values_channel_id, values_channel_id),
@@ -149,6 +159,11 @@ impl Db {
                  season_base_value = COALESCE(excluded.season_base_value, season_base_value),
                  rank_role_id = COALESCE(excluded.rank_role_id, rank_role_id),
                  rank_top = COALESCE(excluded.rank_top, rank_top),
+                 welcome_channel_id = COALESCE(excluded.welcome_channel_id, welcome_channel_id),
+                 welcome_role_id = COALESCE(excluded.welcome_role_id, welcome_role_id),
+                 welcome_message = COALESCE(excluded.welcome_message, welcome_message),
+                 welcome_role_paused = CASE WHEN excluded.welcome_role_id IS NULL
+                     THEN welcome_role_paused ELSE 0 END,
                  -- Setting the rank role again resumes it after a refusal.
                  rank_role_paused = CASE WHEN excluded.rank_role_id IS NULL
                      THEN rank_role_paused ELSE 0 END",
@@ -167,9 +182,53 @@ impl Db {
         .bind(update.season_base_value)
         .bind(id(update.rank_role))
         .bind(update.rank_top)
+        .bind(id(update.welcome_channel))
+        .bind(id(update.welcome_role))
+        .bind(update.welcome_message.as_deref())
         .execute(&self.pool)
         .await
         .context("saving guild settings")?;
         self.settings(guild).await
+    }
+
+    /// Turns welcomes off: no message, no role.
+    #[tracing::instrument(skip_all)]
+    pub async fn clear_welcome(&self, guild: GuildId) -> anyhow::Result<()> {
+        sqlx::query(
+            "UPDATE guild_settings SET welcome_channel_id = NULL, welcome_role_id = NULL,
+                 welcome_message = NULL, welcome_role_paused = 0
+             WHERE guild_id = ?",
+        )
+        .bind(sql_id(guild.get()))
+        .execute(&self.pool)
+        .await
+        .context("turning welcomes off")?;
+        Ok(())
+    }
+
+    /// Pauses the welcome role; returns whether it was running (so staff are told once).
+    #[tracing::instrument(skip_all)]
+    pub async fn pause_welcome_role(&self, guild: GuildId) -> anyhow::Result<bool> {
+        let paused = sqlx::query(
+            "UPDATE guild_settings SET welcome_role_paused = 1
+             WHERE guild_id = ? AND welcome_role_paused = 0",
+        )
+        .bind(sql_id(guild.get()))
+        .execute(&self.pool)
+        .await
+        .context("pausing the welcome role")?;
+        Ok(paused.rows_affected() == 1)
+    }
+
+    /// Whether the welcome role is paused after it could not be given.
+    #[tracing::instrument(skip_all)]
+    pub async fn welcome_role_paused(&self, guild: GuildId) -> anyhow::Result<bool> {
+        let paused: Option<i64> =
+            sqlx::query_scalar("SELECT welcome_role_paused FROM guild_settings WHERE guild_id = ?")
+                .bind(sql_id(guild.get()))
+                .fetch_optional(&self.pool)
+                .await
+                .context("reading the welcome role's pause")?;
+        Ok(paused.unwrap_or(0) != 0)
     }
 }

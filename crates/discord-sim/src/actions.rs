@@ -19,6 +19,28 @@ impl Sim {
         dispatch(&self.inner, event, data);
     }
 
+    /// The intents of the bot's last IDENTIFY.
+    pub fn intents(&self) -> u64 {
+        self.world().intents
+    }
+
+    /// `user` joins the server as `name`, without roles. The bot hears of it
+    /// (GUILD_MEMBER_ADD) only if it asked for the GUILD_MEMBERS intent, as on Discord.
+    pub fn member_joins(&self, user: u64, name: &str) {
+        let member = {
+            let mut world = self.world();
+            world.guild.members.insert(user, Vec::new());
+            world.guild.names.insert(user, name.to_owned());
+            if world.intents & GUILD_MEMBERS_INTENT == 0 {
+                return;
+            }
+            let mut member = world.guild.member_json(user, true);
+            member["guild_id"] = json!(GUILD_ID.to_string());
+            member
+        };
+        self.dispatch("GUILD_MEMBER_ADD", member);
+    }
+
     /// `user` invokes slash command `name` with `options` in `channel` (guild channel, or a DM
     /// channel when `channel` is one of the DM channels).
     pub fn slash(&self, user: u64, channel: u64, name: &str, options: Value) -> Interaction {

@@ -97,6 +97,11 @@ pub(crate) async fn gateway_connection(inner: Arc<Inner>, stream: TcpStream) {
             close_with(&mut ws, 4004, "Authentication failed.").await;
             return;
         }
+        let asked = opening["d"]["intents"].as_u64().unwrap_or(0);
+        if asked & PRIVILEGED_INTENTS & !inner.options.privileged_intents != 0 {
+            close_with(&mut ws, 4014, "Disallowed intent(s).").await;
+            return;
+        }
         let session_id = format!("sess{:x}", rand_u64());
         {
             let mut world = inner.world();

@@ -41,3 +41,4 @@ pub mod web;
 mod world;
 
 pub use sim::{Interaction, Request, Sim, SimOptions, SimView};
+pub use world::{GUILD_MEMBERS_INTENT, GUILD_PRESENCES_INTENT, PRIVILEGED_INTENTS};

@@ -18,6 +18,14 @@ use crate::ratelimit::{Buckets, RateLimits};
 pub(crate) const IDENTIFY_SPACING: Duration = Duration::from_secs(5);
 /// The gateway intent that unlocks message content.
 pub(crate) const MESSAGE_CONTENT_INTENT: u64 = 1 << 15;
+/// The GUILD_MEMBERS intent (privileged): member joins, updates and leaves.
+pub const GUILD_MEMBERS_INTENT: u64 = 1 << 1;
+/// The GUILD_PRESENCES intent (privileged).
+pub const GUILD_PRESENCES_INTENT: u64 = 1 << 8;
+/// Every privileged intent: Discord refuses an IDENTIFY asking for one the application was not
+/// granted.
+pub const PRIVILEGED_INTENTS: u64 =
+    GUILD_MEMBERS_INTENT | GUILD_PRESENCES_INTENT | MESSAGE_CONTENT_INTENT;
 /// Discord's deadline for the first response to an interaction.
 pub(crate) const INTERACTION_DEADLINE: Duration = Duration::from_secs(3);
 
@@ -41,6 +49,10 @@ pub struct SimOptions {
     pub compress_above: usize,
     /// Discord's REST rate limits: headers on every response, 429s past a limit.
     pub rate_limits: RateLimits,
+    /// The privileged intents the application was granted (the Developer Portal's switches).
+    /// An IDENTIFY asking for another is closed with 4014. Default: Message Content and
+    /// Server Members, not Presence.
+    pub privileged_intents: u64,
 }
 
 impl Default for SimOptions {
@@ -52,6 +64,7 @@ impl Default for SimOptions {
             validate: true,
             compress_above: 4096,
             rate_limits: RateLimits::default(),
+            privileged_intents: MESSAGE_CONTENT_INTENT | GUILD_MEMBERS_INTENT,
         }
     }
 }

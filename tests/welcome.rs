@@ -1,0 +1,186 @@
+//! Welcomes end to end: with the Server Members intent a member who joins is greeted (pinging
+//! only them) and given the welcome role; a role the bot may not give is reported once;
+//! without the intent the bot says what is missing and connects all the same; an intent the
+//! application was not granted stops the bot with a clear message instead of a reconnect loop.
+#![allow(clippy::disallowed_methods)] // #[tokio::test] builds a runtime; tests may time out.
+
+mod support;
+
+use std::time::Duration;
+
+use discord_sim::{GUILD_MEMBERS_INTENT, PRIVILEGED_INTENTS};
+use serde_json::{json, Value};
+use support::*;
+
+const NEWCOMER: u64 = 1_100_000_000_000_000_301;
+const SECOND: u64 = 1_100_000_000_000_000_302;
+const THIRD: u64 = 1_100_000_000_000_000_303;
+const FOURTH: u64 = 1_100_000_000_000_000_304;
+
+fn with_intent() -> BotOptions {
+    BotOptions {
+        env: vec![("GUILD_MEMBERS_INTENT".into(), "on".into())],
+        ..BotOptions::default()
+    }
+}
+
+async fn settings(sim: &Sim, options: Value) -> String {
+    let (_, reply) = run_command_with(sim, ALICE, GENERAL, "settings", options).await;
+    content(&reply)
+}
+
+/// The welcomes posted: the test's own text, or the default one.
+fn welcomes(sim: &Sim) -> Vec<Value> {
+    sim.bot_messages().into_iter().filter(is_welcome).collect()
+}
+
+fn is_welcome(m: &Value) -> bool {
+    let text = m["content"].as_str().unwrap_or("");
+    m["channel_id"].as_str() == Some(OFF_TOPIC.to_string().as_str())
+        && (text.starts_with("Hi <@") || text.starts_with("Welcome to the league"))
+}
+
+#[tokio::test]
+async fn a_member_who_joins_is_welcomed_and_given_the_role() {
+    let (sim, _bot) = start_ready_with(SimOptions::default(), with_intent()).await;
+    assert_ne!(sim.intents() & GUILD_MEMBERS_INTENT, 0);
+    let saved = settings(
+        &sim,
+        json!([
+            {"name": "welcome_channel", "type": 7, "value": OFF_TOPIC.to_string()},
+            {"name": "welcome_role", "type": 8, "value": PLAYER_ROLE.to_string()},
+            {"name": "welcome_message", "type": 3,
+             "value": "Hi {member}! @everyone <@&1100000000000000030> read #rules"},
+            {"name": "staff_channel", "type": 7, "value": GENERAL.to_string()},
+        ]),
+    )
+    .await;
+    assert!(saved.contains("Settings saved"), "{saved}");
+    assert!(!saved.contains("can't run yet"), "{saved}");
+
+    sim.member_joins(NEWCOMER, "newcomer");
+    let welcome = sim
+        .wait_for("the welcome", REACT, |v| {
+            v.messages().iter().find(|m| is_welcome(m)).cloned()
+        })
+        .await;
+    assert_eq!(
+        welcome["content"],
+        format!("Hi <@{NEWCOMER}>! @everyone <@&1100000000000000030> read #rules")
+    );
+    let posted = sim
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "POST" && r.path == format!("/channels/{OFF_TOPIC}/messages"))
+        .expect("the welcome's request");
+    let body = posted.body.clone().unwrap_or_default();
+    assert_eq!(
+        body["allowed_mentions"]["users"],
+        json!([NEWCOMER.to_string()]),
+        "only the newcomer may be pinged"
+    );
+    assert_eq!(
+        body["allowed_mentions"]["parse"]
+            .as_array()
+            .map_or(0, Vec::len),
+        0,
+        "{body}"
+    );
+    sim.wait_for("the welcome role", REACT, |v| {
+        v.role_changes()
+            .contains(&("PUT".to_owned(), NEWCOMER, PLAYER_ROLE))
+            .then_some(())
+    })
+    .await;
+
+    // Bots are not welcomed.
+    let mut other_bot = sim.with_guild(|g| g.member_json(SECOND, true));
+    other_bot["user"]["bot"] = json!(true);
+    other_bot["guild_id"] = json!(GUILD_ID.to_string());
+    sim.dispatch("GUILD_MEMBER_ADD", other_bot);
+    settle(&sim).await;
+    assert_eq!(welcomes(&sim).len(), 1);
+
+    // The role moved above the bot's: one note to staff, no call, the welcome still posted.
+    sim.edit_guild(|g| {
+        if let Some(role) = g.roles.iter_mut().find(|r| r.id == PLAYER_ROLE) {
+            role.position = 99;
+        }
+    });
+    let calls = sim.role_changes().len();
+    sim.member_joins(THIRD, "third");
+    sim.member_joins(FOURTH, "fourth");
+    sim.wait_for("two welcomes and a note", REACT, |v| {
+        let posted = v.messages().iter();
+        let welcomes = posted.clone().filter(|m| is_welcome(m)).count();
+        let notes = posted
+            .filter(|m| {
+                m["content"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("I can't give the welcome role")
+            })
+            .count();
+        (welcomes == 3 && notes == 1).then_some(())
+    })
+    .await;
+    settle(&sim).await;
+    assert_eq!(sim.role_changes().len(), calls, "no role call once refused");
+    let notes = sim
+        .bot_messages()
+        .iter()
+        .filter(|m| m["content"].as_str().unwrap_or("").contains("welcome role"))
+        .count();
+    assert_eq!(notes, 1, "staff are told once");
+
+    // Welcomes off: nothing more.
+    let off = settings(
+        &sim,
+        json!([{"name": "welcome_off", "type": 5, "value": true}]),
+    )
+    .await;
+    assert!(off.contains("Welcome channel: not set"), "{off}");
+    sim.member_joins(1_100_000_000_000_000_305, "fifth");
+    settle(&sim).await;
+    assert_eq!(welcomes(&sim).len(), 3);
+    sim.assert_clean();
+}
+
+#[tokio::test]
+async fn without_the_intent_the_bot_says_what_is_missing() {
+    let (sim, _bot) = start_ready().await;
+    assert_eq!(
+        sim.intents() & GUILD_MEMBERS_INTENT,
+        0,
+        "not asked for unless turned on"
+    );
+    let saved = settings(
+        &sim,
+        json!([{"name": "welcome_channel", "type": 7, "value": OFF_TOPIC.to_string()}]),
+    )
+    .await;
+    assert!(saved.contains("can't run yet"), "{saved}");
+    assert!(saved.contains("GUILD_MEMBERS_INTENT=on"), "{saved}");
+    sim.member_joins(NEWCOMER, "newcomer");
+    settle(&sim).await;
+    assert!(welcomes(&sim).is_empty());
+    sim.assert_clean();
+}
+
+#[tokio::test]
+async fn an_intent_the_application_was_not_granted_stops_the_bot_clearly() {
+    let sim = Sim::with_options(SimOptions {
+        privileged_intents: PRIVILEGED_INTENTS & !GUILD_MEMBERS_INTENT,
+        ..SimOptions::default()
+    })
+    .await;
+    let mut bot = Bot::start_with(&sim, with_intent()).await;
+    let status = bot.wait_exit(Duration::from_secs(10)).await;
+    assert_eq!(status.code(), Some(1), "{}", bot.logs());
+    assert_eq!(sim.connections(), 1, "no reconnect loop");
+    let logs = bot.logs();
+    assert!(
+        logs.contains("4014") && logs.contains("Server Members"),
+        "{logs}"
+    );
+}
