@@ -577,6 +577,81 @@ async fn an_open_match_expires_and_its_card_says_so() {
 }
 
 #[tokio::test]
+async fn two_confirmations_of_the_same_season_end_it_once() {
+    let (sim, _bot) = league().await;
+    set_value(&sim, BOB, 50).await;
+    set_value(&sim, CAROL, 30).await;
+    // A match settled in season 1, to undo after it ends.
+    let card = create(&sim, BOB, "1v1", 10, None).await;
+    let id = match_id(&card);
+    click(&sim, CAROL, &card, "join_b").await;
+    click(&sim, CAROL, &card, "won_b").await;
+    click(&sim, BOB, &card, "confirm").await;
+    wait_text(&sim, &card, "Settled").await;
+    let mut prompts = Vec::new();
+    for _ in 0..2 {
+        let (_, asked) = run_command_with(
+            &sim,
+            ALICE,
+            GENERAL,
+            "season",
+            json!([{"name": "end", "type": 1, "options": []}]),
+        )
+        .await;
+        assert!(
+            content(&asked).contains("End season 1?"),
+            "{}",
+            content(&asked)
+        );
+        let question = sim
+            .wait_for("the prompt", REACT, |v| {
+                v.messages()
+                    .iter()
+                    .rev()
+                    .find(|m| text(m).contains("End season 1?") && !prompts_seen(m, &prompts))
+                    .cloned()
+            })
+            .await;
+        prompts.push(question);
+    }
+    let first = click(&sim, ALICE, &prompts[0], "end").await;
+    assert_eq!(first["type"], 7, "{first}");
+    wait_text(&sim, &prompts[0], "Season 1 ended").await;
+    click(&sim, ALICE, &prompts[1], "end").await;
+    wait_text(
+        &sim,
+        &prompts[1],
+        "Season 1 has already ended: nothing changed.",
+    )
+    .await;
+    let last = answer(
+        &sim,
+        BOB,
+        "season",
+        json!([{"name": "show", "type": 1, "options": []}]),
+    )
+    .await;
+    assert!(last.contains("**Season 1**"), "only one season: {last}");
+    // Values were archived since the match settled: its undo cannot be exact.
+    let undo = match_command(
+        &sim,
+        ALICE,
+        "undo",
+        json!([{"name": "match_id", "type": 4, "value": id}]),
+    )
+    .await;
+    assert!(
+        undo.contains("settled before the last season ended"),
+        "{undo}"
+    );
+    sim.assert_clean();
+}
+
+fn prompts_seen(message: &Value, seen: &[Value]) -> bool {
+    seen.iter().any(|m| m["id"] == message["id"])
+}
+
+#[tokio::test]
 async fn a_season_ends_with_values_kept_then_reset() {
     let (sim, bot) = league().await;
     set_value(&sim, BOB, 50).await;

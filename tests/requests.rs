@@ -218,6 +218,19 @@ async fn a_declined_request_tells_the_player_why() {
     let opened = click(&sim, ALICE, &card, "decline").await;
     assert_eq!(opened["type"], 9, "Decline asks for a reason: {opened}");
     let modal = opened["data"]["custom_id"].as_str().unwrap().to_owned();
+    // Three spaces pass Discord's length check but are no reason: refused, nothing changes.
+    let marks = sim.mark();
+    let blank = sim.submit_modal(ALICE, &current(&sim, &card), &modal, &[("reason", "   ")]);
+    let refused = sim
+        .wait_request("the refusal", marks, REACT, |r| is_callback(r, blank.id))
+        .await;
+    let refused = refused.body.unwrap_or(Value::Null);
+    assert!(refusal(&refused).contains("nothing changed"), "{refused}");
+    assert!(text(&current(&sim, &card)).contains("Waiting"));
+    assert!(sim.dm_channel(CAROL).is_none(), "Carol was told nothing");
+    // The form closed with the refusal: Decline again opens a new one.
+    let opened = click(&sim, ALICE, &card, "decline").await;
+    let modal = opened["data"]["custom_id"].as_str().unwrap().to_owned();
     let marks = sim.mark();
     let submitted = sim.submit_modal(
         ALICE,
@@ -273,6 +286,19 @@ async fn two_evaluators_accepting_at_once_one_wins() {
         .find(|b| b["type"] == 4)
         .expect("the other is told");
     assert!(refusal(lost).contains("already accepted by"), "{lost}");
+    sim.assert_clean();
+}
+
+#[tokio::test]
+async fn a_player_with_closed_dms_still_gets_their_tryout() {
+    let (sim, bot) = league().await;
+    sim.close_dms(BOB);
+    let card = request(&sim, BOB, None).await;
+    let accepted = click(&sim, DAVE, &card, "accept").await;
+    assert_eq!(accepted["type"], 7, "{accepted}");
+    evaluate(&sim, DAVE).await;
+    wait_text(&sim, &card, &format!("Evaluated by <@{DAVE}>")).await;
+    assert_eq!(value_of(&bot, BOB).await, Some(35));
     sim.assert_clean();
 }
 
