@@ -16,3 +16,11 @@ CREATE TABLE rank_role_holders (
     role_id   INTEGER NOT NULL,
     PRIMARY KEY (guild_id, user_id, role_id)
 );
+
+-- Members found gone when the role was to be given: they keep their value but not a place in
+-- the top, until they are seen again (a value change, or their join).
+CREATE TABLE rank_role_absent (
+    guild_id  INTEGER NOT NULL,
+    user_id   INTEGER NOT NULL,
+    PRIMARY KEY (guild_id, user_id)
+);

@@ -7,3 +7,11 @@ ALTER TABLE guild_settings ADD COLUMN welcome_message TEXT;
 -- Set when the welcome role could not be given: staff were told once; setting the role
 -- again resumes it.
 ALTER TABLE guild_settings ADD COLUMN welcome_role_paused INTEGER NOT NULL DEFAULT 0;
+
+-- Members who joined pending (membership screening): the welcome role waits until they pass it,
+-- so the bot never lets anyone around the server's rules.
+CREATE TABLE welcome_pending (
+    guild_id  INTEGER NOT NULL,
+    user_id   INTEGER NOT NULL,
+    PRIMARY KEY (guild_id, user_id)
+);

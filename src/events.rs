@@ -81,6 +81,23 @@ impl serenity::EventHandler for Events {
         });
     }
 
+    async fn guild_member_update(
+        &self,
+        ctx: serenity::Context,
+        _old: Option<serenity::Member>,
+        _new: Option<serenity::Member>,
+        event: serenity::GuildMemberUpdateEvent,
+    ) {
+        if event.pending {
+            return;
+        }
+        let state = Arc::clone(&self.state);
+        self.state.tasks.spawn(async move {
+            let (guild, user) = (event.guild_id, event.user.id);
+            crate::commands::welcome::passed_screening(&ctx.http, &state, guild, user).await;
+        });
+    }
+
     async fn resume(&self, _ctx: serenity::Context, _event: serenity::ResumedEvent) {
         tracing::info!("gateway session resumed");
         metrics::counter!(crate::telemetry::RESUMES).increment(1);

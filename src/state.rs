@@ -21,6 +21,9 @@ pub struct AppState {
     pub flows: crate::flows::OpenFlows,
     /// Held while the rank role is brought in step, so two value changes never move it at once.
     pub rank_sync: tokio::sync::Mutex<()>,
+    /// Held while a member who joined is welcomed: one at a time, so a wave of joins stays
+    /// inside Discord's rate limits.
+    pub welcome_turn: tokio::sync::Mutex<()>,
     /// Evaluators with a tryout wizard running: one wizard per evaluator at a time.
     pub tryouts_running: crate::claims::Claims<serenity::all::UserId>,
     /// What `/health` reports.
@@ -50,6 +53,7 @@ impl AppState {
             db,
             tryouts_running: Default::default(),
             rank_sync: Default::default(),
+            welcome_turn: Default::default(),
             flows: Default::default(),
             publishing: Default::default(),
             command_slots: Arc::new(tokio::sync::Semaphore::new(crate::slots::COMMAND_SLOTS)),

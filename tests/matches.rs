@@ -32,6 +32,7 @@ async fn league_with(options: BotOptions) -> (Sim, Bot) {
         g.members.insert(ERIN, Vec::new());
         g.names.insert(DAVE, "dave".into());
         g.names.insert(ERIN, "erin".into());
+        g.members.insert(KEEPER, vec![STAFF_ROLE]);
     });
     let mut bot = Bot::start_with(&sim, options).await;
     bot.wait_health(200, Duration::from_secs(20)).await;
@@ -79,10 +80,13 @@ async fn match_command(sim: &Sim, user: u64, sub: &str, options: Value) -> Strin
     .await
 }
 
+/// A staff member who keeps the values (nobody sets their own, Alice included).
+const KEEPER: u64 = 1_100_000_000_000_000_120;
+
 async fn set_value(sim: &Sim, user: u64, value: i64) {
     let reply = answer(
         sim,
-        ALICE,
+        if user == ALICE { KEEPER } else { ALICE },
         "setvalue",
         json!([
             {"name": "member", "type": 6, "value": user.to_string()},

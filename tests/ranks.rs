@@ -452,3 +452,138 @@ async fn a_first_value_set_by_staff_brings_the_evaluated_roles() {
     );
     sim.assert_clean();
 }
+
+#[tokio::test]
+async fn staff_cannot_raise_themselves_or_hand_out_the_roles_that_give_powers() {
+    let sim = Sim::start().await;
+    let mut bot = Bot::start(&sim).await;
+    bot.wait_health(200, Duration::from_secs(20)).await;
+    wait_registered(&sim).await;
+    let own = answer(
+        &sim,
+        ALICE,
+        "setvalue",
+        json!([
+            {"name": "member", "type": 6, "value": ALICE.to_string()},
+            {"name": "amount", "type": 4, "value": 1000},
+        ]),
+    )
+    .await;
+    assert!(own.contains("Nobody changes their own value"), "{own}");
+    let saved = answer(
+        &sim,
+        ALICE,
+        "settings",
+        json!([
+            {"name": "staff_role", "type": 8, "value": STAFF_ROLE.to_string()},
+            {"name": "evaluator_role", "type": 8, "value": EVALUATOR_ROLE.to_string()},
+        ]),
+    )
+    .await;
+    assert!(saved.contains("Settings saved"), "{saved}");
+    for (option, role) in [
+        ("rank_role", STAFF_ROLE),
+        ("welcome_role", EVALUATOR_ROLE),
+        ("add_role", STAFF_ROLE),
+    ] {
+        let refused = answer(
+            &sim,
+            ALICE,
+            "settings",
+            json!([{"name": option, "type": 8, "value": role.to_string()}]),
+        )
+        .await;
+        assert!(refused.contains("Nothing changed"), "{option}: {refused}");
+    }
+    // Nor the other way round: the rank role can't become the staff role.
+    answer(
+        &sim,
+        ALICE,
+        "settings",
+        json!([{"name": "rank_role", "type": 8, "value": PLAYER_ROLE.to_string()}]),
+    )
+    .await;
+    let refused = answer(
+        &sim,
+        ALICE,
+        "settings",
+        json!([{"name": "staff_role", "type": 8, "value": PLAYER_ROLE.to_string()}]),
+    )
+    .await;
+    assert!(refused.contains("it is the staff role"), "{refused}");
+    let now = answer(&sim, ALICE, "settings", json!([])).await;
+    assert!(
+        now.contains(&format!("Staff role: <@&{STAFF_ROLE}>")),
+        "{now}"
+    );
+    assert!(sim.role_changes().is_empty(), "{:?}", sim.role_changes());
+    sim.assert_clean();
+}
+
+#[tokio::test]
+async fn members_who_left_give_up_their_place_and_the_role_can_be_turned_off() {
+    const TOP_ROLE: u64 = 1_100_000_000_000_000_039;
+    let sim = Sim::start().await;
+    sim.edit_guild(|g| {
+        g.roles.push(Role::new(TOP_ROLE, "Top", 0, 1));
+        for n in 1..=3 {
+            g.members.insert(player(n), Vec::new());
+        }
+    });
+    let mut bot = Bot::start(&sim).await;
+    bot.wait_health(200, Duration::from_secs(20)).await;
+    wait_registered(&sim).await;
+    for n in 1..=3 {
+        set_value(&sim, player(n), 40 - 10 * n as i64).await;
+    }
+    // P2 leaves the server: P3 takes the second place.
+    sim.edit_guild(|g| {
+        g.members.remove(&player(2));
+    });
+    set_rank_role(&sim, PLAYER_ROLE, 2).await;
+    sim.wait_for("P1 and P3 carry the role", REACT, |v| {
+        (holders_in(v.guild()) == vec![player(1), player(3)]).then_some(())
+    })
+    .await;
+    // Staff delete the role, then pick another: the old one is gone from everyone already,
+    // the new one reaches the top.
+    sim.edit_guild(|g| {
+        g.roles.retain(|r| r.id != PLAYER_ROLE);
+        for roles in g.members.values_mut() {
+            roles.retain(|r| *r != PLAYER_ROLE);
+        }
+    });
+    set_rank_role(&sim, TOP_ROLE, 2).await;
+    let carriers = |g: &Guild| {
+        let mut held: Vec<u64> = g
+            .members
+            .iter()
+            .filter(|(_, roles)| roles.contains(&TOP_ROLE))
+            .map(|(id, _)| *id)
+            .collect();
+        held.sort();
+        held
+    };
+    sim.wait_for("the new role reaches the top", REACT, |v| {
+        (carriers(v.guild()) == vec![player(1), player(3)]).then_some(())
+    })
+    .await;
+    // Off: the bot takes its role back from everyone it gave it to.
+    let off = answer(
+        &sim,
+        ALICE,
+        "settings",
+        json!([{"name": "rank_off", "type": 5, "value": true}]),
+    )
+    .await;
+    assert!(off.contains("Rank role: not set"), "{off}");
+    sim.wait_for("the role taken back", REACT, |v| {
+        carriers(v.guild()).is_empty().then_some(())
+    })
+    .await;
+    let calls = sim.role_changes().len();
+    set_value(&sim, player(1), 99).await;
+    settle(&sim).await;
+    assert_eq!(sim.role_changes().len(), calls, "off stays off");
+    sim.assert_clean();
+}

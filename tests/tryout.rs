@@ -519,7 +519,7 @@ async fn the_cancel_button_saves_nothing_and_roles_failures_are_reported() {
     // evaluator is told what could not be done.
     alice_sets(
         &sim,
-        json!([{"name": "add_role", "type": 8, "value": STAFF_ROLE.to_string()}]),
+        json!([{"name": "add_role", "type": 8, "value": PLAYER_ROLE.to_string()}]),
     )
     .await;
     sim.forbid_roles();

@@ -93,13 +93,29 @@ async fn a_member_who_joins_is_welcomed_and_given_the_role() {
     })
     .await;
 
+    // Membership screening: welcomed at once, the role only once they accept the rules.
+    const SCREENED: u64 = 1_100_000_000_000_000_306;
+    sim.member_joins_screened(SCREENED, "screened");
+    sim.wait_for("the second welcome", REACT, |v| {
+        (v.messages().iter().filter(|m| is_welcome(m)).count() == 2).then_some(())
+    })
+    .await;
+    settle(&sim).await;
+    let given = |v: &[(String, u64, u64)]| v.iter().any(|(_, user, _)| *user == SCREENED);
+    assert!(!given(&sim.role_changes()), "no role while pending");
+    sim.member_passes_screening(SCREENED);
+    sim.wait_for("the role after screening", REACT, |v| {
+        given(v.role_changes()).then_some(())
+    })
+    .await;
+
     // Bots are not welcomed.
     let mut other_bot = sim.with_guild(|g| g.member_json(SECOND, true));
     other_bot["user"]["bot"] = json!(true);
     other_bot["guild_id"] = json!(GUILD_ID.to_string());
     sim.dispatch("GUILD_MEMBER_ADD", other_bot);
     settle(&sim).await;
-    assert_eq!(welcomes(&sim).len(), 1);
+    assert_eq!(welcomes(&sim).len(), 2);
 
     // The role moved above the bot's: one note to staff, no call, the welcome still posted.
     sim.edit_guild(|g| {
@@ -121,7 +137,7 @@ async fn a_member_who_joins_is_welcomed_and_given_the_role() {
                     .contains("I can't give the welcome role")
             })
             .count();
-        (welcomes == 3 && notes == 1).then_some(())
+        (welcomes == 4 && notes == 1).then_some(())
     })
     .await;
     settle(&sim).await;
@@ -142,7 +158,7 @@ async fn a_member_who_joins_is_welcomed_and_given_the_role() {
     assert!(off.contains("Welcome channel: not set"), "{off}");
     sim.member_joins(1_100_000_000_000_000_305, "fifth");
     settle(&sim).await;
-    assert_eq!(welcomes(&sim).len(), 3);
+    assert_eq!(welcomes(&sim).len(), 4);
     sim.assert_clean();
 }
 

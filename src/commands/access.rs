@@ -26,7 +26,11 @@ pub const DANGEROUS: Permissions = Permissions::ADMINISTRATOR
     .union(Permissions::BAN_MEMBERS)
     .union(Permissions::KICK_MEMBERS)
     .union(Permissions::MODERATE_MEMBERS)
-    .union(Permissions::MENTION_EVERYONE);
+    .union(Permissions::MENTION_EVERYONE)
+    .union(Permissions::MUTE_MEMBERS)
+    .union(Permissions::DEAFEN_MEMBERS)
+    .union(Permissions::MOVE_MEMBERS)
+    .union(Permissions::VIEW_AUDIT_LOG);
 
 /// Whether the invoker has Manage Server, or `role` when one is configured, according to the
 /// interaction being handled (fresh for an action taken at once).

@@ -235,7 +235,7 @@ async fn run_step(
             let Some(role) = configured.map(RoleId::new) else {
                 return Outcome::Done;
             };
-            match super::roles::refusal(http, e.guild, role).await {
+            match super::roles::refusal(http, settings, e.guild, role).await {
                 Ok(None) => {}
                 Ok(Some(why)) => {
                     return Outcome::Failed(format!(

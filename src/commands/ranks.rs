@@ -6,7 +6,8 @@
 //! crossed the boundary, never sweeping every member. When the role may not be given (it is
 //! above the bot's highest, it carries moderator permissions, or the bot lost Manage Roles),
 //! staff are told once in the staff channel and the role is paused until they set it again:
-//! nothing is retried in a loop.
+//! nothing is retried in a loop. A member who left is remembered as absent (their place goes
+//! to the next one down) until they are seen again: a value change of theirs, or their join.
 
 use std::collections::HashSet;
 
@@ -19,6 +20,8 @@ use crate::types::serenity_status;
 
 /// Discord's "Unknown Member": the member left; they hold nothing any more.
 const UNKNOWN_MEMBER: isize = 10007;
+/// Discord's "Unknown Role": the role was deleted.
+const UNKNOWN_ROLE: isize = 10011;
 
 /// Brings the rank role in step with the rankings of `guild`. Errors are logged: a value
 /// change never fails because of its role.
@@ -29,32 +32,43 @@ pub async fn sync(http: &Http, state: &AppState, guild: GuildId) {
 }
 
 async fn try_sync(http: &Http, state: &AppState, guild: GuildId) -> anyhow::Result<()> {
-    let settings = state.db.settings(guild).await?;
-    let Some(role) = settings.rank_role.map(RoleId::new) else {
-        return Ok(());
-    };
-    // One sync at a time: two changes at once would otherwise both move the same role.
+    // One sync at a time, each reading the settings once it has its turn: two changes at once
+    // would otherwise both move the same role, or one would act on a role staff replaced.
     let _turn = state.rank_sync.lock().await;
-    if state.db.rank_role_paused(guild).await? {
-        return Ok(());
+    // A member found gone frees a place for the next one down: a few rounds fill it.
+    for _ in 0..3 {
+        if !sync_round(http, state, guild).await? {
+            break;
+        }
     }
-    let top = settings.rank_top.unwrap_or(DEFAULT_RANK_TOP).max(1);
-    let (leaders, _) = state.db.leaderboard(guild, 0, top).await?;
-    let leaders: HashSet<UserId> = leaders
-        .into_iter()
-        .filter(|(_, value)| *value > 0)
-        .map(|(user, _)| user)
-        .collect();
-    // Members who hold an earlier rank role lose it: staff changed the role since.
+    Ok(())
+}
+
+/// One pass; returns whether a member was found gone (so another pass has work to do).
+async fn sync_round(http: &Http, state: &AppState, guild: GuildId) -> anyhow::Result<bool> {
+    let settings = state.db.settings(guild).await?;
+    // Without a rank role (turned off), whoever the bot gave one to loses it.
+    let role = settings.rank_role.map(RoleId::new);
     let holders = state.db.rank_holders(guild).await?;
+    if role.is_none() && holders.is_empty() {
+        return Ok(false);
+    }
+    if role.is_some() && state.db.rank_role_paused(guild).await? {
+        return Ok(false);
+    }
+    let leaders = match role {
+        Some(_) => leaders(state, guild, &settings).await?,
+        None => HashSet::new(),
+    };
+    // Members who hold an earlier rank role lose it: staff changed the role since.
     let mut leaving: Vec<(UserId, RoleId)> = holders
         .iter()
-        .filter(|(user, held)| *held != role || !leaders.contains(user))
+        .filter(|(user, held)| Some(*held) != role || !leaders.contains(user))
         .copied()
         .collect();
     let mut entering: Vec<UserId> = leaders
         .iter()
-        .filter(|user| !holders.contains(&(**user, role)))
+        .filter(|user| role.is_some_and(|role| !holders.contains(&(**user, role))))
         .copied()
         .collect();
     entering.sort_unstable();
@@ -65,37 +79,71 @@ async fn try_sync(http: &Http, state: &AppState, guild: GuildId) -> anyhow::Resu
             .await
         {
             Ok(()) => state.db.set_rank_holder(guild, user, held, false).await?,
-            Err(err) if is_unknown_member(&err) => {
+            // The member left, or staff deleted the old role: nobody holds it any more.
+            Err(err) if matches!(discord_code(&err), Some(UNKNOWN_MEMBER | UNKNOWN_ROLE)) => {
                 state.db.set_rank_holder(guild, user, held, false).await?
             }
-            Err(err) => return refused(http, state, guild, &settings, held, &err).await,
+            Err(err) => {
+                refused(http, state, guild, &settings, held, &err).await?;
+                return Ok(false);
+            }
         }
     }
+    let Some(role) = role else {
+        return Ok(false);
+    };
     if !entering.is_empty() {
         // The role may have gained moderator permissions or moved since it was set.
-        if let Some(why) = super::roles::refusal(http, guild, role).await? {
-            return pause(http, state, guild, &settings, role, &why).await;
+        if let Some(why) = super::roles::refusal(http, &settings, guild, role).await? {
+            pause(http, state, guild, &settings, role, &why).await?;
+            return Ok(false);
         }
     }
+    let mut gone = false;
     for user in entering {
         match http
             .add_member_role(guild, user, role, Some("rank role"))
             .await
         {
             Ok(()) => state.db.set_rank_holder(guild, user, role, true).await?,
-            Err(err) if is_unknown_member(&err) => {}
-            Err(err) => return refused(http, state, guild, &settings, role, &err).await,
+            Err(err) if discord_code(&err) == Some(UNKNOWN_MEMBER) => {
+                state.db.set_rank_absent(guild, user, true).await?;
+                gone = true;
+            }
+            Err(err) => {
+                refused(http, state, guild, &settings, role, &err).await?;
+                return Ok(false);
+            }
         }
     }
-    Ok(())
+    Ok(gone)
 }
 
-fn is_unknown_member(err: &serenity::Error) -> bool {
-    matches!(
-        err,
-        serenity::Error::Http(serenity::HttpError::UnsuccessfulRequest(r))
-            if r.error.code == UNKNOWN_MEMBER
-    )
+/// Who should carry the rank role: the top `rank_top` members with a value above 0. Members
+/// who left keep their value but not a place: the next ones down take it.
+async fn leaders(
+    state: &AppState,
+    guild: GuildId,
+    settings: &GuildSettings,
+) -> anyhow::Result<HashSet<UserId>> {
+    let top = settings.rank_top.unwrap_or(DEFAULT_RANK_TOP).max(1);
+    let absent = state.db.rank_absent(guild).await?;
+    let wanted = top + i64::try_from(absent.len()).unwrap_or(0);
+    let (ranked, _) = state.db.leaderboard(guild, 0, wanted).await?;
+    Ok(ranked
+        .into_iter()
+        .filter(|(user, value)| *value > 0 && !absent.contains(user))
+        .map(|(user, _)| user)
+        .take(usize::try_from(top).unwrap_or(0))
+        .collect())
+}
+
+/// Discord's JSON error code of a refused request.
+fn discord_code(err: &serenity::Error) -> Option<isize> {
+    match err {
+        serenity::Error::Http(serenity::HttpError::UnsuccessfulRequest(r)) => Some(r.error.code),
+        _ => None,
+    }
 }
 
 /// Discord refused the role: a refusal it will repeat (403) pauses the role and tells staff

@@ -12,9 +12,17 @@ use super::access::{self, Standing};
 use crate::db::GuildSettings;
 
 /// Why the bot must not give or take `role` now (`None` if it may): the rules `/settings`
-/// applied when it was set, read again.
-pub async fn refusal(http: &Http, guild: GuildId, role: RoleId) -> anyhow::Result<Option<String>> {
-    let me = http.get_current_user().await?.id;
+/// applied when it was set, read again, with the server's `settings` as they are now.
+pub async fn refusal(
+    http: &Http,
+    settings: &GuildSettings,
+    guild: GuildId,
+    role: RoleId,
+) -> anyhow::Result<Option<String>> {
+    if let Some(why) = grants_power(settings, role.get()) {
+        return Ok(Some(why));
+    }
+    let me = bot_id(http).await?;
     let Some(bot) = Standing::fetch(http, guild, me).await? else {
         return Ok(Some("I am not in that server".into()));
     };
@@ -28,6 +36,28 @@ pub async fn refusal(http: &Http, guild: GuildId, role: RoleId) -> anyhow::Resul
         return Ok(Some("it is above my highest role".into()));
     }
     Ok(None)
+}
+
+/// Why `role` must not be one the bot hands out under `settings` (`None` if it may): the staff
+/// and evaluator roles carry the bot's own powers, so handing them to the top of the rankings,
+/// to every newcomer or to every evaluated player would give those powers away.
+pub fn grants_power(settings: &GuildSettings, role: u64) -> Option<String> {
+    if settings.staff_role == Some(role) {
+        Some("it is the staff role: handing it out would make members staff".into())
+    } else if settings.evaluator_role == Some(role) {
+        Some("it is the evaluator role: handing it out would let members run tryouts".into())
+    } else {
+        None
+    }
+}
+
+/// The bot's own user id, asked of Discord once per process (it never changes).
+async fn bot_id(http: &Http) -> anyhow::Result<UserId> {
+    static BOT_ID: tokio::sync::OnceCell<UserId> = tokio::sync::OnceCell::const_new();
+    let id = BOT_ID
+        .get_or_try_init(|| async { http.get_current_user().await.map(|me| me.id) })
+        .await?;
+    Ok(*id)
 }
 
 /// A member's first value makes them evaluated: the "after a tryout" roles of `/settings`
@@ -47,7 +77,7 @@ pub async fn first_value(
             continue;
         };
         let verb = if give { "give" } else { "take" };
-        match refusal(http, guild, role).await {
+        match refusal(http, settings, guild, role).await {
             Ok(None) => {}
             Ok(Some(why)) => {
                 notes.push(format!("I didn't {verb} <@&{role}>: {why}."));

@@ -77,6 +77,8 @@ pub async fn settings(
     #[max_length = 1000]
     welcome_message: Option<String>,
     #[description = "True turns welcomes off (message and role)"] welcome_off: Option<bool>,
+    #[description = "True takes the rank role back from everyone and turns it off"]
+    rank_off: Option<bool>,
 ) -> Result<(), Error> {
     let guild = access::guild(ctx)?;
     access::require(ctx, None, "change the settings").await?;
@@ -122,7 +124,8 @@ pub async fn settings(
     }
     let welcome_message = welcome_message.map(|m| m.trim().to_owned());
     if let Some(message) = &welcome_message {
-        if message.is_empty() || message.chars().count() > 1000 {
+        let too_long = super::welcome::rendered_length(message) > 2000;
+        if message.is_empty() || message.chars().count() > 1000 || too_long {
             return Err(UserError("A welcome message is 1 to 1000 characters long.".into()).into());
         }
     }
@@ -145,6 +148,28 @@ pub async fn settings(
         welcome_message,
     };
     let db = &ctx.data().db;
+    let current = db.settings(guild).await?;
+    let after = GuildSettings {
+        staff_role: update.staff_role.or(current.staff_role),
+        evaluator_role: update.evaluator_role.or(current.evaluator_role),
+        ..GuildSettings::default()
+    };
+    let handed_out = [
+        update.add_role.or(current.add_role),
+        update.remove_role.or(current.remove_role),
+        update.rank_role.or(current.rank_role),
+        update.welcome_role.or(current.welcome_role),
+    ];
+    let changing = update != SettingsUpdate::default();
+    for role in handed_out.into_iter().flatten().filter(|_| changing) {
+        if let Some(why) = super::roles::grants_power(&after, role) {
+            return Err(UserError(format!(
+                "<@&{role}> can't be both a role I hand out and one that gives powers: {why}. \
+                 Nothing changed."
+            ))
+            .into());
+        }
+    }
     let welcome_off = welcome_off == Some(true);
     if welcome_off
         && (update.welcome_channel.is_some()
@@ -156,12 +181,24 @@ pub async fn settings(
         )
         .into());
     }
-    let (title, settings) = if update == SettingsUpdate::default() && !welcome_off {
+    let rank_off = rank_off == Some(true);
+    if rank_off && update.rank_role.is_some() {
+        return Err(UserError(
+            "Turn the rank role off, or set it: not both at once. Nothing changed.".into(),
+        )
+        .into());
+    }
+    let (title, settings) = if update == SettingsUpdate::default() && !welcome_off && !rank_off {
         ("Current settings", db.settings(guild).await?)
     } else {
         let saved = db.update_settings(guild, &update).await?;
         if welcome_off {
             db.clear_welcome(guild).await?;
+        }
+        if rank_off {
+            db.clear_rank_role(guild).await?;
+        }
+        if welcome_off || rank_off {
             ("Settings saved", db.settings(guild).await?)
         } else {
             ("Settings saved", saved)
@@ -176,17 +213,20 @@ pub async fn settings(
              Server Members in the Developer Portal (Bot tab) and set GUILD_MEMBERS_INTENT=on.",
         );
     }
-    ctx.send(
-        CreateReply::default()
-            .content(text)
-            .ephemeral(true)
-            .allowed_mentions(serenity::CreateAllowedMentions::new()),
-    )
-    .await?;
-    if update.rank_role.is_some() || update.rank_top.is_some() {
-        // The top gets the role now, not at the next value change.
+    let sent = ctx
+        .send(
+            CreateReply::default()
+                .content(text)
+                .ephemeral(true)
+                .allowed_mentions(serenity::CreateAllowedMentions::new()),
+        )
+        .await;
+    if update.rank_role.is_some() || update.rank_top.is_some() || rank_off {
+        // The top gets the role now, not at the next value change (even if the reply failed:
+        // the settings are saved).
         super::ranks::sync(ctx.http(), ctx.data(), guild).await;
     }
+    sent?;
     Ok(())
 }
 
@@ -279,8 +319,21 @@ pub fn describe(title: &str, s: &GuildSettings) -> String {
         s.rank_top.unwrap_or(crate::db::DEFAULT_RANK_TOP),
         channel(s.welcome_channel),
         role(s.welcome_role),
-        s.welcome_message
-            .as_deref()
-            .map_or_else(|| format!("the default ({DEFAULT_WELCOME:?})"), |m| format!("{m:?}")),
+        s.welcome_message.as_deref().map_or_else(
+            || format!("the default ({DEFAULT_WELCOME:?})"),
+            |m| format!("{:?}", shortened(m))
+        ),
     )
+}
+
+/// `text`'s first 200 characters, with an ellipsis when there is more: the settings' reply
+/// stays within Discord's 2,000 whatever the welcome says.
+fn shortened(text: &str) -> String {
+    const SHOWN: usize = 200;
+    if text.chars().count() <= SHOWN {
+        text.to_owned()
+    } else {
+        let start: String = text.chars().take(SHOWN).collect();
+        format!("{start}…")
+    }
 }

@@ -143,6 +143,15 @@ async fn change(
     let guild = access::guild(ctx)?;
     let settings = ctx.data().db.settings(guild).await?;
     access::require(ctx, settings.staff_role, "change values").await?;
+    if member.id == ctx.author().id {
+        return Err(UserError(
+            "Nobody changes their own value: ask another staff member. Nothing changed.".into(),
+        )
+        .into());
+    }
+    if member.bot {
+        return Err(UserError("Bots have no value. Nothing changed.".into()).into());
+    }
     let result = ctx
         .data()
         .db
@@ -157,8 +166,12 @@ async fn change(
                 format_value(new)
             ))
             .await?;
+            // Staff changed their value: they count for the rank role again if they had left.
+            if let Err(err) = ctx.data().db.set_rank_absent(guild, member.id, false).await {
+                tracing::warn!(error = format!("{err:#}"), "could not clear an absence");
+            }
             super::ranks::sync(ctx.http(), ctx.data(), guild).await;
-            if !member.bot && first_value(ctx, guild, &member).await {
+            if first_value(ctx, guild, &member).await {
                 let notes =
                     super::roles::first_value(ctx.http(), &settings, guild, member.id).await;
                 if !notes.is_empty() {
@@ -198,7 +211,7 @@ async fn tell_member(
     member: &serenity::User,
     (old, new): (i64, i64),
 ) {
-    if member.bot || old == new {
+    if old == new {
         return;
     }
     let rank = match ctx.data().db.standing(guild, member.id).await {

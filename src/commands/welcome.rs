@@ -5,11 +5,15 @@
 //! (`GUILD_MEMBERS_INTENT=on`); without it nothing here runs and `/settings` says so. The
 //! message may ping the newcomer and nobody else, whatever staff wrote. A role the bot may not
 //! give (above its highest, or carrying moderator permissions since it was set) is reported to
-//! staff once and paused until staff set it again: never retried on every join.
+//! staff once and paused until staff set it again: never retried on every join. On a server
+//! with membership screening the role waits until the member accepts the rules.
 
 use poise::serenity_prelude as serenity;
-use serenity::{ChannelId, CreateAllowedMentions, CreateMessage, Http, Member, RoleId};
+use serenity::{
+    ChannelId, CreateAllowedMentions, CreateMessage, GuildId, Http, Member, RoleId, UserId,
+};
 
+use crate::db::GuildSettings;
 use crate::state::AppState;
 
 /// The text used when staff set a channel but no message.
@@ -19,6 +23,17 @@ pub const DEFAULT_WELCOME: &str = "Welcome to the league, {member}!";
 pub async fn greet(http: &Http, state: &AppState, member: Member) {
     if member.user.bot {
         return;
+    }
+    // One welcome at a time: a wave of joins is greeted in turn, inside Discord's rate limits,
+    // instead of all at once.
+    let _turn = state.welcome_turn.lock().await;
+    // Back in the server: they count for the rank role again.
+    if let Err(err) = state
+        .db
+        .set_rank_absent(member.guild_id, member.user.id, false)
+        .await
+    {
+        tracing::warn!(error = format!("{err:#}"), "could not clear an absence");
     }
     let settings = match state.db.settings(member.guild_id).await {
         Ok(settings) => settings,
@@ -42,8 +57,41 @@ pub async fn greet(http: &Http, state: &AppState, member: Member) {
             tracing::warn!(error = %err, "could not post a welcome");
         }
     }
-    if let Some(role) = settings.welcome_role.map(RoleId::new) {
-        give_role(http, state, &member, role, settings.staff_channel).await;
+    let Some(role) = settings.welcome_role.map(RoleId::new) else {
+        return;
+    };
+    let (guild, user) = (member.guild_id, member.user.id);
+    if member.pending {
+        // Membership screening: a role now would let them around the server's rules.
+        if let Err(err) = state.db.hold_welcome_role(guild, user).await {
+            tracing::warn!(error = format!("{err:#}"), "could not hold a welcome role");
+        }
+        return;
+    }
+    give_role(http, state, guild, user, role, &settings).await;
+}
+
+/// `user` passed membership screening: the welcome role held at their join is given now.
+pub async fn passed_screening(http: &Http, state: &AppState, guild: GuildId, user: UserId) {
+    let _turn = state.welcome_turn.lock().await;
+    match state.db.release_welcome_role(guild, user).await {
+        Ok(true) => {}
+        Ok(false) => return,
+        Err(err) => {
+            tracing::warn!(
+                error = format!("{err:#}"),
+                "could not release a welcome role"
+            );
+            return;
+        }
+    }
+    match state.db.settings(guild).await {
+        Ok(settings) => {
+            if let Some(role) = settings.welcome_role.map(RoleId::new) {
+                give_role(http, state, guild, user, role, &settings).await;
+            }
+        }
+        Err(err) => tracing::warn!(error = format!("{err:#}"), "could not read the settings"),
     }
 }
 
@@ -52,14 +100,20 @@ fn welcome_text(template: &str, member: &Member) -> String {
     template.replace("{member}", &format!("<@{}>", member.user.id))
 }
 
+/// The longest a welcome's text may be once every `{member}` is a mention (at most 23
+/// characters each), within Discord's 2,000.
+pub fn rendered_length(template: &str) -> usize {
+    template.chars().count() + template.matches("{member}").count() * (23 - "{member}".len())
+}
+
 async fn give_role(
     http: &Http,
     state: &AppState,
-    member: &Member,
+    guild: GuildId,
+    user: UserId,
     role: RoleId,
-    staff: Option<u64>,
+    settings: &GuildSettings,
 ) {
-    let guild = member.guild_id;
     match state.db.welcome_role_paused(guild).await {
         Ok(false) => {}
         Ok(true) => return,
@@ -71,9 +125,9 @@ async fn give_role(
             return;
         }
     }
-    let why = match super::roles::refusal(http, guild, role).await {
+    let why = match super::roles::refusal(http, settings, guild, role).await {
         Ok(None) => match http
-            .add_member_role(guild, member.user.id, role, Some("welcome"))
+            .add_member_role(guild, user, role, Some("welcome"))
             .await
         {
             Ok(()) => return,
@@ -109,7 +163,7 @@ async fn give_role(
         "I can't give the welcome role <@&{role}>: {why}. Members who join won't get it until \
          staff set `/settings welcome_role` again."
     );
-    match staff.map(ChannelId::new) {
+    match settings.staff_channel.map(ChannelId::new) {
         Some(channel) => {
             let message = CreateMessage::new()
                 .content(note)

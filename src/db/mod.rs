@@ -13,6 +13,7 @@ pub mod requests;
 pub mod seasons;
 mod settings;
 mod values;
+mod welcome;
 
 use std::str::FromStr;
 use std::time::Duration;

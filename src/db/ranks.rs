@@ -78,4 +78,54 @@ impl Db {
         .context("pausing the rank role")?;
         Ok(paused.rows_affected() == 1)
     }
+
+    /// Members found gone when the rank role was given: they keep their value, not a place.
+    #[tracing::instrument(skip_all)]
+    pub async fn rank_absent(&self, guild: GuildId) -> anyhow::Result<HashSet<UserId>> {
+        let ids: Vec<i64> =
+            sqlx::query_scalar("SELECT user_id FROM rank_role_absent WHERE guild_id = ?")
+                .bind(sql_id(guild.get()))
+                .fetch_all(&self.pool)
+                .await
+                .context("reading the members gone from the rankings")?;
+        Ok(ids
+            .into_iter()
+            .map(|id| UserId::new((id as u64).max(1)))
+            .collect())
+    }
+
+    /// Records that `user` left (or is back).
+    #[tracing::instrument(skip_all)]
+    pub async fn set_rank_absent(
+        &self,
+        guild: GuildId,
+        user: UserId,
+        absent: bool,
+    ) -> anyhow::Result<()> {
+        let query = if absent {
+            "INSERT INTO rank_role_absent (guild_id, user_id) VALUES (?, ?) ON CONFLICT DO NOTHING"
+        } else {
+            "DELETE FROM rank_role_absent WHERE guild_id = ? AND user_id = ?"
+        };
+        sqlx::query(query)
+            .bind(sql_id(guild.get()))
+            .bind(sql_id(user.get()))
+            .execute(&self.pool)
+            .await
+            .context("recording a member gone from the rankings")?;
+        Ok(())
+    }
+
+    /// Turns the rank role off; the next sync takes it back from its holders.
+    #[tracing::instrument(skip_all)]
+    pub async fn clear_rank_role(&self, guild: GuildId) -> anyhow::Result<()> {
+        sqlx::query(
+            "UPDATE guild_settings SET rank_role_id = NULL, rank_role_paused = 0 WHERE guild_id = ?",
+        )
+        .bind(sql_id(guild.get()))
+        .execute(&self.pool)
+        .await
+        .context("turning the rank role off")?;
+        Ok(())
+    }
 }

@@ -27,18 +27,43 @@ impl Sim {
     /// `user` joins the server as `name`, without roles. The bot hears of it
     /// (GUILD_MEMBER_ADD) only if it asked for the GUILD_MEMBERS intent, as on Discord.
     pub fn member_joins(&self, user: u64, name: &str) {
-        let member = {
+        self.join(user, name, false);
+    }
+
+    /// As [`Sim::member_joins`] on a server with membership screening: the member arrives
+    /// `pending` until they accept the rules ([`Sim::member_passes_screening`]).
+    pub fn member_joins_screened(&self, user: u64, name: &str) {
+        self.join(user, name, true);
+    }
+
+    /// `user` accepted the server's rules: GUILD_MEMBER_UPDATE with `pending: false`.
+    pub fn member_passes_screening(&self, user: u64) {
+        if let Some(member) = self.member_event(user, false) {
+            self.dispatch("GUILD_MEMBER_UPDATE", member);
+        }
+    }
+
+    fn join(&self, user: u64, name: &str, pending: bool) {
+        {
             let mut world = self.world();
             world.guild.members.insert(user, Vec::new());
             world.guild.names.insert(user, name.to_owned());
-            if world.intents & GUILD_MEMBERS_INTENT == 0 {
-                return;
-            }
-            let mut member = world.guild.member_json(user, true);
-            member["guild_id"] = json!(GUILD_ID.to_string());
-            member
-        };
-        self.dispatch("GUILD_MEMBER_ADD", member);
+        }
+        if let Some(member) = self.member_event(user, pending) {
+            self.dispatch("GUILD_MEMBER_ADD", member);
+        }
+    }
+
+    /// A member event's payload, or `None` when the bot did not ask for member events.
+    fn member_event(&self, user: u64, pending: bool) -> Option<Value> {
+        let world = self.world();
+        if world.intents & GUILD_MEMBERS_INTENT == 0 {
+            return None;
+        }
+        let mut member = world.guild.member_json(user, true);
+        member["guild_id"] = json!(GUILD_ID.to_string());
+        member["pending"] = json!(pending);
+        Some(member)
     }
 
     /// `user` invokes slash command `name` with `options` in `channel` (guild channel, or a DM

@@ -264,6 +264,9 @@ pub(crate) async fn route(
             let (user, role) = (id_of(&json!(user)), id_of(&json!(role)));
             // Discord: Manage Roles, and only roles below the bot's highest, never managed ones.
             let g = &world.guild;
+            if g.role(role).is_none() {
+                return discord_error(404, 10011, "Unknown Role");
+            }
             let allowed = g.base_permissions(APP_ID) & bits::MANAGE_ROLES != 0
                 && g.role(role).is_some_and(|r| !r.managed && r.position < g.highest_position(APP_ID));
             if world.roles_forbidden || !allowed {
