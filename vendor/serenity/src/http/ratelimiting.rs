@@ -94,7 +94,23 @@ pub struct Ratelimiter {
     proxy: Option<String>,
     // When idle buckets were last dropped, and how many buckets make the next drop due.
     sweep: std::sync::Mutex<Sweep>,
+    // The current window of the global limit, kept before Discord has to enforce it.
+    pace: Mutex<GlobalWindow>,
 }
+
+/// The requests counted against Discord's global limit in the window that started at `start`.
+#[derive(Debug)]
+struct GlobalWindow {
+    start: tokio::time::Instant,
+    sent: u32,
+}
+
+/// Discord's global limit: 50 requests a second per bot, interaction endpoints excepted
+/// (topics/rate-limits). It sends no header about it until a request is refused.
+const GLOBAL_PER_WINDOW: u32 = 50;
+/// A second, and a margin: Discord counts a window from when a request reaches it, which is a
+/// little after it leaves.
+const GLOBAL_WINDOW: Duration = Duration::from_millis(1050);
 
 /// When `Ratelimiter::forget_idle` next drops idle buckets: once `routes` holds `at_len`, or
 /// `SWEEP_EVERY` after the last time.
@@ -145,7 +161,33 @@ impl Ratelimiter {
                 at_len: MIN_SWEEP_AT,
                 last: std::time::Instant::now(),
             }),
+            pace: Mutex::new(GlobalWindow {
+                start: tokio::time::Instant::now(),
+                sent: 0,
+            }),
         }
+    }
+
+    /// Waits until one more request fits in the global limit's window, and counts it. A burst
+    /// (a season reset's role changes, a wave of welcomes) is spread over the windows instead
+    /// of meeting a global 429, which Discord counts against the bot's IP.
+    async fn pace_global(&self) {
+        let mut window = self.pace.lock().await;
+        let now = tokio::time::Instant::now();
+        if now >= window.start + GLOBAL_WINDOW {
+            *window = GlobalWindow {
+                start: now,
+                sent: 0,
+            };
+        }
+        if window.sent >= GLOBAL_PER_WINDOW {
+            tokio::time::sleep_until(window.start + GLOBAL_WINDOW).await;
+            *window = GlobalWindow {
+                start: tokio::time::Instant::now(),
+                sent: 0,
+            };
+        }
+        window.sent += 1;
     }
 
     /// Sends requests to `proxy` instead of `https://discord.com` (see `HttpBuilder::proxy`),
@@ -244,6 +286,7 @@ impl Ratelimiter {
             // This will block if another thread hit the global ratelimit.
             if !interaction {
                 drop(self.global.lock().await);
+                self.pace_global().await;
             }
 
             // Perform pre-checking here:
@@ -424,7 +467,11 @@ impl Ratelimit {
         }
 
         if let Some(remaining) = parse_header(response.headers(), "x-ratelimit-remaining")? {
-            self.remaining = remaining;
+            // Within a window already known, responses to concurrent requests arrive in any
+            // order: an early request's answer reports more room than the requests sent since
+            // have left, so the count only goes down until the window is over.
+            let in_window = self.reset.is_some_and(|reset| reset > SystemTime::now());
+            self.remaining = if in_window { self.remaining.min(remaining) } else { remaining };
         }
 
         if absolute_ratelimits {
