@@ -191,6 +191,68 @@ async fn the_top_ten_carry_the_rank_role_and_a_match_moves_only_what_changed() {
         .collect();
     expected.sort();
     assert_eq!(holders(&sim), expected);
+
+    // Staff undo the match: the same four move back.
+    let since = sim.mark();
+    let undo = json!([{"name": "undo", "type": 1, "options": [
+        {"name": "match_id", "type": 4, "value": 1}]}]);
+    let undone = answer(&sim, ALICE, "match", undo).await;
+    assert!(undone.contains("undone"), "{undone}");
+    sim.wait_for("the roles move back", REACT, |v| {
+        (holders_in(v.guild()) == top_ten).then_some(())
+    })
+    .await;
+    settle(&sim).await;
+    assert_eq!(
+        role_calls(&sim, since),
+        vec![
+            ("DELETE".to_owned(), player(11)),
+            ("DELETE".to_owned(), player(12)),
+            ("PUT".to_owned(), player(9)),
+            ("PUT".to_owned(), player(10)),
+        ]
+    );
+
+    // A season that resets everyone to 0: nobody is ranked, the role goes from all ten.
+    let reset = json!([
+        {"name": "season_reset", "type": 4, "value": 1},
+        {"name": "season_base_value", "type": 4, "value": 0},
+    ]);
+    answer(&sim, ALICE, "settings", reset).await;
+    let since = sim.mark();
+    let before = sim.bot_messages().len();
+    answer(
+        &sim,
+        ALICE,
+        "season",
+        json!([{"name": "end", "type": 1, "options": []}]),
+    )
+    .await;
+    let question = sim
+        .wait_for("the confirmation", REACT, |v| {
+            v.messages()[before..]
+                .iter()
+                .find(|m| {
+                    m["content"]
+                        .as_str()
+                        .unwrap_or("")
+                        .contains("End season 1?")
+                })
+                .cloned()
+        })
+        .await;
+    click(&sim, ALICE, &question, "end").await;
+    sim.wait_for("the role taken from all", REACT, |v| {
+        holders_in(v.guild()).is_empty().then_some(())
+    })
+    .await;
+    settle(&sim).await;
+    let calls = role_calls(&sim, since);
+    assert_eq!(calls.len(), 10, "{calls:?}");
+    assert!(
+        calls.iter().all(|(method, _)| method == "DELETE"),
+        "{calls:?}"
+    );
     sim.assert_clean();
 }
 

@@ -260,6 +260,11 @@ async fn a_declined_request_tells_the_player_why() {
     );
     let queue = tryout(&sim, ALICE, "queue", json!([])).await;
     assert!(queue.contains("waiting**: 0"), "{queue}");
+    // Declined: no new card for a day.
+    let again = tryout(&sim, CAROL, "request", json!([])).await;
+    assert!(again.contains("you can ask again"), "{again}");
+    let queue = tryout(&sim, ALICE, "queue", json!([])).await;
+    assert!(queue.contains("waiting**: 0"), "{queue}");
     sim.assert_clean();
 }
 

@@ -149,6 +149,27 @@ async fn a_member_who_joins_is_welcomed_and_given_the_role() {
         .count();
     assert_eq!(notes, 1, "staff are told once");
 
+    // Fixed and set again: the role is given to the next newcomer.
+    sim.edit_guild(|g| {
+        if let Some(role) = g.roles.iter_mut().find(|r| r.id == PLAYER_ROLE) {
+            role.position = 1;
+        }
+    });
+    let again = settings(
+        &sim,
+        json!([{"name": "welcome_role", "type": 8, "value": PLAYER_ROLE.to_string()}]),
+    )
+    .await;
+    assert!(again.contains("Settings saved"), "{again}");
+    const RESUMED: u64 = 1_100_000_000_000_000_307;
+    sim.member_joins(RESUMED, "resumed");
+    sim.wait_for("the role given again", REACT, |v| {
+        v.role_changes()
+            .contains(&("PUT".to_owned(), RESUMED, PLAYER_ROLE))
+            .then_some(())
+    })
+    .await;
+
     // Welcomes off: nothing more.
     let off = settings(
         &sim,
@@ -158,7 +179,7 @@ async fn a_member_who_joins_is_welcomed_and_given_the_role() {
     assert!(off.contains("Welcome channel: not set"), "{off}");
     sim.member_joins(1_100_000_000_000_000_305, "fifth");
     settle(&sim).await;
-    assert_eq!(welcomes(&sim).len(), 4);
+    assert_eq!(welcomes(&sim).len(), 5);
     sim.assert_clean();
 }
 

@@ -117,6 +117,9 @@ async fn show_open_again(http: &Http, r: &TryoutRequest) {
     }
 }
 
+/// How long a player whose request was declined waits before asking again: a day.
+pub const DECLINE_COOLDOWN_SECS: i64 = 24 * 60 * 60;
+
 /// Ask for a tryout: evaluators see your request and one of them picks it up
 #[poise::command(slash_command, guild_only)]
 #[tracing::instrument(name = "command", skip_all, fields(command = "tryout request", guild = ctx.guild_id().map(|g| g.get()), invocation = ctx.id()))]
@@ -138,6 +141,17 @@ pub async fn request(
     };
     let position = position.map(|p| Position::from(p).label());
     let player = ctx.author().id;
+    // A declined player waits before asking again, so one member cannot fill the staff
+    // channel with cards.
+    if let Some(declined) = data.db.last_declined(guild, player).await? {
+        let again = declined + DECLINE_COOLDOWN_SECS;
+        if crate::db::now() < again {
+            return Err(UserError(format!(
+                "Your last request was declined <t:{declined}:R>: you can ask again <t:{again}:R>."
+            ))
+            .into());
+        }
+    }
     let r = match data
         .db
         .open_request(guild, player, position, channel)

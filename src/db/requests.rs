@@ -99,6 +99,25 @@ impl Db {
         }
     }
 
+    /// When `player`'s latest declined request was declined, if they have one.
+    #[tracing::instrument(skip_all)]
+    pub async fn last_declined(
+        &self,
+        guild: GuildId,
+        player: UserId,
+    ) -> anyhow::Result<Option<i64>> {
+        let at: Option<Option<i64>> = sqlx::query_scalar(
+            "SELECT MAX(decided_at) FROM tryout_requests
+             WHERE guild_id = ? AND player_id = ? AND status = 'declined'",
+        )
+        .bind(sql_id(guild.get()))
+        .bind(sql_id(player.get()))
+        .fetch_optional(&self.pool)
+        .await
+        .context("reading the member's last declined request")?;
+        Ok(at.flatten())
+    }
+
     /// Records where a request's card is.
     #[tracing::instrument(skip_all)]
     pub async fn set_request_card(&self, id: i64, message: MessageId) -> anyhow::Result<()> {
