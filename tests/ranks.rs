@@ -422,6 +422,56 @@ async fn a_replaced_rank_role_is_taken_back_and_the_new_one_given() {
         ]
     );
     assert!(role_calls(&sim, since).iter().all(|(m, _)| m == "DELETE"));
+
+    // The replaced role moved above the bot's before it was replaced: the bot can't take it
+    // back, tells staff once who still has it, and gives the new role all the same.
+    const THIRD_ROLE: u64 = 1_100_000_000_000_000_040;
+    sim.edit_guild(|g| {
+        g.roles.push(Role::new(THIRD_ROLE, "Third", 0, 1));
+        if let Some(role) = g.roles.iter_mut().find(|r| r.id == TOP_ROLE) {
+            role.position = 99;
+        }
+    });
+    set_rank_role(&sim, THIRD_ROLE, 2).await;
+    let note = sim
+        .wait_for("the note about the old role", REACT, |v| {
+            v.messages()
+                .iter()
+                .find(|m| {
+                    m["content"]
+                        .as_str()
+                        .unwrap_or("")
+                        .contains("couldn't take the earlier rank role")
+                })
+                .cloned()
+        })
+        .await;
+    let text = note["content"].as_str().unwrap_or("");
+    assert!(
+        text.contains(&format!("<@&{TOP_ROLE}>")) && text.contains(&format!("<@{}>", player(1))),
+        "{text}"
+    );
+    sim.wait_for("the third role reaches the top", REACT, |v| {
+        let held = |user: u64| {
+            v.guild()
+                .members
+                .get(&user)
+                .is_some_and(|roles| roles.contains(&THIRD_ROLE))
+        };
+        (held(player(1)) && held(player(2))).then_some(())
+    })
+    .await;
+    // Told once: the next change does not try the old role again.
+    let calls = sim.role_changes().len();
+    set_value(&sim, player(3), 50).await;
+    settle(&sim).await;
+    assert!(
+        sim.role_changes()[calls..]
+            .iter()
+            .all(|(_, _, role)| *role == THIRD_ROLE),
+        "{:?}",
+        sim.role_changes()
+    );
     sim.assert_clean();
 }
 

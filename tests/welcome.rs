@@ -103,6 +103,16 @@ async fn a_member_who_joins_is_welcomed_and_given_the_role() {
     settle(&sim).await;
     let given = |v: &[(String, u64, u64)]| v.iter().any(|(_, user, _)| *user == SCREENED);
     assert!(!given(&sim.role_changes()), "no role while pending");
+    // An update that does not say `pending` (a nickname change, say) releases nothing: the
+    // bot asks Discord, which says they are still pending.
+    let mut update = sim.with_guild(|g| g.member_json(SCREENED, true));
+    update["guild_id"] = json!(GUILD_ID.to_string());
+    if let Some(fields) = update.as_object_mut() {
+        fields.remove("pending");
+    }
+    sim.dispatch("GUILD_MEMBER_UPDATE", update);
+    settle(&sim).await;
+    assert!(!given(&sim.role_changes()), "no role while still pending");
     sim.member_passes_screening(SCREENED);
     sim.wait_for("the role after screening", REACT, |v| {
         given(v.role_changes()).then_some(())

@@ -73,6 +73,9 @@ async fn sync_round(http: &Http, state: &AppState, guild: GuildId) -> anyhow::Re
         .collect();
     entering.sort_unstable();
     leaving.sort_unstable();
+    // A role that is no longer the rank role and can't be taken back is left to staff, once:
+    // it must not hold up the current one.
+    let mut left_to_staff: Vec<(UserId, RoleId)> = Vec::new();
     for (user, held) in leaving {
         match http
             .remove_member_role(guild, user, held, Some("rank role"))
@@ -83,11 +86,18 @@ async fn sync_round(http: &Http, state: &AppState, guild: GuildId) -> anyhow::Re
             Err(err) if matches!(discord_code(&err), Some(UNKNOWN_MEMBER | UNKNOWN_ROLE)) => {
                 state.db.set_rank_holder(guild, user, held, false).await?
             }
+            Err(err) if Some(held) != role && serenity_status(&err) == Some(403) => {
+                state.db.set_rank_holder(guild, user, held, false).await?;
+                left_to_staff.push((user, held));
+            }
             Err(err) => {
                 refused(http, state, guild, &settings, held, &err).await?;
                 return Ok(false);
             }
         }
+    }
+    if !left_to_staff.is_empty() {
+        tell_staff(http, &settings, &old_roles_note(&left_to_staff)).await;
     }
     let Some(role) = role else {
         return Ok(false);
@@ -180,10 +190,41 @@ async fn pause(
         "I can't give or take the rank role <@&{role}>: {why}. Rank roles are paused until \
          staff set `/settings rank_role` again."
     );
+    tell_staff(http, settings, &note).await;
+    Ok(())
+}
+
+/// The note for members who keep an earlier rank role the bot could not take back.
+fn old_roles_note(kept: &[(UserId, RoleId)]) -> String {
+    let mut roles: Vec<RoleId> = kept.iter().map(|(_, role)| *role).collect();
+    roles.sort_unstable();
+    roles.dedup();
+    let roles: Vec<String> = roles.iter().map(|r| format!("<@&{r}>")).collect();
+    let members: Vec<String> = kept
+        .iter()
+        .take(20)
+        .map(|(u, _)| format!("<@{u}>"))
+        .collect();
+    let more = kept.len().saturating_sub(20);
+    let more = if more > 0 {
+        format!(" and {more} more")
+    } else {
+        String::new()
+    };
+    format!(
+        "I couldn't take the earlier rank role {} back (it is above my highest role, or I lack \
+         Manage Roles): please remove it by hand from {}{more}.",
+        roles.join(", "),
+        members.join(", ")
+    )
+}
+
+/// Posts `note` in the staff channel (pinging nobody), or logs it when there is none.
+async fn tell_staff(http: &Http, settings: &GuildSettings, note: &str) {
     match settings.staff_channel.map(ChannelId::new) {
         Some(channel) => {
             let message = CreateMessage::new()
-                .content(note)
+                .content(note.to_owned())
                 .allowed_mentions(CreateAllowedMentions::new());
             if let Err(err) = channel.send_message(http, message).await {
                 tracing::warn!(error = %err, "could not tell staff about the rank role");
@@ -191,5 +232,4 @@ async fn pause(
         }
         None => tracing::warn!("{note}"),
     }
-    Ok(())
 }

@@ -28,12 +28,14 @@ pub async fn greet(http: &Http, state: &AppState, member: Member) {
     // instead of all at once.
     let _turn = state.welcome_turn.lock().await;
     // Back in the server: they count for the rank role again.
-    if let Err(err) = state
+    match state
         .db
         .set_rank_absent(member.guild_id, member.user.id, false)
         .await
     {
-        tracing::warn!(error = format!("{err:#}"), "could not clear an absence");
+        Ok(true) => super::ranks::sync(http, state, member.guild_id).await,
+        Ok(false) => {}
+        Err(err) => tracing::warn!(error = format!("{err:#}"), "could not clear an absence"),
     }
     let settings = match state.db.settings(member.guild_id).await {
         Ok(settings) => settings,
@@ -61,8 +63,10 @@ pub async fn greet(http: &Http, state: &AppState, member: Member) {
         return;
     };
     let (guild, user) = (member.guild_id, member.user.id);
-    if member.pending {
-        // Membership screening: a role now would let them around the server's rules.
+    // Membership screening: a role now would let them around the server's rules. Read again
+    // now: they may have passed it since the join was sent (the update, handled in turn after
+    // this, would then find nothing held).
+    if member.pending && still_pending(http, guild, user).await {
         if let Err(err) = state.db.hold_welcome_role(guild, user).await {
             tracing::warn!(error = format!("{err:#}"), "could not hold a welcome role");
         }
@@ -71,9 +75,38 @@ pub async fn greet(http: &Http, state: &AppState, member: Member) {
     give_role(http, state, guild, user, role, &settings).await;
 }
 
-/// `user` passed membership screening: the welcome role held at their join is given now.
+/// Whether `user` is still pending screening, read from Discord (pending when unsure: the role
+/// then waits for the update that says they passed).
+async fn still_pending(http: &Http, guild: GuildId, user: UserId) -> bool {
+    match http.get_member(guild, user).await {
+        Ok(member) => member.pending,
+        Err(err) => {
+            tracing::warn!(error = %err, "could not read a new member");
+            true
+        }
+    }
+}
+
+/// A member was updated with `pending: false`: if their welcome role waits for screening and
+/// Discord confirms they passed it, it is given now.
 pub async fn passed_screening(http: &Http, state: &AppState, guild: GuildId, user: UserId) {
+    // Most member updates are not about screening: a cheap read, without waiting for a turn.
+    match state.db.welcome_role_held(guild, user).await {
+        Ok(true) => {}
+        Ok(false) => return,
+        Err(err) => {
+            tracing::warn!(
+                error = format!("{err:#}"),
+                "could not read a pending member"
+            );
+            return;
+        }
+    }
     let _turn = state.welcome_turn.lock().await;
+    // `pending` is optional in the update's payload: Discord's word is read again.
+    if still_pending(http, guild, user).await {
+        return;
+    }
     match state.db.release_welcome_role(guild, user).await {
         Ok(true) => {}
         Ok(false) => return,

@@ -94,26 +94,26 @@ impl Db {
             .collect())
     }
 
-    /// Records that `user` left (or is back).
+    /// Records that `user` left (or is back); returns whether that changed anything.
     #[tracing::instrument(skip_all)]
     pub async fn set_rank_absent(
         &self,
         guild: GuildId,
         user: UserId,
         absent: bool,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<bool> {
         let query = if absent {
             "INSERT INTO rank_role_absent (guild_id, user_id) VALUES (?, ?) ON CONFLICT DO NOTHING"
         } else {
             "DELETE FROM rank_role_absent WHERE guild_id = ? AND user_id = ?"
         };
-        sqlx::query(query)
+        let changed = sqlx::query(query)
             .bind(sql_id(guild.get()))
             .bind(sql_id(user.get()))
             .execute(&self.pool)
             .await
             .context("recording a member gone from the rankings")?;
-        Ok(())
+        Ok(changed.rows_affected() == 1)
     }
 
     /// Turns the rank role off; the next sync takes it back from its holders.

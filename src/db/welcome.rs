@@ -62,6 +62,19 @@ impl Db {
         Ok(())
     }
 
+    /// Whether `user`'s welcome role waits for them to pass screening.
+    #[tracing::instrument(skip_all)]
+    pub async fn welcome_role_held(&self, guild: GuildId, user: UserId) -> anyhow::Result<bool> {
+        let held: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM welcome_pending WHERE guild_id = ? AND user_id = ?")
+                .bind(sql_id(guild.get()))
+                .bind(sql_id(user.get()))
+                .fetch_optional(&self.pool)
+                .await
+                .context("reading a pending member")?;
+        Ok(held.is_some())
+    }
+
     /// Forgets that `user` was pending; returns whether they were (so the role is given once).
     #[tracing::instrument(skip_all)]
     pub async fn release_welcome_role(&self, guild: GuildId, user: UserId) -> anyhow::Result<bool> {

@@ -156,6 +156,7 @@ pub fn guild() -> Guild {
             staff_only(channel(STAFF, "staff", 0, false)),
         ],
         timed_out: Default::default(),
+        pending: Default::default(),
     }
 }
 

@@ -38,7 +38,8 @@ impl Sim {
 
     /// `user` accepted the server's rules: GUILD_MEMBER_UPDATE with `pending: false`.
     pub fn member_passes_screening(&self, user: u64) {
-        if let Some(member) = self.member_event(user, false) {
+        self.world().guild.pending.remove(&user);
+        if let Some(member) = self.member_event(user) {
             self.dispatch("GUILD_MEMBER_UPDATE", member);
         }
     }
@@ -48,21 +49,23 @@ impl Sim {
             let mut world = self.world();
             world.guild.members.insert(user, Vec::new());
             world.guild.names.insert(user, name.to_owned());
+            if pending {
+                world.guild.pending.insert(user);
+            }
         }
-        if let Some(member) = self.member_event(user, pending) {
+        if let Some(member) = self.member_event(user) {
             self.dispatch("GUILD_MEMBER_ADD", member);
         }
     }
 
     /// A member event's payload, or `None` when the bot did not ask for member events.
-    fn member_event(&self, user: u64, pending: bool) -> Option<Value> {
+    fn member_event(&self, user: u64) -> Option<Value> {
         let world = self.world();
         if world.intents & GUILD_MEMBERS_INTENT == 0 {
             return None;
         }
         let mut member = world.guild.member_json(user, true);
         member["guild_id"] = json!(GUILD_ID.to_string());
-        member["pending"] = json!(pending);
         Some(member)
     }
 

@@ -128,6 +128,8 @@ pub struct Guild {
     pub channels: Vec<Channel>,
     /// Members in timeout: only View Channel and Read Message History (Discord's rule).
     pub timed_out: HashSet<u64>,
+    /// Members who have not yet passed membership screening (`pending` in their member object).
+    pub pending: HashSet<u64>,
 }
 
 impl Role {
@@ -223,6 +225,7 @@ impl Guild {
                 foreign,
             ],
             timed_out: HashSet::new(),
+            pending: HashSet::new(),
         }
     }
 
@@ -415,6 +418,7 @@ impl Guild {
         if self.timed_out.contains(&user) {
             member["communication_disabled_until"] = json!("2099-01-01T00:00:00.000000+00:00");
         }
+        member["pending"] = json!(self.pending.contains(&user));
         member
     }
 

@@ -105,6 +105,10 @@ struct GlobalWindow {
     sent: u32,
 }
 
+/// How much later a response may place the end of the window it counts in than the end
+/// already known, and still be counting in that window: the trip's jitter.
+const WINDOW_JITTER: Duration = Duration::from_millis(250);
+
 /// Discord's global limit: 50 requests a second per bot, interaction endpoints excepted
 /// (topics/rate-limits). It sends no header about it until a request is refused.
 const GLOBAL_PER_WINDOW: u32 = 50;
@@ -286,7 +290,6 @@ impl Ratelimiter {
             // This will block if another thread hit the global ratelimit.
             if !interaction {
                 drop(self.global.lock().await);
-                self.pace_global().await;
             }
 
             // Perform pre-checking here:
@@ -313,6 +316,11 @@ impl Ratelimiter {
 
             let token = self.token.expose_secret();
             let request = req.clone().build(&self.client, token, self.proxy.as_deref())?;
+            // Counted as it leaves, after any wait for its bucket: a request that waited is
+            // not counted in a window that has ended.
+            if !interaction {
+                self.pace_global().await;
+            }
             let response = self.client.execute(request.build()?).await?;
 
             // Check if the request got ratelimited by checking for status 429, and if so, sleep
@@ -469,9 +477,18 @@ impl Ratelimit {
         if let Some(remaining) = parse_header(response.headers(), "x-ratelimit-remaining")? {
             // Within a window already known, responses to concurrent requests arrive in any
             // order: an early request's answer reports more room than the requests sent since
-            // have left, so the count only goes down until the window is over.
-            let in_window = self.reset.is_some_and(|reset| reset > SystemTime::now());
-            self.remaining = if in_window { self.remaining.min(remaining) } else { remaining };
+            // have left, so the count only goes down until the window is over. A response
+            // whose window ends later than the known one (by more than the trip's jitter)
+            // opens a new window: its count is taken as it is.
+            let now = SystemTime::now();
+            let reset_after = parse_header::<f64>(response.headers(), "x-ratelimit-reset-after")?;
+            let same_window = match (self.reset, reset_after) {
+                (Some(known), Some(after)) => {
+                    known > now && now + Duration::from_secs_f64(after) <= known + WINDOW_JITTER
+                }
+                _ => false,
+            };
+            self.remaining = if same_window { self.remaining.min(remaining) } else { remaining };
         }
 
         if absolute_ratelimits {
