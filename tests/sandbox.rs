@@ -638,3 +638,18 @@ async fn a_dropped_connection_during_a_pending_ask() {
     browser.screenshot("2-answered").await;
     finish(sandbox, browser).await;
 }
+
+#[tokio::test]
+async fn a_member_joins_and_is_welcomed() {
+    let Some((sandbox, browser)) = start("welcome").await else {
+        return;
+    };
+    browser.open_channel("general").await;
+    browser.on("#join", "a member joins", Action::Click).await;
+    let welcome = browser
+        .wait_text("#messages .message", "Welcome to the Novera Demo League")
+        .await;
+    assert!(welcome.contains("@newcomer-1"), "{welcome}");
+    browser.screenshot("1-welcomed").await;
+    finish(sandbox, browser).await;
+}

@@ -172,6 +172,12 @@ pub async fn seed(db: &Db) -> anyhow::Result<()> {
         remove_role: Some(AWAITING_ROLE),
         matches_channel: Some(MATCHES),
         staff_channel: Some(STAFF),
+        welcome_channel: Some(GENERAL),
+        welcome_role: Some(AWAITING_ROLE),
+        welcome_message: Some(
+            "Welcome to the Novera Demo League, {member}! Ask for a tryout with /tryout request."
+                .to_owned(),
+        ),
         ..GuildSettings::default()
     };
     db.update_settings(guild, &settings)

@@ -35,6 +35,8 @@ fn bot_config(sim: &Sim, database_url: &str, health: SocketAddr) -> anyhow::Resu
         ("DATABASE_URL", database_url.to_owned()),
         ("HEALTH_ADDR", health.to_string()),
         ("DEV_GUILD_ID", discord_sim::payloads::GUILD_ID.to_string()),
+        // The simulated application is granted Server Members, so welcomes can be tried.
+        ("GUILD_MEMBERS_INTENT", "on".to_owned()),
     ]);
     Config::from_lookup(|name| values.get(name).cloned()).context("configuring the sandbox's bot")
 }

@@ -485,6 +485,10 @@ document.querySelectorAll(".fault").forEach((button) => button.addEventListener(
   const ok = await api("/api/fault", {kind: button.getAttribute("data-kind")});
   if (ok) notice("Injected: " + button.textContent + ". Watch the health badge.");
 }));
+$("join").addEventListener("click", async () => {
+  const ok = await api("/api/join", {});
+  if (ok) notice("A new member joined. Watch #general for the bot's welcome.");
+});
 $("modal-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   const fields = Array.from($("modal-fields").querySelectorAll("[data-id]")).map((f) => [f.getAttribute("data-id"), f.value]);

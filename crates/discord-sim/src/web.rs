@@ -79,6 +79,7 @@ pub fn router(sim: Arc<Sim>, health: Option<SocketAddr>, loopback_only: bool) ->
         .route("/api/modal/dismiss", post(dismiss))
         .route("/api/dm", post(open_dm))
         .route("/api/fault", post(fault))
+        .route("/api/join", post(join))
         .layer(axum::middleware::from_fn_with_state(web.clone(), same_site))
         .with_state(web)
 }
@@ -278,6 +279,21 @@ async fn dismiss(State(web): State<Arc<Web>>, Json(body): Json<Value>) -> Respon
 
 async fn open_dm(State(web): State<Arc<Web>>, Json(body): Json<Value>) -> Response {
     done(id(&body, "user").and_then(|user| web.sim.open_dm(user).map(|c| c.to_string())))
+}
+
+/// A new member joins the server (named `newcomer-N`), as Discord tells a bot that asked for
+/// member events; returns their id.
+async fn join(State(web): State<Arc<Web>>) -> Response {
+    let sim = &web.sim;
+    let id = sim.next_id();
+    let number = sim.with_guild(|g| {
+        g.names
+            .values()
+            .filter(|n| n.starts_with("newcomer-"))
+            .count()
+    }) + 1;
+    sim.member_joins(id, &format!("newcomer-{number}"));
+    done(Ok(id.to_string()))
 }
 
 /// Injects one of the simulator's faults, by name.
