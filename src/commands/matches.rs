@@ -336,7 +336,15 @@ async fn handle_click(
     } else {
         current.message
     };
-    if own_message != Some(click.message.id) {
+    // A click can come before the message's id is recorded (it is known only once sent): a
+    // button in the message's channel while it is being made is that message's.
+    let being_posted = own_message.is_none()
+        && if on_staff_post {
+            current.staff_post_pending && settings.staff_channel == Some(click.channel_id.get())
+        } else {
+            click.channel_id == current.channel
+        };
+    if own_message != Some(click.message.id) && !being_posted {
         let text = "This button doesn't belong to this message.";
         click.create_response(http, ephemeral(text)).await?;
         return Ok(());

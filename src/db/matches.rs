@@ -141,6 +141,8 @@ pub struct Match {
     pub proof: Option<String>,
     /// The staff post about its result: (channel, message).
     pub staff_post: Option<(ChannelId, MessageId)>,
+    /// The staff post is being made: sent, perhaps, but its id not yet recorded.
+    pub staff_post_pending: bool,
     /// When it stops taking players (seconds since the epoch).
     pub expires_at: i64,
     /// Its players, in the order they joined.
@@ -323,6 +325,10 @@ fn read_match(row: &sqlx::sqlite::SqliteRow) -> Match {
         (Some(c), Ok(Some(m))) if m > 0 => Some((ChannelId::new(c), MessageId::new(m as u64))),
         _ => None,
     };
+    let staff_post_pending = matches!(
+        row.try_get::<Option<i64>, _>("staff_message_id"),
+        Ok(Some(0))
+    );
     Match {
         id: row.get("id"),
         guild: GuildId::new(id("guild_id").unwrap_or(1)),
@@ -337,6 +343,7 @@ fn read_match(row: &sqlx::sqlite::SqliteRow) -> Match {
         reported_by: id("reported_by").map(UserId::new),
         proof: row.get("proof"),
         staff_post,
+        staff_post_pending,
         expires_at: row.get("expires_at"),
         players: Vec::new(),
     }
