@@ -269,7 +269,10 @@ async fn handle_click(
             .await?;
         return Ok(());
     };
-    if r.message != Some(click.message.id) {
+    // A click can come before the card's id is recorded (it is known only once sent): a
+    // button in the card's channel while it is being posted is that card's.
+    let being_posted = r.message.is_none() && click.channel_id == r.channel;
+    if r.message != Some(click.message.id) && !being_posted {
         click
             .create_response(
                 http,
