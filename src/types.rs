@@ -37,3 +37,13 @@ pub fn serenity_status(error: &serenity::Error) -> Option<u16> {
         _ => None,
     }
 }
+
+/// Discord's JSON error code of a refused request (10007 Unknown Member, 50007 Cannot DM…).
+pub fn discord_code(error: &serenity::Error) -> Option<isize> {
+    match error {
+        serenity::Error::Http(serenity::HttpError::UnsuccessfulRequest(response)) => {
+            Some(response.error.code)
+        }
+        _ => None,
+    }
+}

@@ -12,11 +12,12 @@
 use std::collections::HashSet;
 
 use poise::serenity_prelude as serenity;
-use serenity::{ChannelId, CreateAllowedMentions, CreateMessage, GuildId, Http, RoleId, UserId};
+use serenity::{GuildId, Http, RoleId, UserId};
 
+use super::replies::staff_note;
 use crate::db::{GuildSettings, DEFAULT_RANK_TOP};
 use crate::state::AppState;
-use crate::types::serenity_status;
+use crate::types::{discord_code, serenity_status};
 
 /// Discord's "Unknown Member": the member left; they hold nothing any more.
 const UNKNOWN_MEMBER: isize = 10007;
@@ -97,7 +98,7 @@ async fn sync_round(http: &Http, state: &AppState, guild: GuildId) -> anyhow::Re
         }
     }
     if !left_to_staff.is_empty() {
-        tell_staff(http, &settings, &old_roles_note(&left_to_staff)).await;
+        staff_note(http, &settings, &old_roles_note(&left_to_staff)).await;
     }
     let Some(role) = role else {
         return Ok(false);
@@ -148,14 +149,6 @@ async fn leaders(
         .collect())
 }
 
-/// Discord's JSON error code of a refused request.
-fn discord_code(err: &serenity::Error) -> Option<isize> {
-    match err {
-        serenity::Error::Http(serenity::HttpError::UnsuccessfulRequest(r)) => Some(r.error.code),
-        _ => None,
-    }
-}
-
 /// Discord refused the role: a refusal it will repeat (403) pauses the role and tells staff
 /// once; anything else is left for the next change.
 async fn refused(
@@ -190,7 +183,7 @@ async fn pause(
         "I can't give or take the rank role <@&{role}>: {why}. Rank roles are paused until \
          staff set `/settings rank_role` again."
     );
-    tell_staff(http, settings, &note).await;
+    staff_note(http, settings, &note).await;
     Ok(())
 }
 
@@ -217,19 +210,4 @@ fn old_roles_note(kept: &[(UserId, RoleId)]) -> String {
         roles.join(", "),
         members.join(", ")
     )
-}
-
-/// Posts `note` in the staff channel (pinging nobody), or logs it when there is none.
-async fn tell_staff(http: &Http, settings: &GuildSettings, note: &str) {
-    match settings.staff_channel.map(ChannelId::new) {
-        Some(channel) => {
-            let message = CreateMessage::new()
-                .content(note.to_owned())
-                .allowed_mentions(CreateAllowedMentions::new());
-            if let Err(err) = channel.send_message(http, message).await {
-                tracing::warn!(error = %err, "could not tell staff about the rank role");
-            }
-        }
-        None => tracing::warn!("{note}"),
-    }
 }

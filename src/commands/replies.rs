@@ -1,11 +1,13 @@
-//! What the bot says outside a command's own reply: ephemeral notes on clicks and modals, and
-//! direct messages. Every one of them mentions nobody.
+//! What the bot says outside a command's own reply: ephemeral notes on clicks and modals,
+//! direct messages, and notes to staff. Every one of them mentions nobody.
 
 use poise::serenity_prelude as serenity;
 use serenity::{
-    CreateAllowedMentions, CreateInteractionResponse, CreateInteractionResponseMessage,
+    ChannelId, CreateAllowedMentions, CreateInteractionResponse, CreateInteractionResponseMessage,
     CreateMessage, Http, UserId,
 };
+
+use crate::db::GuildSettings;
 
 /// A response only the clicker sees, saying `text`.
 pub fn ephemeral(text: impl Into<String>) -> CreateInteractionResponse {
@@ -32,6 +34,21 @@ pub async fn direct_message(http: &Http, user: UserId, text: &str) {
     };
     if let Err(err) = sent.await {
         tracing::info!(error = %err, "could not send a direct message");
+    }
+}
+
+/// Posts `note` in the server's staff channel (pinging nobody), or logs it when there is none.
+/// Failures are logged: a note never fails what prompted it.
+pub async fn staff_note(http: &Http, settings: &GuildSettings, note: &str) {
+    let Some(channel) = settings.staff_channel.map(ChannelId::new) else {
+        tracing::warn!("{note}");
+        return;
+    };
+    let message = CreateMessage::new()
+        .content(note)
+        .allowed_mentions(CreateAllowedMentions::new());
+    if let Err(err) = channel.send_message(http, message).await {
+        tracing::warn!(error = %err, "could not post a note to staff");
     }
 }
 

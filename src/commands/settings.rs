@@ -189,7 +189,7 @@ pub async fn settings(
         .into());
     }
     let (title, settings) = if update == SettingsUpdate::default() && !welcome_off && !rank_off {
-        ("Current settings", db.settings(guild).await?)
+        ("Current settings", current)
     } else {
         let saved = db.update_settings(guild, &update).await?;
         if welcome_off {

@@ -196,15 +196,5 @@ async fn give_role(
         "I can't give the welcome role <@&{role}>: {why}. Members who join won't get it until \
          staff set `/settings welcome_role` again."
     );
-    match settings.staff_channel.map(ChannelId::new) {
-        Some(channel) => {
-            let message = CreateMessage::new()
-                .content(note)
-                .allowed_mentions(CreateAllowedMentions::new());
-            if let Err(err) = channel.send_message(http, message).await {
-                tracing::warn!(error = %err, "could not tell staff about the welcome role");
-            }
-        }
-        None => tracing::warn!("{note}"),
-    }
+    super::replies::staff_note(http, settings, &note).await;
 }
