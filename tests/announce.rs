@@ -694,6 +694,51 @@ async fn a_burst_of_posts_is_spread_by_the_rate_limit_headers() {
     sim.assert_clean();
 }
 
+/// The same three posts, each sent once the one before was answered: the first leaves room
+/// in the window, so the bot forgets that bucket (vendor/README.md, 17); the second learns the
+/// window again and fills it, and the third waits for the reset instead of meeting a 429.
+#[tokio::test]
+async fn posts_one_after_another_keep_the_limit_a_forgotten_bucket_learns_again() {
+    let mut options = SimOptions::default();
+    options.rate_limits.channel_messages =
+        support::ratelimit::Limit::new(2, std::time::Duration::from_secs(1));
+    let (sim, _bot) = start_ready_with(options, BotOptions::default()).await;
+    let mut previews = Vec::new();
+    for n in 0..3 {
+        let (_, message) = open(&sim).await;
+        let (modal, message) = choose(&sim, &message, OFF_TOPIC, "none").await;
+        let (_, preview) = compose(&sim, &message, &modal, "Steady", &format!("number {n}")).await;
+        previews.push(preview);
+    }
+    let to_channel =
+        |r: &Request| r.method == "POST" && r.path == format!("/channels/{OFF_TOPIC}/messages");
+    let marks = sim.mark();
+    for (n, preview) in previews.iter().enumerate() {
+        sim.click(ALICE, preview, &custom_id(preview, 0, 0));
+        sim.wait_for("the post answered", REACT, |v| {
+            (v.requests()[marks..]
+                .iter()
+                .filter(|r| to_channel(r) && r.status == 200)
+                .count()
+                > n)
+                .then_some(())
+        })
+        .await;
+    }
+    let posted: Vec<Request> = sim
+        .requests_since(marks)
+        .into_iter()
+        .filter(to_channel)
+        .collect();
+    assert_eq!(posted.len(), 3, "no refused post, no retry: {posted:?}");
+    let spread = posted[2].at.duration_since(posted[0].at);
+    assert!(
+        spread >= std::time::Duration::from_millis(900),
+        "the third post went out {spread:?} after the first, inside the first window"
+    );
+    sim.assert_clean();
+}
+
 /// A global 429 on a post: every other request waits until the limit is over (a second post,
 /// to another channel, goes out only then), while a member's slash command is still answered
 /// at once (interaction endpoints are not bound to the global limit).

@@ -385,7 +385,28 @@ impl Ratelimiter {
             };
 
             if !redo.unwrap_or(true) {
+                self.forget_if_unlimited(ratelimiting_bucket, &bucket).await;
                 return Ok(response);
+            }
+        }
+    }
+
+    /// Drops `key`'s bucket once its request is answered, if nobody else holds it and its
+    /// window has room left: it limits nothing then, and a later request learns the window
+    /// again from its own response (going alone meanwhile, see `learning` in `perform`). A
+    /// bucket with no room left is kept until its window is over (`forget_idle`). An
+    /// interaction's follow-ups are keyed by its token, so without this every answered
+    /// interaction left a bucket behind until the next sweep, scattered through the heap.
+    async fn forget_if_unlimited(&self, key: RatelimitingBucket, bucket: &Arc<Mutex<Ratelimit>>) {
+        let mut routes = self.routes.write().await;
+        // Under the write lock nobody can clone a bucket: the map's and this one are the last.
+        let unlimited = Arc::strong_count(bucket) == 2
+            && bucket.try_lock().is_ok_and(|ratelimit| ratelimit.remaining > 0);
+        if unlimited && routes.get(&key).is_some_and(|kept| Arc::ptr_eq(kept, bucket)) {
+            routes.remove(&key);
+            // A burst's room is given back as it drains, not at the next sweep.
+            if routes.capacity() > 4 * routes.len().max(64) {
+                routes.shrink_to_fit();
             }
         }
     }
