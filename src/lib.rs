@@ -249,6 +249,9 @@ pub async fn run_on(
     tokio::spawn(health.clone().watch_stage(cancel.clone()));
 
     let metrics = telemetry::install();
+    if let Some(handle) = metrics.clone() {
+        tokio::spawn(telemetry::upkeep(handle, cancel.clone()));
+    }
     let server = probe_server::serve(
         listener,
         health::router(health.clone(), metrics),

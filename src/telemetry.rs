@@ -8,6 +8,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use tokio_util::sync::CancellationToken;
 
 /// Commands run, by `command` and `outcome` (`ok`, `user_error`, `internal_error`).
 pub const COMMANDS: &str = "novera_commands_total";
@@ -47,6 +48,30 @@ pub fn install() -> Option<PrometheusHandle> {
             Some(handle)
         })
         .clone()
+}
+
+/// How often recorded histogram samples are folded into their buckets (the exporter's own
+/// default, when it runs its own task).
+const UPKEEP_EVERY: Duration = Duration::from_secs(5);
+
+/// Folds the histogram samples recorded through `handle` into their buckets every
+/// [`UPKEEP_EVERY`], until `shutdown`. The exporter keeps every sample until then, and the
+/// recorder installed here has no task of its own: a bot whose `/metrics` nobody scrapes would
+/// keep each wait's duration for the life of the process.
+pub async fn upkeep(handle: PrometheusHandle, shutdown: CancellationToken) {
+    every(UPKEEP_EVERY, &shutdown, || handle.run_upkeep()).await;
+}
+
+/// Runs `work` once per `period`, the first time one period from now, until `shutdown`.
+async fn every(period: Duration, shutdown: &CancellationToken, mut work: impl FnMut()) {
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = ticks.tick() => work(),
+        }
+    }
 }
 
 fn describe() {
@@ -107,5 +132,36 @@ pub fn rest_failure(status: Option<u16>) {
     metrics::counter!(REST_FAILURES, "status_class" => class).increment(1);
     if status == Some(429) {
         metrics::counter!(RATE_LIMITED).increment(1);
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::disallowed_methods)] // #[tokio::test] expands to its own runtime builder.
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn upkeep_runs_every_period_until_shutdown() {
+        let shutdown = CancellationToken::new();
+        let runs = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = runs.clone();
+        let task = tokio::spawn({
+            let shutdown = shutdown.clone();
+            async move {
+                every(UPKEEP_EVERY, &shutdown, || {
+                    counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                })
+                .await;
+            }
+        });
+        let count = || runs.load(std::sync::atomic::Ordering::SeqCst);
+        tokio::time::sleep(UPKEEP_EVERY - Duration::from_millis(1)).await;
+        assert_eq!(count(), 0, "ran before a period had passed");
+        tokio::time::sleep(UPKEEP_EVERY * 3).await;
+        assert_eq!(count(), 3, "one run per period");
+        shutdown.cancel();
+        task.await.expect("the upkeep task panicked");
+        tokio::time::sleep(UPKEEP_EVERY * 2).await;
+        assert_eq!(count(), 3, "ran after shutdown");
     }
 }
