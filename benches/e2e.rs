@@ -603,7 +603,9 @@ async fn main() {
                 is_callback(r, ping.id)
             })
             .await;
-            tokio::time::sleep(Duration::from_secs(1)).await;
+            // The /ping's request closes the pool's expired connections; the bot checks its
+            // heap once a second (memory.rs): two checks to see what they freed given back.
+            tokio::time::sleep(Duration::from_millis(2500)).await;
             asks_anon_idle
                 .values
                 .push(status_kib(pid, "RssAnon") / 1024.0 - before_anon);
