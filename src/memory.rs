@@ -19,11 +19,10 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-/// Free heap memory worth giving back. glibc gives back the top of the heap once 128 KiB are
-/// free there (its default `M_TRIM_THRESHOLD`); this does the same for the rest of the heap at
-/// twice that, at most once a second. Small enough that the HTTP connections a burst opened
-/// are given back when they close, idle, after it.
-pub const TRIM_ABOVE: usize = 256 * 1024;
+/// Free heap memory worth giving back: less than what the HTTP connections a burst opened
+/// hold, so that their closing, idle, after it is given back too; not so little that ordinary
+/// traffic's passing allocations call for a trim every second.
+pub const TRIM_ABOVE: usize = 512 * 1024;
 
 /// How often the memory held but not in use is checked.
 const CHECK_EVERY: Duration = Duration::from_secs(1);
