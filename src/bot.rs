@@ -73,11 +73,12 @@ impl std::error::Error for AuthFailed {}
 
 /// Checks the token with `GET /users/@me` before connecting: serenity and poise make no fatal
 /// authenticated call of their own, so a bad token would otherwise show only as a gateway close.
-pub async fn check_token(http: &Http) -> anyhow::Result<()> {
+/// Returns the bot's own user id.
+pub async fn check_token(http: &Http) -> anyhow::Result<serenity::UserId> {
     match http.get_current_user().await {
         Ok(user) => {
             tracing::info!(bot = %user.name, id = %user.id, "token accepted");
-            Ok(())
+            Ok(user.id)
         }
         Err(serenity::Error::Http(serenity::HttpError::UnsuccessfulRequest(response)))
             if response.status_code.as_u16() == 401 =>

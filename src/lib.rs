@@ -134,14 +134,15 @@ async fn finish_publications(
 ) {
     let now = db::now;
     let (db, claims) = (&state.db, &state.publishing);
-    commands::publication::resume(&http, db, claims, now()).await;
+    let me = state.bot_user;
+    commands::publication::resume(&http, me, db, claims, now()).await;
     loop {
         tokio::select! {
             () = tokio::time::sleep(PUBLICATION_RETRY) => {}
             () = shutdown.cancelled() => return,
         }
         let until = now().saturating_sub(PUBLICATION_SETTLED);
-        commands::publication::resume(&http, db, claims, until).await;
+        commands::publication::resume(&http, me, db, claims, until).await;
     }
 }
 
@@ -212,12 +213,13 @@ pub async fn run_on(
     if !config.rate_limiter {
         tracing::info!("DISCORD_RATE_LIMITER=off: rate limiting is left to the server in front");
     }
-    bot::check_token(&http).await?;
+    let bot_user = bot::check_token(&http).await?;
 
     let cancel = CancellationToken::new();
     let health = Arc::new(Health::new());
     let state = Arc::new(AppState::new(
         config,
+        bot_user,
         db.clone(),
         health.clone(),
         cancel.clone(),

@@ -30,6 +30,9 @@ pub struct AppState {
     pub health: Arc<Health>,
     /// The parsed configuration (its `Debug` hides the token).
     pub config: Config,
+    /// The bot's own user id (from the token check at startup): whose standing in a server
+    /// decides which roles it may give.
+    pub bot_user: serenity::all::UserId,
     /// Cancelled when the process must stop; every long-lived task watches it.
     pub shutdown: CancellationToken,
     /// Guilds the bot is in (from GUILD_CREATE/GUILD_DELETE), for /status: ids only, since
@@ -47,7 +50,13 @@ pub struct AppState {
 
 impl AppState {
     /// Builds the state for `config`.
-    pub fn new(config: Config, db: Db, health: Arc<Health>, shutdown: CancellationToken) -> Self {
+    pub fn new(
+        config: Config,
+        bot_user: serenity::all::UserId,
+        db: Db,
+        health: Arc<Health>,
+        shutdown: CancellationToken,
+    ) -> Self {
         Self {
             waits: Arc::new(Waits::new(config.wait_timeout)),
             db,
@@ -61,6 +70,7 @@ impl AppState {
             guilds: Mutex::new(Default::default()),
             health,
             config,
+            bot_user,
             shutdown,
             fatal: Mutex::new(None),
         }

@@ -594,12 +594,7 @@ async fn send(
             posted.id.link(channel, Some(guild))
         ),
         Err(err) => {
-            let code = match &err {
-                serenity::Error::Http(serenity::HttpError::UnsuccessfulRequest(r)) => {
-                    Some(r.error.code)
-                }
-                _ => None,
-            };
+            let code = crate::types::discord_code(&err);
             let missing_permission = code == Some(50013)
                 || code == Some(50001)
                 || matches!(

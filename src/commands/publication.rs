@@ -13,7 +13,7 @@
 //! One process per database: two bots sharing one file would both resume the same rows.
 
 use poise::serenity_prelude as serenity;
-use serenity::{ChannelId, CreateAllowedMentions, CreateMessage, Http, Nonce, RoleId};
+use serenity::{ChannelId, CreateAllowedMentions, CreateMessage, Http, Nonce, RoleId, UserId};
 
 use crate::claims::Claims;
 use crate::db::{Db, GuildSettings, NewEvaluation, Publication};
@@ -65,6 +65,7 @@ enum Outcome {
 /// another task has it claimed. Returns what went wrong, for the evaluator.
 pub async fn publish(
     http: &Http,
+    me: UserId,
     db: &Db,
     claims: &Claims<i64>,
     settings: &GuildSettings,
@@ -79,7 +80,7 @@ pub async fn publish(
         if publication.done & step != 0 {
             continue;
         }
-        match run_step(http, settings, publication, step).await {
+        match run_step(http, me, settings, publication, step).await {
             Outcome::Done => {}
             Outcome::Failed(note) => notes.push(note),
             Outcome::Retry(note) => {
@@ -108,7 +109,7 @@ pub async fn publish(
 
 /// Finishes every publication queued up to `until` (Unix seconds) that no other task has
 /// claimed. Failures are logged.
-pub async fn resume(http: &Http, db: &Db, claims: &Claims<i64>, until: i64) {
+pub async fn resume(http: &Http, me: UserId, db: &Db, claims: &Claims<i64>, until: i64) {
     let pending = match db.pending_publications(until).await {
         Ok(pending) => pending,
         Err(err) => {
@@ -120,7 +121,7 @@ pub async fn resume(http: &Http, db: &Db, claims: &Claims<i64>, until: i64) {
         }
     };
     for id in pending {
-        if let Err(err) = resume_one(http, db, claims, id).await {
+        if let Err(err) = resume_one(http, me, db, claims, id).await {
             tracing::error!(
                 evaluation = id,
                 error = format!("{err:#}"),
@@ -130,12 +131,18 @@ pub async fn resume(http: &Http, db: &Db, claims: &Claims<i64>, until: i64) {
     }
 }
 
-async fn resume_one(http: &Http, db: &Db, claims: &Claims<i64>, id: i64) -> anyhow::Result<()> {
+async fn resume_one(
+    http: &Http,
+    me: UserId,
+    db: &Db,
+    claims: &Claims<i64>,
+    id: i64,
+) -> anyhow::Result<()> {
     let Some(publication) = db.publication(id).await? else {
         return Ok(());
     };
     let settings = db.settings(publication.evaluation.guild).await?;
-    let notes = publish(http, db, claims, &settings, &publication).await?;
+    let notes = publish(http, me, db, claims, &settings, &publication).await?;
     tracing::info!(
         evaluation = id,
         problems = notes.len(),
@@ -206,6 +213,7 @@ fn nonce(publication: &Publication, step: u32) -> Nonce {
 /// Runs one step.
 async fn run_step(
     http: &Http,
+    me: UserId,
     settings: &GuildSettings,
     publication: &Publication,
     step: u32,
@@ -235,7 +243,7 @@ async fn run_step(
             let Some(role) = configured.map(RoleId::new) else {
                 return Outcome::Done;
             };
-            match super::roles::refusal(http, settings, e.guild, role).await {
+            match super::roles::refusal(http, me, settings, e.guild, role).await {
                 Ok(None) => {}
                 Ok(Some(why)) => {
                     return Outcome::Failed(format!(

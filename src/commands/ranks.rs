@@ -105,7 +105,9 @@ async fn sync_round(http: &Http, state: &AppState, guild: GuildId) -> anyhow::Re
     };
     if !entering.is_empty() {
         // The role may have gained moderator permissions or moved since it was set.
-        if let Some(why) = super::roles::refusal(http, &settings, guild, role).await? {
+        if let Some(why) =
+            super::roles::refusal(http, state.bot_user, &settings, guild, role).await?
+        {
             pause(http, state, guild, &settings, role, &why).await?;
             return Ok(false);
         }

@@ -11,10 +11,12 @@ use serenity::{GuildId, Http, RoleId, UserId};
 use super::access::{self, Standing};
 use crate::db::GuildSettings;
 
-/// Why the bot must not give or take `role` now (`None` if it may): the rules `/settings`
-/// applied when it was set, read again, with the server's `settings` as they are now.
+/// Why the bot (user `me`) must not give or take `role` now (`None` if it may): the rules
+/// `/settings` applied when it was set, read again, with the server's `settings` as they are
+/// now.
 pub async fn refusal(
     http: &Http,
+    me: UserId,
     settings: &GuildSettings,
     guild: GuildId,
     role: RoleId,
@@ -22,7 +24,6 @@ pub async fn refusal(
     if let Some(why) = grants_power(settings, role.get()) {
         return Ok(Some(why));
     }
-    let me = bot_id(http).await?;
     let Some(bot) = Standing::fetch(http, guild, me).await? else {
         return Ok(Some("I am not in that server".into()));
     };
@@ -51,21 +52,13 @@ pub fn grants_power(settings: &GuildSettings, role: u64) -> Option<String> {
     }
 }
 
-/// The bot's own user id, asked of Discord once per process (it never changes).
-async fn bot_id(http: &Http) -> anyhow::Result<UserId> {
-    static BOT_ID: tokio::sync::OnceCell<UserId> = tokio::sync::OnceCell::const_new();
-    let id = BOT_ID
-        .get_or_try_init(|| async { http.get_current_user().await.map(|me| me.id) })
-        .await?;
-    Ok(*id)
-}
-
 /// A member's first value makes them evaluated: the "after a tryout" roles of `/settings`
 /// (`add_role` given, `remove_role` taken) follow, whatever set the value. A tryout applies
 /// them itself; this is for values staff set by hand. Returns a note for staff per role the
-/// bot could not move; nothing is retried.
+/// bot (user `me`) could not move; nothing is retried.
 pub async fn first_value(
     http: &Http,
+    me: UserId,
     settings: &GuildSettings,
     guild: GuildId,
     user: UserId,
@@ -77,7 +70,7 @@ pub async fn first_value(
             continue;
         };
         let verb = if give { "give" } else { "take" };
-        match refusal(http, settings, guild, role).await {
+        match refusal(http, me, settings, guild, role).await {
             Ok(None) => {}
             Ok(Some(why)) => {
                 notes.push(format!("I didn't {verb} <@&{role}>: {why}."));

@@ -164,6 +164,7 @@ impl Wizard<'_> {
         };
         let notes = publication::publish(
             self.http,
+            data.bot_user,
             &data.db,
             &data.publishing,
             &settings,
@@ -526,10 +527,9 @@ fn confirm_rows(prompt: u64, enabled: bool) -> Vec<CreateActionRow> {
 /// Whether `err` is Discord refusing a DM (the user closed them).
 pub fn is_cannot_dm(err: &Error) -> bool {
     err.chain().any(|cause| {
-        matches!(
-            cause.downcast_ref::<serenity::Error>(),
-            Some(serenity::Error::Http(serenity::HttpError::UnsuccessfulRequest(r)))
-                if r.error.code == CANNOT_DM
-        )
+        cause
+            .downcast_ref::<serenity::Error>()
+            .and_then(crate::types::discord_code)
+            == Some(CANNOT_DM)
     })
 }

@@ -172,8 +172,14 @@ async fn change(
             }
             super::ranks::sync(ctx.http(), ctx.data(), guild).await;
             if first_value(ctx, guild, &member).await {
-                let notes =
-                    super::roles::first_value(ctx.http(), &settings, guild, member.id).await;
+                let notes = super::roles::first_value(
+                    ctx.http(),
+                    ctx.data().bot_user,
+                    &settings,
+                    guild,
+                    member.id,
+                )
+                .await;
                 if !notes.is_empty() {
                     let note = CreateReply::default()
                         .content(notes.join("\n"))

@@ -158,7 +158,7 @@ async fn give_role(
             return;
         }
     }
-    let why = match super::roles::refusal(http, settings, guild, role).await {
+    let why = match super::roles::refusal(http, state.bot_user, settings, guild, role).await {
         Ok(None) => match http
             .add_member_role(guild, user, role, Some("welcome"))
             .await
