@@ -257,8 +257,7 @@ async fn check_tryout_role(
     if !invoker.outranks(found) {
         return refuse("it is not below your highest role".into());
     }
-    let me = ctx.framework().bot_id();
-    let bot_outranks = Standing::fetch(http, guild, me)
+    let bot_outranks = Standing::fetch(http, guild, ctx.data().bot_user)
         .await?
         .is_some_and(|bot| bot.outranks(found));
     if !bot_outranks {

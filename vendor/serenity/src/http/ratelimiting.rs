@@ -305,7 +305,9 @@ impl Ratelimiter {
                 Arc::clone(routes.entry(ratelimiting_bucket).or_default())
             };
 
-            let mut ratelimit = bucket.lock().await;
+            // Owned guards (holding their own clone of the bucket), so that the bucket itself can
+            // be handed to `forget_if_unlimited` once the request is answered.
+            let mut ratelimit = Arc::clone(&bucket).lock_owned().await;
             ratelimit.pre_hook(&req, &self.ratelimit_callback).await;
             // While a bucket's window is unknown or over, its requests go one at a time: the
             // response's headers say what the window allows, and the requests queued behind
@@ -377,7 +379,7 @@ impl Ratelimiter {
             } else {
                 let mut ratelimit = match held {
                     Some(ratelimit) => ratelimit,
-                    None => bucket.lock().await,
+                    None => Arc::clone(&bucket).lock_owned().await,
                 };
                 ratelimit
                     .post_hook(&response, &req, &self.ratelimit_callback, self.absolute_ratelimits)
@@ -385,30 +387,34 @@ impl Ratelimiter {
             };
 
             if !redo.unwrap_or(true) {
-                self.forget_if_unlimited(ratelimiting_bucket, &bucket).await;
+                self.forget_if_unlimited(ratelimiting_bucket, bucket).await;
                 return Ok(response);
             }
         }
     }
 
-    /// Drops `key`'s bucket once its request is answered, if nobody else holds it and its
-    /// window has room left: it limits nothing then, and a later request learns the window
-    /// again from its own response (going alone meanwhile, see `learning` in `perform`). A
-    /// bucket with no room left is kept until its window is over (`forget_idle`). An
-    /// interaction's follow-ups are keyed by its token, so without this every answered
-    /// interaction left a bucket behind until the next sweep, scattered through the heap.
-    async fn forget_if_unlimited(&self, key: RatelimitingBucket, bucket: &Arc<Mutex<Ratelimit>>) {
+    /// Drops `key`'s bucket, which the answered request held, if no other request holds it and
+    /// its window has room left. What it knew need not be kept: the next request to it finds no
+    /// bucket, goes alone (see `learning` in `perform`) and learns the window again from its
+    /// response, which counts the requests already sent. A bucket with no room left stays, and
+    /// is dropped by the first sweep after its window (`forget_idle`). An interaction's
+    /// follow-ups are keyed by its token, so without this every answered interaction left a
+    /// bucket behind until the next sweep, scattered through the heap.
+    async fn forget_if_unlimited(&self, key: RatelimitingBucket, bucket: Arc<Mutex<Ratelimit>>) {
         let mut routes = self.routes.write().await;
         // Under the write lock nobody can clone a bucket: the map's and this one are the last.
-        let unlimited = Arc::strong_count(bucket) == 2
+        let unlimited = Arc::strong_count(&bucket) == 2
             && bucket.try_lock().is_ok_and(|ratelimit| ratelimit.remaining > 0);
-        if unlimited && routes.get(&key).is_some_and(|kept| Arc::ptr_eq(kept, bucket)) {
+        if unlimited && routes.get(&key).is_some_and(|kept| Arc::ptr_eq(kept, &bucket)) {
             routes.remove(&key);
             // A burst's room is given back as it drains, not at the next sweep.
             if routes.capacity() > 4 * routes.len().max(64) {
                 routes.shrink_to_fit();
             }
         }
+        // Let go of it under the lock: a request answered at the same time then counts one
+        // holder fewer, and the last of them to check drops the bucket.
+        drop(bucket);
     }
 }
 
