@@ -90,7 +90,8 @@ async fn still_pending(http: &Http, guild: GuildId, user: UserId) -> bool {
 /// A member was updated with `pending: false`: if their welcome role waits for screening and
 /// Discord confirms they passed it, it is given now.
 pub async fn passed_screening(http: &Http, state: &AppState, guild: GuildId, user: UserId) {
-    // Most member updates are not about screening: a cheap read, without waiting for a turn.
+    // In turn: a welcome still being made may be about to hold this member's role.
+    let _turn = state.welcome_turn.lock().await;
     match state.db.welcome_role_held(guild, user).await {
         Ok(true) => {}
         Ok(false) => return,
@@ -102,7 +103,6 @@ pub async fn passed_screening(http: &Http, state: &AppState, guild: GuildId, use
             return;
         }
     }
-    let _turn = state.welcome_turn.lock().await;
     // `pending` is optional in the update's payload: Discord's word is read again.
     if still_pending(http, guild, user).await {
         return;
