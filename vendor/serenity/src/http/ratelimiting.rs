@@ -387,7 +387,7 @@ impl Ratelimiter {
             };
 
             if !redo.unwrap_or(true) {
-                self.forget_if_unlimited(ratelimiting_bucket, bucket).await;
+                self.forget_if_unlimited(ratelimiting_bucket, bucket);
                 return Ok(response);
             }
         }
@@ -400,8 +400,10 @@ impl Ratelimiter {
     /// is dropped by the first sweep after its window (`forget_idle`). An interaction's
     /// follow-ups are keyed by its token, so without this every answered interaction left a
     /// bucket behind until the next sweep, scattered through the heap.
-    async fn forget_if_unlimited(&self, key: RatelimitingBucket, bucket: Arc<Mutex<Ratelimit>>) {
-        let mut routes = self.routes.write().await;
+    /// Only if the map is free now: an answer does not wait for other requests' lookups, and a
+    /// bucket left here goes at the next sweep.
+    fn forget_if_unlimited(&self, key: RatelimitingBucket, bucket: Arc<Mutex<Ratelimit>>) {
+        let Ok(mut routes) = self.routes.try_write() else { return };
         // Under the write lock nobody can clone a bucket: the map's and this one are the last.
         let unlimited = Arc::strong_count(&bucket) == 2
             && bucket.try_lock().is_ok_and(|ratelimit| ratelimit.remaining > 0);
