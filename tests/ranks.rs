@@ -463,8 +463,30 @@ async fn a_replaced_rank_role_is_taken_back_and_the_new_one_given() {
     .await;
     // Told once: the next change does not try the old role again.
     let calls = sim.role_changes().len();
+    let marks = sim.mark();
     set_value(&sim, player(3), 50).await;
     settle(&sim).await;
+    let old_role = format!("/roles/{TOP_ROLE}");
+    let retried: Vec<_> = sim
+        .requests_since(marks)
+        .into_iter()
+        .filter(|r| r.path.ends_with(&old_role))
+        .collect();
+    assert!(
+        retried.is_empty(),
+        "the old role was tried again: {retried:?}"
+    );
+    let notes = sim
+        .bot_messages()
+        .iter()
+        .filter(|m| {
+            m["content"]
+                .as_str()
+                .unwrap_or("")
+                .contains("couldn't take the earlier rank role")
+        })
+        .count();
+    assert_eq!(notes, 1, "staff told more than once");
     assert!(
         sim.role_changes()[calls..]
             .iter()
