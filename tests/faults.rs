@@ -44,6 +44,36 @@ async fn a_route_429_is_retried_and_the_user_is_answered() {
     sim.assert_clean();
 }
 
+/// An answer whose rate-limit header cannot be read (a proxy in front mangled it) still
+/// stands: the request is not sent again, and the flow goes on.
+#[tokio::test]
+async fn an_answer_with_an_unreadable_rate_limit_header_is_not_sent_again() {
+    let (sim, bot) = start_ready().await;
+    sim.garble_rate_limit_headers(1, "/callback");
+    let since = sim.mark();
+    let ask = sim.slash(BOB, GENERAL, "ask", json!([]));
+    let prompt = sim
+        .wait_request("the /ask prompt", since, REACT, |r| is_callback(r, ask.id))
+        .await;
+    assert_eq!(prompt.status, 204);
+    sim.say(BOB, GENERAL, "my answer");
+    // The echo goes out after the prompt's request has returned: any second prompt was sent
+    // before it.
+    let echo = sim
+        .wait_request("the echo", since, REACT, |r| is_followup(r, &ask.token))
+        .await;
+    assert!(content(&echo).contains("my answer"), "{}", content(&echo));
+    let prompts = sim
+        .requests_since(since)
+        .into_iter()
+        .filter(|r| is_callback(r, ask.id))
+        .count();
+    assert_eq!(prompts, 1, "the prompt was sent again");
+    bot.wait_log(&["unreadable x-ratelimit-remaining header"])
+        .await;
+    sim.assert_clean();
+}
+
 /// Discord limits an interaction's webhook per token: two members' follow-ups do not wait on
 /// each other's limit (with one follow-up per 2 s per token, both echoes go out together).
 #[tokio::test]

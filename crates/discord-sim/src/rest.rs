@@ -109,6 +109,20 @@ pub(crate) async fn rest_handler(
             }
         }
     }
+    let garbled = {
+        let mut world = inner.world();
+        let found = world
+            .garbled_headers
+            .iter_mut()
+            .find(|(part, left)| *left > 0 && path.contains(part.as_str()));
+        found.map(|(_, left)| *left -= 1).is_some()
+    };
+    if garbled {
+        response.headers_mut().insert(
+            "x-ratelimit-remaining",
+            axum::http::HeaderValue::from_static("unknown"),
+        );
+    }
     {
         let mut world = inner.world();
         // A violation names its request; an interaction's token never appears in it.

@@ -343,6 +343,15 @@ impl Sim {
         });
     }
 
+    /// The next `n` answers to REST calls whose path contains `path_contains` are given as
+    /// usual but carry an `X-RateLimit-Remaining` that is not a number, as from a proxy that
+    /// mangles headers.
+    pub fn garble_rate_limit_headers(&self, n: u32, path_contains: &str) {
+        self.world()
+            .garbled_headers
+            .push((path_contains.to_owned(), n));
+    }
+
     /// The requests the simulator's rate limits refused with a 429 (injected ones excluded).
     pub fn rate_limited(&self) -> Vec<String> {
         self.world().rate_limited.clone()

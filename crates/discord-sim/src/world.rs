@@ -162,6 +162,8 @@ pub(crate) struct World {
     pub(crate) requests: Vec<Request>,
     pub(crate) violations: Vec<String>,
     pub(crate) faults: Vec<Fault>,
+    /// Answers whose `X-RateLimit-Remaining` is to be unreadable: (path part, how many left).
+    pub(crate) garbled_headers: Vec<(String, u32)>,
     /// Rate-limit windows, per bucket and global.
     pub(crate) buckets: Buckets,
     /// Requests refused by the rate limits (injected 429s are not counted).

@@ -46,7 +46,7 @@ use reqwest::{Client, Response, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::{Mutex, RwLock};
 use tokio::time::{sleep, Duration};
-use tracing::{debug, instrument};
+use tracing::{debug, instrument, warn};
 
 pub use super::routing::RatelimitingBucket;
 use super::{HttpError, LightMethod, Request};
@@ -386,7 +386,9 @@ impl Ratelimiter {
                     .await
             };
 
-            if !redo.unwrap_or(true) {
+            // An error is returned, never sent again: the request was answered, and sending it
+            // again would repeat what it did (post a message twice).
+            if !redo? {
                 self.forget_if_unlimited(ratelimiting_bucket, bucket);
                 return Ok(response);
             }
@@ -490,7 +492,7 @@ impl Ratelimit {
 
     /// # Errors
     ///
-    /// Errors if parsing headers from the response fails.
+    /// None: a header that cannot be read is logged and treated as missing.
     #[instrument(skip(ratelimit_callback))]
     pub async fn post_hook(
         &mut self,
@@ -499,18 +501,18 @@ impl Ratelimit {
         ratelimit_callback: &(dyn Fn(RatelimitInfo) + Send + Sync),
         absolute_ratelimits: bool,
     ) -> Result<bool> {
-        if let Some(limit) = parse_header(response.headers(), "x-ratelimit-limit")? {
+        if let Some(limit) = read_header(response.headers(), "x-ratelimit-limit") {
             self.limit = limit;
         }
 
-        if let Some(remaining) = parse_header(response.headers(), "x-ratelimit-remaining")? {
+        if let Some(remaining) = read_header(response.headers(), "x-ratelimit-remaining") {
             // Within a window already known, responses to concurrent requests arrive in any
             // order: an early request's answer reports more room than the requests sent since
             // have left, so the count only goes down until the window is over. A response
             // whose window ends later than the known one (by more than the trip's jitter)
             // opens a new window: its count is taken as it is.
             let now = SystemTime::now();
-            let reset_after = parse_header::<f64>(response.headers(), "x-ratelimit-reset-after")?;
+            let reset_after = read_header::<f64>(response.headers(), "x-ratelimit-reset-after");
             let same_window = match (self.reset, reset_after) {
                 (Some(known), Some(after)) => {
                     known > now && now + Duration::from_secs_f64(after) <= known + WINDOW_JITTER
@@ -521,13 +523,13 @@ impl Ratelimit {
         }
 
         if absolute_ratelimits {
-            if let Some(reset) = parse_header::<f64>(response.headers(), "x-ratelimit-reset")? {
+            if let Some(reset) = read_header::<f64>(response.headers(), "x-ratelimit-reset") {
                 self.reset = Some(std::time::UNIX_EPOCH + Duration::from_secs_f64(reset));
             }
         }
 
         if let Some(reset_after) =
-            parse_header::<f64>(response.headers(), "x-ratelimit-reset-after")?
+            read_header::<f64>(response.headers(), "x-ratelimit-reset-after")
         {
             if !absolute_ratelimits {
                 self.reset = Some(SystemTime::now() + Duration::from_secs_f64(reset_after));
@@ -538,7 +540,7 @@ impl Ratelimit {
 
         Ok(if response.status() != StatusCode::TOO_MANY_REQUESTS {
             false
-        } else if let Some(retry_after) = parse_header::<f64>(response.headers(), "retry-after")? {
+        } else if let Some(retry_after) = read_header::<f64>(response.headers(), "retry-after") {
             debug!(
                 "Ratelimited on route {:?} for {:?}s",
                 req.route.ratelimiting_bucket(),
@@ -597,6 +599,19 @@ impl Default for Ratelimit {
             reset: None,
             reset_after: None,
         }
+    }
+}
+
+/// A rate-limit header of an answered request, or `None` if it is missing or cannot be read. The
+/// answer stands either way: an unreadable header is logged and treated as missing, so the
+/// bucket keeps what it knew rather than the request failing (or being sent again).
+fn read_header<T: FromStr>(headers: &HeaderMap, header: &str) -> Option<T> {
+    match parse_header(headers, header) {
+        Ok(value) => value,
+        Err(_) => {
+            warn!("Ignoring the unreadable {header} header of a response");
+            None
+        },
     }
 }
 
