@@ -500,7 +500,7 @@ async fn main() {
         if wanted("asks") {
             // 2,000 pending /ask, and CPU per unrelated message with and without them.
             let sim = Sim::with_options(bench_sim()).await;
-            let (bot, _, _) = start_timed(&sim, bench_bot(600)).await;
+            let (mut bot, _, _) = start_timed(&sim, bench_bot(600)).await;
             let pid = bot.pid();
             tokio::time::sleep(Duration::from_millis(500)).await;
             let cpu_per_message = |count: u64| {
@@ -612,11 +612,15 @@ async fn main() {
             if run == 0 {
                 let _ = writeln!(
                     notes,
-                    "- 35 s after the answers: bot fds {} (before the burst: {before_fds}).",
-                    open_fds(pid)
+                    "- 35 s after the answers: bot fds {} (before the burst: {before_fds}). Trims so far: {}.",
+                    open_fds(pid),
+                    trims(&bot.logs())
                 );
             }
-            drop(bot);
+            // Stopped, not killed, so a heap profiler preloaded through BENCH_BOT_ENV can write
+            // out what was live at this point.
+            bot.sigterm();
+            bot.wait_exit(Duration::from_secs(30)).await;
             drop(sim);
         }
 

@@ -30,9 +30,9 @@ pub struct Queued {
     interaction: Interaction,
 }
 
-/// How many queued commands the queue's buffer has room for when idle: it is allocated once
-/// at startup at this size (about 190 KB of address space, resident only where used) and
-/// shrunk back to it once a burst has drained.
+/// How many queued commands the queue's buffer has room for when idle: it is allocated at
+/// startup at this size (about 190 KB of address space, resident only where used) and made
+/// anew at it once a burst has drained.
 const QUEUE_ROOM: usize = 128;
 
 /// Command interactions waiting for a slot, oldest first, and the task that starts them.
@@ -77,11 +77,15 @@ impl<T> CommandQueue<T> {
     }
 
     /// The oldest queued command; gives the room a burst took back once it has drained.
+    ///
+    /// The drained buffer is replaced, not shrunk: shrinking keeps the start of the large
+    /// buffer, whose pages the burst wrote and which stay resident, while a new buffer is
+    /// resident only where it is used.
     fn pop(&self) -> Option<T> {
         let mut waiting = self.lock();
         let next = waiting.pop_front();
         if waiting.is_empty() && waiting.capacity() > QUEUE_ROOM {
-            waiting.shrink_to(QUEUE_ROOM);
+            *waiting = VecDeque::with_capacity(QUEUE_ROOM);
         }
         next
     }
