@@ -720,3 +720,64 @@ async fn members_who_left_give_up_their_place_and_the_role_can_be_turned_off() {
     assert_eq!(sim.role_changes().len(), calls, "off stays off");
     sim.assert_clean();
 }
+
+/// A member who comes back counts for the rank role again, and the sync that gives it back does
+/// not hold up the welcomes of the members who join meanwhile.
+#[tokio::test]
+async fn a_returning_members_rank_sync_does_not_hold_up_the_next_welcome() {
+    const NEWCOMER: u64 = 1_100_000_000_000_000_301;
+    let sim = Sim::start().await;
+    sim.edit_guild(|g| {
+        for n in 1..=3 {
+            g.members.insert(player(n), Vec::new());
+        }
+    });
+    let with_intent = BotOptions {
+        env: vec![("GUILD_MEMBERS_INTENT".into(), "on".into())],
+        ..BotOptions::default()
+    };
+    let mut bot = Bot::start_with(&sim, with_intent).await;
+    bot.wait_health(200, Duration::from_secs(20)).await;
+    wait_registered(&sim).await;
+    for n in 1..=3 {
+        set_value(&sim, player(n), 40 - 10 * n as i64).await;
+    }
+    sim.edit_guild(|g| {
+        g.members.remove(&player(2));
+    });
+    set_rank_role(&sim, PLAYER_ROLE, 2).await;
+    sim.wait_for("P1 and P3 carry the role", REACT, |v| {
+        (holders_in(v.guild()) == vec![player(1), player(3)]).then_some(())
+    })
+    .await;
+    let saved = answer(
+        &sim,
+        ALICE,
+        "settings",
+        json!([{"name": "welcome_channel", "type": 7, "value": OFF_TOPIC.to_string()}]),
+    )
+    .await;
+    assert!(saved.contains("Settings saved"), "{saved}");
+    // P2 comes back: giving them the role again (and taking it from P3) never completes.
+    sim.hang_requests(&format!("/roles/{PLAYER_ROLE}"));
+    sim.member_joins(player(2), "p2");
+    let mention = |user: u64| format!("<@{user}>");
+    let welcomed = |messages: &[Value], user: u64| {
+        messages.iter().any(|m| {
+            m["channel_id"].as_str() == Some(OFF_TOPIC.to_string().as_str())
+                && m["content"]
+                    .as_str()
+                    .is_some_and(|c| c.contains(&mention(user)))
+        })
+    };
+    sim.wait_for("P2 welcomed back", REACT, |v| {
+        welcomed(v.messages(), player(2)).then_some(())
+    })
+    .await;
+    sim.member_joins(NEWCOMER, "newcomer");
+    sim.wait_for("the newcomer welcomed while P2's sync waits", REACT, |v| {
+        welcomed(v.messages(), NEWCOMER).then_some(())
+    })
+    .await;
+    sim.stop_hanging();
+}

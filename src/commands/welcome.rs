@@ -19,15 +19,15 @@ use crate::state::AppState;
 /// The text used when staff set a channel but no message.
 pub const DEFAULT_WELCOME: &str = "Welcome to the league, {member}!";
 
-/// Greets `member`, who just joined. Failures are logged: a join never fails.
+/// Greets `member`, who just joined, then counts them for the rank role again if they had
+/// left. Failures are logged: a join never fails.
 pub async fn greet(http: &Http, state: &AppState, member: Member) {
     if member.user.bot {
         return;
     }
-    // One welcome at a time: a wave of joins is greeted in turn, inside Discord's rate limits,
-    // instead of all at once.
-    let _turn = state.welcome_turn.lock().await;
-    // Back in the server: they count for the rank role again.
+    welcome(http, state, &member).await;
+    // After the welcome's turn, not inside it: a rank sync (reading members, moving a role)
+    // must not hold up the welcomes of the members who join meanwhile.
     match state
         .db
         .set_rank_absent(member.guild_id, member.user.id, false)
@@ -37,6 +37,13 @@ pub async fn greet(http: &Http, state: &AppState, member: Member) {
         Ok(false) => {}
         Err(err) => tracing::warn!(error = format!("{err:#}"), "could not clear an absence"),
     }
+}
+
+/// The welcome message and role for `member`, if staff set them.
+async fn welcome(http: &Http, state: &AppState, member: &Member) {
+    // One welcome at a time: a wave of joins is greeted in turn, inside Discord's rate limits,
+    // instead of all at once.
+    let _turn = state.welcome_turn.lock().await;
     let settings = match state.db.settings(member.guild_id).await {
         Ok(settings) => settings,
         Err(err) => {
@@ -53,7 +60,7 @@ pub async fn greet(http: &Http, state: &AppState, member: Member) {
             .as_deref()
             .unwrap_or(DEFAULT_WELCOME);
         let message = CreateMessage::new()
-            .content(welcome_text(template, &member))
+            .content(welcome_text(template, member))
             .allowed_mentions(CreateAllowedMentions::new().users([member.user.id]));
         if let Err(err) = channel.send_message(http, message).await {
             tracing::warn!(error = %err, "could not post a welcome");
