@@ -165,3 +165,33 @@ async fn results_can_only_go_where_the_member_could_post() {
     assert!(told.contains("Settings saved"), "{told}");
     sim.assert_clean();
 }
+
+/// One `/settings` reads who the invoker and the bot are once, however many roles and channels
+/// it sets: every check decides on the same reading, and the reads stay within Discord's rate
+/// limits.
+#[tokio::test]
+async fn settings_reads_the_invoker_and_the_bot_once_for_all_its_roles_and_channels() {
+    let (sim, _bot) = start_ready().await;
+    let since = sim.mark();
+    let told = settings(
+        &sim,
+        ALICE,
+        json!([
+            {"name": "add_role", "type": 8, "value": PLAYER_ROLE.to_string()},
+            {"name": "rank_role", "type": 8, "value": PLAYER_ROLE.to_string()},
+            {"name": "results_channel", "type": 7, "value": GENERAL.to_string()},
+            {"name": "values_channel", "type": 7, "value": OFF_TOPIC.to_string()},
+        ]),
+    )
+    .await;
+    assert!(told.contains("Settings saved"), "{told}");
+    let reads = |user: u64| {
+        sim.requests_since(since)
+            .iter()
+            .filter(|r| r.method == "GET" && r.path == format!("/guilds/{GUILD_ID}/members/{user}"))
+            .count()
+    };
+    assert_eq!(reads(ALICE), 1, "the invoker's reads");
+    assert_eq!(reads(APP_ID), 1, "the bot's reads");
+    sim.assert_clean();
+}

@@ -90,25 +90,40 @@ pub async fn settings(
             .into());
         }
     }
-    // The bot hands these roles out: the same rules for each.
-    for role in [add_role, remove_role, rank_role, welcome_role]
+    let handed_out: Vec<_> = [add_role, remove_role, rank_role, welcome_role]
         .into_iter()
         .flatten()
-    {
-        check_tryout_role(ctx, guild, role).await?;
-    }
-    if rank_top.is_some_and(|n| !(1..=50).contains(&n)) {
-        return Err(UserError("The rank role can go to the top 1 to 50.".into()).into());
-    }
-    let channels = [
+        .collect();
+    let posted_in: Vec<_> = [
         results_channel,
         values_channel,
         matches_channel,
         staff_channel,
         welcome_channel,
-    ];
-    for channel in channels.into_iter().flatten() {
-        check_channel(ctx, guild, channel).await?;
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if !handed_out.is_empty() || !posted_in.is_empty() {
+        // Read from Discord now, once for all the roles and channels below: what the invoker
+        // and the bot may do as this command runs.
+        let http = ctx.http();
+        let invoker = Standing::fetch(http, guild, ctx.author().id).await?;
+        let bot = if handed_out.is_empty() {
+            None
+        } else {
+            Standing::fetch(http, guild, ctx.data().bot_user).await?
+        };
+        // The bot hands these roles out: the same rules for each.
+        for &role in &handed_out {
+            check_tryout_role(guild, invoker.as_ref(), bot.as_ref(), role)?;
+        }
+        for &channel in &posted_in {
+            check_channel(http, invoker.as_ref(), channel).await?;
+        }
+    }
+    if rank_top.is_some_and(|n| !(1..=50).contains(&n)) {
+        return Err(UserError("The rank role can go to the top 1 to 50.".into()).into());
     }
     if match_expiry_minutes.is_some_and(|m| !(1..=10080).contains(&m)) {
         return Err(
@@ -233,16 +248,17 @@ pub async fn settings(
 /// Refuses a role a tryout would give or take unless the invoker could hand it out
 /// themselves: Manage Roles, the role below their highest (the owner excepted), not managed,
 /// not @everyone, without moderator permissions, and below the bot's highest role (or the
-/// bot could not apply it). Read from Discord now, not from the interaction.
-async fn check_tryout_role(
-    ctx: Context<'_>,
+/// bot could not apply it). `invoker` and `bot` are their standings as the command runs
+/// (`None`: not a member).
+fn check_tryout_role(
     guild: serenity::GuildId,
+    invoker: Option<&Standing>,
+    bot: Option<&Standing>,
     role: serenity::RoleId,
 ) -> Result<(), Error> {
-    let http = ctx.http();
     let refuse =
         |why: String| Err(UserError(format!("I can't hand out <@&{role}>: {why}.")).into());
-    let Some(invoker) = Standing::fetch(http, guild, ctx.author().id).await? else {
+    let Some(invoker) = invoker else {
         return refuse("you are not a member of this server".into());
     };
     let Some(found) = invoker.role(role) else {
@@ -257,27 +273,24 @@ async fn check_tryout_role(
     if !invoker.outranks(found) {
         return refuse("it is not below your highest role".into());
     }
-    let bot_outranks = Standing::fetch(http, guild, ctx.data().bot_user)
-        .await?
-        .is_some_and(|bot| bot.outranks(found));
-    if !bot_outranks {
+    if !bot.is_some_and(|bot| bot.outranks(found)) {
         return refuse("it is above my highest role; move my role above it first".into());
     }
     Ok(())
 }
 
 /// Refuses a results or values channel the invoker could not post in themselves: the bot
-/// would post there for them (read from Discord now).
+/// would post there for them (the channel read from Discord now; `invoker` as the command
+/// runs, `None` when not a member).
 async fn check_channel(
-    ctx: Context<'_>,
-    guild: serenity::GuildId,
+    http: &serenity::Http,
+    invoker: Option<&Standing>,
     channel: serenity::ChannelId,
 ) -> Result<(), Error> {
-    let http = ctx.http();
     let refuse = |why: &str| {
         Err(UserError(format!("I can't post there for you: <#{channel}> — {why}.")).into())
     };
-    let Some(invoker) = Standing::fetch(http, guild, ctx.author().id).await? else {
+    let Some(invoker) = invoker else {
         return refuse("you are not a member of this server");
     };
     match invoker.permissions_in(http, channel).await? {
