@@ -240,6 +240,17 @@ impl Sim {
         self.world().hung_paths.clear();
     }
 
+    /// Requests are answered again, and those hanging are answered now, as when the network
+    /// comes back.
+    pub fn answer_hung_requests(&self) {
+        {
+            let mut world = self.world();
+            world.hung_paths.clear();
+            world.hangs_answered += 1;
+        }
+        self.inner.changed.notify_waiters();
+    }
+
     fn is_dm_channel(&self, channel: u64) -> bool {
         self.world().dm_channels.values().any(|c| *c == channel)
     }

@@ -109,19 +109,22 @@ pub(crate) async fn rest_handler(
             }
         }
     }
-    let garbled = {
+    {
         let mut world = inner.world();
-        let found = world
-            .garbled_headers
-            .iter_mut()
-            .find(|(part, left)| *left > 0 && path.contains(part.as_str()));
-        found.map(|(_, left)| *left -= 1).is_some()
-    };
-    if garbled {
-        response.headers_mut().insert(
-            "x-ratelimit-remaining",
-            axum::http::HeaderValue::from_static("unknown"),
-        );
+        let garble = world.garbled_headers.iter_mut().find(|g| {
+            g.remaining > 0
+                && path.contains(g.path_contains.as_str())
+                && response.headers().contains_key(g.header.as_str())
+        });
+        if let Some(garble) = garble {
+            if let (Ok(name), Ok(value)) = (
+                axum::http::HeaderName::from_bytes(garble.header.as_bytes()),
+                axum::http::HeaderValue::from_str(&garble.value),
+            ) {
+                garble.remaining -= 1;
+                response.headers_mut().insert(name, value);
+            }
+        }
     }
     {
         let mut world = inner.world();
@@ -203,14 +206,21 @@ pub(crate) async fn route(
         }
         return discord_error(status, 0, "simulated failure");
     }
-    let hung = inner
-        .world()
-        .hung_paths
-        .iter()
-        .any(|p| path.contains(p.as_str()));
-    if hung {
-        // A connection Discord (or the network) silently dropped: no answer, ever.
-        std::future::pending::<()>().await;
+    let hung = {
+        let world = inner.world();
+        let hung = world.hung_paths.iter().any(|p| path.contains(p.as_str()));
+        hung.then_some(world.hangs_answered)
+    };
+    if let Some(answered) = hung {
+        // A connection Discord (or the network) silently dropped: no answer until a test says
+        // the network is back (`Sim::answer_hung_requests`), if ever.
+        loop {
+            let notified = inner.changed.notified();
+            if inner.world().hangs_answered > answered {
+                break;
+            }
+            notified.await;
+        }
     }
 
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();

@@ -343,13 +343,16 @@ impl Sim {
         });
     }
 
-    /// The next `n` answers to REST calls whose path contains `path_contains` are given as
-    /// usual but carry an `X-RateLimit-Remaining` that is not a number, as from a proxy that
-    /// mangles headers.
-    pub fn garble_rate_limit_headers(&self, n: u32, path_contains: &str) {
-        self.world()
-            .garbled_headers
-            .push((path_contains.to_owned(), n));
+    /// In the next `n` answers to REST calls whose path contains `path_contains` and that carry
+    /// `header` (a rate-limit header, say), the header says `value` instead, as from a proxy
+    /// that mangles headers. The answers are otherwise given as usual.
+    pub fn garble_header(&self, n: u32, path_contains: &str, header: &str, value: &str) {
+        self.world().garbled_headers.push(crate::world::Garble {
+            path_contains: path_contains.to_owned(),
+            header: header.to_ascii_lowercase(),
+            value: value.to_owned(),
+            remaining: n,
+        });
     }
 
     /// The requests the simulator's rate limits refused with a 429 (injected ones excluded).

@@ -154,6 +154,18 @@ pub(crate) struct Fault {
     pub(crate) remaining: u32,
 }
 
+/// A header to mangle in the answers to some REST calls.
+pub(crate) struct Garble {
+    /// Calls whose path contains this.
+    pub(crate) path_contains: String,
+    /// The header, lower-case.
+    pub(crate) header: String,
+    /// What it says instead.
+    pub(crate) value: String,
+    /// How many answers are still to be mangled.
+    pub(crate) remaining: u32,
+}
+
 #[derive(Default)]
 pub(crate) struct World {
     /// Dispatches sent zlib-compressed.
@@ -162,8 +174,8 @@ pub(crate) struct World {
     pub(crate) requests: Vec<Request>,
     pub(crate) violations: Vec<String>,
     pub(crate) faults: Vec<Fault>,
-    /// Answers whose `X-RateLimit-Remaining` is to be unreadable: (path part, how many left).
-    pub(crate) garbled_headers: Vec<(String, u32)>,
+    /// Headers to mangle in answers, as a proxy might.
+    pub(crate) garbled_headers: Vec<Garble>,
     /// Rate-limit windows, per bucket and global.
     pub(crate) buckets: Buckets,
     /// Requests refused by the rate limits (injected 429s are not counted).
@@ -192,6 +204,9 @@ pub(crate) struct World {
     pub(crate) guild: Guild,
     /// Requests to these paths are accepted and never answered.
     pub(crate) hung_paths: Vec<String>,
+    /// How many times the requests hanging were answered: a hanging request waits for this to
+    /// grow.
+    pub(crate) hangs_answered: u64,
     // Gateway.
     pub(crate) session: Option<Session>,
     pub(crate) conn: Option<(u64, mpsc::UnboundedSender<Ctl>)>,

@@ -341,41 +341,28 @@ impl Ratelimiter {
                 return Ok(response);
             }
 
-            let redo = if response.headers().get("x-ratelimit-global").is_some() {
+            let global_limit = response.status() == StatusCode::TOO_MANY_REQUESTS
+                && response.headers().get("x-ratelimit-global").is_some();
+            let redo = if global_limit {
                 drop(held);
 
-                Ok(
-                    if let Some(retry_after) =
-                        parse_header::<f64>(response.headers(), "retry-after")?
-                    {
-                        let until =
-                            tokio::time::Instant::now() + Duration::from_secs_f64(retry_after);
-                        debug!(
-                            "Ratelimited on route {:?} for {:?}s",
-                            ratelimiting_bucket, retry_after
-                        );
-                        (self.ratelimit_callback)(RatelimitInfo {
-                            timeout: Duration::from_secs_f64(retry_after),
-                            limit: 50,
-                            method: req.method,
-                            path: req.route.path().to_string(),
-                            global: true,
-                        });
-                        // Held until the limit is over, so that every other request waits for
-                        // it too; requests that met it together wake together, not one
-                        // `retry_after` after another.
-                        let _global = if interaction {
-                            None
-                        } else {
-                            Some(self.global.lock().await)
-                        };
-                        tokio::time::sleep_until(until).await;
+                let retry_after = retry_wait(response.headers(), None);
+                let until = tokio::time::Instant::now() + retry_after;
+                debug!("Ratelimited on route {:?} for {:?}", ratelimiting_bucket, retry_after);
+                (self.ratelimit_callback)(RatelimitInfo {
+                    timeout: retry_after,
+                    limit: 50,
+                    method: req.method,
+                    path: req.route.path().to_string(),
+                    global: true,
+                });
+                // Held until the limit is over, so that every other request waits for it too;
+                // requests that met it together wake together, not one `retry_after` after
+                // another.
+                let _global = if interaction { None } else { Some(self.global.lock().await) };
+                tokio::time::sleep_until(until).await;
 
-                        true
-                    } else {
-                        false
-                    },
-                )
+                Ok(true)
             } else {
                 let mut ratelimit = match held {
                     Some(ratelimit) => ratelimit,
@@ -386,8 +373,8 @@ impl Ratelimiter {
                     .await
             };
 
-            // An error is returned, never sent again: the request was answered, and sending it
-            // again would repeat what it did (post a message twice).
+            // Sent again only when the answer says it was not carried out (a 429): sending an
+            // answered request again would repeat what it did (post a message twice).
             if !redo? {
                 self.forget_if_unlimited(ratelimiting_bucket, bucket);
                 return Ok(response);
@@ -444,7 +431,7 @@ pub struct Ratelimit {
 }
 
 impl Ratelimit {
-    #[instrument(skip(ratelimit_callback))]
+    #[instrument(skip_all)]
     pub async fn pre_hook(
         &mut self,
         req: &Request<'_>,
@@ -490,10 +477,14 @@ impl Ratelimit {
         self.remaining -= 1;
     }
 
+    /// Reads the answer's rate-limit headers into the bucket, and waits out a 429; returns
+    /// whether the request is to be sent again (after a 429).
+    ///
     /// # Errors
     ///
-    /// None: a header that cannot be read is logged and treated as missing.
-    #[instrument(skip(ratelimit_callback))]
+    /// None: a header that cannot be read, or that gives no sensible count or wait, is logged
+    /// and treated as missing.
+    #[instrument(skip_all)]
     pub async fn post_hook(
         &mut self,
         response: &Response,
@@ -501,65 +492,59 @@ impl Ratelimit {
         ratelimit_callback: &(dyn Fn(RatelimitInfo) + Send + Sync),
         absolute_ratelimits: bool,
     ) -> Result<bool> {
-        if let Some(limit) = read_header(response.headers(), "x-ratelimit-limit") {
-            self.limit = limit;
+        let headers = response.headers();
+        let reset_after = read_seconds(headers, "x-ratelimit-reset-after");
+
+        if let Some(limit) = read_header::<u32>(headers, "x-ratelimit-limit") {
+            self.limit = i64::from(limit);
         }
 
-        if let Some(remaining) = read_header(response.headers(), "x-ratelimit-remaining") {
+        if let Some(remaining) = read_header::<u32>(headers, "x-ratelimit-remaining") {
+            let remaining = i64::from(remaining);
             // Within a window already known, responses to concurrent requests arrive in any
             // order: an early request's answer reports more room than the requests sent since
             // have left, so the count only goes down until the window is over. A response
             // whose window ends later than the known one (by more than the trip's jitter)
             // opens a new window: its count is taken as it is.
             let now = SystemTime::now();
-            let reset_after = read_header::<f64>(response.headers(), "x-ratelimit-reset-after");
             let same_window = match (self.reset, reset_after) {
-                (Some(known), Some(after)) => {
-                    known > now && now + Duration::from_secs_f64(after) <= known + WINDOW_JITTER
-                }
+                (Some(known), Some(after)) => known > now && now + after <= known + WINDOW_JITTER,
                 _ => false,
             };
             self.remaining = if same_window { self.remaining.min(remaining) } else { remaining };
         }
 
         if absolute_ratelimits {
-            if let Some(reset) = read_header::<f64>(response.headers(), "x-ratelimit-reset") {
-                self.reset = Some(std::time::UNIX_EPOCH + Duration::from_secs_f64(reset));
+            if let Some(reset) = read_instant(headers, "x-ratelimit-reset") {
+                self.reset = Some(reset);
             }
         }
 
-        if let Some(reset_after) =
-            read_header::<f64>(response.headers(), "x-ratelimit-reset-after")
-        {
+        if let Some(reset_after) = reset_after {
             if !absolute_ratelimits {
-                self.reset = Some(SystemTime::now() + Duration::from_secs_f64(reset_after));
+                self.reset = Some(SystemTime::now() + reset_after);
             }
 
-            self.reset_after = Some(Duration::from_secs_f64(reset_after));
+            self.reset_after = Some(reset_after);
         }
 
-        Ok(if response.status() != StatusCode::TOO_MANY_REQUESTS {
-            false
-        } else if let Some(retry_after) = read_header::<f64>(response.headers(), "retry-after") {
-            debug!(
-                "Ratelimited on route {:?} for {:?}s",
-                req.route.ratelimiting_bucket(),
-                retry_after
-            );
-            ratelimit_callback(RatelimitInfo {
-                timeout: Duration::from_secs_f64(retry_after),
-                limit: self.limit,
-                method: req.method,
-                path: req.route.path().to_string(),
-                global: false,
-            });
+        if response.status() != StatusCode::TOO_MANY_REQUESTS {
+            return Ok(false);
+        }
+        // Not carried out: sent again once the wait is over, however it was given.
+        let retry_after = retry_wait(headers, reset_after);
+        debug!("Ratelimited on route {:?} for {:?}", req.route.ratelimiting_bucket(), retry_after);
+        ratelimit_callback(RatelimitInfo {
+            timeout: retry_after,
+            limit: self.limit,
+            method: req.method,
+            path: req.route.path().to_string(),
+            global: false,
+        });
 
-            sleep(Duration::from_secs_f64(retry_after)).await;
+        sleep(retry_after).await;
 
-            true
-        } else {
-            false
-        })
+        Ok(true)
     }
 
     /// The total number of requests that can be made in a period of time.
@@ -602,9 +587,16 @@ impl Default for Ratelimit {
     }
 }
 
-/// A rate-limit header of an answered request, or `None` if it is missing or cannot be read. The
-/// answer stands either way: an unreadable header is logged and treated as missing, so the
-/// bucket keeps what it knew rather than the request failing (or being sent again).
+/// The longest wait a rate-limit header is taken to give: a longer one, like a negative one, is
+/// no rate limit a client can wait out, and is treated as missing.
+const LONGEST_WAIT: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// How long a 429 that does not say how long to wait is waited out.
+const UNSTATED_WAIT: Duration = Duration::from_secs(1);
+
+/// A rate-limit header of an answer, or `None` if it is missing or cannot be read. The answer
+/// stands either way: an unreadable header is logged and treated as missing, so the bucket
+/// keeps what it knew and the request neither fails nor goes out again.
 fn read_header<T: FromStr>(headers: &HeaderMap, header: &str) -> Option<T> {
     match parse_header(headers, header) {
         Ok(value) => value,
@@ -613,6 +605,39 @@ fn read_header<T: FromStr>(headers: &HeaderMap, header: &str) -> Option<T> {
             None
         },
     }
+}
+
+/// A header giving a wait in seconds (`retry-after`, `x-ratelimit-reset-after`), or `None` if
+/// it is missing or not a wait from 0 to [`LONGEST_WAIT`] (logged).
+fn read_seconds(headers: &HeaderMap, header: &str) -> Option<Duration> {
+    let seconds = read_header::<f64>(headers, header)?;
+    match Duration::try_from_secs_f64(seconds) {
+        Ok(wait) if wait <= LONGEST_WAIT => Some(wait),
+        _ => {
+            warn!("Ignoring the {header} header of a response: {seconds} is not a wait");
+            None
+        },
+    }
+}
+
+/// A header giving a time in seconds since the Unix epoch (`x-ratelimit-reset`), or `None` if it
+/// is missing or not within [`LONGEST_WAIT`] from now (logged).
+fn read_instant(headers: &HeaderMap, header: &str) -> Option<SystemTime> {
+    let seconds = read_header::<f64>(headers, header)?;
+    let at = Duration::try_from_secs_f64(seconds)
+        .ok()
+        .and_then(|since| std::time::UNIX_EPOCH.checked_add(since))
+        .filter(|at| at.duration_since(SystemTime::now()).map_or(true, |d| d <= LONGEST_WAIT));
+    if at.is_none() {
+        warn!("Ignoring the {header} header of a response: {seconds} is not a time to wait for");
+    }
+    at
+}
+
+/// How long a 429 asks to wait: its `retry-after`, else its bucket's `reset_after`, else
+/// [`UNSTATED_WAIT`].
+fn retry_wait(headers: &HeaderMap, reset_after: Option<Duration>) -> Duration {
+    read_seconds(headers, "retry-after").or(reset_after).unwrap_or(UNSTATED_WAIT)
 }
 
 fn parse_header<T: FromStr>(headers: &HeaderMap, header: &str) -> Result<Option<T>> {
