@@ -721,22 +721,26 @@ async fn members_who_left_give_up_their_place_and_the_role_can_be_turned_off() {
     sim.assert_clean();
 }
 
-/// A member who comes back counts for the rank role again, and the sync that gives it back does
-/// not hold up the welcomes of the members who join meanwhile.
-#[tokio::test]
-async fn a_returning_members_rank_sync_does_not_hold_up_the_next_welcome() {
-    const NEWCOMER: u64 = 1_100_000_000_000_000_301;
+/// P1 to P3 valued 30, 20, 10; P2 has left the server and the top two (P1, P3) carry the rank
+/// role. The bot gets member events, and `DISCORD_HTTP_TIMEOUT_SECS`.
+async fn p2_gone_from_the_top_two(http_timeout_secs: u64) -> (Sim, Bot) {
     let sim = Sim::start().await;
     sim.edit_guild(|g| {
         for n in 1..=3 {
             g.members.insert(player(n), Vec::new());
         }
     });
-    let with_intent = BotOptions {
-        env: vec![("GUILD_MEMBERS_INTENT".into(), "on".into())],
+    let options = BotOptions {
+        env: vec![
+            ("GUILD_MEMBERS_INTENT".into(), "on".into()),
+            (
+                "DISCORD_HTTP_TIMEOUT_SECS".into(),
+                http_timeout_secs.to_string(),
+            ),
+        ],
         ..BotOptions::default()
     };
-    let mut bot = Bot::start_with(&sim, with_intent).await;
+    let mut bot = Bot::start_with(&sim, options).await;
     bot.wait_health(200, Duration::from_secs(20)).await;
     wait_registered(&sim).await;
     for n in 1..=3 {
@@ -750,6 +754,26 @@ async fn a_returning_members_rank_sync_does_not_hold_up_the_next_welcome() {
         (holders_in(v.guild()) == vec![player(1), player(3)]).then_some(())
     })
     .await;
+    (sim, bot)
+}
+
+/// Whether `messages` hold a welcome of `user` in #off-topic.
+fn welcomed(messages: &[Value], user: u64) -> bool {
+    messages.iter().any(|m| {
+        m["channel_id"].as_str() == Some(OFF_TOPIC.to_string().as_str())
+            && m["content"]
+                .as_str()
+                .is_some_and(|c| c.contains(&format!("<@{user}>")))
+    })
+}
+
+/// A member who comes back counts for the rank role again, and the sync that gives it back does
+/// not hold up the welcomes of the members who join meanwhile.
+#[tokio::test]
+async fn a_returning_members_rank_sync_does_not_hold_up_the_next_welcome() {
+    const NEWCOMER: u64 = 1_100_000_000_000_000_301;
+    // A hung request holds the sync for longer than the test waits for a welcome.
+    let (sim, _bot) = p2_gone_from_the_top_two(60).await;
     let saved = answer(
         &sim,
         ALICE,
@@ -758,18 +782,9 @@ async fn a_returning_members_rank_sync_does_not_hold_up_the_next_welcome() {
     )
     .await;
     assert!(saved.contains("Settings saved"), "{saved}");
-    // P2 comes back: giving them the role again (and taking it from P3) never completes.
+    // P2 comes back: giving them the role again (and taking it from P3) gets no answer.
     sim.hang_requests(&format!("/roles/{PLAYER_ROLE}"));
     sim.member_joins(player(2), "p2");
-    let mention = |user: u64| format!("<@{user}>");
-    let welcomed = |messages: &[Value], user: u64| {
-        messages.iter().any(|m| {
-            m["channel_id"].as_str() == Some(OFF_TOPIC.to_string().as_str())
-                && m["content"]
-                    .as_str()
-                    .is_some_and(|c| c.contains(&mention(user)))
-        })
-    };
     sim.wait_for("P2 welcomed back", REACT, |v| {
         welcomed(v.messages(), player(2)).then_some(())
     })
@@ -779,5 +794,50 @@ async fn a_returning_members_rank_sync_does_not_hold_up_the_next_welcome() {
         welcomed(v.messages(), NEWCOMER).then_some(())
     })
     .await;
-    sim.stop_hanging();
+    // Discord answers again: P2 is back in the top two.
+    sim.answer_hung_requests();
+    sim.wait_for("P1 and P2 carry the role", REACT, |v| {
+        (holders_in(v.guild()) == vec![player(1), player(2)]).then_some(())
+    })
+    .await;
+    sim.assert_clean();
+}
+
+/// On a server with membership screening, a member who comes back gets the rank role only once
+/// they accept the rules, as with the welcome role.
+#[tokio::test]
+async fn a_returning_member_still_screening_waits_for_the_rank_role() {
+    let (sim, _bot) = p2_gone_from_the_top_two(15).await;
+    let saved = answer(
+        &sim,
+        ALICE,
+        "settings",
+        json!([{"name": "welcome_channel", "type": 7, "value": OFF_TOPIC.to_string()}]),
+    )
+    .await;
+    assert!(saved.contains("Settings saved"), "{saved}");
+    let since = sim.mark();
+    sim.member_joins_screened(player(2), "p2");
+    // The welcome comes after the join has been handled up to the screening check.
+    sim.wait_for("P2 welcomed back", REACT, |v| {
+        welcomed(v.messages(), player(2)).then_some(())
+    })
+    .await;
+    // Discord is asked whether P2 is still screening, after the welcome: the rank role waits.
+    sim.wait_request("the screening check", since, REACT, |r| {
+        r.method == "GET" && r.path == format!("/guilds/{GUILD_ID}/members/{}", player(2))
+    })
+    .await;
+    let held = sim.with_guild(holders_in);
+    assert_eq!(
+        held,
+        vec![player(1), player(3)],
+        "given before the rules were accepted"
+    );
+    sim.member_passes_screening(player(2));
+    sim.wait_for("P1 and P2 carry the role", REACT, |v| {
+        (holders_in(v.guild()) == vec![player(1), player(2)]).then_some(())
+    })
+    .await;
+    sim.assert_clean();
 }

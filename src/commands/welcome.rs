@@ -6,7 +6,8 @@
 //! message may ping the newcomer and nobody else, whatever staff wrote. A role the bot may not
 //! give (above its highest, or carrying moderator permissions since it was set) is reported to
 //! staff once and paused until staff set it again: never retried on every join. On a server
-//! with membership screening the role waits until the member accepts the rules.
+//! with membership screening the role waits until the member accepts the rules, and so does the
+//! rank role of a member who comes back.
 
 use poise::serenity_prelude as serenity;
 use serenity::{
@@ -26,14 +27,20 @@ pub async fn greet(http: &Http, state: &AppState, member: Member) {
         return;
     }
     welcome(http, state, &member).await;
-    // After the welcome's turn, not inside it: a rank sync (reading members, moving a role)
-    // must not hold up the welcomes of the members who join meanwhile.
-    match state
-        .db
-        .set_rank_absent(member.guild_id, member.user.id, false)
-        .await
-    {
-        Ok(true) => super::ranks::sync(http, state, member.guild_id).await,
+    let (guild, user) = (member.guild_id, member.user.id);
+    // Like the welcome role, the rank role waits for the server's rules to be accepted.
+    if member.pending && still_pending(http, guild, user).await {
+        return;
+    }
+    back_in_rankings(http, state, guild, user).await;
+}
+
+/// `user` is back in `guild`: they count for the rank role again. Outside the welcome's turn:
+/// a rank sync (reading members, moving a role) must not hold up the welcomes of the members
+/// who join meanwhile.
+async fn back_in_rankings(http: &Http, state: &AppState, guild: GuildId, user: UserId) {
+    match state.db.set_rank_absent(guild, user, false).await {
+        Ok(true) => super::ranks::sync(http, state, guild).await,
         Ok(false) => {}
         Err(err) => tracing::warn!(error = format!("{err:#}"), "could not clear an absence"),
     }
@@ -94,9 +101,26 @@ async fn still_pending(http: &Http, guild: GuildId, user: UserId) -> bool {
     }
 }
 
-/// A member was updated with `pending: false`: if their welcome role waits for screening and
-/// Discord confirms they passed it, it is given now.
+/// A member was updated with `pending: false`: what waited for them to pass screening (their
+/// welcome role, their place in the rankings if they came back) is given once Discord confirms
+/// they passed it.
 pub async fn passed_screening(http: &Http, state: &AppState, guild: GuildId, user: UserId) {
+    release_welcome_role(http, state, guild, user).await;
+    let absent = match state.db.rank_absent(guild).await {
+        Ok(absent) => absent.contains(&user),
+        Err(err) => {
+            tracing::warn!(error = format!("{err:#}"), "could not read the absences");
+            return;
+        }
+    };
+    if absent && !still_pending(http, guild, user).await {
+        back_in_rankings(http, state, guild, user).await;
+    }
+}
+
+/// Gives `user` the welcome role held for them while they were screening, if Discord confirms
+/// they passed it.
+async fn release_welcome_role(http: &Http, state: &AppState, guild: GuildId, user: UserId) {
     // In turn: a welcome still being made may be about to hold this member's role.
     let _turn = state.welcome_turn.lock().await;
     match state.db.welcome_role_held(guild, user).await {
