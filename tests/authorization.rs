@@ -167,8 +167,7 @@ async fn results_can_only_go_where_the_member_could_post() {
 }
 
 /// One `/settings` reads who the invoker and the bot are once, however many roles and channels
-/// it sets: every check decides on the same reading, and the reads stay within Discord's rate
-/// limits.
+/// it sets: every check decides on the same reading.
 #[tokio::test]
 async fn settings_reads_the_invoker_and_the_bot_once_for_all_its_roles_and_channels() {
     let (sim, _bot) = start_ready().await;
@@ -178,7 +177,7 @@ async fn settings_reads_the_invoker_and_the_bot_once_for_all_its_roles_and_chann
         ALICE,
         json!([
             {"name": "add_role", "type": 8, "value": PLAYER_ROLE.to_string()},
-            {"name": "rank_role", "type": 8, "value": PLAYER_ROLE.to_string()},
+            {"name": "welcome_role", "type": 8, "value": PLAYER_ROLE.to_string()},
             {"name": "results_channel", "type": 7, "value": GENERAL.to_string()},
             {"name": "values_channel", "type": 7, "value": OFF_TOPIC.to_string()},
         ]),

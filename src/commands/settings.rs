@@ -104,24 +104,7 @@ pub async fn settings(
     .into_iter()
     .flatten()
     .collect();
-    if !handed_out.is_empty() || !posted_in.is_empty() {
-        // Read from Discord now, once for all the roles and channels below: what the invoker
-        // and the bot may do as this command runs.
-        let http = ctx.http();
-        let invoker = Standing::fetch(http, guild, ctx.author().id).await?;
-        let bot = if handed_out.is_empty() {
-            None
-        } else {
-            Standing::fetch(http, guild, ctx.data().bot_user).await?
-        };
-        // The bot hands these roles out: the same rules for each.
-        for &role in &handed_out {
-            check_tryout_role(guild, invoker.as_ref(), bot.as_ref(), role)?;
-        }
-        for &channel in &posted_in {
-            check_channel(http, invoker.as_ref(), channel).await?;
-        }
-    }
+    check_targets(ctx, guild, &handed_out, &posted_in).await?;
     if rank_top.is_some_and(|n| !(1..=50).contains(&n)) {
         return Err(UserError("The rank role can go to the top 1 to 50.".into()).into());
     }
@@ -242,6 +225,35 @@ pub async fn settings(
         super::ranks::sync(ctx.http(), ctx.data(), guild).await;
     }
     sent?;
+    Ok(())
+}
+
+/// Refuses the roles the bot would hand out and the channels it would post in that the invoker
+/// could not hand out or post in themselves. What the invoker and the bot may do is read from
+/// Discord now, once for all of them.
+async fn check_targets(
+    ctx: Context<'_>,
+    guild: serenity::GuildId,
+    handed_out: &[serenity::RoleId],
+    posted_in: &[serenity::ChannelId],
+) -> Result<(), Error> {
+    if handed_out.is_empty() && posted_in.is_empty() {
+        return Ok(());
+    }
+    let http = ctx.http();
+    let invoker = Standing::fetch(http, guild, ctx.author().id).await?;
+    let bot = if handed_out.is_empty() {
+        None
+    } else {
+        Standing::fetch(http, guild, ctx.data().bot_user).await?
+    };
+    // The bot hands these roles out: the same rules for each.
+    for &role in handed_out {
+        check_tryout_role(guild, invoker.as_ref(), bot.as_ref(), role)?;
+    }
+    for &channel in posted_in {
+        check_channel(http, invoker.as_ref(), channel).await?;
+    }
     Ok(())
 }
 
