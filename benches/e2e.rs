@@ -617,10 +617,14 @@ async fn main() {
                     trims(&bot.logs())
                 );
             }
-            // Stopped, not killed, so a heap profiler preloaded through BENCH_BOT_ENV can write
-            // out what was live at this point.
+            // Stopped, not killed, so a heap profiler preloaded through BENCH_BOT_ENV writes out
+            // its whole recording (a killed process loses its end); killed if it does not stop.
             bot.sigterm();
-            bot.wait_exit(Duration::from_secs(30)).await;
+            let deadline = std::time::Instant::now() + Duration::from_secs(30);
+            while bot.try_exit().is_none() && std::time::Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            drop(bot);
             drop(sim);
         }
 

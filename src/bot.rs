@@ -36,9 +36,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// `DISCORD_RATE_LIMITER=off` leaves rate limiting to a proxy in front.
 pub fn http(config: &Config) -> anyhow::Result<Http> {
     // serenity's default client keeps every idle connection for 90 s, however many a burst
-    // opened (hundreds, with HTTP/1.1). Keep a few warm, enough for steady traffic (four
-    // connections carry 40 requests a second at 100 ms each), and close the rest of a burst's
-    // as soon as they are free: each holds its buffers and TLS state.
+    // opened (hundreds, with HTTP/1.1). Keep a few warm for steady traffic and close the rest
+    // of a burst's as soon as they are free: each holds its buffers and TLS state.
     // A request Discord (or the network) silently drops must not hold a command, and its
     // command slot, for minutes: every request has a deadline, and keepalive notices a dead
     // connection between requests.

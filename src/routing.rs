@@ -31,15 +31,15 @@ pub struct Queued {
 }
 
 /// How many queued commands the queue's buffer has room for when idle: it is allocated at
-/// startup at this size (about 190 KB of address space, resident only where used) and made
-/// anew at it once a burst has drained.
-const QUEUE_ROOM: usize = 128;
+/// startup at this size and made anew at it once a burst has drained. Small, because every
+/// slot of it is written in turn as commands pass through and then stays resident.
+const QUEUE_ROOM: usize = 16;
 
 /// Command interactions waiting for a slot, oldest first, and the task that starts them.
 ///
 /// A burst arrives faster than it is served. Each waiting command is one entry in a single
 /// buffer rather than a task and a heap block of its own, so a burst's queue does not scatter
-/// small blocks among the ones that outlive it; the buffer shrinks back once drained.
+/// small blocks among the ones that outlive it; the buffer is made anew once drained.
 pub struct CommandQueue<T> {
     /// The queued commands.
     waiting: std::sync::Mutex<VecDeque<T>>,
@@ -78,9 +78,8 @@ impl<T> CommandQueue<T> {
 
     /// The oldest queued command; gives the room a burst took back once it has drained.
     ///
-    /// The drained buffer is replaced, not shrunk: shrinking keeps the start of the large
-    /// buffer, whose pages the burst wrote and which stay resident, while a new buffer is
-    /// resident only where it is used.
+    /// The drained buffer is replaced rather than shrunk in place, which would keep pages the
+    /// burst wrote resident.
     fn pop(&self) -> Option<T> {
         let mut waiting = self.lock();
         let next = waiting.pop_front();
