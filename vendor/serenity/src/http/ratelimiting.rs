@@ -594,6 +594,10 @@ const LONGEST_WAIT: Duration = Duration::from_secs(24 * 60 * 60);
 /// How long a 429 that does not say how long to wait is waited out.
 const UNSTATED_WAIT: Duration = Duration::from_secs(1);
 
+/// The shortest wait before a 429 is sent again, whatever it says: a 429 answered at once with
+/// "0" is not resent in a tight loop.
+const SHORTEST_RETRY: Duration = Duration::from_millis(50);
+
 /// A rate-limit header of an answer, or `None` if it is missing or cannot be read. The answer
 /// stands either way: an unreadable header is logged and treated as missing, so the bucket
 /// keeps what it knew and the request neither fails nor goes out again.
@@ -635,9 +639,12 @@ fn read_instant(headers: &HeaderMap, header: &str) -> Option<SystemTime> {
 }
 
 /// How long a 429 asks to wait: its `retry-after`, else its bucket's `reset_after`, else
-/// [`UNSTATED_WAIT`].
+/// [`UNSTATED_WAIT`]; at least [`SHORTEST_RETRY`].
 fn retry_wait(headers: &HeaderMap, reset_after: Option<Duration>) -> Duration {
-    read_seconds(headers, "retry-after").or(reset_after).unwrap_or(UNSTATED_WAIT)
+    read_seconds(headers, "retry-after")
+        .or(reset_after)
+        .unwrap_or(UNSTATED_WAIT)
+        .max(SHORTEST_RETRY)
 }
 
 fn parse_header<T: FromStr>(headers: &HeaderMap, header: &str) -> Result<Option<T>> {

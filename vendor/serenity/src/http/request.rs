@@ -64,7 +64,7 @@ impl<'a> Request<'a> {
     }
 
     #[allow(clippy::missing_errors_doc)]
-    #[instrument(skip(token))]
+    #[instrument(skip_all)]
     pub fn build(
         self,
         client: &Client,
