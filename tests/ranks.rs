@@ -834,10 +834,22 @@ async fn a_returning_member_still_screening_waits_for_the_rank_role() {
         vec![player(1), player(3)],
         "given before the rules were accepted"
     );
+    // A staff change meanwhile moves the rankings, not P2's place.
+    set_value(&sim, player(3), 15).await;
+    let passed = sim.mark();
     sim.member_passes_screening(player(2));
     sim.wait_for("P1 and P2 carry the role", REACT, |v| {
         (holders_in(v.guild()) == vec![player(1), player(2)]).then_some(())
     })
     .await;
+    let given_to_p2 = format!(
+        "/guilds/{GUILD_ID}/members/{}/roles/{PLAYER_ROLE}",
+        player(2)
+    );
+    let early = sim.requests()[since..passed]
+        .iter()
+        .filter(|r| r.method == "PUT" && r.path == given_to_p2)
+        .count();
+    assert_eq!(early, 0, "given before the rules were accepted");
     sim.assert_clean();
 }

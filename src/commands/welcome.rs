@@ -26,9 +26,16 @@ pub async fn greet(http: &Http, state: &AppState, member: Member) {
     if member.user.bot {
         return;
     }
-    welcome(http, state, &member).await;
     let (guild, user) = (member.guild_id, member.user.id);
-    // Like the welcome role, the rank role waits for the server's rules to be accepted.
+    // Like the welcome role, the rank role waits for the server's rules to be accepted: out of
+    // the rankings first, so that no sync meanwhile gives it; counted again below, or by
+    // `passed_screening`, once Discord says they passed.
+    if member.pending {
+        if let Err(err) = state.db.set_rank_absent(guild, user, true).await {
+            tracing::warn!(error = format!("{err:#}"), "could not hold a rank place");
+        }
+    }
+    welcome(http, state, &member).await;
     if member.pending && still_pending(http, guild, user).await {
         return;
     }
@@ -106,8 +113,8 @@ async fn still_pending(http: &Http, guild: GuildId, user: UserId) -> bool {
 /// they passed it.
 pub async fn passed_screening(http: &Http, state: &AppState, guild: GuildId, user: UserId) {
     release_welcome_role(http, state, guild, user).await;
-    let absent = match state.db.rank_absent(guild).await {
-        Ok(absent) => absent.contains(&user),
+    let absent = match state.db.is_rank_absent(guild, user).await {
+        Ok(absent) => absent,
         Err(err) => {
             tracing::warn!(error = format!("{err:#}"), "could not read the absences");
             return;

@@ -79,7 +79,8 @@ impl Db {
         Ok(paused.rows_affected() == 1)
     }
 
-    /// Members found gone when the rank role was given: they keep their value, not a place.
+    /// Members out of the rankings (found gone when the rank role was given, or screening since
+    /// they came back): they keep their value, not a place.
     #[tracing::instrument(skip_all)]
     pub async fn rank_absent(&self, guild: GuildId) -> anyhow::Result<HashSet<UserId>> {
         let ids: Vec<i64> =
@@ -94,7 +95,21 @@ impl Db {
             .collect())
     }
 
-    /// Records that `user` left (or is back); returns whether that changed anything.
+    /// Whether `user` is out of the rankings (found gone, or screening since they came back).
+    #[tracing::instrument(skip_all)]
+    pub async fn is_rank_absent(&self, guild: GuildId, user: UserId) -> anyhow::Result<bool> {
+        let found: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM rank_role_absent WHERE guild_id = ? AND user_id = ?")
+                .bind(sql_id(guild.get()))
+                .bind(sql_id(user.get()))
+                .fetch_optional(&self.pool)
+                .await
+                .context("reading whether a member is gone from the rankings")?;
+        Ok(found.is_some())
+    }
+
+    /// Records that `user` left or is screening (or is back); returns whether that changed
+    /// anything.
     #[tracing::instrument(skip_all)]
     pub async fn set_rank_absent(
         &self,
