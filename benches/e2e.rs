@@ -624,6 +624,9 @@ async fn main() {
             while bot.try_exit().is_none() && std::time::Instant::now() < deadline {
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
+            if bot.try_exit().is_none() {
+                eprintln!("the bot did not stop within 30 s of SIGTERM: killed");
+            }
             drop(bot);
             drop(sim);
         }
