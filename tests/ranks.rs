@@ -656,28 +656,9 @@ async fn staff_cannot_raise_themselves_or_hand_out_the_roles_that_give_powers() 
 #[tokio::test]
 async fn members_who_left_give_up_their_place_and_the_role_can_be_turned_off() {
     const TOP_ROLE: u64 = 1_100_000_000_000_000_039;
-    let sim = Sim::start().await;
-    sim.edit_guild(|g| {
-        g.roles.push(Role::new(TOP_ROLE, "Top", 0, 1));
-        for n in 1..=3 {
-            g.members.insert(player(n), Vec::new());
-        }
-    });
-    let mut bot = Bot::start(&sim).await;
-    bot.wait_health(200, Duration::from_secs(20)).await;
-    wait_registered(&sim).await;
-    for n in 1..=3 {
-        set_value(&sim, player(n), 40 - 10 * n as i64).await;
-    }
     // P2 leaves the server: P3 takes the second place.
-    sim.edit_guild(|g| {
-        g.members.remove(&player(2));
-    });
-    set_rank_role(&sim, PLAYER_ROLE, 2).await;
-    sim.wait_for("P1 and P3 carry the role", REACT, |v| {
-        (holders_in(v.guild()) == vec![player(1), player(3)]).then_some(())
-    })
-    .await;
+    let (sim, _bot) = p2_gone_from_the_top_two(Vec::new()).await;
+    sim.edit_guild(|g| g.roles.push(Role::new(TOP_ROLE, "Top", 0, 1)));
     // Staff delete the role, then pick another: the old one is gone from everyone already,
     // the new one reaches the top.
     sim.edit_guild(|g| {
@@ -722,8 +703,8 @@ async fn members_who_left_give_up_their_place_and_the_role_can_be_turned_off() {
 }
 
 /// P1 to P3 valued 30, 20, 10; P2 has left the server and the top two (P1, P3) carry the rank
-/// role. The bot gets member events, and `DISCORD_HTTP_TIMEOUT_SECS`.
-async fn p2_gone_from_the_top_two(http_timeout_secs: u64) -> (Sim, Bot) {
+/// role. The bot runs with `env` besides its defaults.
+async fn p2_gone_from_the_top_two(env: Vec<(String, String)>) -> (Sim, Bot) {
     let sim = Sim::start().await;
     sim.edit_guild(|g| {
         for n in 1..=3 {
@@ -731,13 +712,7 @@ async fn p2_gone_from_the_top_two(http_timeout_secs: u64) -> (Sim, Bot) {
         }
     });
     let options = BotOptions {
-        env: vec![
-            ("GUILD_MEMBERS_INTENT".into(), "on".into()),
-            (
-                "DISCORD_HTTP_TIMEOUT_SECS".into(),
-                http_timeout_secs.to_string(),
-            ),
-        ],
+        env,
         ..BotOptions::default()
     };
     let mut bot = Bot::start_with(&sim, options).await;
@@ -757,6 +732,11 @@ async fn p2_gone_from_the_top_two(http_timeout_secs: u64) -> (Sim, Bot) {
     (sim, bot)
 }
 
+/// The bot's environment for member events (joins, screening).
+fn member_events() -> Vec<(String, String)> {
+    vec![("GUILD_MEMBERS_INTENT".into(), "on".into())]
+}
+
 /// Whether `messages` hold a welcome of `user` in #off-topic.
 fn welcomed(messages: &[Value], user: u64) -> bool {
     messages.iter().any(|m| {
@@ -772,8 +752,10 @@ fn welcomed(messages: &[Value], user: u64) -> bool {
 #[tokio::test]
 async fn a_returning_members_rank_sync_does_not_hold_up_the_next_welcome() {
     const NEWCOMER: u64 = 1_100_000_000_000_000_301;
+    let mut env = member_events();
     // A hung request holds the sync for longer than the test waits for a welcome.
-    let (sim, _bot) = p2_gone_from_the_top_two(60).await;
+    env.push(("DISCORD_HTTP_TIMEOUT_SECS".into(), "60".into()));
+    let (sim, _bot) = p2_gone_from_the_top_two(env).await;
     let saved = answer(
         &sim,
         ALICE,
@@ -807,7 +789,7 @@ async fn a_returning_members_rank_sync_does_not_hold_up_the_next_welcome() {
 /// they accept the rules, as with the welcome role.
 #[tokio::test]
 async fn a_returning_member_still_screening_waits_for_the_rank_role() {
-    let (sim, _bot) = p2_gone_from_the_top_two(15).await;
+    let (sim, _bot) = p2_gone_from_the_top_two(member_events()).await;
     let saved = answer(
         &sim,
         ALICE,
