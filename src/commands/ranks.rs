@@ -7,7 +7,8 @@
 //! above the bot's highest, it carries moderator permissions, or the bot lost Manage Roles),
 //! staff are told once in the staff channel and the role is paused until they set it again:
 //! nothing is retried in a loop. A member who left is remembered as absent (their place goes
-//! to the next one down) until they are seen again: a value change of theirs, or their join.
+//! to the next one down) until they are seen again: a value change of theirs, or their join
+//! (once they pass membership screening, where the server has it).
 
 use std::collections::HashSet;
 

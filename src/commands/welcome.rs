@@ -7,7 +7,7 @@
 //! give (above its highest, or carrying moderator permissions since it was set) is reported to
 //! staff once and paused until staff set it again: never retried on every join. On a server
 //! with membership screening the role waits until the member accepts the rules, and so does the
-//! rank role of a member who comes back.
+//! place in the rankings of a member who was found gone and comes back.
 
 use poise::serenity_prelude as serenity;
 use serenity::{
@@ -27,15 +27,9 @@ pub async fn greet(http: &Http, state: &AppState, member: Member) {
         return;
     }
     let (guild, user) = (member.guild_id, member.user.id);
-    // Like the welcome role, the rank role waits for the server's rules to be accepted: out of
-    // the rankings first, so that no sync meanwhile gives it; counted again below, or by
-    // `passed_screening`, once Discord says they passed.
-    if member.pending {
-        if let Err(err) = state.db.set_rank_absent(guild, user, true).await {
-            tracing::warn!(error = format!("{err:#}"), "could not hold a rank place");
-        }
-    }
     welcome(http, state, &member).await;
+    // Like the welcome role, a place in the rankings waits for the server's rules to be
+    // accepted: `passed_screening` gives it back then.
     if member.pending && still_pending(http, guild, user).await {
         return;
     }

@@ -79,8 +79,7 @@ impl Db {
         Ok(paused.rows_affected() == 1)
     }
 
-    /// Members out of the rankings (found gone when the rank role was given, or screening since
-    /// they came back): they keep their value, not a place.
+    /// Members found gone when the rank role was given: they keep their value, not a place.
     #[tracing::instrument(skip_all)]
     pub async fn rank_absent(&self, guild: GuildId) -> anyhow::Result<HashSet<UserId>> {
         let ids: Vec<i64> =
@@ -95,7 +94,7 @@ impl Db {
             .collect())
     }
 
-    /// Whether `user` is out of the rankings (found gone, or screening since they came back).
+    /// Whether `user` was found gone when the rank role was given.
     #[tracing::instrument(skip_all)]
     pub async fn is_rank_absent(&self, guild: GuildId, user: UserId) -> anyhow::Result<bool> {
         let found: Option<i64> =
@@ -108,8 +107,7 @@ impl Db {
         Ok(found.is_some())
     }
 
-    /// Records that `user` left or is screening (or is back); returns whether that changed
-    /// anything.
+    /// Records that `user` left (or is back); returns whether that changed anything.
     #[tracing::instrument(skip_all)]
     pub async fn set_rank_absent(
         &self,
