@@ -45,6 +45,9 @@ async fn ping_answered_after_a_429(garbled: bool) {
         "retried after {waited:?}, before the wait was over"
     );
     assert!(!bot.logs().contains("command failed"), "{}", bot.logs());
+    if garbled {
+        bot.wait_log(&["retry-after header"]).await;
+    }
     sim.assert_clean();
 }
 

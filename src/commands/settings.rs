@@ -104,10 +104,10 @@ pub async fn settings(
     .into_iter()
     .flatten()
     .collect();
-    check_targets(ctx, guild, &handed_out, &posted_in).await?;
     if rank_top.is_some_and(|n| !(1..=50).contains(&n)) {
         return Err(UserError("The rank role can go to the top 1 to 50.".into()).into());
     }
+    check_targets(ctx, guild, &handed_out, &posted_in).await?;
     if match_expiry_minutes.is_some_and(|m| !(1..=10080).contains(&m)) {
         return Err(
             UserError("A match can stay open from 1 to 10080 minutes (a week).".into()).into(),

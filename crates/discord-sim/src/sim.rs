@@ -347,6 +347,11 @@ impl Sim {
     /// `header` (a rate-limit header, say), the header says `value` instead, as from a proxy
     /// that mangles headers. The answers are otherwise given as usual.
     pub fn garble_header(&self, n: u32, path_contains: &str, header: &str, value: &str) {
+        assert!(
+            axum::http::HeaderName::from_bytes(header.as_bytes()).is_ok()
+                && axum::http::HeaderValue::from_str(value).is_ok(),
+            "not a header: {header}: {value}"
+        );
         self.world().garbled_headers.push(crate::world::Garble {
             path_contains: path_contains.to_owned(),
             header: header.to_ascii_lowercase(),
