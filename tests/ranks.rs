@@ -835,3 +835,61 @@ async fn a_returning_member_still_screening_waits_for_the_rank_role() {
     assert_eq!(early, 0, "given before the rules were accepted");
     sim.assert_clean();
 }
+
+/// A member in membership screening has no place in the rankings, whatever their value, until
+/// they accept the rules: neither a sync for someone else nor a value change of their own gives
+/// them the rank role.
+#[tokio::test]
+async fn a_member_still_screening_has_no_place_until_they_pass() {
+    let sim = Sim::start().await;
+    sim.edit_guild(|g| {
+        for n in 1..=3 {
+            g.members.insert(player(n), Vec::new());
+        }
+    });
+    let options = BotOptions {
+        env: member_events(),
+        ..BotOptions::default()
+    };
+    let mut bot = Bot::start_with(&sim, options).await;
+    bot.wait_health(200, Duration::from_secs(20)).await;
+    wait_registered(&sim).await;
+    for n in 1..=3 {
+        set_value(&sim, player(n), 40 - 10 * n as i64).await;
+    }
+    set_rank_role(&sim, PLAYER_ROLE, 2).await;
+    sim.wait_for("P1 and P2 carry the role", REACT, |v| {
+        (holders_in(v.guild()) == vec![player(1), player(2)]).then_some(())
+    })
+    .await;
+    // P4, new to the server, joins screening: the bot asks Discord whether they passed.
+    let since = sim.mark();
+    sim.member_joins_screened(player(4), "p4");
+    sim.wait_request("the screening check", since, REACT, |r| {
+        r.method == "GET" && r.path == format!("/guilds/{GUILD_ID}/members/{}", player(4))
+    })
+    .await;
+    // Staff value P4 above everyone, then raise P3 above P2: only P3's change moves the role.
+    set_value(&sim, player(4), 50).await;
+    set_value(&sim, player(3), 25).await;
+    sim.wait_for("P1 and P3 carry the role", REACT, |v| {
+        (holders_in(v.guild()) == vec![player(1), player(3)]).then_some(())
+    })
+    .await;
+    let passed = sim.mark();
+    sim.member_passes_screening(player(4));
+    sim.wait_for("P4 and P1 carry the role", REACT, |v| {
+        (holders_in(v.guild()) == vec![player(1), player(4)]).then_some(())
+    })
+    .await;
+    let given_to_p4 = format!(
+        "/guilds/{GUILD_ID}/members/{}/roles/{PLAYER_ROLE}",
+        player(4)
+    );
+    let early = sim.requests()[since..passed]
+        .iter()
+        .filter(|r| r.method == "PUT" && r.path == given_to_p4)
+        .count();
+    assert_eq!(early, 0, "given before the rules were accepted");
+    sim.assert_clean();
+}

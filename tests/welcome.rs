@@ -193,6 +193,37 @@ async fn a_member_who_joins_is_welcomed_and_given_the_role() {
     sim.assert_clean();
 }
 
+/// Events are handled side by side: the update saying a member passed screening may be handled
+/// before their join. They get the welcome role all the same, and once.
+#[tokio::test]
+async fn a_member_who_passes_before_their_join_is_handled_gets_the_role_once() {
+    let (sim, _bot) = start_ready_with(SimOptions::default(), with_intent()).await;
+    let saved = settings(
+        &sim,
+        json!([{"name": "welcome_role", "type": 8, "value": PLAYER_ROLE.to_string()}]),
+    )
+    .await;
+    assert!(saved.contains("Settings saved"), "{saved}");
+    sim.edit_guild(|g| {
+        g.members.insert(NEWCOMER, Vec::new());
+    });
+    let mut member = sim.with_guild(|g| g.member_json(NEWCOMER, true));
+    member["guild_id"] = json!(GUILD_ID.to_string());
+    member["pending"] = json!(false);
+    sim.dispatch("GUILD_MEMBER_UPDATE", member.clone());
+    member["pending"] = json!(true);
+    sim.dispatch("GUILD_MEMBER_ADD", member);
+    let given = ("PUT".to_owned(), NEWCOMER, PLAYER_ROLE);
+    sim.wait_for("the welcome role", REACT, |v| {
+        v.role_changes().contains(&given).then_some(())
+    })
+    .await;
+    settle(&sim).await;
+    let times = sim.role_changes().iter().filter(|c| **c == given).count();
+    assert_eq!(times, 1, "{:?}", sim.role_changes());
+    sim.assert_clean();
+}
+
 #[tokio::test]
 async fn without_the_intent_the_bot_says_what_is_missing() {
     let (sim, _bot) = start_ready().await;

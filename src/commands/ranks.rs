@@ -7,8 +7,9 @@
 //! above the bot's highest, it carries moderator permissions, or the bot lost Manage Roles),
 //! staff are told once in the staff channel and the role is paused until they set it again:
 //! nothing is retried in a loop. A member who left is remembered as absent (their place goes
-//! to the next one down) until they are seen again: a value change of theirs, or their join
-//! (once they pass membership screening, where the server has it).
+//! to the next one down) until they are seen again: a value change of theirs, or their join.
+//! A member in membership screening has no place either until they pass it, whatever their
+//! value.
 
 use std::collections::HashSet;
 
@@ -59,7 +60,10 @@ async fn sync_round(http: &Http, state: &AppState, guild: GuildId) -> anyhow::Re
         return Ok(false);
     }
     let leaders = match role {
-        Some(_) => leaders(state, guild, &settings).await?,
+        Some(_) => {
+            let top = settings.rank_top.unwrap_or(DEFAULT_RANK_TOP).max(1);
+            state.db.rank_leaders(guild, top).await?
+        }
         None => HashSet::new(),
     };
     // Members who hold an earlier rank role lose it: staff changed the role since.
@@ -131,25 +135,6 @@ async fn sync_round(http: &Http, state: &AppState, guild: GuildId) -> anyhow::Re
         }
     }
     Ok(gone)
-}
-
-/// Who should carry the rank role: the top `rank_top` members with a value above 0. Members
-/// who left keep their value but not a place: the next ones down take it.
-async fn leaders(
-    state: &AppState,
-    guild: GuildId,
-    settings: &GuildSettings,
-) -> anyhow::Result<HashSet<UserId>> {
-    let top = settings.rank_top.unwrap_or(DEFAULT_RANK_TOP).max(1);
-    let absent = state.db.rank_absent(guild).await?;
-    let wanted = top + i64::try_from(absent.len()).unwrap_or(0);
-    let (ranked, _) = state.db.leaderboard(guild, 0, wanted).await?;
-    Ok(ranked
-        .into_iter()
-        .filter(|(user, value)| *value > 0 && !absent.contains(user))
-        .map(|(user, _)| user)
-        .take(usize::try_from(top).unwrap_or(0))
-        .collect())
 }
 
 /// Discord refused the role: a refusal it will repeat (403) pauses the role and tells staff

@@ -6,8 +6,8 @@
 //! message may ping the newcomer and nobody else, whatever staff wrote. A role the bot may not
 //! give (above its highest, or carrying moderator permissions since it was set) is reported to
 //! staff once and paused until staff set it again: never retried on every join. On a server
-//! with membership screening the role waits until the member accepts the rules, and so does the
-//! place in the rankings of a member who was found gone and comes back.
+//! with membership screening the role waits until the member accepts the rules, and so does
+//! any place in the rankings ([`crate::db::Db::start_screening`]).
 
 use poise::serenity_prelude as serenity;
 use serenity::{
@@ -21,24 +21,77 @@ use crate::state::AppState;
 pub const DEFAULT_WELCOME: &str = "Welcome to the league, {member}!";
 
 /// Greets `member`, who just joined, then counts them for the rank role again if they had
-/// left. Failures are logged: a join never fails.
+/// left. A member in membership screening gets none of the bot's roles until they pass it.
+/// Failures are logged: a join never fails.
 pub async fn greet(http: &Http, state: &AppState, member: Member) {
     if member.user.bot {
         return;
     }
     let (guild, user) = (member.guild_id, member.user.id);
-    welcome(http, state, &member).await;
-    // Like the welcome role, a place in the rankings waits for the server's rules to be
-    // accepted: `passed_screening` gives it back then.
-    if member.pending && still_pending(http, guild, user).await {
+    if !member.pending {
+        // A row left from an earlier stay in screening means nothing now.
+        if let Err(err) = state.db.end_screening(guild, user).await {
+            tracing::warn!(error = format!("{err:#}"), "could not end a screening");
+        }
+        welcome(http, state, &member).await;
+        back_in_rankings(http, state, guild, user).await;
         return;
     }
-    back_in_rankings(http, state, guild, user).await;
+    // Recorded before anything else, so that the update saying they passed, if handled
+    // meanwhile, finds the row and ends the screening itself.
+    if let Err(err) = state.db.start_screening(guild, user).await {
+        tracing::warn!(error = format!("{err:#}"), "could not record a screening");
+        return;
+    }
+    welcome(http, state, &member).await;
+    // They may have passed before the row was written, and that update found nothing:
+    // Discord's word is read now.
+    if !still_pending(http, guild, user).await {
+        end_screening(http, state, guild, user).await;
+    }
 }
 
-/// `user` is back in `guild`: they count for the rank role again. Outside the welcome's turn:
-/// a rank sync (reading members, moving a role) must not hold up the welcomes of the members
-/// who join meanwhile.
+/// A member was updated with `pending: false`: if they were screening and Discord confirms
+/// they passed, the bot gives what waited for them.
+pub async fn passed_screening(http: &Http, state: &AppState, guild: GuildId, user: UserId) {
+    match state.db.is_screening(guild, user).await {
+        Ok(true) => {}
+        Ok(false) => return,
+        Err(err) => {
+            tracing::warn!(error = format!("{err:#}"), "could not read a screening");
+            return;
+        }
+    }
+    // `pending` is optional in the update's payload: Discord's word is read again.
+    if !still_pending(http, guild, user).await {
+        end_screening(http, state, guild, user).await;
+    }
+}
+
+/// `user` passed screening: their welcome role if it waited, and their place in the rankings.
+/// Only the first of the join and the update to get here does it.
+async fn end_screening(http: &Http, state: &AppState, guild: GuildId, user: UserId) {
+    let role_waits = match state.db.end_screening(guild, user).await {
+        Ok(Some(waits)) => waits,
+        Ok(None) => return,
+        Err(err) => {
+            tracing::warn!(error = format!("{err:#}"), "could not end a screening");
+            return;
+        }
+    };
+    if role_waits {
+        give_welcome_role(http, state, guild, user).await;
+    }
+    // Their value, set before they left or while they screened, may earn them a place now.
+    if let Err(err) = state.db.set_rank_absent(guild, user, false).await {
+        tracing::warn!(error = format!("{err:#}"), "could not clear an absence");
+    }
+    super::ranks::sync(http, state, guild).await;
+}
+
+/// `user` is back in `guild`: if they were found gone, they count for the rank role again.
+/// Outside the welcome's turn: a rank sync (reading members, moving a role) must not hold up
+/// the welcomes of the members who join meanwhile.
 async fn back_in_rankings(http: &Http, state: &AppState, guild: GuildId, user: UserId) {
     match state.db.set_rank_absent(guild, user, false).await {
         Ok(true) => super::ranks::sync(http, state, guild).await,
@@ -47,7 +100,8 @@ async fn back_in_rankings(http: &Http, state: &AppState, guild: GuildId, user: U
     }
 }
 
-/// The welcome message and role for `member`, if staff set them.
+/// The welcome message and role for `member`, if staff set them. For a member screening, the
+/// role waits until they pass.
 async fn welcome(http: &Http, state: &AppState, member: &Member) {
     // One welcome at a time: a wave of joins is greeted in turn, inside Discord's rate limits,
     // instead of all at once.
@@ -78,14 +132,17 @@ async fn welcome(http: &Http, state: &AppState, member: &Member) {
         return;
     };
     let (guild, user) = (member.guild_id, member.user.id);
-    // Membership screening: a role now would let them around the server's rules. Read again
-    // now: they may have passed it since the join was sent (the update, handled in turn after
-    // this, would then find nothing held).
-    if member.pending && still_pending(http, guild, user).await {
-        if let Err(err) = state.db.hold_welcome_role(guild, user).await {
-            tracing::warn!(error = format!("{err:#}"), "could not hold a welcome role");
+    if member.pending {
+        // Membership screening: a role now would let them around the server's rules.
+        match state.db.hold_welcome_role(guild, user).await {
+            Ok(true) => return,
+            // Their screening already ended: the role is given now.
+            Ok(false) => {}
+            Err(err) => {
+                tracing::warn!(error = format!("{err:#}"), "could not hold a welcome role");
+                return;
+            }
         }
-        return;
     }
     give_role(http, state, guild, user, role, &settings).await;
 }
@@ -102,54 +159,8 @@ async fn still_pending(http: &Http, guild: GuildId, user: UserId) -> bool {
     }
 }
 
-/// A member was updated with `pending: false`: what waited for them to pass screening (their
-/// welcome role, their place in the rankings if they came back) is given once Discord confirms
-/// they passed it.
-pub async fn passed_screening(http: &Http, state: &AppState, guild: GuildId, user: UserId) {
-    release_welcome_role(http, state, guild, user).await;
-    let absent = match state.db.is_rank_absent(guild, user).await {
-        Ok(absent) => absent,
-        Err(err) => {
-            tracing::warn!(error = format!("{err:#}"), "could not read the absences");
-            return;
-        }
-    };
-    if absent && !still_pending(http, guild, user).await {
-        back_in_rankings(http, state, guild, user).await;
-    }
-}
-
-/// Gives `user` the welcome role held for them while they were screening, if Discord confirms
-/// they passed it.
-async fn release_welcome_role(http: &Http, state: &AppState, guild: GuildId, user: UserId) {
-    // In turn: a welcome still being made may be about to hold this member's role.
-    let _turn = state.welcome_turn.lock().await;
-    match state.db.welcome_role_held(guild, user).await {
-        Ok(true) => {}
-        Ok(false) => return,
-        Err(err) => {
-            tracing::warn!(
-                error = format!("{err:#}"),
-                "could not read a pending member"
-            );
-            return;
-        }
-    }
-    // `pending` is optional in the update's payload: Discord's word is read again.
-    if still_pending(http, guild, user).await {
-        return;
-    }
-    match state.db.release_welcome_role(guild, user).await {
-        Ok(true) => {}
-        Ok(false) => return,
-        Err(err) => {
-            tracing::warn!(
-                error = format!("{err:#}"),
-                "could not release a welcome role"
-            );
-            return;
-        }
-    }
+/// Gives `user` the welcome role that waited for them to pass screening, as staff set it now.
+async fn give_welcome_role(http: &Http, state: &AppState, guild: GuildId, user: UserId) {
     match state.db.settings(guild).await {
         Ok(settings) => {
             if let Some(role) = settings.welcome_role.map(RoleId::new) {

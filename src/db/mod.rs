@@ -10,6 +10,7 @@ pub mod matches;
 mod publications;
 pub mod ranks;
 pub mod requests;
+mod screening;
 pub mod seasons;
 mod settings;
 mod values;
@@ -249,5 +250,51 @@ mod tests {
         assert_eq!(settings.values_channel, Some(33));
         assert_eq!(settings.staff_role, Some(22));
         assert_eq!(settings.evaluator_role, None);
+    }
+
+    #[tokio::test]
+    async fn a_screening_ends_once_and_a_held_role_is_given_by_whoever_ends_it() {
+        let (_dir, db) = temp_db().await;
+        let member = UserId::new(5);
+        // The join holds the role first: ending the screening says it waited.
+        db.start_screening(G, member).await.unwrap();
+        assert!(db.is_screening(G, member).await.unwrap());
+        assert!(db.hold_welcome_role(G, member).await.unwrap());
+        assert_eq!(db.end_screening(G, member).await.unwrap(), Some(true));
+        assert_eq!(
+            db.end_screening(G, member).await.unwrap(),
+            None,
+            "ended once"
+        );
+        assert!(!db.is_screening(G, member).await.unwrap());
+        // Ended before the role was held: holding says so, and the joiner gives it.
+        db.start_screening(G, member).await.unwrap();
+        assert_eq!(db.end_screening(G, member).await.unwrap(), Some(false));
+        assert!(!db.hold_welcome_role(G, member).await.unwrap());
+        // A later stay starts over: the role held for an earlier one does not wait again.
+        db.start_screening(G, member).await.unwrap();
+        db.hold_welcome_role(G, member).await.unwrap();
+        db.start_screening(G, member).await.unwrap();
+        assert_eq!(db.end_screening(G, member).await.unwrap(), Some(false));
+    }
+
+    #[tokio::test]
+    async fn the_rank_leaders_pass_over_members_gone_or_screening() {
+        let (_dir, db) = temp_db().await;
+        let user = |n: u64| UserId::new(100 + n);
+        for n in 1..=5 {
+            let value = i64::try_from(60 - 10 * n).unwrap();
+            db.change_value(G, user(n), STAFF, ValueChange::Set(value), None)
+                .await
+                .unwrap()
+                .unwrap();
+        }
+        let leaders = |db: Db| async move { db.rank_leaders(G, 2).await.unwrap() };
+        assert_eq!(leaders(db.clone()).await, [user(1), user(2)].into());
+        db.set_rank_absent(G, user(1), true).await.unwrap();
+        db.start_screening(G, user(2)).await.unwrap();
+        assert_eq!(leaders(db.clone()).await, [user(3), user(4)].into());
+        db.end_screening(G, user(2)).await.unwrap();
+        assert_eq!(leaders(db.clone()).await, [user(2), user(3)].into());
     }
 }

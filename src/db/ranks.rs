@@ -1,4 +1,5 @@
-//! `rank_role_holders` and the rank role's pause: whom the bot gave the rank role to.
+//! `rank_role_holders`, `rank_role_absent` and the rank role's pause: whom the bot gave the rank
+//! role to, and who should carry it.
 
 use std::collections::HashSet;
 
@@ -79,32 +80,29 @@ impl Db {
         Ok(paused.rows_affected() == 1)
     }
 
-    /// Members found gone when the rank role was given: they keep their value, not a place.
+    /// Who should carry the rank role: the `top` highest values above 0, in the leaderboard's
+    /// order, passing over members found gone (their place goes to the next one down) and
+    /// members still in membership screening (no role before they accept the rules).
     #[tracing::instrument(skip_all)]
-    pub async fn rank_absent(&self, guild: GuildId) -> anyhow::Result<HashSet<UserId>> {
-        let ids: Vec<i64> =
-            sqlx::query_scalar("SELECT user_id FROM rank_role_absent WHERE guild_id = ?")
-                .bind(sql_id(guild.get()))
-                .fetch_all(&self.pool)
-                .await
-                .context("reading the members gone from the rankings")?;
+    pub async fn rank_leaders(&self, guild: GuildId, top: i64) -> anyhow::Result<HashSet<UserId>> {
+        let ids: Vec<i64> = sqlx::query_scalar(
+            "SELECT v.user_id FROM member_values v
+             WHERE v.guild_id = ? AND v.value > 0
+               AND NOT EXISTS (SELECT 1 FROM rank_role_absent a
+                               WHERE a.guild_id = v.guild_id AND a.user_id = v.user_id)
+               AND NOT EXISTS (SELECT 1 FROM screening s
+                               WHERE s.guild_id = v.guild_id AND s.user_id = v.user_id)
+             ORDER BY v.value DESC, v.user_id LIMIT ?",
+        )
+        .bind(sql_id(guild.get()))
+        .bind(top)
+        .fetch_all(&self.pool)
+        .await
+        .context("reading the top of the rankings")?;
         Ok(ids
             .into_iter()
             .map(|id| UserId::new((id as u64).max(1)))
             .collect())
-    }
-
-    /// Whether `user` was found gone when the rank role was given.
-    #[tracing::instrument(skip_all)]
-    pub async fn is_rank_absent(&self, guild: GuildId, user: UserId) -> anyhow::Result<bool> {
-        let found: Option<i64> =
-            sqlx::query_scalar("SELECT 1 FROM rank_role_absent WHERE guild_id = ? AND user_id = ?")
-                .bind(sql_id(guild.get()))
-                .bind(sql_id(user.get()))
-                .fetch_optional(&self.pool)
-                .await
-                .context("reading whether a member is gone from the rankings")?;
-        Ok(found.is_some())
     }
 
     /// Records that `user` left (or is back); returns whether that changed anything.

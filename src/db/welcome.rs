@@ -1,8 +1,7 @@
-//! Welcomes' own state: turning them off, the welcome role's pause, and members who joined
-//! pending (membership screening) and get the role once they pass it.
+//! Welcomes' own state: turning them off and the welcome role's pause.
 
 use anyhow::Context as _;
-use serenity::all::{GuildId, UserId};
+use serenity::all::GuildId;
 
 use super::{sql_id, Db};
 
@@ -46,45 +45,5 @@ impl Db {
                 .await
                 .context("reading the welcome role's pause")?;
         Ok(paused.unwrap_or(0) != 0)
-    }
-
-    /// Remembers that `user` joined pending: the welcome role waits until they pass screening.
-    #[tracing::instrument(skip_all)]
-    pub async fn hold_welcome_role(&self, guild: GuildId, user: UserId) -> anyhow::Result<()> {
-        sqlx::query(
-            "INSERT INTO welcome_pending (guild_id, user_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
-        )
-        .bind(sql_id(guild.get()))
-        .bind(sql_id(user.get()))
-        .execute(&self.pool)
-        .await
-        .context("remembering a pending member")?;
-        Ok(())
-    }
-
-    /// Whether `user`'s welcome role waits for them to pass screening.
-    #[tracing::instrument(skip_all)]
-    pub async fn welcome_role_held(&self, guild: GuildId, user: UserId) -> anyhow::Result<bool> {
-        let held: Option<i64> =
-            sqlx::query_scalar("SELECT 1 FROM welcome_pending WHERE guild_id = ? AND user_id = ?")
-                .bind(sql_id(guild.get()))
-                .bind(sql_id(user.get()))
-                .fetch_optional(&self.pool)
-                .await
-                .context("reading a pending member")?;
-        Ok(held.is_some())
-    }
-
-    /// Forgets that `user` was pending; returns whether they were (so the role is given once).
-    #[tracing::instrument(skip_all)]
-    pub async fn release_welcome_role(&self, guild: GuildId, user: UserId) -> anyhow::Result<bool> {
-        let released =
-            sqlx::query("DELETE FROM welcome_pending WHERE guild_id = ? AND user_id = ?")
-                .bind(sql_id(guild.get()))
-                .bind(sql_id(user.get()))
-                .execute(&self.pool)
-                .await
-                .context("releasing a pending member")?;
-        Ok(released.rows_affected() == 1)
     }
 }
