@@ -190,6 +190,28 @@ impl Bot {
         }
     }
 
+    /// How many log lines so far contain every one of `needles`.
+    pub fn log_count(&self, needles: &[&str]) -> usize {
+        let logs = self.logs();
+        logs.lines()
+            .filter(|l| needles.iter().all(|n| l.contains(n)))
+            .count()
+    }
+
+    /// Waits up to [`super::REACT`] for at least `count` log lines containing every one of
+    /// `needles` (see [`Bot::wait_log`]).
+    pub async fn wait_log_count(&self, needles: &[&str], count: usize) {
+        let deadline = Instant::now() + super::REACT;
+        while self.log_count(needles) < count {
+            assert!(
+                Instant::now() < deadline,
+                "fewer than {count} log lines with {needles:?}. Logs:\n{}",
+                self.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// The bot's process id.
     pub fn pid(&self) -> u32 {
         self.child.id().unwrap_or(0)
