@@ -1,6 +1,5 @@
--- Members who joined pending (membership screening) and have not been seen passing it. The bot
--- gives them no role of its own, welcome or rank, until they do: nobody gets around the
--- server's rules, whatever their value.
+-- Members who joined pending (membership screening) and have not been seen passing it: their
+-- welcome role waits until they do, so nobody gets around the server's rules.
 CREATE TABLE screening (
     guild_id            INTEGER NOT NULL,
     user_id             INTEGER NOT NULL,

@@ -893,3 +893,45 @@ async fn a_member_still_screening_has_no_place_until_they_pass() {
     assert_eq!(early, 0, "given before the rules were accepted");
     sim.assert_clean();
 }
+
+/// The bot asks Discord before giving the rank role: a member still screening has no place even
+/// when the bot never saw them join (it was down, or runs without the Server Members intent).
+#[tokio::test]
+async fn a_member_the_bot_never_saw_join_gets_no_place_while_screening() {
+    let sim = Sim::start().await;
+    sim.edit_guild(|g| {
+        for n in 1..=3 {
+            g.members.insert(player(n), Vec::new());
+        }
+        g.pending.insert(player(3));
+    });
+    let mut bot = Bot::start(&sim).await;
+    bot.wait_health(200, Duration::from_secs(20)).await;
+    wait_registered(&sim).await;
+    for n in 1..=3 {
+        set_value(&sim, player(n), 10 * n as i64).await;
+    }
+    let since = sim.mark();
+    set_rank_role(&sim, PLAYER_ROLE, 1).await;
+    sim.wait_for("P2 carries the role", REACT, |v| {
+        (holders_in(v.guild()) == vec![player(2)]).then_some(())
+    })
+    .await;
+    let read_p3 = format!("/guilds/{GUILD_ID}/members/{}", player(3));
+    assert!(
+        sim.requests_since(since)
+            .iter()
+            .any(|r| r.method == "GET" && r.path == read_p3),
+        "P3 was not read from Discord"
+    );
+    // P3 accepts the rules; the next change gives them their place.
+    sim.edit_guild(|g| {
+        g.pending.remove(&player(3));
+    });
+    set_value(&sim, player(1), 5).await;
+    sim.wait_for("P3 carries the role", REACT, |v| {
+        (holders_in(v.guild()) == vec![player(3)]).then_some(())
+    })
+    .await;
+    sim.assert_clean();
+}

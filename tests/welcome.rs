@@ -212,10 +212,18 @@ async fn a_member_who_passes_before_their_join_is_handled_gets_the_role_once() {
     member["pending"] = json!(false);
     sim.dispatch("GUILD_MEMBER_UPDATE", member.clone());
     member["pending"] = json!(true);
+    let since = sim.mark();
     sim.dispatch("GUILD_MEMBER_ADD", member);
     let given = ("PUT".to_owned(), NEWCOMER, PLAYER_ROLE);
     sim.wait_for("the welcome role", REACT, |v| {
         v.role_changes().contains(&given).then_some(())
+    })
+    .await;
+    // The join's handler reads Discord before it can give anything: a second role given by
+    // it would follow that read within the round trip `settle` makes.
+    let read = format!("/guilds/{GUILD_ID}/members/{NEWCOMER}");
+    sim.wait_request("the join's read", since, REACT, |r| {
+        r.method == "GET" && r.path == read
     })
     .await;
     settle(&sim).await;

@@ -8,8 +8,8 @@
 //! staff are told once in the staff channel and the role is paused until they set it again:
 //! nothing is retried in a loop. A member who left is remembered as absent (their place goes
 //! to the next one down) until they are seen again: a value change of theirs, or their join.
-//! A member in membership screening has no place either until they pass it, whatever their
-//! value.
+//! A member is read from Discord before they are given the role: one still in membership
+//! screening has no place until they pass it, whatever their value.
 
 use std::collections::HashSet;
 
@@ -60,10 +60,7 @@ async fn sync_round(http: &Http, state: &AppState, guild: GuildId) -> anyhow::Re
         return Ok(false);
     }
     let leaders = match role {
-        Some(_) => {
-            let top = settings.rank_top.unwrap_or(DEFAULT_RANK_TOP).max(1);
-            state.db.rank_leaders(guild, top).await?
-        }
+        Some(role) => leaders(http, state, guild, &settings, role, &holders).await?,
         None => HashSet::new(),
     };
     // Members who hold an earlier rank role lose it: staff changed the role since.
@@ -135,6 +132,56 @@ async fn sync_round(http: &Http, state: &AppState, guild: GuildId) -> anyhow::Re
         }
     }
     Ok(gone)
+}
+
+/// How far below the top the rankings are read for members who may take a place left by
+/// members still screening or gone.
+const LOOKAHEAD: i64 = 25;
+
+/// Who should carry the rank role `role`: the top `rank_top` members with a value above 0,
+/// passing over members found gone. A member who does not hold it yet is read from Discord
+/// first ([`may_carry`]): the next one down takes the place of one who may not.
+async fn leaders(
+    http: &Http,
+    state: &AppState,
+    guild: GuildId,
+    settings: &GuildSettings,
+    role: RoleId,
+    holders: &HashSet<(UserId, RoleId)>,
+) -> anyhow::Result<HashSet<UserId>> {
+    let top = settings.rank_top.unwrap_or(DEFAULT_RANK_TOP).max(1);
+    let wanted = usize::try_from(top).unwrap_or(usize::MAX);
+    let mut leaders = HashSet::new();
+    for user in state.db.rank_candidates(guild, top + LOOKAHEAD).await? {
+        if leaders.len() == wanted {
+            break;
+        }
+        if holders.contains(&(user, role)) || may_carry(http, state, guild, user).await? {
+            leaders.insert(user);
+        }
+    }
+    Ok(leaders)
+}
+
+/// Whether `user` may be given the rank role, read from Discord now: not while they are in
+/// membership screening (the role would let them around the server's rules), whatever the bot
+/// saw of their join; not if they left (recorded absent until they are seen again).
+async fn may_carry(
+    http: &Http,
+    state: &AppState,
+    guild: GuildId,
+    user: UserId,
+) -> anyhow::Result<bool> {
+    match http.get_member(guild, user).await {
+        Ok(member) => Ok(!member.pending),
+        Err(err) if discord_code(&err) == Some(UNKNOWN_MEMBER) => {
+            state.db.set_rank_absent(guild, user, true).await?;
+            Ok(false)
+        }
+        Err(err) => {
+            Err(anyhow::Error::new(err).context("reading a member before giving the rank role"))
+        }
+    }
 }
 
 /// Discord refused the role: a refusal it will repeat (403) pauses the role and tells staff

@@ -6,8 +6,9 @@
 //! message may ping the newcomer and nobody else, whatever staff wrote. A role the bot may not
 //! give (above its highest, or carrying moderator permissions since it was set) is reported to
 //! staff once and paused until staff set it again: never retried on every join. On a server
-//! with membership screening the role waits until the member accepts the rules, and so does
-//! any place in the rankings ([`crate::db::Db::start_screening`]).
+//! with membership screening the role waits until the member accepts the rules
+//! ([`crate::db::Db::start_screening`]); so does a place in the rankings, which
+//! [`super::ranks`] checks with Discord itself.
 
 use poise::serenity_prelude as serenity;
 use serenity::{
@@ -20,9 +21,20 @@ use crate::state::AppState;
 /// The text used when staff set a channel but no message.
 pub const DEFAULT_WELCOME: &str = "Welcome to the league, {member}!";
 
+/// What happens to the welcome role of a member who joins.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum WelcomeRole {
+    /// Given now: they are not screening.
+    Now,
+    /// Held until they pass membership screening (their `screening` row says so).
+    AfterScreening,
+    /// Not given: they are screening and that could not be recorded.
+    Withheld,
+}
+
 /// Greets `member`, who just joined, then counts them for the rank role again if they had
-/// left. A member in membership screening gets none of the bot's roles until they pass it.
-/// Failures are logged: a join never fails.
+/// left. A member in membership screening gets the welcome role once they pass it. Failures
+/// are logged: a join never fails.
 pub async fn greet(http: &Http, state: &AppState, member: Member) {
     if member.user.bot {
         return;
@@ -33,7 +45,7 @@ pub async fn greet(http: &Http, state: &AppState, member: Member) {
         if let Err(err) = state.db.end_screening(guild, user).await {
             tracing::warn!(error = format!("{err:#}"), "could not end a screening");
         }
-        welcome(http, state, &member).await;
+        welcome(http, state, &member, WelcomeRole::Now).await;
         back_in_rankings(http, state, guild, user).await;
         return;
     }
@@ -41,13 +53,14 @@ pub async fn greet(http: &Http, state: &AppState, member: Member) {
     // meanwhile, finds the row and ends the screening itself.
     if let Err(err) = state.db.start_screening(guild, user).await {
         tracing::warn!(error = format!("{err:#}"), "could not record a screening");
+        welcome(http, state, &member, WelcomeRole::Withheld).await;
         return;
     }
-    welcome(http, state, &member).await;
-    // They may have passed before the row was written, and that update found nothing:
+    welcome(http, state, &member, WelcomeRole::AfterScreening).await;
+    // An update saying they passed, handled before the row was written, found nothing to do:
     // Discord's word is read now.
     if !still_pending(http, guild, user).await {
-        end_screening(http, state, guild, user).await;
+        give_what_waited(http, state, guild, user).await;
     }
 }
 
@@ -64,13 +77,13 @@ pub async fn passed_screening(http: &Http, state: &AppState, guild: GuildId, use
     }
     // `pending` is optional in the update's payload: Discord's word is read again.
     if !still_pending(http, guild, user).await {
-        end_screening(http, state, guild, user).await;
+        give_what_waited(http, state, guild, user).await;
     }
 }
 
-/// `user` passed screening: their welcome role if it waited, and their place in the rankings.
-/// Only the first of the join and the update to get here does it.
-async fn end_screening(http: &Http, state: &AppState, guild: GuildId, user: UserId) {
+/// `user` passed screening: ends it, and gives their welcome role if it waited and their place
+/// in the rankings. Only the first of the join and the update to get here gives anything.
+async fn give_what_waited(http: &Http, state: &AppState, guild: GuildId, user: UserId) {
     let role_waits = match state.db.end_screening(guild, user).await {
         Ok(Some(waits)) => waits,
         Ok(None) => return,
@@ -100,9 +113,9 @@ async fn back_in_rankings(http: &Http, state: &AppState, guild: GuildId, user: U
     }
 }
 
-/// The welcome message and role for `member`, if staff set them. For a member screening, the
-/// role waits until they pass.
-async fn welcome(http: &Http, state: &AppState, member: &Member) {
+/// The welcome message for `member`, and the welcome role as `role_now` says, if staff set
+/// them.
+async fn welcome(http: &Http, state: &AppState, member: &Member, role_now: WelcomeRole) {
     // One welcome at a time: a wave of joins is greeted in turn, inside Discord's rate limits,
     // instead of all at once.
     let _turn = state.welcome_turn.lock().await;
@@ -132,9 +145,11 @@ async fn welcome(http: &Http, state: &AppState, member: &Member) {
         return;
     };
     let (guild, user) = (member.guild_id, member.user.id);
-    if member.pending {
+    match role_now {
+        WelcomeRole::Now => {}
+        WelcomeRole::Withheld => return,
         // Membership screening: a role now would let them around the server's rules.
-        match state.db.hold_welcome_role(guild, user).await {
+        WelcomeRole::AfterScreening => match state.db.hold_welcome_role(guild, user).await {
             Ok(true) => return,
             // Their screening already ended: the role is given now.
             Ok(false) => {}
@@ -142,13 +157,13 @@ async fn welcome(http: &Http, state: &AppState, member: &Member) {
                 tracing::warn!(error = format!("{err:#}"), "could not hold a welcome role");
                 return;
             }
-        }
+        },
     }
     give_role(http, state, guild, user, role, &settings).await;
 }
 
-/// Whether `user` is still pending screening, read from Discord (pending when unsure: the role
-/// then waits for the update that says they passed).
+/// Whether `user` is still pending screening, read from Discord. Pending when unsure: what
+/// waits for them is then given at their next member update that Discord confirms.
 async fn still_pending(http: &Http, guild: GuildId, user: UserId) -> bool {
     match http.get_member(guild, user).await {
         Ok(member) => member.pending,

@@ -279,22 +279,19 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_rank_leaders_pass_over_members_gone_or_screening() {
+    async fn the_rank_candidates_pass_over_members_gone() {
         let (_dir, db) = temp_db().await;
         let user = |n: u64| UserId::new(100 + n);
-        for n in 1..=5 {
-            let value = i64::try_from(60 - 10 * n).unwrap();
+        for (n, value) in [(1, 50), (2, 40), (3, 40), (4, 0)] {
             db.change_value(G, user(n), STAFF, ValueChange::Set(value), None)
                 .await
                 .unwrap()
                 .unwrap();
         }
-        let leaders = |db: Db| async move { db.rank_leaders(G, 2).await.unwrap() };
-        assert_eq!(leaders(db.clone()).await, [user(1), user(2)].into());
-        db.set_rank_absent(G, user(1), true).await.unwrap();
-        db.start_screening(G, user(2)).await.unwrap();
-        assert_eq!(leaders(db.clone()).await, [user(3), user(4)].into());
-        db.end_screening(G, user(2)).await.unwrap();
-        assert_eq!(leaders(db.clone()).await, [user(2), user(3)].into());
+        let candidates = |db: Db| async move { db.rank_candidates(G, 5).await.unwrap() };
+        assert_eq!(candidates(db.clone()).await, [user(1), user(2), user(3)]);
+        db.set_rank_absent(G, user(2), true).await.unwrap();
+        assert_eq!(candidates(db.clone()).await, [user(1), user(3)]);
+        assert_eq!(db.rank_candidates(G, 1).await.unwrap(), [user(1)]);
     }
 }

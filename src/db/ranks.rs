@@ -80,22 +80,19 @@ impl Db {
         Ok(paused.rows_affected() == 1)
     }
 
-    /// Who should carry the rank role: the `top` highest values above 0, in the leaderboard's
-    /// order, passing over members found gone (their place goes to the next one down) and
-    /// members still in membership screening (no role before they accept the rules).
+    /// The first `count` members of the rankings with a value above 0, in the leaderboard's
+    /// order, passing over members found gone (their place goes to the next one down).
     #[tracing::instrument(skip_all)]
-    pub async fn rank_leaders(&self, guild: GuildId, top: i64) -> anyhow::Result<HashSet<UserId>> {
+    pub async fn rank_candidates(&self, guild: GuildId, count: i64) -> anyhow::Result<Vec<UserId>> {
         let ids: Vec<i64> = sqlx::query_scalar(
             "SELECT v.user_id FROM member_values v
              WHERE v.guild_id = ? AND v.value > 0
                AND NOT EXISTS (SELECT 1 FROM rank_role_absent a
                                WHERE a.guild_id = v.guild_id AND a.user_id = v.user_id)
-               AND NOT EXISTS (SELECT 1 FROM screening s
-                               WHERE s.guild_id = v.guild_id AND s.user_id = v.user_id)
              ORDER BY v.value DESC, v.user_id LIMIT ?",
         )
         .bind(sql_id(guild.get()))
-        .bind(top)
+        .bind(count)
         .fetch_all(&self.pool)
         .await
         .context("reading the top of the rankings")?;

@@ -1,7 +1,9 @@
 //! `screening`: members who joined pending (membership screening) and have not been seen
-//! passing it. The bot gives them none of its roles until they do; whichever of the join and
-//! the update saying they passed is handled last finds the other's row, so a member is never
-//! left waiting and never given a role twice.
+//! passing it, and whether their welcome role waits for them. The join writes the row before
+//! anything else and then reads Discord; the update saying they passed reads the row, then
+//! Discord. Whichever ends the row (one `DELETE ... RETURNING`) gives the role, so it is given
+//! once, in either order. A pass the bot never hears of (it was down) is found at the
+//! member's next update.
 
 use anyhow::Context as _;
 use serenity::all::{GuildId, UserId};
