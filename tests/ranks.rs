@@ -583,6 +583,42 @@ async fn a_first_value_set_by_staff_brings_the_evaluated_roles() {
         Vec::<u64>::new(),
         "the awaiting role is taken all the same"
     );
+
+    // A member still in membership screening is not given it: staff are told why.
+    sim.edit_guild(|g| {
+        if let Some(role) = g.roles.iter_mut().find(|r| r.id == PLAYER_ROLE) {
+            role.position = 1;
+        }
+        g.members.insert(player(3), vec![AWAITING_ROLE]);
+        g.pending.insert(player(3));
+    });
+    let (interaction, _) = run_command_with(
+        &sim,
+        ALICE,
+        GENERAL,
+        "setvalue",
+        json!([
+            {"name": "member", "type": 6, "value": player(3).to_string()},
+            {"name": "amount", "type": 4, "value": 10},
+        ]),
+    )
+    .await;
+    let note = sim
+        .wait_request("the screening note", 0, REACT, |r| {
+            is_followup(r, &interaction.token) && content(r).contains("I didn't give")
+        })
+        .await;
+    assert!(
+        content(&note).contains("not accepted the server's rules"),
+        "{}",
+        content(&note)
+    );
+    settle(&sim).await;
+    assert_eq!(
+        roles_of(player(3)),
+        Vec::<u64>::new(),
+        "given while screening"
+    );
     sim.assert_clean();
 }
 

@@ -570,6 +570,36 @@ async fn roles_are_applied_after_a_confirmed_tryout() {
     sim.assert_clean();
 }
 
+/// A player still in membership screening is evaluated and saved, but not given the tryout's
+/// role: it would let them around the server's rules. The evaluator is told why.
+#[tokio::test]
+async fn a_player_still_screening_is_not_given_the_tryout_role() {
+    let (sim, bot) = start_ready().await;
+    let told = alice_sets(
+        &sim,
+        json!([{"name": "add_role", "type": 8, "value": PLAYER_ROLE.to_string()}]),
+    )
+    .await;
+    assert!(told.contains("Settings saved"), "{told}");
+    sim.edit_guild(|g| {
+        g.pending.insert(BOB);
+    });
+    let dm_channel = start_tryout(&sim, "CF").await;
+    let summary = answer_all(&sim, dm_channel).await;
+    let since = message_count(&sim);
+    sim.click(ALICE, &summary, &component(&summary, 0, 0));
+    let saved = dm(&sim, ALICE, since, "Saved.").await;
+    let text = saved["content"].as_str().unwrap_or_default();
+    assert!(text.contains("not accepted the server's rules"), "{text}");
+    assert_eq!(bob_standing(&bot).await, Some((35, 1)));
+    assert!(
+        !sim.role_changes().iter().any(|(_, user, _)| *user == BOB),
+        "{:?}",
+        sim.role_changes()
+    );
+    sim.assert_clean();
+}
+
 /// A database file that outlives the bot processes of one test (kept while the dir lives).
 fn lasting_database(name: &str) -> (tempfile::TempDir, String) {
     let dir = tempfile::tempdir().unwrap();

@@ -263,6 +263,17 @@ async fn run_step(
                 }
             }
             let changed = if step == ADD_ROLE {
+                match super::roles::screening(http, e.guild, e.player).await {
+                    Ok(None) => {}
+                    Ok(Some(why)) => {
+                        return Outcome::Failed(format!("I didn't {verb} <@&{role}>: {why}."))
+                    }
+                    Err(err) => {
+                        tracing::warn!(error = %err, "could not read the player");
+                        let note = format!("I couldn't check <@&{role}> just now.");
+                        return failed(&err, note);
+                    }
+                }
                 http.add_member_role(e.guild, e.player, role, Some("tryout"))
                     .await
             } else {

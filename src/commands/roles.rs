@@ -1,5 +1,6 @@
 //! Roles the bot gives or takes on its own: whether it may, checked when it acts, and the
-//! roles a member's first value brings.
+//! roles a member's first value brings. Nothing is given to a member still in membership
+//! screening ([`screening`]).
 //!
 //! Settings name roles once; by the time the bot uses one it may have gained moderator
 //! permissions or moved above the bot's highest role. [`refusal`] reads the role and the bot's
@@ -39,6 +40,21 @@ pub async fn refusal(
     Ok(None)
 }
 
+/// Why `user` must not be given a role now (`None` if they may), read from Discord: a member
+/// still in membership screening would get around the server's rules with one.
+pub async fn screening(
+    http: &Http,
+    guild: GuildId,
+    user: UserId,
+) -> Result<Option<String>, serenity::Error> {
+    let member = http.get_member(guild, user).await?;
+    Ok(member.pending.then(|| {
+        "they have not accepted the server's rules yet (membership screening): give it by hand \
+         once they have"
+            .to_owned()
+    }))
+}
+
 /// Why `role` must not be one the bot hands out under `settings` (`None` if it may): the staff
 /// and evaluator roles carry the bot's own powers, so handing them to the top of the rankings,
 /// to every newcomer or to every evaluated player would give those powers away.
@@ -70,7 +86,13 @@ pub async fn first_value(
             continue;
         };
         let verb = if give { "give" } else { "take" };
-        match refusal(http, me, settings, guild, role).await {
+        let refused = match refusal(http, me, settings, guild, role).await {
+            Ok(None) if give => screening(http, guild, user)
+                .await
+                .map_err(anyhow::Error::new),
+            refused => refused,
+        };
+        match refused {
             Ok(None) => {}
             Ok(Some(why)) => {
                 notes.push(format!("I didn't {verb} <@&{role}>: {why}."));
