@@ -81,6 +81,19 @@ impl serenity::EventHandler for Events {
         });
     }
 
+    async fn guild_member_removal(
+        &self,
+        ctx: serenity::Context,
+        guild: serenity::GuildId,
+        user: serenity::User,
+        _member: Option<serenity::Member>,
+    ) {
+        let state = Arc::clone(&self.state);
+        self.state.tasks.spawn(async move {
+            crate::commands::ranks::member_left(&ctx.http, &state, guild, user.id).await;
+        });
+    }
+
     async fn guild_member_update(
         &self,
         ctx: serenity::Context,

@@ -38,6 +38,9 @@ pub fn serenity_status(error: &serenity::Error) -> Option<u16> {
     }
 }
 
+/// Discord's "Unknown Member" error code: the member is not in the server.
+pub const UNKNOWN_MEMBER: isize = 10007;
+
 /// Discord's JSON error code of a refused request (10007 Unknown Member, 50007 Cannot DM…).
 pub fn discord_code(error: &serenity::Error) -> Option<isize> {
     match error {

@@ -971,3 +971,42 @@ async fn a_member_the_bot_never_saw_join_gets_no_place_while_screening() {
     .await;
     sim.assert_clean();
 }
+
+/// A member who carries the rank role and leaves gives up their place at once (Discord says so
+/// to a bot with the Server Members intent): the next one down gets the role. Back, they count
+/// again.
+#[tokio::test]
+async fn a_holder_who_leaves_hands_the_role_down_and_takes_it_back_on_return() {
+    let sim = Sim::start().await;
+    sim.edit_guild(|g| {
+        for n in 1..=3 {
+            g.members.insert(player(n), Vec::new());
+        }
+    });
+    let options = BotOptions {
+        env: member_events(),
+        ..BotOptions::default()
+    };
+    let mut bot = Bot::start_with(&sim, options).await;
+    bot.wait_health(200, Duration::from_secs(20)).await;
+    wait_registered(&sim).await;
+    for n in 1..=3 {
+        set_value(&sim, player(n), 40 - 10 * n as i64).await;
+    }
+    set_rank_role(&sim, PLAYER_ROLE, 2).await;
+    sim.wait_for("P1 and P2 carry the role", REACT, |v| {
+        (holders_in(v.guild()) == vec![player(1), player(2)]).then_some(())
+    })
+    .await;
+    sim.member_leaves(player(2));
+    sim.wait_for("P3 takes P2's place", REACT, |v| {
+        (holders_in(v.guild()) == vec![player(1), player(3)]).then_some(())
+    })
+    .await;
+    sim.member_joins(player(2), "p2");
+    sim.wait_for("P2 back in the top two", REACT, |v| {
+        (holders_in(v.guild()) == vec![player(1), player(2)]).then_some(())
+    })
+    .await;
+    sim.assert_clean();
+}

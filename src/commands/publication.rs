@@ -263,7 +263,7 @@ async fn run_step(
                 }
             }
             let changed = if step == ADD_ROLE {
-                match super::roles::screening(http, e.guild, e.player).await {
+                match super::roles::screening_refusal(http, e.guild, e.player).await {
                     Ok(None) => {}
                     Ok(Some(why)) => {
                         return Outcome::Failed(format!("I didn't {verb} <@&{role}>: {why}."))

@@ -8,21 +8,24 @@
 //! staff are told once in the staff channel and the role is paused until they set it again:
 //! nothing is retried in a loop. A member who left is remembered as absent (their place goes
 //! to the next one down) until they are seen again: a value change of theirs, or their join.
+//! The bot learns of a departure from Discord's event (with the Server Members intent), or
+//! when it next tries to give them the role.
 //! A member is read from Discord before they are given the role: one still in membership
 //! screening has no place until they pass it, whatever their value.
 
 use std::collections::HashSet;
 
+use anyhow::Context as _;
+
 use poise::serenity_prelude as serenity;
 use serenity::{GuildId, Http, RoleId, UserId};
 
 use super::replies::staff_note;
+use super::roles::{read_screening, Screening};
 use crate::db::{GuildSettings, DEFAULT_RANK_TOP};
 use crate::state::AppState;
-use crate::types::{discord_code, serenity_status};
+use crate::types::{discord_code, serenity_status, UNKNOWN_MEMBER};
 
-/// Discord's "Unknown Member": the member left; they hold nothing any more.
-const UNKNOWN_MEMBER: isize = 10007;
 /// Discord's "Unknown Role": the role was deleted.
 const UNKNOWN_ROLE: isize = 10011;
 
@@ -31,6 +34,23 @@ const UNKNOWN_ROLE: isize = 10011;
 pub async fn sync(http: &Http, state: &AppState, guild: GuildId) {
     if let Err(err) = try_sync(http, state, guild).await {
         tracing::warn!(error = format!("{err:#}"), "could not update the rank role");
+    }
+}
+
+/// `user` left `guild`, and Discord took their roles with them. If they carried the rank role,
+/// they are recorded absent (their place goes to the next one down until they are seen again).
+pub async fn member_left(http: &Http, state: &AppState, guild: GuildId, user: UserId) {
+    let forgotten = async {
+        let held = state.db.forget_rank_holder(guild, user).await?;
+        if held {
+            state.db.set_rank_absent(guild, user, true).await?;
+        }
+        anyhow::Ok(held)
+    };
+    match forgotten.await {
+        Ok(true) => sync(http, state, guild).await,
+        Ok(false) => {}
+        Err(err) => tracing::warn!(error = format!("{err:#}"), "could not record a departure"),
     }
 }
 
@@ -172,14 +192,13 @@ async fn may_carry(
     guild: GuildId,
     user: UserId,
 ) -> anyhow::Result<bool> {
-    match http.get_member(guild, user).await {
-        Ok(member) => Ok(!member.pending),
-        Err(err) if discord_code(&err) == Some(UNKNOWN_MEMBER) => {
+    let read = read_screening(http, guild, user).await;
+    match read.context("reading a member before giving the rank role")? {
+        Screening::Passed => Ok(true),
+        Screening::Pending => Ok(false),
+        Screening::Gone => {
             state.db.set_rank_absent(guild, user, true).await?;
             Ok(false)
-        }
-        Err(err) => {
-            Err(anyhow::Error::new(err).context("reading a member before giving the rank role"))
         }
     }
 }

@@ -11,6 +11,7 @@ use serenity::{GuildId, Http, RoleId, UserId};
 
 use super::access::{self, Standing};
 use crate::db::GuildSettings;
+use crate::types::{discord_code, UNKNOWN_MEMBER};
 
 /// Why the bot (user `me`) must not give or take `role` now (`None` if it may): the rules
 /// `/settings` applied when it was set, read again, with the server's `settings` as they are
@@ -40,19 +41,46 @@ pub async fn refusal(
     Ok(None)
 }
 
-/// Why `user` must not be given a role now (`None` if they may), read from Discord: a member
-/// still in membership screening would get around the server's rules with one.
-pub async fn screening(
+/// Where a member stands with the server's membership screening.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Screening {
+    /// They have not accepted the rules yet: a role now would let them around them.
+    Pending,
+    /// They are a full member.
+    Passed,
+    /// They are not in the server.
+    Gone,
+}
+
+/// Where `user` stands with membership screening, read from Discord now.
+pub async fn read_screening(
+    http: &Http,
+    guild: GuildId,
+    user: UserId,
+) -> Result<Screening, serenity::Error> {
+    match http.get_member(guild, user).await {
+        Ok(member) if member.pending => Ok(Screening::Pending),
+        Ok(_) => Ok(Screening::Passed),
+        Err(err) if discord_code(&err) == Some(UNKNOWN_MEMBER) => Ok(Screening::Gone),
+        Err(err) => Err(err),
+    }
+}
+
+/// Why `user` must not be given a role now (`None` if they may), read from Discord.
+pub async fn screening_refusal(
     http: &Http,
     guild: GuildId,
     user: UserId,
 ) -> Result<Option<String>, serenity::Error> {
-    let member = http.get_member(guild, user).await?;
-    Ok(member.pending.then(|| {
-        "they have not accepted the server's rules yet (membership screening): give it by hand \
-         once they have"
-            .to_owned()
-    }))
+    Ok(match read_screening(http, guild, user).await? {
+        Screening::Passed => None,
+        Screening::Pending => Some(
+            "they have not accepted the server's rules yet (membership screening); give it by \
+             hand once they have"
+                .to_owned(),
+        ),
+        Screening::Gone => Some("they are no longer in the server".to_owned()),
+    })
 }
 
 /// Why `role` must not be one the bot hands out under `settings` (`None` if it may): the staff
@@ -87,7 +115,7 @@ pub async fn first_value(
         };
         let verb = if give { "give" } else { "take" };
         let refused = match refusal(http, me, settings, guild, role).await {
-            Ok(None) if give => screening(http, guild, user)
+            Ok(None) if give => screening_refusal(http, guild, user)
                 .await
                 .map_err(anyhow::Error::new),
             refused => refused,

@@ -15,15 +15,16 @@ use serenity::{
     ChannelId, CreateAllowedMentions, CreateMessage, GuildId, Http, Member, RoleId, UserId,
 };
 
+use super::roles::Screening;
 use crate::db::GuildSettings;
 use crate::state::AppState;
 
 /// The text used when staff set a channel but no message.
 pub const DEFAULT_WELCOME: &str = "Welcome to the league, {member}!";
 
-/// What happens to the welcome role of a member who joins.
+/// When a member who joins is given the welcome role.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum WelcomeRole {
+enum WelcomeRoleTiming {
     /// Given now: they are not screening.
     Now,
     /// Held until they pass membership screening (their `screening` row says so).
@@ -45,7 +46,7 @@ pub async fn greet(http: &Http, state: &AppState, member: Member) {
         if let Err(err) = state.db.end_screening(guild, user).await {
             tracing::warn!(error = format!("{err:#}"), "could not end a screening");
         }
-        welcome(http, state, &member, WelcomeRole::Now).await;
+        welcome(http, state, &member, WelcomeRoleTiming::Now).await;
         back_in_rankings(http, state, guild, user).await;
         return;
     }
@@ -53,10 +54,12 @@ pub async fn greet(http: &Http, state: &AppState, member: Member) {
     // meanwhile, finds the row and ends the screening itself.
     if let Err(err) = state.db.start_screening(guild, user).await {
         tracing::warn!(error = format!("{err:#}"), "could not record a screening");
-        welcome(http, state, &member, WelcomeRole::Withheld).await;
+        welcome(http, state, &member, WelcomeRoleTiming::Withheld).await;
         return;
     }
-    welcome(http, state, &member, WelcomeRole::AfterScreening).await;
+    welcome(http, state, &member, WelcomeRoleTiming::AfterScreening).await;
+    // The rank role's sync reads Discord itself, and passes over them while they screen.
+    back_in_rankings(http, state, guild, user).await;
     // An update saying they passed, handled before the row was written, found nothing to do:
     // Discord's word is read now.
     if !still_pending(http, guild, user).await {
@@ -95,11 +98,12 @@ async fn give_what_waited(http: &Http, state: &AppState, guild: GuildId, user: U
     if role_waits {
         give_welcome_role(http, state, guild, user).await;
     }
-    // Their value, set before they left or while they screened, may earn them a place now.
-    if let Err(err) = state.db.set_rank_absent(guild, user, false).await {
-        tracing::warn!(error = format!("{err:#}"), "could not clear an absence");
+    // A value they were given before, or while they screened, may earn them a place now.
+    match state.db.standing(guild, user).await {
+        Ok(Some((value, _))) if value > 0 => super::ranks::sync(http, state, guild).await,
+        Ok(_) => {}
+        Err(err) => tracing::warn!(error = format!("{err:#}"), "could not read a standing"),
     }
-    super::ranks::sync(http, state, guild).await;
 }
 
 /// `user` is back in `guild`: if they were found gone, they count for the rank role again.
@@ -115,7 +119,7 @@ async fn back_in_rankings(http: &Http, state: &AppState, guild: GuildId, user: U
 
 /// The welcome message for `member`, and the welcome role as `role_now` says, if staff set
 /// them.
-async fn welcome(http: &Http, state: &AppState, member: &Member, role_now: WelcomeRole) {
+async fn welcome(http: &Http, state: &AppState, member: &Member, role_now: WelcomeRoleTiming) {
     // One welcome at a time: a wave of joins is greeted in turn, inside Discord's rate limits,
     // instead of all at once.
     let _turn = state.welcome_turn.lock().await;
@@ -146,10 +150,10 @@ async fn welcome(http: &Http, state: &AppState, member: &Member, role_now: Welco
     };
     let (guild, user) = (member.guild_id, member.user.id);
     match role_now {
-        WelcomeRole::Now => {}
-        WelcomeRole::Withheld => return,
+        WelcomeRoleTiming::Now => {}
+        WelcomeRoleTiming::Withheld => return,
         // Membership screening: a role now would let them around the server's rules.
-        WelcomeRole::AfterScreening => match state.db.hold_welcome_role(guild, user).await {
+        WelcomeRoleTiming::AfterScreening => match state.db.hold_welcome_role(guild, user).await {
             Ok(true) => return,
             // Their screening already ended: the role is given now.
             Ok(false) => {}
@@ -162,13 +166,13 @@ async fn welcome(http: &Http, state: &AppState, member: &Member, role_now: Welco
     give_role(http, state, guild, user, role, &settings).await;
 }
 
-/// Whether `user` is still pending screening, read from Discord. Pending when unsure: what
-/// waits for them is then given at their next member update that Discord confirms.
+/// Whether `user` is still pending screening, read from Discord. Pending when unsure (or gone):
+/// what waits for them is then given at their next member update that Discord confirms.
 async fn still_pending(http: &Http, guild: GuildId, user: UserId) -> bool {
-    match http.get_member(guild, user).await {
-        Ok(member) => member.pending,
+    match super::roles::read_screening(http, guild, user).await {
+        Ok(screening) => screening != Screening::Passed,
         Err(err) => {
-            tracing::warn!(error = %err, "could not read a new member");
+            tracing::warn!(error = %err, "could not read a member");
             true
         }
     }

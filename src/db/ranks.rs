@@ -54,6 +54,20 @@ impl Db {
         Ok(())
     }
 
+    /// Forgets every rank role `user` was given (they left: Discord took it); returns whether
+    /// they held one.
+    #[tracing::instrument(skip_all)]
+    pub async fn forget_rank_holder(&self, guild: GuildId, user: UserId) -> anyhow::Result<bool> {
+        let forgotten =
+            sqlx::query("DELETE FROM rank_role_holders WHERE guild_id = ? AND user_id = ?")
+                .bind(sql_id(guild.get()))
+                .bind(sql_id(user.get()))
+                .execute(&self.pool)
+                .await
+                .context("forgetting a rank role holder")?;
+        Ok(forgotten.rows_affected() > 0)
+    }
+
     /// Whether the rank role is paused after Discord refused it.
     #[tracing::instrument(skip_all)]
     pub async fn rank_role_paused(&self, guild: GuildId) -> anyhow::Result<bool> {

@@ -44,6 +44,22 @@ impl Sim {
         }
     }
 
+    /// `user` leaves the server (or is kicked): Discord takes their roles, and sends
+    /// GUILD_MEMBER_REMOVE (`guild_id`, `user`) to a bot with the Server Members intent.
+    pub fn member_leaves(&self, user: u64) {
+        let event = {
+            let mut world = self.world();
+            let user_json = world.guild.user_json(user);
+            world.guild.members.remove(&user);
+            world.guild.pending.remove(&user);
+            (world.intents & GUILD_MEMBERS_INTENT != 0)
+                .then(|| json!({"guild_id": GUILD_ID.to_string(), "user": user_json}))
+        };
+        if let Some(event) = event {
+            self.dispatch("GUILD_MEMBER_REMOVE", event);
+        }
+    }
+
     fn join(&self, user: u64, name: &str, pending: bool) {
         {
             let mut world = self.world();
