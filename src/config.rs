@@ -72,8 +72,9 @@ pub struct Config {
     /// itself (`DISCORD_RATE_LIMITER`, on by default). Off only behind a base that rate-limits
     /// for it, such as twilight-http-proxy.
     pub rate_limiter: bool,
-    /// Whether the bot asks Discord for members joining (`GUILD_MEMBERS_INTENT`, off by
-    /// default): the privileged Server Members intent, which welcomes need. It must also be
+    /// Whether the bot asks Discord for members joining, leaving and passing screening
+    /// (`GUILD_MEMBERS_INTENT`, off by default): the privileged Server Members intent, which
+    /// welcomes need and the rank role uses. It must also be
     /// switched on for the application in the Developer Portal, or Discord refuses to connect.
     pub members_intent: bool,
 }

@@ -1,5 +1,6 @@
 //! Gateway events that are not commands: READY and RESUMED feed the health probe, guild
-//! joins and leaves the guild count, members joining are welcomed, clicks on match cards and
+//! joins and leaves the guild count, members joining are welcomed, members leaving give up
+//! the rank role, clicks on match cards and
 //! tryout requests go to their handlers, and other
 //! clicks, modal submissions and messages go to the waits registered for them. A click or a submission nobody waits for gets an ephemeral
 //! answer rather than "This interaction failed".

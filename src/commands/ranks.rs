@@ -8,8 +8,9 @@
 //! staff are told once in the staff channel and the role is paused until they set it again:
 //! nothing is retried in a loop. A member who left is remembered as absent (their place goes
 //! to the next one down) until they are seen again: a value change of theirs, or their join.
-//! The bot learns of a departure from Discord's event (with the Server Members intent), or
-//! when it next tries to give them the role.
+//! With the Server Members intent the bot hears of departures and returns as they happen;
+//! without it, a member who left is found when the bot next tries to give them the role, and a
+//! holder who left keeps their place until they drop out of the top.
 //! A member is read from Discord before they are given the role: one still in membership
 //! screening has no place until they pass it, whatever their value.
 
@@ -21,7 +22,7 @@ use poise::serenity_prelude as serenity;
 use serenity::{GuildId, Http, RoleId, UserId};
 
 use super::replies::staff_note;
-use super::roles::{read_screening, Screening};
+use super::roles::{read_membership, Membership};
 use crate::db::{GuildSettings, DEFAULT_RANK_TOP};
 use crate::state::AppState;
 use crate::types::{discord_code, serenity_status, UNKNOWN_MEMBER};
@@ -37,20 +38,40 @@ pub async fn sync(http: &Http, state: &AppState, guild: GuildId) {
     }
 }
 
-/// `user` left `guild`, and Discord took their roles with them. If they carried the rank role,
-/// they are recorded absent (their place goes to the next one down until they are seen again).
+/// `user` left `guild`, and Discord took their roles with them: the bot forgets any rank role
+/// it gave them, and the next sync fills their place. That sync reads them from Discord like
+/// any member who does not hold the role: gone, they are recorded absent; back already, they
+/// get it again.
 pub async fn member_left(http: &Http, state: &AppState, guild: GuildId, user: UserId) {
-    let forgotten = async {
-        let held = state.db.forget_rank_holder(guild, user).await?;
-        if held {
-            state.db.set_rank_absent(guild, user, true).await?;
-        }
-        anyhow::Ok(held)
+    let forgotten = {
+        // In turn with the syncs: one giving them the role now must not record it after this.
+        let _turn = state.rank_sync.lock().await;
+        state.db.forget_rank_holder(guild, user).await
     };
-    match forgotten.await {
+    match forgotten {
         Ok(true) => sync(http, state, guild).await,
         Ok(false) => {}
         Err(err) => tracing::warn!(error = format!("{err:#}"), "could not record a departure"),
+    }
+}
+
+/// `user` joined `guild` (again, perhaps): they hold none of the rank roles the bot gave them
+/// before (Discord took them when they left), and they count for a place again. The sync reads
+/// them from Discord, so a member still screening stays out of it.
+pub async fn member_joined(http: &Http, state: &AppState, guild: GuildId, user: UserId) {
+    let changed = {
+        let _turn = state.rank_sync.lock().await;
+        async {
+            let held = state.db.forget_rank_holder(guild, user).await?;
+            let absent = state.db.set_rank_absent(guild, user, false).await?;
+            anyhow::Ok(held || absent)
+        }
+        .await
+    };
+    match changed {
+        Ok(true) => sync(http, state, guild).await,
+        Ok(false) => {}
+        Err(err) => tracing::warn!(error = format!("{err:#}"), "could not record a return"),
     }
 }
 
@@ -192,11 +213,11 @@ async fn may_carry(
     guild: GuildId,
     user: UserId,
 ) -> anyhow::Result<bool> {
-    let read = read_screening(http, guild, user).await;
+    let read = read_membership(http, guild, user).await;
     match read.context("reading a member before giving the rank role")? {
-        Screening::Passed => Ok(true),
-        Screening::Pending => Ok(false),
-        Screening::Gone => {
+        Membership::Full => Ok(true),
+        Membership::Pending => Ok(false),
+        Membership::Gone => {
             state.db.set_rank_absent(guild, user, true).await?;
             Ok(false)
         }

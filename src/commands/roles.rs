@@ -41,27 +41,27 @@ pub async fn refusal(
     Ok(None)
 }
 
-/// Where a member stands with the server's membership screening.
+/// Where a member stands in the server, as far as the roles the bot gives are concerned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Screening {
+pub enum Membership {
     /// They have not accepted the rules yet: a role now would let them around them.
     Pending,
-    /// They are a full member.
-    Passed,
+    /// They are a full member (past screening, or the server has none).
+    Full,
     /// They are not in the server.
     Gone,
 }
 
-/// Where `user` stands with membership screening, read from Discord now.
-pub async fn read_screening(
+/// Where `user` stands in `guild`, read from Discord now.
+pub async fn read_membership(
     http: &Http,
     guild: GuildId,
     user: UserId,
-) -> Result<Screening, serenity::Error> {
+) -> Result<Membership, serenity::Error> {
     match http.get_member(guild, user).await {
-        Ok(member) if member.pending => Ok(Screening::Pending),
-        Ok(_) => Ok(Screening::Passed),
-        Err(err) if discord_code(&err) == Some(UNKNOWN_MEMBER) => Ok(Screening::Gone),
+        Ok(member) if member.pending => Ok(Membership::Pending),
+        Ok(_) => Ok(Membership::Full),
+        Err(err) if discord_code(&err) == Some(UNKNOWN_MEMBER) => Ok(Membership::Gone),
         Err(err) => Err(err),
     }
 }
@@ -72,14 +72,14 @@ pub async fn screening_refusal(
     guild: GuildId,
     user: UserId,
 ) -> Result<Option<String>, serenity::Error> {
-    Ok(match read_screening(http, guild, user).await? {
-        Screening::Passed => None,
-        Screening::Pending => Some(
+    Ok(match read_membership(http, guild, user).await? {
+        Membership::Full => None,
+        Membership::Pending => Some(
             "they have not accepted the server's rules yet (membership screening); give it by \
              hand once they have"
                 .to_owned(),
         ),
-        Screening::Gone => Some("they are no longer in the server".to_owned()),
+        Membership::Gone => Some("they are no longer in the server".to_owned()),
     })
 }
 

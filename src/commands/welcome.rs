@@ -15,7 +15,7 @@ use serenity::{
     ChannelId, CreateAllowedMentions, CreateMessage, GuildId, Http, Member, RoleId, UserId,
 };
 
-use super::roles::Screening;
+use super::roles::Membership;
 use crate::db::GuildSettings;
 use crate::state::AppState;
 
@@ -41,28 +41,26 @@ pub async fn greet(http: &Http, state: &AppState, member: Member) {
         return;
     }
     let (guild, user) = (member.guild_id, member.user.id);
-    if !member.pending {
+    let timing = if !member.pending {
         // A row left from an earlier stay in screening means nothing now.
         if let Err(err) = state.db.end_screening(guild, user).await {
             tracing::warn!(error = format!("{err:#}"), "could not end a screening");
         }
-        welcome(http, state, &member, WelcomeRoleTiming::Now).await;
-        back_in_rankings(http, state, guild, user).await;
-        return;
-    }
-    // Recorded before anything else, so that the update saying they passed, if handled
-    // meanwhile, finds the row and ends the screening itself.
-    if let Err(err) = state.db.start_screening(guild, user).await {
+        WelcomeRoleTiming::Now
+    } else if let Err(err) = state.db.start_screening(guild, user).await {
         tracing::warn!(error = format!("{err:#}"), "could not record a screening");
-        welcome(http, state, &member, WelcomeRoleTiming::Withheld).await;
-        return;
-    }
-    welcome(http, state, &member, WelcomeRoleTiming::AfterScreening).await;
+        WelcomeRoleTiming::Withheld
+    } else {
+        // Recorded before anything else, so that the update saying they passed, if handled
+        // meanwhile, finds the row and ends the screening itself.
+        WelcomeRoleTiming::AfterScreening
+    };
+    welcome(http, state, &member, timing).await;
     // The rank role's sync reads Discord itself, and passes over them while they screen.
-    back_in_rankings(http, state, guild, user).await;
+    super::ranks::member_joined(http, state, guild, user).await;
     // An update saying they passed, handled before the row was written, found nothing to do:
     // Discord's word is read now.
-    if !still_pending(http, guild, user).await {
+    if timing == WelcomeRoleTiming::AfterScreening && confirmed_passed(http, guild, user).await {
         give_what_waited(http, state, guild, user).await;
     }
 }
@@ -79,7 +77,7 @@ pub async fn passed_screening(http: &Http, state: &AppState, guild: GuildId, use
         }
     }
     // `pending` is optional in the update's payload: Discord's word is read again.
-    if !still_pending(http, guild, user).await {
+    if confirmed_passed(http, guild, user).await {
         give_what_waited(http, state, guild, user).await;
     }
 }
@@ -103,17 +101,6 @@ async fn give_what_waited(http: &Http, state: &AppState, guild: GuildId, user: U
         Ok(Some((value, _))) if value > 0 => super::ranks::sync(http, state, guild).await,
         Ok(_) => {}
         Err(err) => tracing::warn!(error = format!("{err:#}"), "could not read a standing"),
-    }
-}
-
-/// `user` is back in `guild`: if they were found gone, they count for the rank role again.
-/// Outside the welcome's turn: a rank sync (reading members, moving a role) must not hold up
-/// the welcomes of the members who join meanwhile.
-async fn back_in_rankings(http: &Http, state: &AppState, guild: GuildId, user: UserId) {
-    match state.db.set_rank_absent(guild, user, false).await {
-        Ok(true) => super::ranks::sync(http, state, guild).await,
-        Ok(false) => {}
-        Err(err) => tracing::warn!(error = format!("{err:#}"), "could not clear an absence"),
     }
 }
 
@@ -166,14 +153,14 @@ async fn welcome(http: &Http, state: &AppState, member: &Member, role_now: Welco
     give_role(http, state, guild, user, role, &settings).await;
 }
 
-/// Whether `user` is still pending screening, read from Discord. Pending when unsure (or gone):
+/// Whether Discord says `user` is a full member, past screening. Not when unsure (or gone):
 /// what waits for them is then given at their next member update that Discord confirms.
-async fn still_pending(http: &Http, guild: GuildId, user: UserId) -> bool {
-    match super::roles::read_screening(http, guild, user).await {
-        Ok(screening) => screening != Screening::Passed,
+async fn confirmed_passed(http: &Http, guild: GuildId, user: UserId) -> bool {
+    match super::roles::read_membership(http, guild, user).await {
+        Ok(membership) => membership == Membership::Full,
         Err(err) => {
             tracing::warn!(error = %err, "could not read a member");
-            true
+            false
         }
     }
 }
