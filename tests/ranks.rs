@@ -619,6 +619,32 @@ async fn a_first_value_set_by_staff_brings_the_evaluated_roles() {
         Vec::<u64>::new(),
         "given while screening"
     );
+
+    // A member no longer in the server: staff are told that, for both roles.
+    let (interaction, _) = run_command_with(
+        &sim,
+        ALICE,
+        GENERAL,
+        "setvalue",
+        json!([
+            {"name": "member", "type": 6, "value": player(4).to_string()},
+            {"name": "amount", "type": 4, "value": 10},
+        ]),
+    )
+    .await;
+    let note = sim
+        .wait_request("the note about a member who left", 0, REACT, |r| {
+            is_followup(r, &interaction.token) && content(r).contains("I didn't take")
+        })
+        .await;
+    assert_eq!(
+        content(&note)
+            .matches("they are no longer in the server")
+            .count(),
+        2,
+        "{}",
+        content(&note)
+    );
     sim.assert_clean();
 }
 

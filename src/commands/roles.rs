@@ -141,11 +141,19 @@ pub async fn first_value(
         } else {
             http.remove_member_role(guild, user, role, reason).await
         };
-        if let Err(err) = moved {
-            tracing::warn!(error = %err, "could not {verb} an evaluated role");
-            notes.push(format!(
-                "I couldn't {verb} <@&{role}> (I need Manage Roles, above that role)."
-            ));
+        match moved {
+            Ok(()) => {}
+            Err(err) if discord_code(&err) == Some(UNKNOWN_MEMBER) => {
+                notes.push(format!(
+                    "I didn't {verb} <@&{role}>: they are no longer in the server."
+                ));
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "could not {verb} an evaluated role");
+                notes.push(format!(
+                    "I couldn't {verb} <@&{role}> (I need Manage Roles, above that role)."
+                ));
+            }
         }
     }
     notes
