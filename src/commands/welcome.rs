@@ -104,9 +104,9 @@ async fn give_what_waited(http: &Http, state: &AppState, guild: GuildId, user: U
     }
 }
 
-/// The welcome message for `member`, and the welcome role as `role_now` says, if staff set
+/// The welcome message for `member`, and the welcome role as `timing` says, if staff set
 /// them.
-async fn welcome(http: &Http, state: &AppState, member: &Member, role_now: WelcomeRoleTiming) {
+async fn welcome(http: &Http, state: &AppState, member: &Member, timing: WelcomeRoleTiming) {
     // One welcome at a time: a wave of joins is greeted in turn, inside Discord's rate limits,
     // instead of all at once.
     let _turn = state.welcome_turn.lock().await;
@@ -136,7 +136,7 @@ async fn welcome(http: &Http, state: &AppState, member: &Member, role_now: Welco
         return;
     };
     let (guild, user) = (member.guild_id, member.user.id);
-    match role_now {
+    match timing {
         WelcomeRoleTiming::Now => {}
         WelcomeRoleTiming::Withheld => return,
         // Membership screening: a role now would let them around the server's rules.
