@@ -764,14 +764,15 @@ async fn members_who_left_give_up_their_place_and_the_role_can_be_turned_off() {
     sim.assert_clean();
 }
 
-/// P1 to P3 valued 30, 20, 10; P2 has left the server and the top two (P1, P3) carry the rank
-/// role. The bot runs with `env` besides its defaults.
-async fn p2_gone_from_the_top_two(env: Vec<(String, String)>) -> (Sim, Bot) {
+/// P1 to P3 in the server (those in `pending` still screening), valued `values`. The bot
+/// runs with `env` besides its defaults.
+async fn three_ranked(env: Vec<(String, String)>, pending: &[u64], values: [i64; 3]) -> (Sim, Bot) {
     let sim = Sim::start().await;
     sim.edit_guild(|g| {
         for n in 1..=3 {
             g.members.insert(player(n), Vec::new());
         }
+        g.pending.extend(pending);
     });
     let options = BotOptions {
         env,
@@ -780,17 +781,39 @@ async fn p2_gone_from_the_top_two(env: Vec<(String, String)>) -> (Sim, Bot) {
     let mut bot = Bot::start_with(&sim, options).await;
     bot.wait_health(200, Duration::from_secs(20)).await;
     wait_registered(&sim).await;
-    for n in 1..=3 {
-        set_value(&sim, player(n), 40 - 10 * n as i64).await;
+    for (n, value) in (1..=3).zip(values) {
+        set_value(&sim, player(n), value).await;
     }
+    (sim, bot)
+}
+
+/// Waits until exactly `expected` (sorted) carry the rank role.
+async fn wait_holders(sim: &Sim, what: &str, expected: &[u64]) {
+    sim.wait_for(what, REACT, |v| {
+        (holders_in(v.guild()) == expected).then_some(())
+    })
+    .await;
+}
+
+/// How many times the rank role was given to `user` between request marks `since` and
+/// `until`.
+fn given_between(sim: &Sim, user: u64, since: usize, until: usize) -> usize {
+    let path = format!("/guilds/{GUILD_ID}/members/{user}/roles/{PLAYER_ROLE}");
+    sim.requests()[since..until]
+        .iter()
+        .filter(|r| r.method == "PUT" && r.path == path)
+        .count()
+}
+
+/// P1 to P3 valued 30, 20, 10; P2 has left the server and the top two (P1, P3) carry the rank
+/// role. The bot runs with `env` besides its defaults.
+async fn p2_gone_from_the_top_two(env: Vec<(String, String)>) -> (Sim, Bot) {
+    let (sim, bot) = three_ranked(env, &[], [30, 20, 10]).await;
     sim.edit_guild(|g| {
         g.members.remove(&player(2));
     });
     set_rank_role(&sim, PLAYER_ROLE, 2).await;
-    sim.wait_for("P1 and P3 carry the role", REACT, |v| {
-        (holders_in(v.guild()) == vec![player(1), player(3)]).then_some(())
-    })
-    .await;
+    wait_holders(&sim, "P1 and P3 carry the role", &[player(1), player(3)]).await;
     (sim, bot)
 }
 
@@ -886,14 +909,7 @@ async fn a_returning_member_still_screening_waits_for_the_rank_role() {
         (holders_in(v.guild()) == vec![player(1), player(2)]).then_some(())
     })
     .await;
-    let given_to_p2 = format!(
-        "/guilds/{GUILD_ID}/members/{}/roles/{PLAYER_ROLE}",
-        player(2)
-    );
-    let early = sim.requests()[since..passed]
-        .iter()
-        .filter(|r| r.method == "PUT" && r.path == given_to_p2)
-        .count();
+    let early = given_between(&sim, player(2), since, passed);
     assert_eq!(early, 0, "given before the rules were accepted");
     sim.assert_clean();
 }
@@ -903,27 +919,9 @@ async fn a_returning_member_still_screening_waits_for_the_rank_role() {
 /// them the rank role.
 #[tokio::test]
 async fn a_member_still_screening_has_no_place_until_they_pass() {
-    let sim = Sim::start().await;
-    sim.edit_guild(|g| {
-        for n in 1..=3 {
-            g.members.insert(player(n), Vec::new());
-        }
-    });
-    let options = BotOptions {
-        env: member_events(),
-        ..BotOptions::default()
-    };
-    let mut bot = Bot::start_with(&sim, options).await;
-    bot.wait_health(200, Duration::from_secs(20)).await;
-    wait_registered(&sim).await;
-    for n in 1..=3 {
-        set_value(&sim, player(n), 40 - 10 * n as i64).await;
-    }
+    let (sim, _bot) = three_ranked(member_events(), &[], [30, 20, 10]).await;
     set_rank_role(&sim, PLAYER_ROLE, 2).await;
-    sim.wait_for("P1 and P2 carry the role", REACT, |v| {
-        (holders_in(v.guild()) == vec![player(1), player(2)]).then_some(())
-    })
-    .await;
+    wait_holders(&sim, "P1 and P2 carry the role", &[player(1), player(2)]).await;
     // P4, new to the server, joins screening: the bot asks Discord whether they passed.
     let since = sim.mark();
     sim.member_joins_screened(player(4), "p4");
@@ -934,24 +932,11 @@ async fn a_member_still_screening_has_no_place_until_they_pass() {
     // Staff value P4 above everyone, then raise P3 above P2: only P3's change moves the role.
     set_value(&sim, player(4), 50).await;
     set_value(&sim, player(3), 25).await;
-    sim.wait_for("P1 and P3 carry the role", REACT, |v| {
-        (holders_in(v.guild()) == vec![player(1), player(3)]).then_some(())
-    })
-    .await;
+    wait_holders(&sim, "P1 and P3 carry the role", &[player(1), player(3)]).await;
     let passed = sim.mark();
     sim.member_passes_screening(player(4));
-    sim.wait_for("P4 and P1 carry the role", REACT, |v| {
-        (holders_in(v.guild()) == vec![player(1), player(4)]).then_some(())
-    })
-    .await;
-    let given_to_p4 = format!(
-        "/guilds/{GUILD_ID}/members/{}/roles/{PLAYER_ROLE}",
-        player(4)
-    );
-    let early = sim.requests()[since..passed]
-        .iter()
-        .filter(|r| r.method == "PUT" && r.path == given_to_p4)
-        .count();
+    wait_holders(&sim, "P4 and P1 carry the role", &[player(1), player(4)]).await;
+    let early = given_between(&sim, player(4), since, passed);
     assert_eq!(early, 0, "given before the rules were accepted");
     sim.assert_clean();
 }
@@ -960,25 +945,10 @@ async fn a_member_still_screening_has_no_place_until_they_pass() {
 /// when the bot never saw them join (it was down, or runs without the Server Members intent).
 #[tokio::test]
 async fn a_member_the_bot_never_saw_join_gets_no_place_while_screening() {
-    let sim = Sim::start().await;
-    sim.edit_guild(|g| {
-        for n in 1..=3 {
-            g.members.insert(player(n), Vec::new());
-        }
-        g.pending.insert(player(3));
-    });
-    let mut bot = Bot::start(&sim).await;
-    bot.wait_health(200, Duration::from_secs(20)).await;
-    wait_registered(&sim).await;
-    for n in 1..=3 {
-        set_value(&sim, player(n), 10 * n as i64).await;
-    }
+    let (sim, _bot) = three_ranked(Vec::new(), &[player(3)], [10, 20, 30]).await;
     let since = sim.mark();
     set_rank_role(&sim, PLAYER_ROLE, 1).await;
-    sim.wait_for("P2 carries the role", REACT, |v| {
-        (holders_in(v.guild()) == vec![player(2)]).then_some(())
-    })
-    .await;
+    wait_holders(&sim, "P2 carries the role", &[player(2)]).await;
     let read_p3 = format!("/guilds/{GUILD_ID}/members/{}", player(3));
     assert!(
         sim.requests_since(since)
@@ -991,10 +961,7 @@ async fn a_member_the_bot_never_saw_join_gets_no_place_while_screening() {
         g.pending.remove(&player(3));
     });
     set_value(&sim, player(1), 5).await;
-    sim.wait_for("P3 carries the role", REACT, |v| {
-        (holders_in(v.guild()) == vec![player(3)]).then_some(())
-    })
-    .await;
+    wait_holders(&sim, "P3 carries the role", &[player(3)]).await;
     sim.assert_clean();
 }
 
@@ -1003,36 +970,12 @@ async fn a_member_the_bot_never_saw_join_gets_no_place_while_screening() {
 /// again.
 #[tokio::test]
 async fn a_holder_who_leaves_hands_the_role_down_and_takes_it_back_on_return() {
-    let sim = Sim::start().await;
-    sim.edit_guild(|g| {
-        for n in 1..=3 {
-            g.members.insert(player(n), Vec::new());
-        }
-    });
-    let options = BotOptions {
-        env: member_events(),
-        ..BotOptions::default()
-    };
-    let mut bot = Bot::start_with(&sim, options).await;
-    bot.wait_health(200, Duration::from_secs(20)).await;
-    wait_registered(&sim).await;
-    for n in 1..=3 {
-        set_value(&sim, player(n), 40 - 10 * n as i64).await;
-    }
+    let (sim, _bot) = three_ranked(member_events(), &[], [30, 20, 10]).await;
     set_rank_role(&sim, PLAYER_ROLE, 2).await;
-    sim.wait_for("P1 and P2 carry the role", REACT, |v| {
-        (holders_in(v.guild()) == vec![player(1), player(2)]).then_some(())
-    })
-    .await;
+    wait_holders(&sim, "P1 and P2 carry the role", &[player(1), player(2)]).await;
     sim.member_leaves(player(2));
-    sim.wait_for("P3 takes P2's place", REACT, |v| {
-        (holders_in(v.guild()) == vec![player(1), player(3)]).then_some(())
-    })
-    .await;
+    wait_holders(&sim, "P3 takes P2's place", &[player(1), player(3)]).await;
     sim.member_joins(player(2), "p2");
-    sim.wait_for("P2 back in the top two", REACT, |v| {
-        (holders_in(v.guild()) == vec![player(1), player(2)]).then_some(())
-    })
-    .await;
+    wait_holders(&sim, "P2 back in the top two", &[player(1), player(2)]).await;
     sim.assert_clean();
 }
