@@ -112,9 +112,10 @@ const WINDOW_JITTER: Duration = Duration::from_millis(250);
 /// Discord's global limit: 50 requests a second per bot, interaction endpoints excepted
 /// (topics/rate-limits). It sends no header about it until a request is refused.
 const GLOBAL_PER_WINDOW: u32 = 50;
-/// A second, and a margin: Discord counts a window from when a request reaches it, which is a
-/// little after it leaves.
-const GLOBAL_WINDOW: Duration = Duration::from_millis(1050);
+/// A second, and the trip's jitter: Discord counts a window from when a request reaches it,
+/// which is a little after it leaves, and the requests of one window may reach it later than
+/// the first of the next (a new connection, a busy machine).
+const GLOBAL_WINDOW: Duration = Duration::from_millis(1000 + WINDOW_JITTER.as_millis() as u64);
 
 /// When `Ratelimiter::forget_idle` next drops idle buckets: once `routes` holds `at_len`, or
 /// `SWEEP_EVERY` after the last time.
