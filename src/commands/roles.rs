@@ -1,6 +1,6 @@
 //! Roles the bot gives or takes on its own: whether it may, checked when it acts, and the
 //! roles a member's first value brings. Nothing is given to a member still in membership
-//! screening ([`screening`]).
+//! screening ([`read_membership`]).
 //!
 //! Settings name roles once; by the time the bot uses one it may have gained moderator
 //! permissions or moved above the bot's highest role. [`refusal`] reads the role and the bot's
