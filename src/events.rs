@@ -91,6 +91,7 @@ impl serenity::EventHandler for Events {
     ) {
         let state = Arc::clone(&self.state);
         self.state.tasks.spawn(async move {
+            crate::commands::welcome::forget_screening(&state, guild, user.id).await;
             crate::commands::ranks::member_left(&ctx.http, &state, guild, user.id).await;
         });
     }

@@ -134,9 +134,9 @@ async fn the_top_ten_carry_the_rank_role_and_a_match_moves_only_what_changed() {
     )
     .await;
     assert!(settings.contains("the top 10"), "{settings}");
-    // Twelve changes back to back make some 80 requests (the staff check, the role with its
-    // check, the player's DM): the bot keeps them within Discord's global limit of 50 a second
-    // (`assert_clean` fails on any 429).
+    // Twelve changes back to back make some 90 requests (the staff check, the member read and
+    // the role with its check, the player's DM): the bot keeps them within Discord's global
+    // limit of 50 a second (`assert_clean` fails on any 429).
     for n in 1..=12 {
         set_value(&sim, player(n), start_value(n)).await;
     }

@@ -79,7 +79,8 @@ async fn try_sync(http: &Http, state: &AppState, guild: GuildId) -> anyhow::Resu
     // One sync at a time, each reading the settings once it has its turn: two changes at once
     // would otherwise both move the same role, or one would act on a role staff replaced.
     let _turn = state.rank_sync.lock().await;
-    // A member found gone frees a place for the next one down: a few rounds fill it.
+    // A member found gone at the role call (they left after the round read them) frees a
+    // place for the next one down: another round fills it.
     for _ in 0..3 {
         if !sync_round(http, state, guild).await? {
             break;

@@ -82,6 +82,13 @@ pub async fn passed_screening(http: &Http, state: &AppState, guild: GuildId, use
     }
 }
 
+/// `user` left `guild`: a screening of theirs the bot was waiting on is over.
+pub async fn forget_screening(state: &AppState, guild: GuildId, user: UserId) {
+    if let Err(err) = state.db.end_screening(guild, user).await {
+        tracing::warn!(error = format!("{err:#}"), "could not end a screening");
+    }
+}
+
 /// `user` passed screening: ends it, and gives their welcome role if it waited and their place
 /// in the rankings. Only the first of the join and the update to get here gives anything.
 async fn give_what_waited(http: &Http, state: &AppState, guild: GuildId, user: UserId) {
@@ -95,6 +102,11 @@ async fn give_what_waited(http: &Http, state: &AppState, guild: GuildId, user: U
     };
     if role_waits {
         give_welcome_role(http, state, guild, user).await;
+    }
+    // They are here: an absence recorded before they came back no longer holds (the sync reads
+    // them from Discord in any case).
+    if let Err(err) = state.db.set_rank_absent(guild, user, false).await {
+        tracing::warn!(error = format!("{err:#}"), "could not clear an absence");
     }
     // A value they were given before, or while they screened, may earn them a place now.
     match state.db.standing(guild, user).await {

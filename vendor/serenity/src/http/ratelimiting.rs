@@ -115,7 +115,7 @@ const GLOBAL_PER_WINDOW: u32 = 50;
 /// A second, and the trip's jitter: Discord counts a window from when a request reaches it,
 /// which is a little after it leaves, and the requests of one window may reach it later than
 /// the first of the next (a new connection, a busy machine).
-const GLOBAL_WINDOW: Duration = Duration::from_millis(1000 + WINDOW_JITTER.as_millis() as u64);
+const GLOBAL_WINDOW: Duration = Duration::from_secs(1).saturating_add(WINDOW_JITTER);
 
 /// When `Ratelimiter::forget_idle` next drops idle buckets: once `routes` holds `at_len`, or
 /// `SWEEP_EVERY` after the last time.
