@@ -1,9 +1,10 @@
 //! Gateway events that are not commands: READY and RESUMED feed the health probe, guild
 //! joins and leaves the guild count, members joining are welcomed, members leaving give up
 //! the rank role, clicks on match cards and
-//! tryout requests go to their handlers, and other
-//! clicks, modal submissions and messages go to the waits registered for them. A click or a submission nobody waits for gets an ephemeral
-//! answer rather than "This interaction failed".
+//! tryout requests go to their handlers, and other clicks, modal submissions and messages go to
+//! the waits registered for them. A click or a submission nobody waits for (or whose
+//! `custom_id` this version does not know) gets an ephemeral answer rather than "This
+//! interaction failed".
 
 use std::sync::Arc;
 
@@ -143,15 +144,20 @@ impl serenity::EventHandler for Events {
                 Delivery::NotYours(click) => {
                     refuse_component(&ctx, &click, NOT_YOURS).await;
                 }
-                Delivery::Expired(click) => {
+                // Discord sends a click only to the application whose message it is on: a
+                // `custom_id` this version does not know is from an older one (or the bot this
+                // one replaced), and is as expired as a prompt nobody waits for.
+                Delivery::Expired(click) | Delivery::Foreign(click) => {
                     refuse_component(&ctx, &click, EXPIRED).await;
                 }
-                Delivery::Delivered | Delivery::Foreign(_) => {}
+                Delivery::Delivered => {}
             },
             Interaction::Modal(submit) => match self.state.waits.deliver_modal(submit) {
                 Delivery::NotYours(submit) => refuse_modal(&ctx, &submit, NOT_YOURS).await,
-                Delivery::Expired(submit) => refuse_modal(&ctx, &submit, EXPIRED).await,
-                Delivery::Delivered | Delivery::Foreign(_) => {}
+                Delivery::Expired(submit) | Delivery::Foreign(submit) => {
+                    refuse_modal(&ctx, &submit, EXPIRED).await
+                }
+                Delivery::Delivered => {}
             },
             _ => {}
         }

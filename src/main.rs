@@ -35,7 +35,7 @@ async fn main() -> ExitCode {
     // The sandbox never reads it: it is the production bot's configuration.
     if let Err(err) = dotenvy::dotenv() {
         if !err.not_found() {
-            eprintln!("error: cannot read .env: {err}");
+            eprintln!("error: cannot read .env: {}", env_file_error(&err));
             return ExitCode::from(2);
         }
     }
@@ -93,5 +93,16 @@ async fn sandbox() -> ExitCode {
             eprintln!("error: {}", logging::redacted(&format!("{err:#}"), &token));
             ExitCode::from(exit_code(&err))
         }
+    }
+}
+
+/// What is wrong with `.env`, without the line that is: a malformed line is often the token's
+/// own (an unclosed quote, a space in the value), and dotenvy's message quotes it.
+fn env_file_error(err: &dotenvy::Error) -> String {
+    match err {
+        dotenvy::Error::LineParse(..) => "a line is malformed (an unclosed quote, or a space in \
+             a value without quotes?); it is not shown here because it may hold the token"
+            .to_owned(),
+        other => other.to_string(),
     }
 }

@@ -367,6 +367,18 @@ async fn refusals_non_staff_forbidden_channel_and_too_long() {
         "a Post button was offered: {rows}"
     );
 
+    // A body of only spaces passes the form's "required" but is refused, with Edit offered.
+    let (_, message) = open(&sim).await;
+    let (modal, message) = choose(&sim, &message, GENERAL, "none").await;
+    let (reply, _) = compose(&sim, &message, &modal, "", "  \n  ").await;
+    let text = reply["data"]["content"].as_str().unwrap();
+    assert!(text.contains("no text"), "{text}");
+    let rows = reply["data"]["components"].to_string();
+    assert!(
+        !rows.contains(":post\"") && rows.contains(":edit\""),
+        "{rows}"
+    );
+
     // Discord answers 403 / 50013: reported plainly.
     sim.forbid_channel(OFF_TOPIC);
     let (_, message) = open(&sim).await;

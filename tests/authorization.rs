@@ -194,3 +194,48 @@ async fn settings_reads_the_invoker_and_the_bot_once_for_all_its_roles_and_chann
     assert_eq!(reads(APP_ID), 1, "the bot's reads");
     sim.assert_clean();
 }
+
+/// A member in timeout acts on nothing that needs a role: Discord leaves their permissions at
+/// View Channel and Read Message History, and their roles must not stand in for them.
+#[tokio::test]
+async fn a_member_in_timeout_uses_no_staff_command() {
+    let (sim, _bot) = start_ready().await;
+    let told = settings(
+        &sim,
+        ALICE,
+        json!([{"name": "staff_role", "type": 8, "value": STAFF_ROLE.to_string()}]),
+    )
+    .await;
+    assert!(told.contains("Settings saved"), "{told}");
+    sim.edit_guild(|g| {
+        g.members.insert(CAROL, vec![STAFF_ROLE]);
+    });
+    let set = |amount: i64| {
+        json!([
+            {"name": "member", "type": 6, "value": BOB.to_string()},
+            {"name": "amount", "type": 4, "value": amount},
+        ])
+    };
+    let (_, reply) = run_command_with(&sim, CAROL, GENERAL, "setvalue", set(10)).await;
+    assert!(
+        content(&reply).contains("¥10 million"),
+        "{}",
+        content(&reply)
+    );
+    sim.edit_guild(|g| {
+        g.timed_out.insert(CAROL);
+    });
+    let (_, reply) = run_command_with(&sim, CAROL, GENERAL, "setvalue", set(20)).await;
+    assert!(
+        content(&reply).contains("Sorry, only"),
+        "{}",
+        content(&reply)
+    );
+    let (_, reply) = run_command_with(&sim, BOB, GENERAL, "value", json!([])).await;
+    assert!(
+        content(&reply).contains("¥10 million"),
+        "{}",
+        content(&reply)
+    );
+    sim.assert_clean();
+}

@@ -82,6 +82,30 @@ fn a_bad_variable_exits_2_naming_it() {
     assert!(stderr.contains("DEV_GUILD_ID"), "{stderr}");
 }
 
+#[test]
+fn a_malformed_env_file_exits_2_without_showing_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = "MTIzNDU2.secret-token-in-a-broken-line";
+    for line in [
+        format!("DISCORD_TOKEN=\"{token}\n"),
+        format!("DISCORD_TOKEN={token} trailing\n"),
+    ] {
+        std::fs::write(dir.path().join(".env"), &line).unwrap();
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_novera-assistant"))
+            .current_dir(dir.path())
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .output()
+            .expect("run the binary");
+        assert_eq!(output.status.code(), Some(2), "{line}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(".env"), "{stderr}");
+        assert!(stderr.contains("malformed"), "{stderr}");
+        assert!(!stderr.contains("secret-token"), "{stderr}");
+        assert!(output.stdout.is_empty(), "{line}");
+    }
+}
+
 #[tokio::test]
 async fn a_rejected_token_exits_3_without_connecting() {
     let sim = Sim::start().await;

@@ -280,9 +280,9 @@ async fn a_1v1_from_creation_to_settlement() {
         "Approve names the reported winner"
     );
     assert!(text(&now(&sim, &card)).contains("Reported: **Team B** won"));
-    // The reporter's own side cannot confirm.
+    // The reporter cannot confirm.
     let own = click(&sim, CAROL, &card, "confirm").await;
-    assert!(refusal(&own).contains("other side confirms"));
+    assert!(refusal(&own).contains("You reported"), "{own}");
 
     let confirmed = click(&sim, BOB, &card, "confirm").await;
     assert_eq!(confirmed["type"], 7, "{confirmed}");
@@ -377,6 +377,77 @@ async fn a_2v2_settles_every_player_and_undo_restores_every_value() {
     assert!(
         history.contains(&format!("#{id} · 2v2 · void (undone)")),
         "{history}"
+    );
+    sim.assert_clean();
+}
+
+/// A result is answered by the side it makes lose: a player who reports their own side's loss
+/// cannot have it settled by a friend on the other side over their teammate's head. A 1v1
+/// player who concedes is the whole losing side: their opponent confirms.
+#[tokio::test]
+async fn the_side_a_report_makes_lose_answers_it() {
+    let (sim, bot) = league().await;
+    for user in [BOB, CAROL, DAVE, ERIN] {
+        set_value(&sim, user, 50).await;
+    }
+    let card = create(&sim, BOB, "2v2", 10, None).await;
+    click(&sim, DAVE, &card, "join_a").await;
+    click(&sim, CAROL, &card, "join_b").await;
+    click(&sim, ERIN, &card, "join_b").await;
+    // Dave throws the match for his own side; Carol, on the winning side, tries to settle it.
+    click(&sim, DAVE, &card, "won_b").await;
+    let reported = wait_text(&sim, &card, "Reported").await;
+    assert!(
+        text(&reported).contains("Team A confirms or disputes"),
+        "{}",
+        text(&reported)
+    );
+    for (user, action) in [(CAROL, "confirm"), (ERIN, "dispute"), (DAVE, "confirm")] {
+        let refused = click(&sim, user, &card, action).await;
+        let why = refusal(&refused);
+        assert!(
+            why.contains("Team A confirms") || why.contains("You reported"),
+            "{user} {action}: {refused}"
+        );
+    }
+    assert!(text(&now(&sim, &card)).contains("Reported"));
+    // Bob, Dave's teammate, disputes: staff decide, nothing settled.
+    let disputed = click(&sim, BOB, &card, "dispute").await;
+    assert_eq!(disputed["type"], 7, "{disputed}");
+    wait_text(&sim, &card, "Disputed").await;
+    assert_eq!(
+        values(&bot, &[BOB, CAROL, DAVE, ERIN]).await,
+        HashMap::from([(BOB, 50), (CAROL, 50), (DAVE, 50), (ERIN, 50)])
+    );
+
+    // Staff call it off, which also frees the players, and the cancelled card says so.
+    let id = match_id(&card);
+    let decided = match_command(
+        &sim,
+        ALICE,
+        "decide",
+        json!([{"name": "match_id", "type": 4, "value": id}, {"name": "verdict", "type": 4, "value": 2}]),
+    )
+    .await;
+    assert!(!decided.contains("Sorry"), "{decided}");
+    wait_text(&sim, &card, "Cancelled").await;
+
+    // A 1v1 concession: Erin reports her own loss, Carol confirms.
+    let card = create(&sim, ERIN, "1v1", 5, None).await;
+    click(&sim, CAROL, &card, "join_b").await;
+    click(&sim, ERIN, &card, "won_b").await;
+    let reported = wait_text(&sim, &card, "Reported").await;
+    assert!(
+        text(&reported).contains("Team B confirms"),
+        "{}",
+        text(&reported)
+    );
+    let confirmed = click(&sim, CAROL, &card, "confirm").await;
+    assert_eq!(confirmed["type"], 7, "{confirmed}");
+    wait_text(&sim, &card, "Settled").await;
+    assert_eq!(
+        values(&bot, &[CAROL, ERIN]).await,
+        HashMap::from([(CAROL, 55), (ERIN, 45)])
     );
     sim.assert_clean();
 }
@@ -839,6 +910,36 @@ async fn refusals_change_nothing() {
     let cancelled = click(&sim, BOB, &card, "cancel").await;
     assert_eq!(cancelled["type"], 7);
     assert!(text(&now(&sim, &card)).contains("Cancelled"));
+    sim.assert_clean();
+}
+
+/// Creating and cancelling in a loop would fill the matches channel with cards: a member
+/// creates at most five matches an hour, and is told when the next may be created.
+#[tokio::test]
+async fn a_create_and_cancel_loop_is_stopped() {
+    let (sim, _bot) = league().await;
+    set_value(&sim, BOB, 50).await;
+    for _ in 0..5 {
+        let card = create(&sim, BOB, "1v1", 1, None).await;
+        let cancelled = click(&sim, BOB, &card, "cancel").await;
+        assert_eq!(cancelled["type"], 7, "{cancelled}");
+    }
+    let cards = || {
+        sim.bot_messages()
+            .iter()
+            .filter(|m| in_channel(m, MATCHES))
+            .count()
+    };
+    let before = cards();
+    let stake =
+        json!([{"name": "mode", "type": 4, "value": 0}, {"name": "stake", "type": 4, "value": 1}]);
+    let refused = match_command(&sim, BOB, "create", stake).await;
+    assert!(refused.contains("5 matches in the last hour"), "{refused}");
+    assert!(refused.contains("<t:"), "{refused}");
+    assert_eq!(cards(), before, "no card was posted");
+    // Others are not limited by Bob's loop.
+    set_value(&sim, CAROL, 50).await;
+    create(&sim, CAROL, "1v1", 1, None).await;
     sim.assert_clean();
 }
 

@@ -332,6 +332,38 @@ async fn refusals_change_nothing() {
     sim.assert_clean();
 }
 
+/// A request from a player who already has a value: an evaluator who is not staff cannot
+/// accept it (the tryout would replace the value), and the request stays open for staff.
+#[tokio::test]
+async fn a_valued_players_request_waits_for_staff() {
+    let (sim, bot) = league().await;
+    let options = json!([
+        {"name": "member", "type": 6, "value": BOB.to_string()},
+        {"name": "amount", "type": 4, "value": 300},
+    ]);
+    let (_, reply) = run_command_with(&sim, ALICE, GENERAL, "setvalue", options).await;
+    assert!(
+        content(&reply).contains("¥300 million"),
+        "{}",
+        content(&reply)
+    );
+    let card = request(&sim, BOB, None).await;
+    let refused = click(&sim, DAVE, &card, "accept").await;
+    assert!(
+        refusal(&refused).contains("already has a value"),
+        "{refused}"
+    );
+    assert!(text(&current(&sim, &card)).contains("Waiting"));
+    assert_eq!(value_of(&bot, BOB).await, Some(300));
+    // Alice (Manage Server) accepts and evaluates.
+    let accepted = click(&sim, ALICE, &card, "accept").await;
+    assert_eq!(accepted["type"], 7, "{accepted}");
+    evaluate(&sim, ALICE).await;
+    wait_text(&sim, &card, &format!("Evaluated by <@{ALICE}>")).await;
+    assert_eq!(value_of(&bot, BOB).await, Some(35));
+    sim.assert_clean();
+}
+
 #[tokio::test]
 async fn closed_dms_and_a_restart_put_requests_back_in_the_queue() {
     let dir = tempfile::tempdir().unwrap();

@@ -467,6 +467,23 @@ async fn rankings_page_for_the_invoker_only_and_expire() {
     let rows = &edit.body.as_ref().unwrap()["components"];
     assert_eq!(rows[0]["components"][0]["disabled"], true);
     assert_eq!(rows[0]["components"][1]["disabled"], true);
+    // A click that still reaches the bot (a client showing the old buttons), or one on a
+    // button of an older version of the bot whose `custom_id` this one does not know, is told
+    // the prompt expired rather than left to fail.
+    for custom_id in [next.as_str(), "rankings_next_page"] {
+        let late = sim.click(BOB, &board, custom_id);
+        let told = sim
+            .wait_request("the expired prompt's answer", marks, REACT, |r| {
+                is_callback(r, late.id)
+            })
+            .await;
+        assert!(
+            content(&told).contains("has expired"),
+            "{custom_id}: {}",
+            content(&told)
+        );
+        assert_eq!(told.body.as_ref().unwrap()["data"]["flags"], 64);
+    }
     sim.assert_clean();
 }
 
@@ -751,6 +768,75 @@ async fn an_evaluator_who_loses_the_role_mid_wizard_cannot_save() {
         .filter(|r| r.method == "POST" && r.path == format!("/channels/{GENERAL}/messages"))
         .count();
     assert_eq!(posts, 0, "results were posted");
+    sim.assert_clean();
+}
+
+/// `user` runs `/setvalue member:Bob amount:<amount>`; returns what they are told.
+async fn set_bob(sim: &Sim, user: u64, amount: i64) -> String {
+    let options = json!([
+        {"name": "member", "type": 6, "value": BOB.to_string()},
+        {"name": "amount", "type": 4, "value": amount},
+    ]);
+    content(
+        &run_command_with(sim, user, GENERAL, "setvalue", options)
+            .await
+            .1,
+    )
+}
+
+/// A tryout replaces the player's value: an evaluator who is not staff evaluates only players
+/// without one, checked when the tryout starts and again, on fresh data, at Confirm.
+#[tokio::test]
+async fn only_staff_replace_a_value_by_tryout() {
+    let (sim, bot) = start_ready_with(SimOptions::default(), waiting(30)).await;
+    // Carol is an evaluator through the Evaluator role only, not staff.
+    let told = alice_sets(
+        &sim,
+        json!([{"name": "evaluator_role", "type": 8, "value": EVALUATOR_ROLE.to_string()}]),
+    )
+    .await;
+    assert!(told.contains("Settings saved"), "{told}");
+    sim.edit_guild(|g| {
+        g.members.insert(CAROL, vec![EVALUATOR_ROLE]);
+    });
+
+    // Bob gets a value while Carol's wizard is at its summary: Confirm saves nothing.
+    let dm_channel = start_tryout_by(&sim, CAROL, "CF").await;
+    let summary = answer_all_as(&sim, CAROL, dm_channel).await;
+    assert!(set_bob(&sim, ALICE, 400).await.contains("¥400 million"));
+    let since = message_count(&sim);
+    sim.click(CAROL, &summary, &component(&summary, 0, 0));
+    let refused = dm(&sim, CAROL, since, "already has a value").await;
+    assert!(
+        refused["content"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Nothing changed"),
+        "{refused}"
+    );
+    assert_eq!(bob_standing(&bot).await, Some((400, 1)));
+
+    // Now Bob has a value, the tryout does not even start for Carol.
+    let (_, reply) = run_tryout(&sim, CAROL, BOB).await;
+    assert!(
+        content(&reply).contains("already has a value"),
+        "{}",
+        content(&reply)
+    );
+    let db = Db::connect(&bot.database_url).await.unwrap();
+    let history = db
+        .history(GuildId::new(GUILD_ID), UserId::new(BOB), 10)
+        .await
+        .unwrap();
+    assert_eq!(history.len(), 1, "only Alice's /setvalue: {history:?}");
+
+    // Alice (Manage Server) may replace it.
+    let dm_channel = start_tryout(&sim, "CF").await;
+    let summary = answer_all(&sim, dm_channel).await;
+    let since = message_count(&sim);
+    sim.click(ALICE, &summary, &component(&summary, 0, 0));
+    dm(&sim, ALICE, since, "Saved.").await;
+    assert_eq!(bob_standing(&bot).await, Some((35, 1)));
     sim.assert_clean();
 }
 

@@ -51,7 +51,15 @@ pub async fn has_permission_or_role(
     // Interactions carry the member's permissions in this channel (Administrator implies all).
     let has = member.permissions.is_some_and(|p| p.contains(permission));
     let has_role = role.is_some_and(|role| member.roles.iter().any(|r| r.get() == role));
-    has || has_role
+    !timed_out(&member) && (has || has_role)
+}
+
+/// Whether `member` is in timeout now: a member in timeout acts on nothing (Discord's own rule
+/// for permissions), by slash command or by click.
+fn timed_out(member: &serenity::Member) -> bool {
+    member
+        .communication_disabled_until
+        .is_some_and(|until| until.unix_timestamp() > crate::db::now())
 }
 
 /// Whether the member behind a click has Manage Server (as Discord computed it for that
@@ -60,14 +68,11 @@ pub fn clicker_manages_or_has(member: Option<&serenity::Member>, role: Option<u6
     let Some(member) = member else {
         return false;
     };
-    // A member in timeout acts on nothing (Discord's own rule for permissions).
-    let timed_out = member
-        .communication_disabled_until
-        .is_some_and(|until| until.unix_timestamp() > crate::db::now());
     let manages = member
         .permissions
         .is_some_and(|p| p.contains(Permissions::MANAGE_GUILD));
-    !timed_out && (manages || role.is_some_and(|role| member.roles.iter().any(|r| r.get() == role)))
+    !timed_out(member)
+        && (manages || role.is_some_and(|role| member.roles.iter().any(|r| r.get() == role)))
 }
 
 /// Refuses politely unless the invoker has Manage Server or `role`. `what` completes
@@ -85,6 +90,11 @@ pub fn who(role: Option<u64>) -> String {
         Some(role) => format!("members with <@&{role}> or Manage Server"),
         None => "members with Manage Server".to_owned(),
     }
+}
+
+/// "staff (members with <@&role> or Manage Server)", for refusals.
+pub fn staff(staff_role: Option<u64>) -> String {
+    format!("staff ({})", who(staff_role))
 }
 
 /// The guild a guild-only command runs in.
@@ -128,13 +138,10 @@ impl Standing {
     /// and Read Message History (the owner and Administrator excepted), and serenity's
     /// computation does not apply it.
     fn limited(&self, permissions: Permissions) -> Permissions {
-        let timed_out = self
-            .member
-            .communication_disabled_until
-            .is_some_and(|until| {
-                until.unix_timestamp() > serenity::Timestamp::now().unix_timestamp()
-            });
-        if timed_out && !permissions.administrator() && self.member.user.id != self.guild.owner_id {
+        if timed_out(&self.member)
+            && !permissions.administrator()
+            && self.member.user.id != self.guild.owner_id
+        {
             permissions & (Permissions::VIEW_CHANNEL | Permissions::READ_MESSAGE_HISTORY)
         } else {
             permissions

@@ -464,18 +464,23 @@ impl Flow<'_> {
             };
             draft = read_draft(&submit);
             let text = render(mention, &draft);
-            let fits = text.chars().count() <= POST_LIMIT;
+            let postable = postable(&draft, &text);
             let click = waits.expect_component(self.prompt, author);
-            submit
-                .create_response(self.ctx, preview(self.prompt, channel, mention, &text))
-                .await?;
+            let shown = match &postable {
+                Ok(()) => preview(self.prompt, channel, mention, &text),
+                Err(why) => update(why.as_str(), preview_rows(self.prompt, false, true)),
+            };
+            submit.create_response(self.ctx, shown).await?;
             let Some(chosen) = click.wait(self.step_timeout).await else {
-                self.expire(preview_rows(self.prompt, fits, false)).await;
+                self.expire(preview_rows(self.prompt, postable.is_ok(), false))
+                    .await;
                 return Ok(());
             };
             match action(&chosen) {
                 "edit" => trigger = chosen,
-                "post" if fits => return self.post(&chosen, channel, mention, &text).await,
+                "post" if postable.is_ok() => {
+                    return self.post(&chosen, channel, mention, &text).await
+                }
                 _ => return self.end(&chosen, CANCELLED, Vec::new()).await,
             }
         }
@@ -548,21 +553,32 @@ impl Flow<'_> {
     }
 }
 
-/// The preview of `text`, or the refusal when it does not fit.
+/// Why `draft`, rendered as `text`, cannot be posted: a body of only spaces (the form requires
+/// one, but spaces pass that), or a post over Discord's limit.
+fn postable(draft: &Draft, text: &str) -> Result<(), String> {
+    if draft.body.trim().is_empty() {
+        return Err(
+            "That announcement has no text, only spaces. Edit it to write something, or cancel."
+                .to_owned(),
+        );
+    }
+    let length = text.chars().count();
+    if length > POST_LIMIT {
+        return Err(format!(
+            "That announcement is {length} characters with the mention line; the limit is {POST_LIMIT}. \
+             Edit it to make it shorter, or cancel."
+        ));
+    }
+    Ok(())
+}
+
+/// The preview of `text`, which [`postable`] accepted.
 fn preview(
     prompt: u64,
     channel: ChannelId,
     mention: Mention,
     text: &str,
 ) -> CreateInteractionResponse {
-    let length = text.chars().count();
-    if length > POST_LIMIT {
-        let content = format!(
-            "That announcement is {length} characters with the mention line; the limit is {POST_LIMIT}. \
-             Edit it to make it shorter, or cancel."
-        );
-        return update(content, preview_rows(prompt, false, true));
-    }
     let header = format!(
         "**Preview** — step 3 of 3: this is exactly what will be posted in <#{channel}> ({}).",
         describe(mention)

@@ -6,8 +6,9 @@
 //! for as long as the match needs them, across restarts. Who may press what is decided at the
 //! click, from the row and the click's own member data: joining needs a value at least the
 //! stake; leaving, reporting, confirming and disputing need a place in the match (confirming
-//! and disputing, on the side that did not report); cancelling is the creator's; approving and
-//! rejecting a result are staff's (Manage Server or the staff role).
+//! and disputing, on the side the report makes lose, not as the reporter: see
+//! [`crate::db::matches::Match::answering_side`]); cancelling is the creator's; approving and rejecting
+//! a result are staff's (Manage Server or the staff role).
 //!
 //! Nothing a member typed pings anyone: a card may mention only its players, and other posts
 //! mention nobody.
@@ -139,19 +140,21 @@ fn card_text(m: &Match, changes: &[Change]) -> String {
         text.push_str(&format!("\nNote: {}", plain(note)));
     }
     let winner = m.winner.map(Team::label).unwrap_or("?");
+    let answering = m.answering_side().map(Team::label).unwrap_or("?");
     let reporter = m.reported_by.map(|u| format!("<@{u}>")).unwrap_or_default();
     let status = match m.status {
         Status::Open => format!("Open: join a side. Expires <t:{}:R>.", m.expires_at),
         Status::Full => "Full. When it's played, a player reports the winner.".to_owned(),
         Status::Reported => format!(
-            "Reported: **Team {winner}** won (by {reporter}). The other side confirms or disputes."
+            "Reported: **Team {winner}** won (by {reporter}). Team {answering} confirms or disputes."
         ),
         Status::Disputed => {
-            format!("Disputed: Team {winner} won, says {reporter}; the other side disagrees. Staff decide.")
+            format!("Disputed: Team {winner} won, says {reporter}; Team {answering} disagrees. Staff decide.")
         }
         Status::Settled => format!("Settled: **Team {winner}** won."),
         Status::Void => "Void: staff undid this match and its value changes.".to_owned(),
-        Status::Cancelled => "Cancelled by its creator.".to_owned(),
+        // Its creator, staff or a season's end: the card does not say which (none is stored).
+        Status::Cancelled => "Cancelled: called off before a result; no value changed.".to_owned(),
         Status::Expired => "Expired: it did not fill in time.".to_owned(),
     };
     text.push_str(&format!("\n{status}"));
@@ -581,10 +584,11 @@ pub async fn report(
     refresh_posts(ctx.http(), &m, &[], false).await;
     let settings = data.db.settings(guild).await?;
     post_for_staff(ctx.http(), &data.db, &m, settings.staff_channel).await;
+    let answering = m.answering_side().map(Team::label).unwrap_or("?");
     ctx.send(
         CreateReply::default()
             .content(format!(
-                "Reported: Team {} won match #{match_id}. The other side confirms or disputes it.",
+                "Reported: Team {} won match #{match_id}. Team {answering} confirms or disputes it.",
                 Team::from(winner).label()
             ))
             .ephemeral(true),

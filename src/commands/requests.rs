@@ -287,6 +287,15 @@ async fn handle_click(
         click.create_response(http, ephemeral(text)).await?;
         return Ok(());
     }
+    if action == "accept" {
+        if let Some(value) = tryout::value_to_keep(state, guild, r.player).await? {
+            if !access::clicker_manages_or_has(click.member.as_ref(), settings.staff_role) {
+                let text = tryout::valued_player(r.player, value, settings.staff_role);
+                click.create_response(http, ephemeral(text)).await?;
+                return Ok(());
+            }
+        }
+    }
     match action {
         "accept" => accept(http, state, click, guild, r).await,
         "decline" => decline(http, state, click, guild, r).await,

@@ -38,6 +38,28 @@ pub const CANCELLED: &str = "Tryout cancelled — nothing was saved.";
 /// Said when the evaluator lost the right to run tryouts while the wizard ran.
 pub const NO_LONGER_EVALUATOR: &str =
     "You can no longer run tryouts in that server (your evaluator role or Manage Server is gone), so nothing was saved.";
+/// Why an evaluator who is not staff may not evaluate `player`, who has `value`: a tryout
+/// replaces a value, and a value set by matches or by staff is staff's to change. Evaluators
+/// evaluate players who have no value yet.
+pub fn valued_player(player: UserId, value: i64, staff_role: Option<u64>) -> String {
+    format!(
+        "<@{player}> already has a value ({}): a tryout would replace it, so only {} may run \
+         it. Nothing changed.",
+        format_value(value),
+        access::staff(staff_role)
+    )
+}
+
+/// The player's value when a tryout by someone who is not staff would replace it: above 0.
+pub async fn value_to_keep(
+    data: &AppState,
+    guild: GuildId,
+    player: UserId,
+) -> Result<Option<i64>, Error> {
+    let standing = data.db.standing(guild, player).await?;
+    Ok(standing.map(|(value, _)| value).filter(|value| *value > 0))
+}
+
 /// Said when the evaluator's DMs are closed.
 pub const DMS_CLOSED: &str =
     "I can't send you direct messages. Allow DMs from server members (Privacy Settings), then run /tryout again.";
@@ -70,6 +92,11 @@ pub async fn start(
             "You can't evaluate yourself — ask another evaluator to run your tryout.".into(),
         )
         .into());
+    }
+    if let Some(value) = value_to_keep(data, guild, member.id).await? {
+        if !access::has_manage_or_role(ctx, settings.staff_role).await {
+            return Err(UserError(valued_player(member.id, value, settings.staff_role)).into());
+        }
     }
     let Some(_running) = data.tryouts_running.claim(evaluator) else {
         return Err(UserError(
@@ -148,14 +175,24 @@ impl Wizard<'_> {
 
         // The wizard took minutes: the evaluator's rights and the settings are read again now.
         let settings = data.db.settings(guild).await?;
-        let still_evaluator = access::Standing::fetch(self.http, guild, evaluator)
-            .await?
-            .is_some_and(|standing| standing.manages_or_has(settings.evaluator_role));
-        if !still_evaluator {
+        let standing = access::Standing::fetch(self.http, guild, evaluator).await?;
+        let Some(standing) =
+            standing.filter(|standing| standing.manages_or_has(settings.evaluator_role))
+        else {
             wizard.say(NO_LONGER_EVALUATOR).await?;
             return Ok(false);
-        }
-        let (id, old) = data.db.save_evaluation(&evaluation).await?;
+        };
+        // Whether the player has a value is read in the same transaction as the write.
+        let staff = standing.manages_or_has(settings.staff_role);
+        let (id, old) = match data.db.save_evaluation(&evaluation, staff).await? {
+            Ok(saved) => saved,
+            Err(value) => {
+                wizard
+                    .say(&valued_player(member.id, value, settings.staff_role))
+                    .await?;
+                return Ok(false);
+            }
+        };
         let publication = Publication {
             evaluation_id: id,
             evaluation: evaluation.clone(),

@@ -30,12 +30,21 @@ pub struct NewEvaluation {
 impl Db {
     /// Saves the evaluation, sets the player's value, writes the history row and queues the
     /// tryout's publication, atomically. Returns the evaluation's id and the player's previous
-    /// value.
+    /// value; or, unless `may_replace`, `Err` with that value when the player already has one
+    /// above 0, and nothing is written (a tryout then replaces a value that matches or staff
+    /// set, which is staff's to do).
     #[tracing::instrument(skip_all)]
-    pub async fn save_evaluation(&self, e: &NewEvaluation) -> anyhow::Result<(i64, i64)> {
+    pub async fn save_evaluation(
+        &self,
+        e: &NewEvaluation,
+        may_replace: bool,
+    ) -> anyhow::Result<Result<(i64, i64), i64>> {
         let rating = |skill| e.ratings.get(skill).map(i64::from);
         let mut tx = self.pool.begin().await.context("starting a transaction")?;
         let old = lock_value(&mut tx, e.guild, e.player).await?;
+        if old > 0 && !may_replace {
+            return Ok(Err(old));
+        }
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO evaluations (guild_id, evaluator_id, player_id, position, shooting,
                  dribbling, passing, defense, goalkeeping, feedback, value, created_at)
@@ -69,6 +78,6 @@ impl Db {
         .await?;
         super::publications::queue_publication(&mut tx, id, old).await?;
         tx.commit().await.context("committing the evaluation")?;
-        Ok((id, old))
+        Ok(Ok((id, old)))
     }
 }

@@ -59,9 +59,9 @@ pub enum Status {
     Open,
     /// Every place taken: waiting for a result.
     Full,
-    /// A side reported the winner: the other side confirms or disputes.
+    /// A player reported the winner: the answering side confirms or disputes.
     Reported,
-    /// The other side disputed the result: staff decide.
+    /// The answering side disputed the result: staff decide.
     Disputed,
     /// Values moved.
     Settled,
@@ -112,6 +112,12 @@ impl Status {
 /// The statuses in which a player counts as busy, for SQL.
 const ACTIVE: &str = "('open', 'full', 'reported', 'disputed')";
 
+/// How many matches a member may create in [`CREATION_WINDOW_SECS`]: a player who cancels and
+/// starts again is served, a create-and-cancel loop that fills the matches channel is not.
+pub const CREATIONS_PER_WINDOW: i64 = 5;
+/// The rolling window [`CREATIONS_PER_WINDOW`] counts in: an hour.
+pub const CREATION_WINDOW_SECS: i64 = 60 * 60;
+
 /// A match as stored.
 #[derive(Clone, Debug)]
 pub struct Match {
@@ -157,6 +163,18 @@ impl Match {
             .filter(|(_, t)| *t == team)
             .map(|(u, _)| *u)
             .collect()
+    }
+
+    /// The side that answers a reported result (confirms or disputes it): the side the report
+    /// makes lose, whose stake it takes; but the winners, when the reporter is the losing
+    /// side's only player (a 1v1 player who concedes). `None` while nothing is reported.
+    ///
+    /// Not simply "the side that did not report": a player who reports their own side's loss
+    /// would then settle it with a friend on the other side, over their teammates' heads.
+    pub fn answering_side(&self) -> Option<Team> {
+        let losers = self.winner?.other();
+        let conceded = self.reported_by.is_some_and(|r| self.team(losers) == [r]);
+        Some(if conceded { losers.other() } else { losers })
     }
 
     /// Which side `user` plays on, if they are in the match.
@@ -212,14 +230,19 @@ pub enum Refusal {
     TeamFull(Team),
     /// The member already plays in this match.
     AlreadyIn(Team),
+    /// The member created [`CREATIONS_PER_WINDOW`] matches within the window; they may
+    /// create the next at this time (seconds since the epoch).
+    CreatingTooOften(i64),
     /// Only players of the match may do this.
     NotAPlayer,
     /// Only the creator may do this.
     NotCreator,
     /// The creator cannot leave (they cancel).
     CreatorLeaves,
-    /// The reporting side cannot confirm or dispute its own report.
+    /// The reporter cannot confirm or dispute their own report.
     OwnReport,
+    /// Only the answering side (see [`Match::answering_side`]) confirms or disputes.
+    NotAnswering(Team),
     /// Staff who play in a match do not decide it.
     OwnMatch,
     /// The result changed since the staff post that was clicked.
@@ -246,6 +269,11 @@ impl fmt::Display for Refusal {
                 f,
                 "You are already in match #{id}: one unfinished match at a time."
             ),
+            Refusal::CreatingTooOften(again) => write!(
+                f,
+                "You created {CREATIONS_PER_WINDOW} matches in the last hour: you can create the \
+                 next <t:{again}:R>."
+            ),
             Refusal::StakeAboveValue { value, stake } => write!(
                 f,
                 "The stake is ¥{stake} million and your value is ¥{value} million: \
@@ -266,7 +294,12 @@ impl fmt::Display for Refusal {
             }
             Refusal::OwnReport => write!(
                 f,
-                "Your side reported this result: the other side confirms or disputes it."
+                "You reported this result: the other players confirm or dispute it."
+            ),
+            Refusal::NotAnswering(team) => write!(
+                f,
+                "Team {} confirms or disputes this result: it is their stake it takes.",
+                team.label()
             ),
             Refusal::OwnMatch => write!(
                 f,
@@ -482,6 +515,10 @@ impl Db {
         if let Some(busy) = busy_in(&mut tx, new.guild, new.creator).await? {
             return Ok(Err(Refusal::Busy(busy)));
         }
+        let at = now();
+        if let Some(again) = next_creation(&mut tx, new.guild, new.creator, at).await? {
+            return Ok(Err(Refusal::CreatingTooOften(again)));
+        }
         let value = value_of(&mut tx, new.guild, new.creator).await?;
         if value < new.stake {
             return Ok(Err(Refusal::StakeAboveValue {
@@ -489,7 +526,6 @@ impl Db {
                 stake: new.stake,
             }));
         }
-        let at = now();
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO matches (guild_id, creator_id, team_size, stake, note, status,
                  channel_id, created_at, expires_at, updated_at)
@@ -699,7 +735,7 @@ impl Db {
         commit_and_load(self, tx, guild, id).await
     }
 
-    /// A player of the side that did not report disputes the result: staff decide.
+    /// A player of the answering side disputes the result: staff decide.
     #[tracing::instrument(skip_all)]
     pub async fn dispute_match(&self, guild: GuildId, id: i64, user: UserId) -> Outcome {
         let mut tx = self.pool.begin().await.context("starting a transaction")?;
@@ -708,7 +744,7 @@ impl Db {
             Ok(found) => found,
             Err(refused) => return Ok(Err(refused)),
         };
-        if let Err(refused) = other_side(&found, user) {
+        if let Err(refused) = answering(&found, user) {
             return Ok(Err(refused));
         }
         if let Err(refused) = require_status(&mut tx, &found, &[Status::Reported], now()).await? {
@@ -746,8 +782,8 @@ impl Db {
         commit_and_load(self, tx, guild, id).await
     }
 
-    /// Settles the reported result: confirmed by a player of the other side (`by_staff` false)
-    /// or approved by staff (`by_staff` true, also for a disputed result). Each winner gains
+    /// Settles the reported result: confirmed by a player of the answering side (`by_staff`
+    /// false) or approved by staff (`by_staff` true, also for a disputed result). Each winner gains
     /// the stake (up to the highest value), each loser loses it (down to 0), all in one
     /// transaction with history rows naming the match. A match is settled once: a second
     /// confirmation or approval finds it settled and changes nothing.
@@ -772,7 +808,7 @@ impl Db {
             }
             &[Status::Reported, Status::Disputed]
         } else {
-            if let Err(refused) = other_side(&found, by) {
+            if let Err(refused) = answering(&found, by) {
                 return Ok(Err(refused));
             }
             &[Status::Reported]
@@ -1041,16 +1077,44 @@ impl Db {
     }
 }
 
-/// Refuses unless `user` plays on the side that did not report.
-fn other_side(found: &Match, user: UserId) -> Result<(), Refusal> {
+/// Refuses unless `user` may confirm or dispute the reported result: a player of the answering
+/// side ([`Match::answering_side`]) other than the reporter.
+fn answering(found: &Match, user: UserId) -> Result<(), Refusal> {
     let Some(side) = found.side_of(user) else {
         return Err(Refusal::NotAPlayer);
     };
-    let reporter_side = found.reported_by.and_then(|r| found.side_of(r));
-    if reporter_side == Some(side) {
+    if found.reported_by == Some(user) {
         return Err(Refusal::OwnReport);
     }
-    Ok(())
+    match found.answering_side() {
+        Some(answering) if answering != side => Err(Refusal::NotAnswering(answering)),
+        _ => Ok(()),
+    }
+}
+
+/// When `user` may create their next match, if they created [`CREATIONS_PER_WINDOW`] within
+/// the window before `at`: once the oldest of those is out of it.
+async fn next_creation(
+    tx: &mut Transaction<'_, Sqlite>,
+    guild: GuildId,
+    user: UserId,
+    at: i64,
+) -> anyhow::Result<Option<i64>> {
+    let recent: Vec<i64> = sqlx::query_scalar(
+        "SELECT created_at FROM matches WHERE guild_id = ? AND creator_id = ? AND created_at > ?
+         ORDER BY created_at DESC LIMIT ?",
+    )
+    .bind(sql_id(guild.get()))
+    .bind(sql_id(user.get()))
+    .bind(at - CREATION_WINDOW_SECS)
+    .bind(CREATIONS_PER_WINDOW)
+    .fetch_all(&mut **tx)
+    .await
+    .context("counting a member's recent matches")?;
+    let full = recent.len() >= usize::try_from(CREATIONS_PER_WINDOW).unwrap_or(usize::MAX);
+    Ok(full
+        .then(|| recent.last().map(|oldest| oldest + CREATION_WINDOW_SECS))
+        .flatten())
 }
 
 async fn add_player(

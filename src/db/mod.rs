@@ -222,13 +222,29 @@ mod tests {
             feedback: "Good first touch".into(),
             value: 35,
         };
-        let (id, old) = db.save_evaluation(&evaluation).await.unwrap();
+        let (id, old) = db
+            .save_evaluation(&evaluation, false)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(old, 0);
         assert_eq!(db.standing(G, player).await.unwrap(), Some((35, 1)));
         let history = db.history(G, player, 5).await.unwrap();
         assert_eq!(history.len(), 1);
         assert_eq!(history[0].evaluation_id, Some(id));
         assert_eq!((history[0].old_value, history[0].new_value), (0, 35));
+
+        // A second tryout replaces that value only when it may: otherwise nothing is written.
+        let again = NewEvaluation {
+            value: 12,
+            ..evaluation
+        };
+        assert_eq!(db.save_evaluation(&again, false).await.unwrap(), Err(35));
+        assert_eq!(db.standing(G, player).await.unwrap(), Some((35, 1)));
+        assert_eq!(db.history(G, player, 5).await.unwrap().len(), 1);
+        let (_, old) = db.save_evaluation(&again, true).await.unwrap().unwrap();
+        assert_eq!(old, 35);
+        assert_eq!(db.standing(G, player).await.unwrap(), Some((12, 1)));
     }
 
     #[tokio::test]
