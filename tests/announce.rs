@@ -661,6 +661,30 @@ async fn post_rechecks_the_mention_and_timeouts() {
     sim.assert_clean();
 }
 
+/// A role deleted, or a channel deleted, between the preview and Post stops the post.
+#[tokio::test]
+async fn post_stops_when_the_role_or_the_channel_is_gone() {
+    let (sim, _bot) = start_ready().await;
+    let (_, message) = open(&sim).await;
+    let role = EVALUATOR_ROLE.to_string();
+    let (modal, message) = choose(&sim, &message, GENERAL, &role).await;
+    let (_, preview) = compose(&sim, &message, &modal, "", "Tryouts tonight").await;
+    sim.edit_guild(|g| g.roles.retain(|r| r.id != EVALUATOR_ROLE));
+    let text = click_post_as(&sim, ALICE, &preview).await;
+    assert!(text.contains("that role no longer exists"), "{text}");
+    assert!(text.contains("Nothing was posted"), "{text}");
+
+    let (_, message) = open(&sim).await;
+    let (modal, message) = choose(&sim, &message, OFF_TOPIC, "none").await;
+    let (_, preview) = compose(&sim, &message, &modal, "", "hello").await;
+    sim.edit_guild(|g| g.channels.retain(|c| c.id != OFF_TOPIC));
+    let text = click_post_as(&sim, ALICE, &preview).await;
+    assert!(text.contains("that channel isn't in this server"), "{text}");
+    assert!(text.contains("Nothing was posted"), "{text}");
+    assert!(posts(&sim).is_empty(), "{:?}", posts(&sim));
+    sim.assert_clean();
+}
+
 /// Three announcements posted at once into a channel whose limit is two messages a second:
 /// the bot spaces them as Discord's rate-limit headers say, so none is refused with a 429 and
 /// the third goes out once the window has reset.

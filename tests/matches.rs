@@ -943,6 +943,109 @@ async fn a_create_and_cancel_loop_is_stopped() {
     sim.assert_clean();
 }
 
+/// `/match decide match_id verdict` as `user` (0 approve, 1 reject, 2 cancel).
+async fn decide(sim: &Sim, user: u64, id: i64, verdict: u64) -> String {
+    match_command(
+        sim,
+        user,
+        "decide",
+        json!([{"name": "match_id", "type": 4, "value": id}, {"name": "verdict", "type": 4, "value": verdict}]),
+    )
+    .await
+}
+
+/// Staff who play in a match decide nothing about it, whatever the path: no verdict by
+/// `/match decide`, and no `/match undo` once it is settled.
+#[tokio::test]
+async fn staff_who_play_decide_nothing_by_command() {
+    let (sim, bot) = league().await;
+    set_value(&sim, BOB, 50).await;
+    set_value(&sim, KEEPER, 50).await;
+    let card = create(&sim, BOB, "1v1", 10, None).await;
+    let id = match_id(&card);
+    click(&sim, KEEPER, &card, "join_b").await;
+    click(&sim, BOB, &card, "won_a").await;
+    wait_text(&sim, &card, "Reported").await;
+    for verdict in [0, 1, 2] {
+        let told = decide(&sim, KEEPER, id, verdict).await;
+        assert!(
+            told.contains("You play in this match"),
+            "verdict {verdict}: {told}"
+        );
+    }
+    assert!(text(&now(&sim, &card)).contains("Reported"));
+    // As a player, Keeper answers the report like anyone on the losing side.
+    let confirmed = click(&sim, KEEPER, &card, "confirm").await;
+    assert_eq!(confirmed["type"], 7, "{confirmed}");
+    wait_text(&sim, &card, "Settled").await;
+    let undo = match_command(
+        &sim,
+        KEEPER,
+        "undo",
+        json!([{"name": "match_id", "type": 4, "value": id}]),
+    )
+    .await;
+    assert!(undo.contains("You play in this match"), "{undo}");
+    assert_eq!(
+        values(&bot, &[BOB, KEEPER]).await,
+        HashMap::from([(BOB, 60), (KEEPER, 40)])
+    );
+    sim.assert_clean();
+}
+
+/// `/season end` is decided again at its confirmation click: a member who lost Manage Server
+/// since the prompt ends nothing.
+#[tokio::test]
+async fn a_season_end_is_checked_again_at_the_click() {
+    let (sim, _bot) = league().await;
+    sim.edit_guild(|g| {
+        g.members.insert(CAROL, vec![MODERATOR_ROLE]);
+    });
+    let (_, asked) = run_command_with(
+        &sim,
+        CAROL,
+        GENERAL,
+        "season",
+        json!([{"name": "end", "type": 1, "options": []}]),
+    )
+    .await;
+    assert!(
+        content(&asked).contains("End season 1?"),
+        "{}",
+        content(&asked)
+    );
+    let prompt = sim
+        .wait_for("the prompt", REACT, |v| {
+            v.messages()
+                .iter()
+                .rev()
+                .find(|m| text(m).contains("End season 1?"))
+                .cloned()
+        })
+        .await;
+    sim.edit_guild(|g| {
+        g.members.insert(CAROL, Vec::new());
+    });
+    let refused = click(&sim, CAROL, &prompt, "end").await;
+    assert_eq!(refused["type"], 7, "{refused}");
+    assert!(
+        refused["data"]["content"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Only members with Manage Server"),
+        "{refused}"
+    );
+    let seasons = answer(
+        &sim,
+        BOB,
+        "season",
+        json!([{"name": "show", "type": 1, "options": []}]),
+    )
+    .await;
+    assert!(seasons.contains("No season has ended yet"), "{seasons}");
+    sim.assert_clean();
+}
+
 #[tokio::test]
 async fn matches_need_a_channel_first() {
     let (sim, _bot) = start_ready().await;

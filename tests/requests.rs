@@ -327,6 +327,12 @@ async fn refusals_change_nothing() {
     let bob_at = queue.find(&format!("<@{BOB}>")).expect("Bob is listed");
     let carol_at = queue.find(&format!("<@{CAROL}>")).expect("Carol is listed");
     assert!(bob_at < carol_at, "oldest first: {queue}");
+    // An evaluator in timeout accepts nothing.
+    sim.edit_guild(|g| {
+        g.timed_out.insert(DAVE);
+    });
+    let timed_out = click(&sim, DAVE, &card, "accept").await;
+    assert!(refusal(&timed_out).contains("Only"), "{timed_out}");
     assert!(text(&current(&sim, &card)).contains("Waiting"));
     assert!(text(&current(&sim, &card_carol)).contains("Waiting"));
     sim.assert_clean();
