@@ -227,7 +227,7 @@ async fn a_member_in_timeout_uses_no_staff_command() {
     });
     let (_, reply) = run_command_with(&sim, CAROL, GENERAL, "setvalue", set(20)).await;
     assert!(
-        content(&reply).contains("Sorry, only"),
+        content(&reply).contains("You're in timeout"),
         "{}",
         content(&reply)
     );

@@ -840,6 +840,32 @@ async fn only_staff_replace_a_value_by_tryout() {
     sim.assert_clean();
 }
 
+/// An evaluator by role who is put in timeout while the summary waits saves nothing: the
+/// rights read again at Confirm count the role for nothing in timeout.
+#[tokio::test]
+async fn an_evaluator_put_in_timeout_mid_wizard_cannot_save() {
+    let (sim, bot) = start_ready_with(SimOptions::default(), waiting(30)).await;
+    let told = alice_sets(
+        &sim,
+        json!([{"name": "evaluator_role", "type": 8, "value": EVALUATOR_ROLE.to_string()}]),
+    )
+    .await;
+    assert!(told.contains("Settings saved"), "{told}");
+    sim.edit_guild(|g| {
+        g.members.insert(CAROL, vec![EVALUATOR_ROLE]);
+    });
+    let dm_channel = start_tryout_by(&sim, CAROL, "CF").await;
+    let summary = answer_all_as(&sim, CAROL, dm_channel).await;
+    sim.edit_guild(|g| {
+        g.timed_out.insert(CAROL);
+    });
+    let since = message_count(&sim);
+    sim.click(CAROL, &summary, &component(&summary, 0, 0));
+    dm(&sim, CAROL, since, "You can no longer run tryouts").await;
+    assert_eq!(bob_standing(&bot).await, None, "the evaluation was saved");
+    sim.assert_clean();
+}
+
 /// A crash after Confirm but before the posts: the next start makes them, once each.
 #[tokio::test]
 async fn posts_interrupted_by_a_crash_are_made_at_the_next_start() {

@@ -33,13 +33,13 @@ pub const DANGEROUS: Permissions = Permissions::ADMINISTRATOR
     .union(Permissions::VIEW_AUDIT_LOG);
 
 /// Whether the invoker has Manage Server, or `role` when one is configured, according to the
-/// interaction being handled (fresh for an action taken at once).
+/// interaction being handled (fresh for an action taken at once); never while in timeout.
 pub async fn has_manage_or_role(ctx: Context<'_>, role: Option<u64>) -> bool {
     has_permission_or_role(ctx, Permissions::MANAGE_GUILD, role).await
 }
 
 /// Whether the invoker has `permission` in the channel the command ran in, or `role` when one
-/// is configured, according to the interaction being handled.
+/// is configured, according to the interaction being handled; never while in timeout.
 pub async fn has_permission_or_role(
     ctx: Context<'_>,
     permission: Permissions,
@@ -55,7 +55,8 @@ pub async fn has_permission_or_role(
 }
 
 /// Whether `member` is in timeout now: a member in timeout acts on nothing (Discord's own rule
-/// for permissions), by slash command or by click.
+/// for permissions), by slash command, click or wizard. Discord times out neither the owner
+/// nor Administrators, so only [`Standing`], which computes permissions itself, exempts them.
 fn timed_out(member: &serenity::Member) -> bool {
     member
         .communication_disabled_until
@@ -63,7 +64,7 @@ fn timed_out(member: &serenity::Member) -> bool {
 }
 
 /// Whether the member behind a click has Manage Server (as Discord computed it for that
-/// click, so fresh) or `role`.
+/// click, so fresh) or `role`; never while in timeout.
 pub fn clicker_manages_or_has(member: Option<&serenity::Member>, role: Option<u64>) -> bool {
     let Some(member) = member else {
         return false;
@@ -75,11 +76,17 @@ pub fn clicker_manages_or_has(member: Option<&serenity::Member>, role: Option<u6
         && (manages || role.is_some_and(|role| member.roles.iter().any(|r| r.get() == role)))
 }
 
-/// Refuses politely unless the invoker has Manage Server or `role`. `what` completes
-/// "Only … may …".
+/// Refuses politely unless the invoker has Manage Server or `role`, and is not in timeout.
+/// `what` completes "Only … may …".
 pub async fn require(ctx: Context<'_>, role: Option<u64>, what: &str) -> Result<(), Error> {
     if has_manage_or_role(ctx, role).await {
         return Ok(());
+    }
+    if ctx.author_member().await.is_some_and(|m| timed_out(&m)) {
+        return Err(UserError(format!(
+            "You're in timeout, so you can't {what} until it ends. Nothing changed."
+        ))
+        .into());
     }
     Err(UserError(format!("Sorry, only {} may {what}.", who(role))).into())
 }
@@ -138,14 +145,18 @@ impl Standing {
     /// and Read Message History (the owner and Administrator excepted), and serenity's
     /// computation does not apply it.
     fn limited(&self, permissions: Permissions) -> Permissions {
-        if timed_out(&self.member)
-            && !permissions.administrator()
-            && self.member.user.id != self.guild.owner_id
-        {
+        if self.in_timeout(permissions) {
             permissions & (Permissions::VIEW_CHANNEL | Permissions::READ_MESSAGE_HISTORY)
         } else {
             permissions
         }
+    }
+
+    /// Whether a timeout holds this member back, given their `permissions` before it.
+    fn in_timeout(&self, permissions: Permissions) -> bool {
+        timed_out(&self.member)
+            && !permissions.administrator()
+            && self.member.user.id != self.guild.owner_id
     }
 
     /// Whether the member has `role` (false when none is configured).
@@ -153,9 +164,11 @@ impl Standing {
         role.is_some_and(|role| self.member.roles.iter().any(|r| r.get() == role))
     }
 
-    /// Manage Server, or the configured `role`.
+    /// Manage Server, or the configured `role`; the role counts for nothing in timeout.
     pub fn manages_or_has(&self, role: Option<u64>) -> bool {
-        self.permissions().manage_guild() || self.has_role(role)
+        let permissions = self.guild.member_permissions(&self.member);
+        self.limited(permissions).manage_guild()
+            || (!self.in_timeout(permissions) && self.has_role(role))
     }
 
     /// A role of the guild, as it is now.

@@ -146,7 +146,7 @@ fn mention_rows(prompt: u64, enabled: bool) -> Vec<CreateActionRow> {
     ]
 }
 
-/// The preview's buttons: Post (when the draft fits), Edit and Cancel, all grey once
+/// The preview's buttons: Post (when the draft may be posted), Edit and Cancel, all grey once
 /// `enabled` is false (the flow ended).
 fn preview_rows(prompt: u64, can_post: bool, enabled: bool) -> Vec<CreateActionRow> {
     let mut buttons = Vec::new();

@@ -154,7 +154,7 @@ fn card_text(m: &Match, changes: &[Change]) -> String {
         Status::Settled => format!("Settled: **Team {winner}** won."),
         Status::Void => "Void: staff undid this match and its value changes.".to_owned(),
         // Its creator, staff or a season's end: the card does not say which (none is stored).
-        Status::Cancelled => "Cancelled: called off before a result; no value changed.".to_owned(),
+        Status::Cancelled => "Cancelled: called off; no value changed.".to_owned(),
         Status::Expired => "Expired: it did not fill in time.".to_owned(),
     };
     text.push_str(&format!("\n{status}"));

@@ -287,10 +287,12 @@ async fn handle_click(
         click.create_response(http, ephemeral(text)).await?;
         return Ok(());
     }
-    if action == "accept" {
+    // A request someone already took is told as such (in `accept`), whatever the player's value.
+    if action == "accept" && r.status == "open" {
         if let Some(value) = tryout::value_to_keep(state, guild, r.player).await? {
             if !access::clicker_manages_or_has(click.member.as_ref(), settings.staff_role) {
-                let text = tryout::valued_player(r.player, value, settings.staff_role);
+                let staff = access::staff(settings.staff_role);
+                let text = tryout::valued_player(r.player, value, &staff);
                 click.create_response(http, ephemeral(text)).await?;
                 return Ok(());
             }

@@ -41,12 +41,14 @@ pub const NO_LONGER_EVALUATOR: &str =
 /// Why an evaluator who is not staff may not evaluate `player`, who has `value`: a tryout
 /// replaces a value, and a value set by matches or by staff is staff's to change. Evaluators
 /// evaluate players who have no value yet.
-pub fn valued_player(player: UserId, value: i64, staff_role: Option<u64>) -> String {
+///
+/// `staff` names who may: [`access::staff`] in the server, plain "staff" in DMs, where a role
+/// mention shows as an unknown role.
+pub fn valued_player(player: UserId, value: i64, staff: &str) -> String {
     format!(
-        "<@{player}> already has a value ({}): a tryout would replace it, so only {} may run \
-         it. Nothing changed.",
+        "<@{player}> already has a value ({}): a tryout would replace it, so only {staff} may \
+         run it. Nothing changed.",
         format_value(value),
-        access::staff(staff_role)
     )
 }
 
@@ -95,7 +97,8 @@ pub async fn start(
     }
     if let Some(value) = value_to_keep(data, guild, member.id).await? {
         if !access::has_manage_or_role(ctx, settings.staff_role).await {
-            return Err(UserError(valued_player(member.id, value, settings.staff_role)).into());
+            let staff = access::staff(settings.staff_role);
+            return Err(UserError(valued_player(member.id, value, &staff)).into());
         }
     }
     let Some(_running) = data.tryouts_running.claim(evaluator) else {
@@ -188,7 +191,7 @@ impl Wizard<'_> {
             Ok(saved) => saved,
             Err(value) => {
                 wizard
-                    .say(&valued_player(member.id, value, settings.staff_role))
+                    .say(&valued_player(member.id, value, "staff"))
                     .await?;
                 return Ok(false);
             }

@@ -294,7 +294,7 @@ impl fmt::Display for Refusal {
             }
             Refusal::OwnReport => write!(
                 f,
-                "You reported this result: the other players confirm or dispute it."
+                "You reported this result: the side it makes lose confirms or disputes it."
             ),
             Refusal::NotAnswering(team) => write!(
                 f,
@@ -507,7 +507,8 @@ async fn value_of(
 
 impl Db {
     /// Creates a match with its creator on team A: refused when the creator is in another
-    /// unfinished match or their value is below the stake.
+    /// unfinished match, created [`CREATIONS_PER_WINDOW`] within the window already, or has a
+    /// value below the stake.
     #[tracing::instrument(skip_all)]
     pub async fn create_match(&self, new: &NewMatch) -> Outcome {
         let mut tx = self.pool.begin().await.context("starting a transaction")?;
