@@ -736,6 +736,15 @@ async fn nobody_evaluates_themselves() {
     let db = Db::connect(&bot.database_url).await.unwrap();
     let alice = db.standing(GuildId::new(GUILD_ID), UserId::new(ALICE));
     assert_eq!(alice.await.unwrap(), None);
+    // Nor anyone who is not in the server (a user picked by id).
+    let stranger = 1_100_000_000_000_000_999;
+    let (_, reply) = run_tryout(&sim, ALICE, stranger).await;
+    assert!(
+        content(&reply).contains("isn't a member of this server"),
+        "{}",
+        content(&reply)
+    );
+    assert!(sim.dm_channel(ALICE).is_none(), "a wizard was opened");
     sim.assert_clean();
 }
 

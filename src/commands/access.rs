@@ -104,6 +104,18 @@ pub fn staff(staff_role: Option<u64>) -> String {
     format!("staff ({})", who(staff_role))
 }
 
+/// Whether `user`, given in a user option of the slash command being handled, is a member of
+/// the server. Discord resolves a member object for members only, and a user picked by id may
+/// be anyone.
+pub fn option_is_member(ctx: Context<'_>, user: serenity::UserId) -> bool {
+    match ctx {
+        poise::Context::Application(app) => {
+            app.interaction.data.resolved.members.contains_key(&user)
+        }
+        poise::Context::Prefix(_) => false,
+    }
+}
+
 /// The guild a guild-only command runs in.
 pub fn guild(ctx: Context<'_>) -> Result<serenity::GuildId, Error> {
     ctx.guild_id()

@@ -88,6 +88,13 @@ pub async fn start(
     if member.bot {
         return Err(UserError("Bots can't be evaluated.".into()).into());
     }
+    if !access::option_is_member(ctx, member.id) {
+        return Err(UserError(format!(
+            "<@{}> isn't a member of this server: only members are evaluated.",
+            member.id
+        ))
+        .into());
+    }
     let evaluator = ctx.author().id;
     if member.id == evaluator {
         return Err(UserError(

@@ -152,6 +152,13 @@ async fn change(
     if member.bot {
         return Err(UserError("Bots have no value. Nothing changed.".into()).into());
     }
+    if !access::option_is_member(ctx, member.id) {
+        return Err(UserError(format!(
+            "<@{}> isn't a member of this server, so they have no value here. Nothing changed.",
+            member.id
+        ))
+        .into());
+    }
     let result = ctx
         .data()
         .db

@@ -121,10 +121,13 @@ impl Sim {
                 Some(6) => {
                     let world = self.world();
                     resolved["users"][&key] = world.guild.user_json(id);
-                    let mut member = world.guild.member_json(id, false);
-                    member["permissions"] =
-                        json!(world.guild.permissions_in(id, channel).to_string());
-                    resolved["members"][&key] = member;
+                    // Discord resolves a member object only for members of the guild.
+                    if world.guild.members.contains_key(&id) {
+                        let mut member = world.guild.member_json(id, false);
+                        member["permissions"] =
+                            json!(world.guild.permissions_in(id, channel).to_string());
+                        resolved["members"][&key] = member;
+                    }
                 }
                 Some(7) => resolved["channels"][&key] = self.resolved_channel(user, id),
                 Some(8) => resolved["roles"][&key] = self.world().guild.role_json(id),
