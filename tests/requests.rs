@@ -370,6 +370,29 @@ async fn a_valued_players_request_waits_for_staff() {
     sim.assert_clean();
 }
 
+/// A tryout run with `/tryout start` for a player whose request is open answers that request:
+/// it leaves the queue and its card says who evaluated them, without buttons.
+#[tokio::test]
+async fn a_tryout_started_directly_answers_the_open_request() {
+    let (sim, bot) = league().await;
+    let card = request(&sim, BOB, None).await;
+    let started = tryout(
+        &sim,
+        DAVE,
+        "start",
+        json!([{"name": "member", "type": 6, "value": BOB.to_string()}]),
+    )
+    .await;
+    assert!(started.contains("Check your DMs"), "{started}");
+    evaluate(&sim, DAVE).await;
+    let closed = wait_text(&sim, &card, &format!("Evaluated by <@{DAVE}>")).await;
+    assert_eq!(closed["components"], json!([]), "{closed}");
+    let queue = tryout(&sim, DAVE, "queue", json!([])).await;
+    assert!(queue.contains("waiting**: 0"), "{queue}");
+    assert_eq!(value_of(&bot, BOB).await, Some(35));
+    sim.assert_clean();
+}
+
 #[tokio::test]
 async fn closed_dms_and_a_restart_put_requests_back_in_the_queue() {
     let dir = tempfile::tempdir().unwrap();

@@ -9,6 +9,7 @@ pub mod matches;
 pub mod publication;
 pub mod ranks;
 pub mod replies;
+pub mod request_cards;
 pub mod requests;
 pub mod roles;
 pub mod seasons;

@@ -22,6 +22,7 @@ use serenity::{
 };
 
 use super::replies::{direct_message, ephemeral, plain};
+use super::request_cards::{card_text, show_evaluated};
 use super::{access, tryout};
 use crate::db::requests::TryoutRequest;
 use crate::db::Db;
@@ -79,15 +80,6 @@ fn parse_button(custom_id: &str) -> Option<(i64, &str)> {
 /// Whether a click is on a tryout request's card (the event router sends it here).
 pub fn is_request_button(custom_id: &str) -> bool {
     parse_button(custom_id).is_some()
-}
-
-/// The card's text for `r` in `state` (what happened to it).
-fn card_text(r: &TryoutRequest, state: &str) -> String {
-    let position = r.position.as_deref().unwrap_or("any position");
-    format!(
-        "**Tryout request #{}** — <@{}> asks for a tryout ({position}), <t:{}:R>.\n{state}",
-        r.id, r.player, r.created_at
-    )
 }
 
 fn open_buttons(id: i64) -> Vec<CreateActionRow> {
@@ -339,6 +331,7 @@ async fn accept(
     else {
         let now = db.get_request(guild, r.id).await?.unwrap_or(r);
         click.create_response(http, ephemeral(taken(&now))).await?;
+        show_evaluated(http, &now).await;
         return Ok(());
     };
     let accepted = format!("Accepted by <@{evaluator}>: the tryout is under way.");
@@ -548,6 +541,7 @@ async fn decline(
     else {
         let now = state.db.get_request(guild, r.id).await?.unwrap_or(r);
         submit.create_response(http, ephemeral(taken(&now))).await?;
+        show_evaluated(http, &now).await;
         return Ok(());
     };
     let note = format!("Declined by <@{evaluator}>: {reason}");

@@ -195,7 +195,12 @@ impl Wizard<'_> {
         // Whether the player has a value is read in the same transaction as the write.
         let staff = standing.manages_or_has(settings.staff_role);
         let (id, old) = match data.db.save_evaluation(&evaluation, staff).await? {
-            Ok(saved) => saved,
+            Ok(saved) => {
+                if let Some(request) = &saved.answered {
+                    super::request_cards::show_evaluated(self.http, request).await;
+                }
+                (saved.id, saved.old)
+            }
             Err(value) => {
                 wizard
                     .say(&valued_player(member.id, value, "staff"))

@@ -4,9 +4,21 @@
 use anyhow::Context as _;
 use serenity::all::{GuildId, UserId};
 
+use super::requests::TryoutRequest;
 use super::values::{lock_value, write_value};
 use super::{now, sql_id, Db};
 use crate::values::{Position, Ratings, Skill};
+
+/// A saved tryout.
+#[derive(Debug)]
+pub struct Saved {
+    /// The evaluation's id.
+    pub id: i64,
+    /// The player's value before it.
+    pub old: i64,
+    /// The player's request it answered, when one was open (its card says so next).
+    pub answered: Option<TryoutRequest>,
+}
 
 /// A tryout ready to save.
 #[derive(Clone, Debug)]
@@ -28,17 +40,17 @@ pub struct NewEvaluation {
 }
 
 impl Db {
-    /// Saves the evaluation, sets the player's value, writes the history row and queues the
-    /// tryout's publication, atomically. Returns the evaluation's id and the player's previous
-    /// value; or, unless `may_replace`, `Err` with that value when the player already has one
-    /// above 0, and nothing is written (a tryout then replaces a value that matches or staff
-    /// set, which is staff's to do).
+    /// Saves the evaluation, sets the player's value, writes the history row, queues the
+    /// tryout's publication and marks the player's open tryout request evaluated, atomically.
+    /// Returns what was saved; or, unless `may_replace`, `Err` with the player's value when they
+    /// already have one above 0, and nothing is written (a tryout then replaces a value that
+    /// matches or staff set, which is staff's to do).
     #[tracing::instrument(skip_all)]
     pub async fn save_evaluation(
         &self,
         e: &NewEvaluation,
         may_replace: bool,
-    ) -> anyhow::Result<Result<(i64, i64), i64>> {
+    ) -> anyhow::Result<Result<Saved, i64>> {
         let rating = |skill| e.ratings.get(skill).map(i64::from);
         let mut tx = self.pool.begin().await.context("starting a transaction")?;
         let old = lock_value(&mut tx, e.guild, e.player).await?;
@@ -77,7 +89,24 @@ impl Db {
         )
         .await?;
         super::publications::queue_publication(&mut tx, id, old).await?;
+        // The player's open request is answered by this tryout, however it was started (one
+        // request per player is open at a time).
+        let answered = sqlx::query(
+            "UPDATE tryout_requests SET status = 'evaluated', evaluator_id = ?, decided_at = ?
+             WHERE guild_id = ? AND player_id = ? AND status = 'open' RETURNING *",
+        )
+        .bind(sql_id(e.evaluator.get()))
+        .bind(now())
+        .bind(sql_id(e.guild.get()))
+        .bind(sql_id(e.player.get()))
+        .fetch_optional(&mut *tx)
+        .await
+        .context("closing the player's open tryout request")?;
         tx.commit().await.context("committing the evaluation")?;
-        Ok(Ok((id, old)))
+        Ok(Ok(Saved {
+            id,
+            old,
+            answered: answered.as_ref().map(super::requests::read),
+        }))
     }
 }

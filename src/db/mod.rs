@@ -23,7 +23,7 @@ use anyhow::Context as _;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
 
-pub use evaluations::NewEvaluation;
+pub use evaluations::{NewEvaluation, Saved};
 pub use publications::Publication;
 pub use settings::{
     GuildSettings, SeasonReset, SettingsUpdate, DEFAULT_MATCH_EXPIRY_MINUTES, DEFAULT_RANK_TOP,
@@ -222,12 +222,14 @@ mod tests {
             feedback: "Good first touch".into(),
             value: 35,
         };
-        let (id, old) = db
+        let saved = db
             .save_evaluation(&evaluation, false)
             .await
             .unwrap()
             .unwrap();
+        let (id, old) = (saved.id, saved.old);
         assert_eq!(old, 0);
+        assert!(saved.answered.is_none(), "no request was open");
         assert_eq!(db.standing(G, player).await.unwrap(), Some((35, 1)));
         let history = db.history(G, player, 5).await.unwrap();
         assert_eq!(history.len(), 1);
@@ -239,11 +241,12 @@ mod tests {
             value: 12,
             ..evaluation
         };
-        assert_eq!(db.save_evaluation(&again, false).await.unwrap(), Err(35));
+        let refused = db.save_evaluation(&again, false).await.unwrap();
+        assert_eq!(refused.err(), Some(35));
         assert_eq!(db.standing(G, player).await.unwrap(), Some((35, 1)));
         assert_eq!(db.history(G, player, 5).await.unwrap().len(), 1);
-        let (_, old) = db.save_evaluation(&again, true).await.unwrap().unwrap();
-        assert_eq!(old, 35);
+        let saved = db.save_evaluation(&again, true).await.unwrap().unwrap();
+        assert_eq!(saved.old, 35);
         assert_eq!(db.standing(G, player).await.unwrap(), Some((12, 1)));
     }
 

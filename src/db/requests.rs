@@ -35,7 +35,7 @@ pub struct TryoutRequest {
     pub created_at: i64,
 }
 
-fn read(row: &sqlx::sqlite::SqliteRow) -> TryoutRequest {
+pub(super) fn read(row: &sqlx::sqlite::SqliteRow) -> TryoutRequest {
     let id = |name: &str| {
         row.try_get::<Option<i64>, _>(name)
             .ok()
