@@ -846,6 +846,24 @@ async fn only_staff_replace_a_value_by_tryout() {
     sim.click(ALICE, &summary, &component(&summary, 0, 0));
     dm(&sim, ALICE, since, "Saved.").await;
     assert_eq!(bob_standing(&bot).await, Some((35, 1)));
+
+    // So may Carol once she is staff through the staff role, without Manage Server.
+    let told = alice_sets(
+        &sim,
+        json!([{"name": "staff_role", "type": 8, "value": STAFF_ROLE.to_string()}]),
+    )
+    .await;
+    assert!(told.contains("Settings saved"), "{told}");
+    sim.edit_guild(|g| {
+        g.members.insert(CAROL, vec![EVALUATOR_ROLE, STAFF_ROLE]);
+    });
+    assert!(set_bob(&sim, ALICE, 400).await.contains("¥400 million"));
+    let dm_channel = start_tryout_by(&sim, CAROL, "CF").await;
+    let summary = answer_all_as(&sim, CAROL, dm_channel).await;
+    let since = message_count(&sim);
+    sim.click(CAROL, &summary, &component(&summary, 0, 0));
+    dm(&sim, CAROL, since, "Saved.").await;
+    assert_eq!(bob_standing(&bot).await, Some((35, 1)));
     sim.assert_clean();
 }
 
