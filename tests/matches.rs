@@ -338,7 +338,20 @@ async fn a_2v2_settles_every_player_and_undo_restores_every_value() {
     // Dave's value drops below the stake after he joined: he loses what he has, not more.
     set_value(&sim, DAVE, 4).await;
     click(&sim, CAROL, &card, "won_b").await;
+    // Every loser confirms: Dave's confirmation alone settles nothing.
     click(&sim, DAVE, &card, "confirm").await;
+    let waiting = wait_text(&sim, &card, &format!("waiting for <@{BOB}>")).await;
+    assert!(
+        text(&waiting).contains(&format!("Confirmed by <@{DAVE}>")),
+        "{}",
+        text(&waiting)
+    );
+    assert_eq!(
+        values(&bot, &[BOB, CAROL, DAVE, ERIN]).await,
+        HashMap::from([(BOB, 20), (CAROL, 20), (DAVE, 4), (ERIN, 100)])
+    );
+    click(&sim, BOB, &card, "confirm").await;
+    wait_text(&sim, &card, "Settled").await;
     let after = values(&bot, &[BOB, CAROL, DAVE, ERIN]).await;
     assert_eq!(
         after,
@@ -381,8 +394,9 @@ async fn a_2v2_settles_every_player_and_undo_restores_every_value() {
     sim.assert_clean();
 }
 
-/// A result is answered by the side it makes lose: a player who reports their own side's loss
-/// cannot have it settled by a friend on the other side over their teammate's head. A 1v1
+/// A result is answered by the side it makes lose, every player of it but the reporter: a
+/// player who reports their own side's loss cannot have it settled by a friend on the other
+/// side over their teammate's head, nor can one loser give a teammate's stake away. A 1v1
 /// player who concedes is the whole losing side: their opponent confirms.
 #[tokio::test]
 async fn the_side_a_report_makes_lose_answers_it() {
@@ -436,6 +450,29 @@ async fn the_side_a_report_makes_lose_answers_it() {
     assert!(!decided.contains("Sorry"), "{decided}");
     wait_text(&sim, &card, "Cancelled").await;
 
+    // One loser's confirmation settles nothing: Carol confirms (twice), Erin has not yet.
+    let card = create(&sim, BOB, "2v2", 10, None).await;
+    click(&sim, DAVE, &card, "join_a").await;
+    click(&sim, CAROL, &card, "join_b").await;
+    click(&sim, ERIN, &card, "join_b").await;
+    click(&sim, BOB, &card, "won_a").await;
+    for _ in 0..2 {
+        let confirmed = click(&sim, CAROL, &card, "confirm").await;
+        assert_eq!(confirmed["type"], 7, "{confirmed}");
+    }
+    let waiting = wait_text(&sim, &card, &format!("waiting for <@{ERIN}>")).await;
+    assert!(text(&waiting).contains("Reported"), "{}", text(&waiting));
+    assert_eq!(
+        values(&bot, &[BOB, CAROL, DAVE, ERIN]).await,
+        HashMap::from([(BOB, 50), (CAROL, 50), (DAVE, 50), (ERIN, 50)])
+    );
+    click(&sim, ERIN, &card, "confirm").await;
+    wait_text(&sim, &card, "Settled").await;
+    assert_eq!(
+        values(&bot, &[BOB, CAROL, DAVE, ERIN]).await,
+        HashMap::from([(BOB, 60), (CAROL, 40), (DAVE, 60), (ERIN, 40)])
+    );
+
     // A 1v1 concession: Erin reports her own loss, Carol confirms.
     let card = create(&sim, ERIN, "1v1", 5, None).await;
     click(&sim, CAROL, &card, "join_b").await;
@@ -451,7 +488,7 @@ async fn the_side_a_report_makes_lose_answers_it() {
     wait_text(&sim, &card, "Settled").await;
     assert_eq!(
         values(&bot, &[CAROL, ERIN]).await,
-        HashMap::from([(CAROL, 55), (ERIN, 45)])
+        HashMap::from([(CAROL, 45), (ERIN, 35)])
     );
     sim.assert_clean();
 }

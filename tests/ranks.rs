@@ -167,6 +167,7 @@ async fn the_top_ten_carry_the_rank_role_and_a_match_moves_only_what_changed() {
     click(&sim, player(10), &card, "join_b").await;
     click(&sim, player(11), &card, "won_a").await;
     click(&sim, player(9), &card, "confirm").await;
+    click(&sim, player(10), &card, "confirm").await;
     sim.wait_for("the role moves", REACT, |v| {
         let moved = v
             .requests()

@@ -7,8 +7,9 @@
 //! click, from the row and the click's own member data: joining needs a value at least the
 //! stake; leaving, reporting, confirming and disputing need a place in the match (confirming
 //! and disputing, on the side the report makes lose, not as the reporter: see
-//! [`crate::db::matches::Match::answering_side`]); cancelling is the creator's; approving and rejecting
-//! a result are staff's (Manage Server or the staff role).
+//! [`crate::db::matches::Match::answering_side`]; the match settles once every one of them has
+//! confirmed); cancelling is the creator's; approving and rejecting a result are staff's
+//! (Manage Server or the staff role).
 //!
 //! Nothing a member typed pings anyone: a card may mention only its players, and other posts
 //! mention nobody.
@@ -145,6 +146,12 @@ fn card_text(m: &Match, changes: &[Change]) -> String {
     let status = match m.status {
         Status::Open => format!("Open: join a side. Expires <t:{}:R>.", m.expires_at),
         Status::Full => "Full. When it's played, a player reports the winner.".to_owned(),
+        Status::Reported if !m.confirmed.is_empty() => format!(
+            "Reported: **Team {winner}** won (by {reporter}). Confirmed by {}; waiting for {} \
+             to confirm or dispute.",
+            mentions(&m.confirmed),
+            mentions(&m.waiting_on())
+        ),
         Status::Reported => format!(
             "Reported: **Team {winner}** won (by {reporter}). Team {answering} confirms or disputes."
         ),

@@ -153,6 +153,8 @@ pub struct Match {
     pub expires_at: i64,
     /// Its players, in the order they joined.
     pub players: Vec<(UserId, Team)>,
+    /// The players who confirmed the current report.
+    pub confirmed: Vec<UserId>,
 }
 
 impl Match {
@@ -175,6 +177,18 @@ impl Match {
         let losers = self.winner?.other();
         let conceded = self.reported_by.is_some_and(|r| self.team(losers) == [r]);
         Some(if conceded { losers.other() } else { losers })
+    }
+
+    /// The players whose confirmation the report still waits for: those of the answering side
+    /// but its reporter who have not confirmed. Empty while nothing is reported.
+    pub fn waiting_on(&self) -> Vec<UserId> {
+        let Some(answering) = self.answering_side() else {
+            return Vec::new();
+        };
+        self.team(answering)
+            .into_iter()
+            .filter(|u| Some(*u) != self.reported_by && !self.confirmed.contains(u))
+            .collect()
     }
 
     /// Which side `user` plays on, if they are in the match.
@@ -379,6 +393,7 @@ fn read_match(row: &sqlx::sqlite::SqliteRow) -> Match {
         staff_post_pending,
         expires_at: row.get("expires_at"),
         players: Vec::new(),
+        confirmed: Vec::new(),
     }
 }
 
@@ -399,19 +414,22 @@ async fn load(
     };
     let mut found = read_match(&row);
     let players = sqlx::query(
-        "SELECT user_id, team FROM match_players WHERE match_id = ? ORDER BY joined_at, rowid",
+        "SELECT user_id, team, confirmed_at FROM match_players WHERE match_id = ?
+         ORDER BY joined_at, rowid",
     )
     .bind(id)
     .fetch_all(&mut *conn)
     .await
     .context("reading a match's players")?;
-    found.players = players
-        .iter()
-        .filter_map(|p| {
-            let user = (p.get::<i64, _>("user_id") as u64).max(1);
-            Team::parse(p.get("team")).map(|team| (UserId::new(user), team))
-        })
-        .collect();
+    for p in &players {
+        let user = UserId::new((p.get::<i64, _>("user_id") as u64).max(1));
+        if let Some(team) = Team::parse(p.get("team")) {
+            found.players.push((user, team));
+        }
+        if p.get::<Option<i64>, _>("confirmed_at").is_some() {
+            found.confirmed.push(user);
+        }
+    }
     Ok(Some(found))
 }
 
@@ -733,6 +751,7 @@ impl Db {
         .execute(&mut *tx)
         .await
         .context("saving a match report")?;
+        forget_confirmations(&mut tx, id).await?;
         commit_and_load(self, tx, guild, id).await
     }
 
@@ -780,14 +799,17 @@ impl Db {
         .execute(&mut *tx)
         .await
         .context("clearing a match report")?;
+        forget_confirmations(&mut tx, id).await?;
         commit_and_load(self, tx, guild, id).await
     }
 
-    /// Settles the reported result: confirmed by a player of the answering side (`by_staff`
-    /// false) or approved by staff (`by_staff` true, also for a disputed result). Each winner gains
-    /// the stake (up to the highest value), each loser loses it (down to 0), all in one
-    /// transaction with history rows naming the match. A match is settled once: a second
-    /// confirmation or approval finds it settled and changes nothing.
+    /// Settles the reported result once every player of the answering side but the reporter
+    /// has confirmed it (`by_staff` false: `by` confirms; until the last does, the match stays
+    /// reported and no value changes), or when staff approve it (`by_staff` true, also for a
+    /// disputed result). Each winner gains the stake (up to the highest value), each loser
+    /// loses it (down to 0), all in one transaction with history rows naming the match. A
+    /// match is settled once: a second confirmation or approval finds it settled and changes
+    /// nothing.
     #[tracing::instrument(skip_all)]
     pub async fn settle_match(
         &self,
@@ -799,7 +821,7 @@ impl Db {
     ) -> Outcome<(Match, Vec<Change>)> {
         let mut tx = self.pool.begin().await.context("starting a transaction")?;
         lock_database(&mut tx).await?;
-        let found = match load_in(&mut tx, guild, id).await? {
+        let mut found = match load_in(&mut tx, guild, id).await? {
             Ok(found) => found,
             Err(refused) => return Ok(Err(refused)),
         };
@@ -824,6 +846,18 @@ impl Db {
             return Ok(Err(Refusal::ResultChanged));
         }
         let at = now();
+        // A player's confirmation settles only once every other player who answers has given
+        // theirs: one loser does not give away a teammate's stake.
+        if !by_staff {
+            confirm(&mut tx, id, by, at).await?;
+            if !found.confirmed.contains(&by) {
+                found.confirmed.push(by);
+            }
+            if !found.waiting_on().is_empty() {
+                let confirmed = commit_and_load(self, tx, guild, id).await?;
+                return Ok(confirmed.map(|m| (m, Vec::new())));
+            }
+        }
         sqlx::query(
             "UPDATE matches SET status = 'settled', settled_by = ?, settled_at = ?, updated_at = ?
              WHERE id = ?",
@@ -1076,6 +1110,36 @@ impl Db {
         .context("releasing a staff post")?;
         Ok(())
     }
+}
+
+/// Records `user`'s confirmation of match `id`'s report (once: a second click keeps the first).
+async fn confirm(
+    tx: &mut Transaction<'_, Sqlite>,
+    id: i64,
+    user: UserId,
+    at: i64,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "UPDATE match_players SET confirmed_at = ?
+         WHERE match_id = ? AND user_id = ? AND confirmed_at IS NULL",
+    )
+    .bind(at)
+    .bind(id)
+    .bind(sql_id(user.get()))
+    .execute(&mut **tx)
+    .await
+    .context("recording a confirmation")?;
+    Ok(())
+}
+
+/// Forgets the confirmations of match `id`'s report (a new report, or one staff rejected).
+async fn forget_confirmations(tx: &mut Transaction<'_, Sqlite>, id: i64) -> anyhow::Result<()> {
+    sqlx::query("UPDATE match_players SET confirmed_at = NULL WHERE match_id = ?")
+        .bind(id)
+        .execute(&mut **tx)
+        .await
+        .context("forgetting a report's confirmations")?;
+    Ok(())
 }
 
 /// Refuses unless `user` may confirm or dispute the reported result: a player of the answering

@@ -251,6 +251,58 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_rejected_report_forgets_its_confirmations() {
+        use matches::{NewMatch, Status, Team};
+        let (_dir, db) = temp_db().await;
+        let [a1, a2, b1, b2] = [11, 12, 13, 14].map(UserId::new);
+        for player in [a1, a2, b1, b2] {
+            let set = ValueChange::Set(50);
+            db.change_value(G, player, STAFF, set, None)
+                .await
+                .unwrap()
+                .unwrap();
+        }
+        let new = NewMatch {
+            guild: G,
+            creator: a1,
+            team_size: 2,
+            stake: 10,
+            note: None,
+            channel: serenity::all::ChannelId::new(5),
+            open_for: 600,
+        };
+        let id = db.create_match(&new).await.unwrap().unwrap().id;
+        for (player, team) in [(a2, Team::A), (b1, Team::B), (b2, Team::B)] {
+            db.join_match(G, id, player, team).await.unwrap().unwrap();
+        }
+        let report = |by| db.report_match(G, id, by, Team::A, None);
+        report(a1).await.unwrap().unwrap();
+        let (m, changes) = db
+            .settle_match(G, id, b1, false, None)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((m.status, changes.len()), (Status::Reported, 0));
+        assert_eq!(m.waiting_on(), vec![b2]);
+        // Staff reject the result: b1's confirmation was of that report, not of the next.
+        db.reject_result(G, id, STAFF).await.unwrap().unwrap();
+        report(a2).await.unwrap().unwrap();
+        let (m, _) = db
+            .settle_match(G, id, b2, false, None)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(m.status, Status::Reported);
+        assert_eq!(m.waiting_on(), vec![b1]);
+        let (m, changes) = db
+            .settle_match(G, id, b1, false, None)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((m.status, changes.len()), (Status::Settled, 4));
+    }
+
+    #[tokio::test]
     async fn settings_update_only_what_is_given() {
         let (_dir, db) = temp_db().await;
         assert_eq!(db.settings(G).await.unwrap(), GuildSettings::default());
