@@ -340,7 +340,7 @@ async fn a_2v2_settles_every_player_and_undo_restores_every_value() {
     click(&sim, CAROL, &card, "won_b").await;
     // Every loser confirms: Dave's confirmation alone settles nothing.
     click(&sim, DAVE, &card, "confirm").await;
-    let waiting = wait_text(&sim, &card, &format!("waiting for <@{BOB}>")).await;
+    let waiting = wait_text(&sim, &card, &format!("Waiting for <@{BOB}>")).await;
     assert!(
         text(&waiting).contains(&format!("Confirmed by <@{DAVE}>")),
         "{}",
@@ -412,7 +412,7 @@ async fn the_side_a_report_makes_lose_answers_it() {
     click(&sim, DAVE, &card, "won_b").await;
     let reported = wait_text(&sim, &card, "Reported").await;
     assert!(
-        text(&reported).contains("Team A confirms or disputes"),
+        text(&reported).contains(&format!("Waiting for <@{BOB}> to confirm or dispute")),
         "{}",
         text(&reported)
     );
@@ -450,6 +450,21 @@ async fn the_side_a_report_makes_lose_answers_it() {
     assert!(!decided.contains("Sorry"), "{decided}");
     wait_text(&sim, &card, "Cancelled").await;
 
+    // When Dave reports his own side's loss again, Bob's confirmation is the only one awaited:
+    // the reporter's own counts as given.
+    let card = create(&sim, BOB, "2v2", 10, None).await;
+    click(&sim, DAVE, &card, "join_a").await;
+    click(&sim, CAROL, &card, "join_b").await;
+    click(&sim, ERIN, &card, "join_b").await;
+    click(&sim, DAVE, &card, "won_b").await;
+    let confirmed = click(&sim, BOB, &card, "confirm").await;
+    assert_eq!(confirmed["type"], 7, "{confirmed}");
+    wait_text(&sim, &card, "Settled").await;
+    assert_eq!(
+        values(&bot, &[BOB, CAROL, DAVE, ERIN]).await,
+        HashMap::from([(BOB, 40), (CAROL, 60), (DAVE, 40), (ERIN, 60)])
+    );
+
     // One loser's confirmation settles nothing: Carol confirms (twice), Erin has not yet.
     let card = create(&sim, BOB, "2v2", 10, None).await;
     click(&sim, DAVE, &card, "join_a").await;
@@ -460,17 +475,22 @@ async fn the_side_a_report_makes_lose_answers_it() {
         let confirmed = click(&sim, CAROL, &card, "confirm").await;
         assert_eq!(confirmed["type"], 7, "{confirmed}");
     }
-    let waiting = wait_text(&sim, &card, &format!("waiting for <@{ERIN}>")).await;
+    let waiting = wait_text(
+        &sim,
+        &card,
+        &format!("Confirmed by <@{CAROL}>. Waiting for <@{ERIN}>"),
+    )
+    .await;
     assert!(text(&waiting).contains("Reported"), "{}", text(&waiting));
     assert_eq!(
         values(&bot, &[BOB, CAROL, DAVE, ERIN]).await,
-        HashMap::from([(BOB, 50), (CAROL, 50), (DAVE, 50), (ERIN, 50)])
+        HashMap::from([(BOB, 40), (CAROL, 60), (DAVE, 40), (ERIN, 60)])
     );
     click(&sim, ERIN, &card, "confirm").await;
     wait_text(&sim, &card, "Settled").await;
     assert_eq!(
         values(&bot, &[BOB, CAROL, DAVE, ERIN]).await,
-        HashMap::from([(BOB, 60), (CAROL, 40), (DAVE, 60), (ERIN, 40)])
+        HashMap::from([(BOB, 50), (CAROL, 50), (DAVE, 50), (ERIN, 50)])
     );
 
     // A 1v1 concession: Erin reports her own loss, Carol confirms.
@@ -479,7 +499,7 @@ async fn the_side_a_report_makes_lose_answers_it() {
     click(&sim, ERIN, &card, "won_b").await;
     let reported = wait_text(&sim, &card, "Reported").await;
     assert!(
-        text(&reported).contains("Team B confirms"),
+        text(&reported).contains(&format!("Waiting for <@{CAROL}>")),
         "{}",
         text(&reported)
     );
@@ -488,7 +508,7 @@ async fn the_side_a_report_makes_lose_answers_it() {
     wait_text(&sim, &card, "Settled").await;
     assert_eq!(
         values(&bot, &[CAROL, ERIN]).await,
-        HashMap::from([(CAROL, 45), (ERIN, 35)])
+        HashMap::from([(CAROL, 55), (ERIN, 45)])
     );
     sim.assert_clean();
 }

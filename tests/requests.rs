@@ -370,25 +370,30 @@ async fn a_valued_players_request_waits_for_staff() {
     sim.assert_clean();
 }
 
-/// A tryout run with `/tryout start` for a player whose request is open answers that request:
-/// it leaves the queue and its card says who evaluated them, without buttons.
+/// A player who asked for a tryout is evaluated through their request: `/tryout start` points
+/// the evaluator to its card. A request made while a `/tryout start` runs is answered by that
+/// tryout when it is saved: it leaves the queue and its card says who evaluated them.
 #[tokio::test]
-async fn a_tryout_started_directly_answers_the_open_request() {
+async fn a_tryout_started_directly_answers_the_request() {
     let (sim, bot) = league().await;
-    let card = request(&sim, BOB, None).await;
-    let started = tryout(
-        &sim,
-        DAVE,
-        "start",
-        json!([{"name": "member", "type": 6, "value": BOB.to_string()}]),
-    )
-    .await;
+    let start = |player: u64| json!([{"name": "member", "type": 6, "value": player.to_string()}]);
+    let carols = request(&sim, CAROL, None).await;
+    let redirected = tryout(&sim, DAVE, "start", start(CAROL)).await;
+    assert!(
+        redirected.contains("press **Accept** on its card"),
+        "{redirected}"
+    );
+    assert!(sim.dm_channel(DAVE).is_none(), "a wizard was opened");
+
+    let started = tryout(&sim, DAVE, "start", start(BOB)).await;
     assert!(started.contains("Check your DMs"), "{started}");
+    let bobs = request(&sim, BOB, None).await;
     evaluate(&sim, DAVE).await;
-    let closed = wait_text(&sim, &card, &format!("Evaluated by <@{DAVE}>")).await;
+    let closed = wait_text(&sim, &bobs, &format!("Evaluated by <@{DAVE}>")).await;
     assert_eq!(closed["components"], json!([]), "{closed}");
     let queue = tryout(&sim, DAVE, "queue", json!([])).await;
-    assert!(queue.contains("waiting**: 0"), "{queue}");
+    assert!(queue.contains("waiting**: 1"), "only Carol's: {queue}");
+    assert!(text(&current(&sim, &carols)).contains("Waiting"));
     assert_eq!(value_of(&bot, BOB).await, Some(35));
     sim.assert_clean();
 }

@@ -617,6 +617,34 @@ async fn a_player_still_screening_is_not_given_the_tryout_role() {
     sim.assert_clean();
 }
 
+/// A player who leaves the server while their tryout's summary waits is still evaluated (the
+/// tryout happened), and the evaluator is told why the evaluated role was not given.
+#[tokio::test]
+async fn a_player_who_leaves_mid_wizard_is_saved_without_the_role() {
+    let (sim, bot) = start_ready().await;
+    let told = alice_sets(
+        &sim,
+        json!([{"name": "add_role", "type": 8, "value": PLAYER_ROLE.to_string()}]),
+    )
+    .await;
+    assert!(told.contains("Settings saved"), "{told}");
+    let dm_channel = start_tryout(&sim, "CF").await;
+    let summary = answer_all(&sim, dm_channel).await;
+    sim.member_leaves(BOB);
+    let since = message_count(&sim);
+    sim.click(ALICE, &summary, &component(&summary, 0, 0));
+    let saved = dm(&sim, ALICE, since, "Saved.").await;
+    let text = saved["content"].as_str().unwrap_or_default();
+    assert!(text.contains("no longer in the server"), "{text}");
+    assert_eq!(bob_standing(&bot).await, Some((35, 1)));
+    assert!(
+        !sim.role_changes().iter().any(|(_, user, _)| *user == BOB),
+        "{:?}",
+        sim.role_changes()
+    );
+    sim.assert_clean();
+}
+
 /// A database file that outlives the bot processes of one test (kept while the dir lives).
 fn lasting_database(name: &str) -> (tempfile::TempDir, String) {
     let dir = tempfile::tempdir().unwrap();

@@ -146,15 +146,18 @@ fn card_text(m: &Match, changes: &[Change]) -> String {
     let status = match m.status {
         Status::Open => format!("Open: join a side. Expires <t:{}:R>.", m.expires_at),
         Status::Full => "Full. When it's played, a player reports the winner.".to_owned(),
-        Status::Reported if !m.confirmed.is_empty() => format!(
-            "Reported: **Team {winner}** won (by {reporter}). Confirmed by {}; waiting for {} \
-             to confirm or dispute.",
-            mentions(&m.confirmed),
-            mentions(&m.waiting_on())
-        ),
-        Status::Reported => format!(
-            "Reported: **Team {winner}** won (by {reporter}). Team {answering} confirms or disputes."
-        ),
+        Status::Reported => {
+            let confirmed = if m.confirmed.is_empty() {
+                String::new()
+            } else {
+                format!(" Confirmed by {}.", mentions(&m.confirmed))
+            };
+            format!(
+                "Reported: **Team {winner}** won (by {reporter}).{confirmed} Waiting for {} to \
+                 confirm or dispute.",
+                mentions(&m.waiting_on())
+            )
+        }
         Status::Disputed => {
             format!("Disputed: Team {winner} won, says {reporter}; Team {answering} disagrees. Staff decide.")
         }
@@ -591,12 +594,12 @@ pub async fn report(
     refresh_posts(ctx.http(), &m, &[], false).await;
     let settings = data.db.settings(guild).await?;
     post_for_staff(ctx.http(), &data.db, &m, settings.staff_channel).await;
-    let answering = m.answering_side().map(Team::label).unwrap_or("?");
     ctx.send(
         CreateReply::default()
             .content(format!(
-                "Reported: Team {} won match #{match_id}. Team {answering} confirms or disputes it.",
-                Team::from(winner).label()
+                "Reported: Team {} won match #{match_id}. Waiting for {} to confirm or dispute it.",
+                Team::from(winner).label(),
+                mentions(&m.waiting_on())
             ))
             .ephemeral(true),
     )

@@ -279,6 +279,13 @@ async fn handle_click(
         click.create_response(http, ephemeral(text)).await?;
         return Ok(());
     }
+    // An evaluated request's card may still show its buttons (a tryout saved with /tryout start
+    // redraws it, but a crash can come first): the click is told, and the card redrawn.
+    if r.status == "evaluated" {
+        click.create_response(http, ephemeral(taken(&r))).await?;
+        show_evaluated(http, &r).await;
+        return Ok(());
+    }
     // A request someone already took is told as such (in `accept`), whatever the player's value.
     if action == "accept" && r.status == "open" {
         if let Some(value) = tryout::value_to_keep(state, guild, r.player).await? {
@@ -331,7 +338,6 @@ async fn accept(
     else {
         let now = db.get_request(guild, r.id).await?.unwrap_or(r);
         click.create_response(http, ephemeral(taken(&now))).await?;
-        show_evaluated(http, &now).await;
         return Ok(());
     };
     let accepted = format!("Accepted by <@{evaluator}>: the tryout is under way.");
@@ -541,7 +547,6 @@ async fn decline(
     else {
         let now = state.db.get_request(guild, r.id).await?.unwrap_or(r);
         submit.create_response(http, ephemeral(taken(&now))).await?;
-        show_evaluated(http, &now).await;
         return Ok(());
     };
     let note = format!("Declined by <@{evaluator}>: {reason}");

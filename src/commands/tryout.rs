@@ -102,6 +102,22 @@ pub async fn start(
         )
         .into());
     }
+    // A player who asked for a tryout is evaluated through their request, so that the request
+    // follows the tryout (and two evaluators never run it at once).
+    if let Some(r) = data.db.active_request(guild, member.id).await? {
+        let text = match r.evaluator.filter(|_| r.status == "accepted") {
+            Some(other) => format!(
+                "<@{}>'s tryout is already under way with <@{other}> (request #{}).",
+                r.player, r.id
+            ),
+            None => format!(
+                "<@{}> asked for a tryout (request #{}): press **Accept** on its card in <#{}> \
+                 instead, so the request follows the tryout.",
+                r.player, r.id, r.channel
+            ),
+        };
+        return Err(UserError(text).into());
+    }
     if let Some(value) = value_to_keep(data, guild, member.id).await? {
         if !access::has_manage_or_role(ctx, settings.staff_role).await {
             let staff = access::staff(settings.staff_role);
