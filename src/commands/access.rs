@@ -106,7 +106,8 @@ pub fn staff(staff_role: Option<u64>) -> String {
 
 /// Whether `user`, given in a user option of the slash command being handled, is a member of
 /// the server. Discord resolves a member object for members only, and a user picked by id may
-/// be anyone.
+/// be anyone. The bot has slash commands only: a prefix command would have no such data, and
+/// counts as not a member.
 pub fn option_is_member(ctx: Context<'_>, user: serenity::UserId) -> bool {
     match ctx {
         poise::Context::Application(app) => {

@@ -17,6 +17,7 @@ use serenity::{
     CreateSelectMenuOption, EditMessage, GuildId, Http, MessageId, UserId,
 };
 
+use super::request_cards::show_evaluated;
 use super::{access, publication};
 use crate::db::{NewEvaluation, Publication};
 use crate::state::AppState;
@@ -213,7 +214,7 @@ impl Wizard<'_> {
         let (id, old) = match data.db.save_evaluation(&evaluation, staff).await? {
             Ok(saved) => {
                 if let Some(request) = &saved.answered {
-                    super::request_cards::show_evaluated(self.http, request).await;
+                    show_evaluated(self.http, request).await;
                 }
                 (saved.id, saved.old)
             }
