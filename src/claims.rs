@@ -1,6 +1,7 @@
 //! Things one task at a time may work on: a tryout publication (a wizard claims its own
 //! before it publishes, and the periodic retry skips what is claimed), an evaluator's wizard
-//! (one at a time). A claim lasts until its guard is dropped, however the work ends.
+//! (one at a time), a player's tryout (one evaluator at a time). A claim lasts until its guard
+//! is dropped, however the work ends.
 
 use std::collections::HashSet;
 use std::hash::Hash;

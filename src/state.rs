@@ -26,6 +26,9 @@ pub struct AppState {
     pub welcome_turn: tokio::sync::Mutex<()>,
     /// Evaluators with a tryout wizard running: one wizard per evaluator at a time.
     pub tryouts_running: crate::claims::Claims<serenity::all::UserId>,
+    /// Players whose tryout runs: one evaluator at a time per player, by `/tryout start` or a
+    /// request's Accept.
+    pub players_in_tryout: crate::claims::Claims<(serenity::all::GuildId, serenity::all::UserId)>,
     /// What `/health` reports.
     pub health: Arc<Health>,
     /// The parsed configuration (its `Debug` hides the token).
@@ -61,6 +64,7 @@ impl AppState {
             waits: Arc::new(Waits::new(config.wait_timeout)),
             db,
             tryouts_running: Default::default(),
+            players_in_tryout: Default::default(),
             rank_sync: Default::default(),
             welcome_turn: Default::default(),
             flows: Default::default(),

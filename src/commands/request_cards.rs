@@ -18,7 +18,7 @@ pub fn card_text(r: &TryoutRequest, state: &str) -> String {
 
 /// Shows an evaluated request's card as evaluated, without its buttons; does nothing for a
 /// request in any other state. A failed edit is logged: the request itself is closed, and a
-/// click on the card is told so (and redraws it).
+/// click on the card is told so, and redraws it.
 pub async fn show_evaluated(http: &Http, r: &TryoutRequest) {
     let (Some(message), Some(evaluator), "evaluated") = (r.message, r.evaluator, r.status.as_str())
     else {

@@ -332,6 +332,17 @@ async fn accept(
         click.create_response(http, ephemeral(text)).await?;
         return Ok(());
     };
+    let Some(_player) = state.players_in_tryout.claim((guild, r.player)) else {
+        // Most often another evaluator accepted it a moment earlier: say who.
+        let now = db.get_request(guild, r.id).await?.unwrap_or(r);
+        let text = if now.status == "open" {
+            tryout::player_in_tryout(now.player)
+        } else {
+            taken(&now)
+        };
+        click.create_response(http, ephemeral(text)).await?;
+        return Ok(());
+    };
     let Some(r) = db
         .decide_request(guild, r.id, evaluator, "accepted", None)
         .await?

@@ -53,6 +53,12 @@ pub fn valued_player(player: UserId, value: i64, staff: &str) -> String {
     )
 }
 
+/// Said when another evaluator is running `player`'s tryout: one tryout per player at a time,
+/// whether started with `/tryout start` or from a request.
+pub fn player_in_tryout(player: UserId) -> String {
+    format!("Another evaluator is running <@{player}>'s tryout right now. Nothing was started.")
+}
+
 /// The player's value when a tryout by someone who is not staff would replace it: above 0.
 pub async fn value_to_keep(
     data: &AppState,
@@ -103,22 +109,6 @@ pub async fn start(
         )
         .into());
     }
-    // A player who asked for a tryout is evaluated through their request, so that the request
-    // follows the tryout (and two evaluators never run it at once).
-    if let Some(r) = data.db.active_request(guild, member.id).await? {
-        let text = match r.evaluator.filter(|_| r.status == "accepted") {
-            Some(other) => format!(
-                "<@{}>'s tryout is already under way with <@{other}> (request #{}).",
-                r.player, r.id
-            ),
-            None => format!(
-                "<@{}> asked for a tryout (request #{}): press **Accept** on its card in <#{}> \
-                 instead, so the request follows the tryout.",
-                r.player, r.id, r.channel
-            ),
-        };
-        return Err(UserError(text).into());
-    }
     if let Some(value) = value_to_keep(data, guild, member.id).await? {
         if !access::has_manage_or_role(ctx, settings.staff_role).await {
             let staff = access::staff(settings.staff_role);
@@ -130,6 +120,9 @@ pub async fn start(
             "You already have a tryout running — finish or cancel it in your DMs first.".into(),
         )
         .into());
+    };
+    let Some(_player) = data.players_in_tryout.claim((guild, member.id)) else {
+        return Err(UserError(player_in_tryout(member.id)).into());
     };
     // Opening the DM takes REST calls: acknowledge first (Discord's 3 s rule).
     ctx.defer_ephemeral().await?;

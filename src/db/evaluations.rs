@@ -89,8 +89,8 @@ impl Db {
         )
         .await?;
         super::publications::queue_publication(&mut tx, id, old).await?;
-        // The player's open request is answered by this tryout, however it was started (one
-        // request per player is open at a time).
+        // The player's open request is answered by this tryout (one request per player is
+        // open at a time; a request being evaluated is the tryout's own, moved by Accept).
         let answered = sqlx::query(
             "UPDATE tryout_requests SET status = 'evaluated', evaluator_id = ?, decided_at = ?
              WHERE guild_id = ? AND player_id = ? AND status = 'open' RETURNING *",

@@ -308,7 +308,7 @@ impl fmt::Display for Refusal {
             }
             Refusal::OwnReport => write!(
                 f,
-                "You reported this result: the side it makes lose confirms or disputes it."
+                "You reported this result: the other players who answer it confirm or dispute it."
             ),
             Refusal::NotAnswering(team) => write!(
                 f,

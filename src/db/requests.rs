@@ -199,25 +199,6 @@ impl Db {
         Ok(done.rows_affected() == 1)
     }
 
-    /// `player`'s request in `guild` that is open or being evaluated, if any (one at most).
-    #[tracing::instrument(skip_all)]
-    pub async fn active_request(
-        &self,
-        guild: GuildId,
-        player: UserId,
-    ) -> anyhow::Result<Option<TryoutRequest>> {
-        let row = sqlx::query(
-            "SELECT * FROM tryout_requests
-             WHERE guild_id = ? AND player_id = ? AND status IN ('open', 'accepted')",
-        )
-        .bind(sql_id(guild.get()))
-        .bind(sql_id(player.get()))
-        .fetch_optional(&self.pool)
-        .await
-        .context("reading a player's tryout request")?;
-        Ok(row.as_ref().map(read))
-    }
-
     /// `guild`'s open requests, oldest first.
     #[tracing::instrument(skip_all)]
     pub async fn open_requests(&self, guild: GuildId) -> anyhow::Result<Vec<TryoutRequest>> {
