@@ -726,28 +726,7 @@ async fn two_confirmations_of_the_same_season_end_it_once() {
     wait_text(&sim, &card, "Settled").await;
     let mut prompts = Vec::new();
     for _ in 0..2 {
-        let (_, asked) = run_command_with(
-            &sim,
-            ALICE,
-            GENERAL,
-            "season",
-            json!([{"name": "end", "type": 1, "options": []}]),
-        )
-        .await;
-        assert!(
-            content(&asked).contains("End season 1?"),
-            "{}",
-            content(&asked)
-        );
-        let question = sim
-            .wait_for("the prompt", REACT, |v| {
-                v.messages()
-                    .iter()
-                    .rev()
-                    .find(|m| text(m).contains("End season 1?") && !prompts_seen(m, &prompts))
-                    .cloned()
-            })
-            .await;
+        let question = season_end_prompt(&sim, ALICE, 1, &prompts).await;
         prompts.push(question);
     }
     let first = click(&sim, ALICE, &prompts[0], "end").await;
@@ -785,6 +764,29 @@ async fn two_confirmations_of_the_same_season_end_it_once() {
 
 fn prompts_seen(message: &Value, seen: &[Value]) -> bool {
     seen.iter().any(|m| m["id"] == message["id"])
+}
+
+/// `user` runs `/season end` and is asked to confirm ending season `season`; returns that
+/// prompt, the newest not among `seen`.
+async fn season_end_prompt(sim: &Sim, user: u64, season: i64, seen: &[Value]) -> Value {
+    let (_, asked) = run_command_with(
+        sim,
+        user,
+        GENERAL,
+        "season",
+        json!([{"name": "end", "type": 1, "options": []}]),
+    )
+    .await;
+    let ask = format!("End season {season}?");
+    assert!(content(&asked).contains(&ask), "{}", content(&asked));
+    sim.wait_for("the prompt", REACT, |v| {
+        v.messages()
+            .iter()
+            .rev()
+            .find(|m| text(m).contains(&ask) && !prompts_seen(m, seen))
+            .cloned()
+    })
+    .await
 }
 
 #[tokio::test]
@@ -1062,28 +1064,7 @@ async fn a_season_end_is_checked_again_at_the_click() {
     sim.edit_guild(|g| {
         g.members.insert(CAROL, vec![MODERATOR_ROLE]);
     });
-    let (_, asked) = run_command_with(
-        &sim,
-        CAROL,
-        GENERAL,
-        "season",
-        json!([{"name": "end", "type": 1, "options": []}]),
-    )
-    .await;
-    assert!(
-        content(&asked).contains("End season 1?"),
-        "{}",
-        content(&asked)
-    );
-    let prompt = sim
-        .wait_for("the prompt", REACT, |v| {
-            v.messages()
-                .iter()
-                .rev()
-                .find(|m| text(m).contains("End season 1?"))
-                .cloned()
-        })
-        .await;
+    let prompt = season_end_prompt(&sim, CAROL, 1, &[]).await;
     sim.edit_guild(|g| {
         g.members.insert(CAROL, Vec::new());
     });

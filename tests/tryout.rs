@@ -487,13 +487,8 @@ async fn rankings_page_for_the_invoker_only_and_expire() {
     sim.assert_clean();
 }
 
-/// Answers every step of a CF tryout up to the summary; returns the summary message. Each
-/// answer is typed only once its prompt is seen, as a person would.
-async fn answer_all(sim: &Sim, dm_channel: u64) -> Value {
-    answer_all_as(sim, ALICE, dm_channel).await
-}
-
-/// [`answer_all`], as `evaluator`.
+/// `evaluator` answers every step of a CF tryout up to the summary; returns the summary
+/// message. Each answer is typed only once its prompt is seen, as a person would.
 async fn answer_all_as(sim: &Sim, evaluator: u64, dm_channel: u64) -> Value {
     for (answer, next) in [
         ("8", "**dribbling**"),
@@ -514,8 +509,7 @@ async fn answer_all_as(sim: &Sim, evaluator: u64, dm_channel: u64) -> Value {
 async fn the_cancel_button_saves_nothing_and_roles_failures_are_reported() {
     let (sim, bot) = start_ready().await;
     configure(&sim).await;
-    let dm_channel = start_tryout(&sim, "CF").await;
-    let summary = answer_all(&sim, dm_channel).await;
+    let summary = summary_by(&sim, ALICE).await;
     let since = message_count(&sim);
     let marks = sim.mark();
     let cancel = sim.click(ALICE, &summary, &component(&summary, 0, 1));
@@ -540,11 +534,8 @@ async fn the_cancel_button_saves_nothing_and_roles_failures_are_reported() {
     )
     .await;
     sim.forbid_roles();
-    let dm_channel = start_tryout(&sim, "CF").await;
-    let summary = answer_all(&sim, dm_channel).await;
-    let since = message_count(&sim);
-    sim.click(ALICE, &summary, &component(&summary, 0, 0));
-    let saved = dm(&sim, ALICE, since, "Saved.").await;
+    let summary = summary_by(&sim, ALICE).await;
+    let saved = confirm(&sim, ALICE, &summary, "Saved.").await;
     assert!(
         saved["content"]
             .as_str()
@@ -568,11 +559,8 @@ async fn roles_are_applied_after_a_confirmed_tryout() {
     sim.edit_guild(|g| {
         g.members.insert(BOB, vec![EVALUATOR_ROLE]);
     });
-    let dm_channel = start_tryout(&sim, "CF").await;
-    let summary = answer_all(&sim, dm_channel).await;
-    let since = message_count(&sim);
-    sim.click(ALICE, &summary, &component(&summary, 0, 0));
-    dm(&sim, ALICE, since, "Saved.").await;
+    let summary = summary_by(&sim, ALICE).await;
+    confirm(&sim, ALICE, &summary, "Saved.").await;
     let changes = sim.role_changes();
     assert!(
         changes.contains(&("PUT".to_owned(), BOB, PLAYER_ROLE)),
@@ -601,11 +589,8 @@ async fn a_player_still_screening_is_not_given_the_tryout_role() {
     sim.edit_guild(|g| {
         g.pending.insert(BOB);
     });
-    let dm_channel = start_tryout(&sim, "CF").await;
-    let summary = answer_all(&sim, dm_channel).await;
-    let since = message_count(&sim);
-    sim.click(ALICE, &summary, &component(&summary, 0, 0));
-    let saved = dm(&sim, ALICE, since, "Saved.").await;
+    let summary = summary_by(&sim, ALICE).await;
+    let saved = confirm(&sim, ALICE, &summary, "Saved.").await;
     let text = saved["content"].as_str().unwrap_or_default();
     assert!(text.contains("not accepted the server's rules"), "{text}");
     assert_eq!(bob_standing(&bot).await, Some((35, 1)));
@@ -628,12 +613,9 @@ async fn a_player_who_leaves_mid_wizard_is_saved_without_the_role() {
     )
     .await;
     assert!(told.contains("Settings saved"), "{told}");
-    let dm_channel = start_tryout(&sim, "CF").await;
-    let summary = answer_all(&sim, dm_channel).await;
+    let summary = summary_by(&sim, ALICE).await;
     sim.member_leaves(BOB);
-    let since = message_count(&sim);
-    sim.click(ALICE, &summary, &component(&summary, 0, 0));
-    let saved = dm(&sim, ALICE, since, "Saved.").await;
+    let saved = confirm(&sim, ALICE, &summary, "Saved.").await;
     let text = saved["content"].as_str().unwrap_or_default();
     assert!(text.contains("no longer in the server"), "{text}");
     assert_eq!(bob_standing(&bot).await, Some((35, 1)));
@@ -722,8 +704,7 @@ async fn sigkill_mid_wizard_and_after_confirm_leaves_nothing_half_written() {
 
     // Killed right after Confirm is acknowledged: either everything is saved or nothing.
     let mut bot = start_on(&sim, &database_url).await;
-    let dm_channel = start_tryout(&sim, "CF").await;
-    let summary = answer_all(&sim, dm_channel).await;
+    let summary = summary_by(&sim, ALICE).await;
     let marks = sim.mark();
     let confirm = sim.click(ALICE, &summary, &component(&summary, 0, 0));
     sim.wait_request("the Confirm acknowledgement", marks, REACT, |r| {
@@ -778,26 +759,14 @@ async fn nobody_evaluates_themselves() {
 
 #[tokio::test]
 async fn an_evaluator_who_loses_the_role_mid_wizard_cannot_save() {
-    let (sim, bot) = start_ready_with(SimOptions::default(), waiting(30)).await;
     // Carol is an evaluator through the Evaluator role only.
-    let told = alice_sets(
-        &sim,
-        json!([{"name": "evaluator_role", "type": 8, "value": EVALUATOR_ROLE.to_string()}]),
-    )
-    .await;
-    assert!(told.contains("Settings saved"), "{told}");
-    sim.edit_guild(|g| {
-        g.members.insert(CAROL, vec![EVALUATOR_ROLE]);
-    });
-    let dm_channel = start_tryout_by(&sim, CAROL, "CF").await;
-    let summary = answer_all_as(&sim, CAROL, dm_channel).await;
+    let (sim, bot) = carol_evaluates().await;
+    let summary = summary_by(&sim, CAROL).await;
     // Staff take the role away while the summary waits.
     sim.edit_guild(|g| {
         g.members.insert(CAROL, Vec::new());
     });
-    let since = message_count(&sim);
-    sim.click(CAROL, &summary, &component(&summary, 0, 0));
-    dm(&sim, CAROL, since, "You can no longer run tryouts").await;
+    confirm(&sim, CAROL, &summary, "You can no longer run tryouts").await;
     assert_eq!(bob_standing(&bot).await, None, "the evaluation was saved");
     let posts = sim
         .requests()
@@ -838,12 +807,9 @@ async fn only_staff_replace_a_value_by_tryout() {
     });
 
     // Bob gets a value while Carol's wizard is at its summary: Confirm saves nothing.
-    let dm_channel = start_tryout_by(&sim, CAROL, "CF").await;
-    let summary = answer_all_as(&sim, CAROL, dm_channel).await;
+    let summary = summary_by(&sim, CAROL).await;
     assert!(set_bob(&sim, ALICE, 400).await.contains("¥400 million"));
-    let since = message_count(&sim);
-    sim.click(CAROL, &summary, &component(&summary, 0, 0));
-    let refused = dm(&sim, CAROL, since, "already has a value").await;
+    let refused = confirm(&sim, CAROL, &summary, "already has a value").await;
     assert!(
         refused["content"]
             .as_str()
@@ -868,11 +834,8 @@ async fn only_staff_replace_a_value_by_tryout() {
     assert_eq!(history.len(), 1, "only Alice's /setvalue: {history:?}");
 
     // Alice (Manage Server) may replace it.
-    let dm_channel = start_tryout(&sim, "CF").await;
-    let summary = answer_all(&sim, dm_channel).await;
-    let since = message_count(&sim);
-    sim.click(ALICE, &summary, &component(&summary, 0, 0));
-    dm(&sim, ALICE, since, "Saved.").await;
+    let summary = summary_by(&sim, ALICE).await;
+    confirm(&sim, ALICE, &summary, "Saved.").await;
     assert_eq!(bob_standing(&bot).await, Some((35, 1)));
 
     // So may Carol once she is staff through the staff role, without Manage Server.
@@ -886,11 +849,8 @@ async fn only_staff_replace_a_value_by_tryout() {
         g.members.insert(CAROL, vec![EVALUATOR_ROLE, STAFF_ROLE]);
     });
     assert!(set_bob(&sim, ALICE, 400).await.contains("¥400 million"));
-    let dm_channel = start_tryout_by(&sim, CAROL, "CF").await;
-    let summary = answer_all_as(&sim, CAROL, dm_channel).await;
-    let since = message_count(&sim);
-    sim.click(CAROL, &summary, &component(&summary, 0, 0));
-    dm(&sim, CAROL, since, "Saved.").await;
+    let summary = summary_by(&sim, CAROL).await;
+    confirm(&sim, CAROL, &summary, "Saved.").await;
     assert_eq!(bob_standing(&bot).await, Some((35, 1)));
     sim.assert_clean();
 }
@@ -899,6 +859,19 @@ async fn only_staff_replace_a_value_by_tryout() {
 /// rights read again at Confirm count the role for nothing in timeout.
 #[tokio::test]
 async fn an_evaluator_put_in_timeout_mid_wizard_cannot_save() {
+    let (sim, bot) = carol_evaluates().await;
+    let summary = summary_by(&sim, CAROL).await;
+    sim.edit_guild(|g| {
+        g.timed_out.insert(CAROL);
+    });
+    confirm(&sim, CAROL, &summary, "You can no longer run tryouts").await;
+    assert_eq!(bob_standing(&bot).await, None, "the evaluation was saved");
+    sim.assert_clean();
+}
+
+/// A bot where Carol is an evaluator through the Evaluator role only (not staff), with waits
+/// of 30 s.
+async fn carol_evaluates() -> (Sim, Bot) {
     let (sim, bot) = start_ready_with(SimOptions::default(), waiting(30)).await;
     let told = alice_sets(
         &sim,
@@ -909,16 +882,20 @@ async fn an_evaluator_put_in_timeout_mid_wizard_cannot_save() {
     sim.edit_guild(|g| {
         g.members.insert(CAROL, vec![EVALUATOR_ROLE]);
     });
-    let dm_channel = start_tryout_by(&sim, CAROL, "CF").await;
-    let summary = answer_all_as(&sim, CAROL, dm_channel).await;
-    sim.edit_guild(|g| {
-        g.timed_out.insert(CAROL);
-    });
-    let since = message_count(&sim);
-    sim.click(CAROL, &summary, &component(&summary, 0, 0));
-    dm(&sim, CAROL, since, "You can no longer run tryouts").await;
-    assert_eq!(bob_standing(&bot).await, None, "the evaluation was saved");
-    sim.assert_clean();
+    (sim, bot)
+}
+
+/// `evaluator` runs a CF tryout of Bob up to its summary; returns the summary message.
+async fn summary_by(sim: &Sim, evaluator: u64) -> Value {
+    let dm_channel = start_tryout_by(sim, evaluator, "CF").await;
+    answer_all_as(sim, evaluator, dm_channel).await
+}
+
+/// `evaluator` presses Confirm on `summary`; returns their next DM containing `needle`.
+async fn confirm(sim: &Sim, evaluator: u64, summary: &Value, needle: &str) -> Value {
+    let since = message_count(sim);
+    sim.click(evaluator, summary, &component(summary, 0, 0));
+    dm(sim, evaluator, since, needle).await
 }
 
 /// A crash after Confirm but before the posts: the next start makes them, once each.
@@ -930,8 +907,7 @@ async fn posts_interrupted_by_a_crash_are_made_at_the_next_start() {
     configure(&sim).await;
     // The results post hangs: the process dies with the evaluation saved and nothing posted.
     sim.hang_requests(&format!("/channels/{GENERAL}/messages"));
-    let dm_channel = start_tryout(&sim, "CF").await;
-    let summary = answer_all(&sim, dm_channel).await;
+    let summary = summary_by(&sim, ALICE).await;
     sim.click(ALICE, &summary, &component(&summary, 0, 0));
     let db = Db::connect(&database_url).await.unwrap();
     for _ in 0..100 {
@@ -1026,8 +1002,7 @@ async fn typing_cancel_at_the_menu_or_the_summary_leaves_nothing_clickable() {
         .await;
     assert!(content(&reply).contains("expired"), "{}", content(&reply));
 
-    let dm_channel = start_tryout(&sim, "CF").await;
-    let summary = answer_all(&sim, dm_channel).await;
+    let summary = summary_by(&sim, ALICE).await;
     let before = message_count(&sim);
     sim.say(ALICE, dm_channel, "cancel");
     dm(&sim, ALICE, before, "Tryout cancelled — nothing was saved.").await;
@@ -1058,11 +1033,8 @@ async fn a_tryout_role_that_became_dangerous_is_not_handed_out() {
         .await
         .unwrap();
     db.close().await;
-    let dm_channel = start_tryout(&sim, "CF").await;
-    let summary = answer_all(&sim, dm_channel).await;
-    let since = message_count(&sim);
-    sim.click(ALICE, &summary, &component(&summary, 0, 0));
-    let saved = dm(&sim, ALICE, since, "Saved.").await;
+    let summary = summary_by(&sim, ALICE).await;
+    let saved = confirm(&sim, ALICE, &summary, "Saved.").await;
     assert!(
         saved["content"].as_str().unwrap().contains("I didn't give"),
         "{saved}"
@@ -1086,12 +1058,9 @@ async fn a_post_that_failed_for_a_passing_reason_is_made_at_the_next_start() {
     let sim = Sim::start().await;
     let mut bot = start_on(&sim, &database_url).await;
     configure(&sim).await;
-    let dm_channel = start_tryout(&sim, "CF").await;
-    let summary = answer_all(&sim, dm_channel).await;
+    let summary = summary_by(&sim, ALICE).await;
     sim.fail_next(1, 500, &format!("/channels/{GENERAL}/messages"));
-    let since = message_count(&sim);
-    sim.click(ALICE, &summary, &component(&summary, 0, 0));
-    let saved = dm(&sim, ALICE, since, "Saved.").await;
+    let saved = confirm(&sim, ALICE, &summary, "Saved.").await;
     assert!(
         saved["content"].as_str().unwrap().contains("try again"),
         "{saved}"

@@ -276,29 +276,22 @@ mod tests {
             db.join_match(G, id, player, team).await.unwrap().unwrap();
         }
         let report = |by| db.report_match(G, id, by, Team::A, None);
+        let db = &db;
+        let confirm = |by| async move {
+            let settled = db.settle_match(G, id, by, false, None).await;
+            settled.unwrap().unwrap()
+        };
         report(a1).await.unwrap().unwrap();
-        let (m, changes) = db
-            .settle_match(G, id, b1, false, None)
-            .await
-            .unwrap()
-            .unwrap();
+        let (m, changes) = confirm(b1).await;
         assert_eq!((m.status, changes.len()), (Status::Reported, 0));
         assert_eq!(m.waiting_on(), vec![b2]);
         // Staff reject the result: b1's confirmation was of that report, not of the next.
         db.reject_result(G, id, STAFF).await.unwrap().unwrap();
         report(a2).await.unwrap().unwrap();
-        let (m, _) = db
-            .settle_match(G, id, b2, false, None)
-            .await
-            .unwrap()
-            .unwrap();
+        let (m, _) = confirm(b2).await;
         assert_eq!(m.status, Status::Reported);
         assert_eq!(m.waiting_on(), vec![b1]);
-        let (m, changes) = db
-            .settle_match(G, id, b1, false, None)
-            .await
-            .unwrap()
-            .unwrap();
+        let (m, changes) = confirm(b1).await;
         assert_eq!((m.status, changes.len()), (Status::Settled, 4));
     }
 
