@@ -440,13 +440,7 @@ async fn the_side_a_report_makes_lose_answers_it() {
 
     // Staff call it off, which also frees the players, and the cancelled card says so.
     let id = match_id(&card);
-    let decided = match_command(
-        &sim,
-        ALICE,
-        "decide",
-        json!([{"name": "match_id", "type": 4, "value": id}, {"name": "verdict", "type": 4, "value": 2}]),
-    )
-    .await;
+    let decided = decide(&sim, ALICE, id, 2).await;
     assert!(!decided.contains("Sorry"), "{decided}");
     wait_text(&sim, &card, "Cancelled").await;
 

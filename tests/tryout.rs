@@ -794,17 +794,8 @@ async fn set_bob(sim: &Sim, user: u64, amount: i64) -> String {
 /// without one, checked when the tryout starts and again, on fresh data, at Confirm.
 #[tokio::test]
 async fn only_staff_replace_a_value_by_tryout() {
-    let (sim, bot) = start_ready_with(SimOptions::default(), waiting(30)).await;
     // Carol is an evaluator through the Evaluator role only, not staff.
-    let told = alice_sets(
-        &sim,
-        json!([{"name": "evaluator_role", "type": 8, "value": EVALUATOR_ROLE.to_string()}]),
-    )
-    .await;
-    assert!(told.contains("Settings saved"), "{told}");
-    sim.edit_guild(|g| {
-        g.members.insert(CAROL, vec![EVALUATOR_ROLE]);
-    });
+    let (sim, bot) = carol_evaluates().await;
 
     // Bob gets a value while Carol's wizard is at its summary: Confirm saves nothing.
     let summary = summary_by(&sim, CAROL).await;

@@ -180,8 +180,7 @@ impl Standing {
     /// Manage Server, or the configured `role`; the role counts for nothing in timeout.
     pub fn manages_or_has(&self, role: Option<u64>) -> bool {
         let permissions = self.guild.member_permissions(&self.member);
-        self.limited(permissions).manage_guild()
-            || (!self.in_timeout(permissions) && self.has_role(role))
+        !self.in_timeout(permissions) && (permissions.manage_guild() || self.has_role(role))
     }
 
     /// A role of the guild, as it is now.

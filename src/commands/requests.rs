@@ -288,13 +288,12 @@ async fn handle_click(
     }
     // A request someone already took is told as such (in `accept`), whatever the player's value.
     if action == "accept" && r.status == "open" {
-        if let Some(value) = tryout::value_to_keep(state, guild, r.player).await? {
-            if !access::clicker_manages_or_has(click.member.as_ref(), settings.staff_role) {
-                let staff = access::staff(settings.staff_role);
-                let text = tryout::valued_player(r.player, value, &staff);
-                click.create_response(http, ephemeral(text)).await?;
-                return Ok(());
-            }
+        let staff = access::clicker_manages_or_has(click.member.as_ref(), settings.staff_role);
+        if let Some(text) =
+            tryout::refuse_replacing(state, &settings, guild, r.player, staff).await?
+        {
+            click.create_response(http, ephemeral(text)).await?;
+            return Ok(());
         }
     }
     match action {
@@ -374,22 +373,11 @@ async fn accept(
         tracing::error!(error = format!("{err:#}"), "a requested tryout failed");
         false
     });
-    if saved {
-        db.move_request(r.id, "accepted", "evaluated", Some(evaluator))
-            .await?;
-        if let Some(message) = r.message {
-            let done = format!("Evaluated by <@{evaluator}>.");
-            let edit = EditMessage::new()
-                .content(card_text(&r, &done))
-                .components(Vec::new())
-                .allowed_mentions(CreateAllowedMentions::new());
-            if let Err(err) = r.channel.edit_message(http, message, edit).await {
-                tracing::warn!(error = %err, "could not update a request card");
-            }
-        }
-    } else if db
-        .move_request(r.id, "accepted", "open", Some(evaluator))
-        .await?
+    // A saved tryout closed the request and redrew its card itself (`Db::save_evaluation`).
+    if !saved
+        && db
+            .move_request(r.id, "accepted", "open", Some(evaluator))
+            .await?
     {
         show_open_again(http, &r).await;
         direct_message(

@@ -19,7 +19,7 @@ use serenity::{
 
 use super::request_cards::show_evaluated;
 use super::{access, publication};
-use crate::db::{NewEvaluation, Publication};
+use crate::db::{GuildSettings, NewEvaluation, Publication};
 use crate::state::AppState;
 use crate::types::{Context, Error, UserError};
 use crate::values::{compute, format_value, parse_rating, Position, RatingInput, Ratings};
@@ -59,14 +59,21 @@ pub fn player_in_tryout(player: UserId) -> String {
     format!("Another evaluator is running <@{player}>'s tryout right now. Nothing was started.")
 }
 
-/// The player's value when a tryout by someone who is not staff would replace it: above 0.
-pub async fn value_to_keep(
+/// Why a tryout of `player` may not start, by an evaluator who is `staff` or not: one who is
+/// not may not replace a value above 0 ([`valued_player`]). Checked again at Confirm.
+pub async fn refuse_replacing(
     data: &AppState,
+    settings: &GuildSettings,
     guild: GuildId,
     player: UserId,
-) -> Result<Option<i64>, Error> {
+    staff: bool,
+) -> Result<Option<String>, Error> {
+    if staff {
+        return Ok(None);
+    }
     let standing = data.db.standing(guild, player).await?;
-    Ok(standing.map(|(value, _)| value).filter(|value| *value > 0))
+    let value = standing.map(|(value, _)| value).filter(|value| *value > 0);
+    Ok(value.map(|value| valued_player(player, value, &access::staff(settings.staff_role))))
 }
 
 /// Said when the evaluator's DMs are closed.
@@ -109,11 +116,9 @@ pub async fn start(
         )
         .into());
     }
-    if let Some(value) = value_to_keep(data, guild, member.id).await? {
-        if !access::has_manage_or_role(ctx, settings.staff_role).await {
-            let staff = access::staff(settings.staff_role);
-            return Err(UserError(valued_player(member.id, value, &staff)).into());
-        }
+    let staff = access::has_manage_or_role(ctx, settings.staff_role).await;
+    if let Some(text) = refuse_replacing(data, &settings, guild, member.id, staff).await? {
+        return Err(UserError(text).into());
     }
     let Some(_running) = data.tryouts_running.claim(evaluator) else {
         return Err(UserError(

@@ -43,9 +43,7 @@ pub async fn greet(http: &Http, state: &AppState, member: Member) {
     let (guild, user) = (member.guild_id, member.user.id);
     let timing = if !member.pending {
         // A row left from an earlier stay in screening means nothing now.
-        if let Err(err) = state.db.end_screening(guild, user).await {
-            tracing::warn!(error = format!("{err:#}"), "could not end a screening");
-        }
+        forget_screening(state, guild, user).await;
         WelcomeRoleTiming::Now
     } else if let Err(err) = state.db.start_screening(guild, user).await {
         tracing::warn!(error = format!("{err:#}"), "could not record a screening");

@@ -16,7 +16,8 @@ pub struct Saved {
     pub id: i64,
     /// The player's value before it.
     pub old: i64,
-    /// The player's request it answered, when one was open (its card says so next).
+    /// The player's request it answered, if they had one open or accepted (its card says so
+    /// next).
     pub answered: Option<TryoutRequest>,
 }
 
@@ -89,11 +90,13 @@ impl Db {
         )
         .await?;
         super::publications::queue_publication(&mut tx, id, old).await?;
-        // The player's open request is answered by this tryout (one request per player is
-        // open at a time; a request being evaluated is the tryout's own, moved by Accept).
+        // The player's request is answered by this tryout: the one Accept started it from, or
+        // one left open (one request per player is open or accepted at a time, and one tryout
+        // per player runs at a time).
         let answered = sqlx::query(
             "UPDATE tryout_requests SET status = 'evaluated', evaluator_id = ?, decided_at = ?
-             WHERE guild_id = ? AND player_id = ? AND status = 'open' RETURNING *",
+             WHERE guild_id = ? AND player_id = ? AND status IN ('open', 'accepted')
+             RETURNING *",
         )
         .bind(sql_id(e.evaluator.get()))
         .bind(now())

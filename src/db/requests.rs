@@ -216,7 +216,8 @@ impl Db {
     /// ended with the process) and returns them, for their cards.
     #[tracing::instrument(skip_all)]
     pub async fn reopen_interrupted_requests(&self) -> anyhow::Result<Vec<TryoutRequest>> {
-        // A tryout saved just before the process ended counts: its request is evaluated.
+        // A tryout saved closes its request in the same transaction; this closes the requests
+        // of tryouts saved by versions that closed them afterwards.
         sqlx::query(
             "UPDATE tryout_requests SET status = 'evaluated'
              WHERE status = 'accepted' AND EXISTS (
