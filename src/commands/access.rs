@@ -45,13 +45,9 @@ pub async fn has_permission_or_role(
     permission: Permissions,
     role: Option<u64>,
 ) -> bool {
-    let Some(member) = ctx.author_member().await else {
-        return false;
-    };
-    // Interactions carry the member's permissions in this channel (Administrator implies all).
-    let has = member.permissions.is_some_and(|p| p.contains(permission));
-    let has_role = role.is_some_and(|role| member.roles.iter().any(|r| r.get() == role));
-    !timed_out(&member) && (has || has_role)
+    ctx.author_member()
+        .await
+        .is_some_and(|member| member_may(&member, permission, role))
 }
 
 /// Whether `member` is in timeout now: a member in timeout acts on nothing (Discord's own rule
@@ -66,14 +62,20 @@ fn timed_out(member: &serenity::Member) -> bool {
 /// Whether the member behind a click has Manage Server (as Discord computed it for that
 /// click, so fresh) or `role`; never while in timeout.
 pub fn clicker_manages_or_has(member: Option<&serenity::Member>, role: Option<u64>) -> bool {
-    let Some(member) = member else {
-        return false;
-    };
-    let manages = member
-        .permissions
-        .is_some_and(|p| p.contains(Permissions::MANAGE_GUILD));
-    !timed_out(member)
-        && (manages || role.is_some_and(|role| member.roles.iter().any(|r| r.get() == role)))
+    member.is_some_and(|member| member_may(member, Permissions::MANAGE_GUILD, role))
+}
+
+/// Whether `member`, as an interaction carries them (with the permissions Discord computed for
+/// its channel, Administrator implying all), has `permission` or `role`; never while in
+/// timeout.
+fn member_may(member: &serenity::Member, permission: Permissions, role: Option<u64>) -> bool {
+    let has = member.permissions.is_some_and(|p| p.contains(permission));
+    !timed_out(member) && (has || holds(member, role))
+}
+
+/// Whether `member` has `role` (false when none is configured).
+fn holds(member: &serenity::Member, role: Option<u64>) -> bool {
+    role.is_some_and(|role| member.roles.iter().any(|r| r.get() == role))
 }
 
 /// Refuses politely unless the invoker has Manage Server or `role`, and is not in timeout.
@@ -174,7 +176,7 @@ impl Standing {
 
     /// Whether the member has `role` (false when none is configured).
     pub fn has_role(&self, role: Option<u64>) -> bool {
-        role.is_some_and(|role| self.member.roles.iter().any(|r| r.get() == role))
+        holds(&self.member, role)
     }
 
     /// Manage Server, or the configured `role`; the role counts for nothing in timeout.

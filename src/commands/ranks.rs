@@ -75,6 +75,16 @@ pub async fn member_joined(http: &Http, state: &AppState, guild: GuildId, user: 
     }
 }
 
+/// `user` is here (they passed screening, or staff changed their value): an absence recorded
+/// before no longer holds. In turn with the syncs, so one that found them gone a moment ago
+/// cannot record it after this.
+pub async fn member_present(state: &AppState, guild: GuildId, user: UserId) {
+    let _turn = state.rank_sync.lock().await;
+    if let Err(err) = state.db.set_rank_absent(guild, user, false).await {
+        tracing::warn!(error = format!("{err:#}"), "could not clear an absence");
+    }
+}
+
 async fn try_sync(http: &Http, state: &AppState, guild: GuildId) -> anyhow::Result<()> {
     // One sync at a time, each reading the settings once it has its turn: two changes at once
     // would otherwise both move the same role, or one would act on a role staff replaced.

@@ -174,9 +174,7 @@ async fn change(
             ))
             .await?;
             // Staff changed their value: they count for the rank role again if they had left.
-            if let Err(err) = ctx.data().db.set_rank_absent(guild, member.id, false).await {
-                tracing::warn!(error = format!("{err:#}"), "could not clear an absence");
-            }
+            super::ranks::member_present(ctx.data(), guild, member.id).await;
             super::ranks::sync(ctx.http(), ctx.data(), guild).await;
             if first_value(ctx, guild, &member).await {
                 let notes = super::roles::first_value(

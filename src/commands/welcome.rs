@@ -103,9 +103,7 @@ async fn give_what_waited(http: &Http, state: &AppState, guild: GuildId, user: U
     }
     // They are here: an absence recorded before they came back no longer holds (the sync reads
     // them from Discord in any case).
-    if let Err(err) = state.db.set_rank_absent(guild, user, false).await {
-        tracing::warn!(error = format!("{err:#}"), "could not clear an absence");
-    }
+    super::ranks::member_present(state, guild, user).await;
     // A value they were given before, or while they screened, may earn them a place now.
     match state.db.standing(guild, user).await {
         Ok(Some((value, _))) if value > 0 => super::ranks::sync(http, state, guild).await,
