@@ -210,27 +210,13 @@ async fn a_member_in_timeout_uses_no_staff_command() {
     sim.edit_guild(|g| {
         g.members.insert(CAROL, vec![STAFF_ROLE]);
     });
-    let set = |amount: i64| {
-        json!([
-            {"name": "member", "type": 6, "value": BOB.to_string()},
-            {"name": "amount", "type": 4, "value": amount},
-        ])
-    };
-    let (_, reply) = run_command_with(&sim, CAROL, GENERAL, "setvalue", set(10)).await;
-    assert!(
-        content(&reply).contains("¥10 million"),
-        "{}",
-        content(&reply)
-    );
+    let (_, reply) = set_value(&sim, CAROL, BOB, 10).await;
+    assert!(reply.contains("¥10 million"), "{reply}");
     sim.edit_guild(|g| {
         g.timed_out.insert(CAROL);
     });
-    let (_, reply) = run_command_with(&sim, CAROL, GENERAL, "setvalue", set(20)).await;
-    assert!(
-        content(&reply).contains("You're in timeout"),
-        "{}",
-        content(&reply)
-    );
+    let (_, reply) = set_value(&sim, CAROL, BOB, 20).await;
+    assert!(reply.contains("You're in timeout"), "{reply}");
     let (_, reply) = run_command_with(&sim, BOB, GENERAL, "value", json!([])).await;
     assert!(
         content(&reply).contains("¥10 million"),

@@ -54,21 +54,6 @@ async fn league_with(options: BotOptions) -> (Sim, Bot) {
 
 /// `user` runs `/name options` in #general; returns the text of the bot's answer (the first
 /// response, or the follow-up after a deferral).
-async fn answer(sim: &Sim, user: u64, name: &str, options: Value) -> String {
-    let (interaction, reply) = run_command_with(sim, user, GENERAL, name, options).await;
-    let text = content(&reply);
-    if !text.is_empty() {
-        return text;
-    }
-    let followup = sim
-        .wait_request("the answer", 0, REACT, |r| {
-            is_followup(r, &interaction.token)
-                || (r.method == "PATCH" && r.path.contains(&interaction.token))
-        })
-        .await;
-    content(&followup)
-}
-
 /// `/match <sub> options`.
 async fn match_command(sim: &Sim, user: u64, sub: &str, options: Value) -> String {
     answer(
@@ -83,17 +68,11 @@ async fn match_command(sim: &Sim, user: u64, sub: &str, options: Value) -> Strin
 /// A staff member who keeps the values (nobody sets their own, Alice included).
 const KEEPER: u64 = 1_100_000_000_000_000_120;
 
-async fn set_value(sim: &Sim, user: u64, value: i64) {
-    let reply = answer(
-        sim,
-        if user == ALICE { KEEPER } else { ALICE },
-        "setvalue",
-        json!([
-            {"name": "member", "type": 6, "value": user.to_string()},
-            {"name": "amount", "type": 4, "value": value},
-        ]),
-    )
-    .await;
+/// Gives `user` the value `value` with `/setvalue`, set by staff (Alice, or for Alice the
+/// keeper).
+async fn valued(sim: &Sim, user: u64, value: i64) {
+    let by = if user == ALICE { KEEPER } else { ALICE };
+    let (_, reply) = set_value(sim, by, user, value).await;
     assert!(reply.contains("value"), "{reply}");
 }
 
@@ -238,8 +217,8 @@ fn match_id(card: &Value) -> i64 {
 #[tokio::test]
 async fn a_1v1_from_creation_to_settlement() {
     let (sim, bot) = league().await;
-    set_value(&sim, BOB, 50).await;
-    set_value(&sim, CAROL, 30).await;
+    valued(&sim, BOB, 50).await;
+    valued(&sim, CAROL, 30).await;
     let card = create(&sim, BOB, "1v1", 10, Some("EU, best of 3")).await;
     let id = match_id(&card);
     assert!(text(&card).contains("Team A: <@") && text(&card).contains("Team B: (open)"));
@@ -327,7 +306,7 @@ async fn a_1v1_from_creation_to_settlement() {
 async fn a_2v2_settles_every_player_and_undo_restores_every_value() {
     let (sim, bot) = league().await;
     for (user, value) in [(BOB, 20), (CAROL, 20), (DAVE, 15), (ERIN, 100)] {
-        set_value(&sim, user, value).await;
+        valued(&sim, user, value).await;
     }
     let card = create(&sim, BOB, "2v2", 15, None).await;
     let id = match_id(&card);
@@ -336,7 +315,7 @@ async fn a_2v2_settles_every_player_and_undo_restores_every_value() {
     click(&sim, ERIN, &card, "join_b").await;
     assert!(text(&now(&sim, &card)).contains("Full."));
     // Dave's value drops below the stake after he joined: he loses what he has, not more.
-    set_value(&sim, DAVE, 4).await;
+    valued(&sim, DAVE, 4).await;
     click(&sim, CAROL, &card, "won_b").await;
     // Every loser confirms: Dave's confirmation alone settles nothing.
     click(&sim, DAVE, &card, "confirm").await;
@@ -402,7 +381,7 @@ async fn a_2v2_settles_every_player_and_undo_restores_every_value() {
 async fn the_side_a_report_makes_lose_answers_it() {
     let (sim, bot) = league().await;
     for user in [BOB, CAROL, DAVE, ERIN] {
-        set_value(&sim, user, 50).await;
+        valued(&sim, user, 50).await;
     }
     let card = create(&sim, BOB, "2v2", 10, None).await;
     click(&sim, DAVE, &card, "join_a").await;
@@ -510,8 +489,8 @@ async fn the_side_a_report_makes_lose_answers_it() {
 #[tokio::test]
 async fn a_dispute_goes_to_staff_who_reject_then_approve() {
     let (sim, bot) = league().await;
-    set_value(&sim, BOB, 50).await;
-    set_value(&sim, CAROL, 50).await;
+    valued(&sim, BOB, 50).await;
+    valued(&sim, CAROL, 50).await;
     let card = create(&sim, BOB, "1v1", 20, None).await;
     let id = match_id(&card);
     click(&sim, CAROL, &card, "join_b").await;
@@ -560,8 +539,8 @@ async fn a_dispute_goes_to_staff_who_reject_then_approve() {
 #[tokio::test]
 async fn double_and_concurrent_approvals_settle_once() {
     let (sim, bot) = league().await;
-    set_value(&sim, BOB, 50).await;
-    set_value(&sim, CAROL, 50).await;
+    valued(&sim, BOB, 50).await;
+    valued(&sim, CAROL, 50).await;
     let card = create(&sim, BOB, "1v1", 5, None).await;
     let id = match_id(&card);
     click(&sim, CAROL, &card, "join_b").await;
@@ -623,8 +602,8 @@ async fn a_restart_between_report_and_confirmation_keeps_the_buttons_working() {
         ..BotOptions::default()
     })
     .await;
-    set_value(&sim, BOB, 50).await;
-    set_value(&sim, CAROL, 50).await;
+    valued(&sim, BOB, 50).await;
+    valued(&sim, CAROL, 50).await;
     for (round, hard) in [(1, false), (2, true)] {
         let card = create(&sim, BOB, "1v1", 10, None).await;
         let id = match_id(&card);
@@ -658,8 +637,8 @@ async fn a_restart_between_report_and_confirmation_keeps_the_buttons_working() {
 #[tokio::test]
 async fn an_open_match_expires_and_its_card_says_so() {
     let (sim, bot) = league().await;
-    set_value(&sim, BOB, 50).await;
-    set_value(&sim, CAROL, 50).await;
+    valued(&sim, BOB, 50).await;
+    valued(&sim, CAROL, 50).await;
     let card = create(&sim, BOB, "2v2", 10, None).await;
     let id = match_id(&card);
     let db = Db::connect(&bot.database_url).await.unwrap();
@@ -709,8 +688,8 @@ async fn an_open_match_expires_and_its_card_says_so() {
 #[tokio::test]
 async fn two_confirmations_of_the_same_season_end_it_once() {
     let (sim, _bot) = league().await;
-    set_value(&sim, BOB, 50).await;
-    set_value(&sim, CAROL, 30).await;
+    valued(&sim, BOB, 50).await;
+    valued(&sim, CAROL, 30).await;
     // A match settled in season 1, to undo after it ends.
     let card = create(&sim, BOB, "1v1", 10, None).await;
     let id = match_id(&card);
@@ -786,8 +765,8 @@ async fn season_end_prompt(sim: &Sim, user: u64, season: i64, seen: &[Value]) ->
 #[tokio::test]
 async fn a_season_ends_with_values_kept_then_reset() {
     let (sim, bot) = league().await;
-    set_value(&sim, BOB, 50).await;
-    set_value(&sim, CAROL, 30).await;
+    valued(&sim, BOB, 50).await;
+    valued(&sim, CAROL, 30).await;
     for (season, reset) in [(1, false), (2, true)] {
         if reset {
             let reply = answer(
@@ -880,8 +859,8 @@ async fn a_season_ends_with_values_kept_then_reset() {
 #[tokio::test]
 async fn refusals_change_nothing() {
     let (sim, bot) = league().await;
-    set_value(&sim, BOB, 50).await;
-    set_value(&sim, CAROL, 5).await;
+    valued(&sim, BOB, 50).await;
+    valued(&sim, CAROL, 5).await;
     let stake = |n: i64| json!([{"name": "mode", "type": 4, "value": 0}, {"name": "stake", "type": 4, "value": n}]);
     let above = match_command(&sim, CAROL, "create", stake(10)).await;
     assert!(
@@ -975,7 +954,7 @@ async fn refusals_change_nothing() {
 #[tokio::test]
 async fn a_create_and_cancel_loop_is_stopped() {
     let (sim, _bot) = league().await;
-    set_value(&sim, BOB, 50).await;
+    valued(&sim, BOB, 50).await;
     for _ in 0..5 {
         let card = create(&sim, BOB, "1v1", 1, None).await;
         let cancelled = click(&sim, BOB, &card, "cancel").await;
@@ -995,7 +974,7 @@ async fn a_create_and_cancel_loop_is_stopped() {
     assert!(refused.contains("<t:"), "{refused}");
     assert_eq!(cards(), before, "no card was posted");
     // Others are not limited by Bob's loop.
-    set_value(&sim, CAROL, 50).await;
+    valued(&sim, CAROL, 50).await;
     create(&sim, CAROL, "1v1", 1, None).await;
     sim.assert_clean();
 }
@@ -1016,8 +995,8 @@ async fn decide(sim: &Sim, user: u64, id: i64, verdict: u64) -> String {
 #[tokio::test]
 async fn staff_who_play_decide_nothing_by_command() {
     let (sim, bot) = league().await;
-    set_value(&sim, BOB, 50).await;
-    set_value(&sim, KEEPER, 50).await;
+    valued(&sim, BOB, 50).await;
+    valued(&sim, KEEPER, 50).await;
     let card = create(&sim, BOB, "1v1", 10, None).await;
     let id = match_id(&card);
     click(&sim, KEEPER, &card, "join_b").await;
@@ -1104,8 +1083,8 @@ async fn staff_limits_forged_clicks_and_an_undo_that_cannot_be_exact() {
     sim.edit_guild(|g| {
         g.members.insert(DAVE, vec![STAFF_ROLE]);
     });
-    set_value(&sim, ALICE, 50).await;
-    set_value(&sim, BOB, 50).await;
+    valued(&sim, ALICE, 50).await;
+    valued(&sim, BOB, 50).await;
     let card = create(&sim, BOB, "1v1", 10, None).await;
     let id = match_id(&card);
     click(&sim, ALICE, &card, "join_b").await;
@@ -1147,7 +1126,7 @@ async fn staff_limits_forged_clicks_and_an_undo_that_cannot_be_exact() {
     );
 
     // Bob's value moved since: undoing exactly would take him below 0, so nothing is undone.
-    set_value(&sim, BOB, 5).await;
+    valued(&sim, BOB, 5).await;
     let undo = match_command(
         &sim,
         DAVE,
@@ -1171,7 +1150,7 @@ async fn staff_limits_forged_clicks_and_an_undo_that_cannot_be_exact() {
 async fn a_season_waits_for_results_and_calls_off_open_matches() {
     let (sim, bot) = league().await;
     for user in [BOB, CAROL, DAVE] {
-        set_value(&sim, user, 50).await;
+        valued(&sim, user, 50).await;
     }
     let reported = create(&sim, BOB, "1v1", 10, None).await;
     let reported_id = match_id(&reported);

@@ -27,30 +27,9 @@ fn start_value(n: u64) -> i64 {
     }
 }
 
-async fn answer(sim: &Sim, user: u64, name: &str, options: Value) -> String {
-    let (interaction, reply) = run_command_with(sim, user, GENERAL, name, options).await;
-    if !content(&reply).is_empty() {
-        return content(&reply);
-    }
-    let followup = sim
-        .wait_request("the answer", 0, REACT, |r| {
-            is_followup(r, &interaction.token)
-        })
-        .await;
-    content(&followup)
-}
-
-async fn set_value(sim: &Sim, user: u64, value: i64) {
-    let reply = answer(
-        sim,
-        ALICE,
-        "setvalue",
-        json!([
-            {"name": "member", "type": 6, "value": user.to_string()},
-            {"name": "amount", "type": 4, "value": value},
-        ]),
-    )
-    .await;
+/// Gives `user` the value `value` with `/setvalue`, set by Alice.
+async fn valued(sim: &Sim, user: u64, value: i64) {
+    let (_, reply) = set_value(sim, ALICE, user, value).await;
     assert!(reply.contains("value"), "{reply}");
 }
 
@@ -87,6 +66,14 @@ fn holders_in(g: &Guild) -> Vec<u64> {
         .collect();
     held.sort();
     held
+}
+
+/// Waits until exactly `expected` (sorted) carry the rank role.
+async fn wait_holders(sim: &Sim, what: &str, expected: &[u64]) {
+    sim.wait_for(what, REACT, |v| {
+        (holders_in(v.guild()) == expected).then_some(())
+    })
+    .await;
 }
 
 async fn click(sim: &Sim, user: u64, message: &Value, action: &str) {
@@ -140,13 +127,10 @@ async fn the_top_ten_carry_the_rank_role_and_a_match_moves_only_what_changed() {
     // the role with its check, the player's DM): the bot keeps them within Discord's global
     // limit of 50 a second (`assert_clean` fails on any 429).
     for n in 1..=12 {
-        set_value(&sim, player(n), start_value(n)).await;
+        valued(&sim, player(n), start_value(n)).await;
     }
     let top_ten: Vec<u64> = (1..=10).map(player).collect();
-    sim.wait_for("the top ten carry the role", REACT, |v| {
-        (holders_in(v.guild()) == top_ten).then_some(())
-    })
-    .await;
+    wait_holders(&sim, "the top ten carry the role", &top_ten).await;
 
     // A 2v2: P11 and P12 beat P9 and P10 for 30 each, and swap places with them.
     let since = sim.mark();
@@ -201,10 +185,7 @@ async fn the_top_ten_carry_the_rank_role_and_a_match_moves_only_what_changed() {
         {"name": "match_id", "type": 4, "value": 1}]}]);
     let undone = answer(&sim, ALICE, "match", undo).await;
     assert!(undone.contains("undone"), "{undone}");
-    sim.wait_for("the roles move back", REACT, |v| {
-        (holders_in(v.guild()) == top_ten).then_some(())
-    })
-    .await;
+    wait_holders(&sim, "the roles move back", &top_ten).await;
     settle(&sim).await;
     assert_eq!(
         role_calls(&sim, since),
@@ -245,10 +226,7 @@ async fn the_top_ten_carry_the_rank_role_and_a_match_moves_only_what_changed() {
         })
         .await;
     click(&sim, ALICE, &question, "end").await;
-    sim.wait_for("the role taken from all", REACT, |v| {
-        holders_in(v.guild()).is_empty().then_some(())
-    })
-    .await;
+    wait_holders(&sim, "the role taken from all", &[]).await;
     settle(&sim).await;
     let calls = role_calls(&sim, since);
     assert_eq!(calls.len(), 10, "{calls:?}");
@@ -307,15 +285,15 @@ async fn a_role_the_bot_may_not_give_is_reported_once_and_not_retried() {
         }
     });
     let since = sim.mark();
-    set_value(&sim, player(1), 10).await;
+    valued(&sim, player(1), 10).await;
     sim.wait_for("the note to staff", REACT, |v| {
         (notes_in(v.messages()).len() == 1).then_some(())
     })
     .await;
     let note = &notes_to_staff(&sim)[0];
     assert!(note.contains("above my highest role"), "{note}");
-    set_value(&sim, player(2), 20).await;
-    set_value(&sim, player(1), 30).await;
+    valued(&sim, player(2), 20).await;
+    valued(&sim, player(1), 30).await;
     settle(&sim).await;
     assert_eq!(role_calls(&sim, since), vec![], "paused, never tried");
     assert_eq!(notes_to_staff(&sim).len(), 1, "staff are told once");
@@ -328,17 +306,14 @@ async fn a_role_the_bot_may_not_give_is_reported_once_and_not_retried() {
         }
     });
     set_rank_role(&sim, PLAYER_ROLE, 1).await;
-    sim.wait_for("the top one gets the role", REACT, |v| {
-        (holders_in(v.guild()) == vec![player(1)]).then_some(())
-    })
-    .await;
+    wait_holders(&sim, "the top one gets the role", &[player(1)]).await;
     sim.edit_guild(|g| {
         if let Some(role) = g.roles.iter_mut().find(|r| r.id == PLAYER_ROLE) {
             role.permissions = 1 << 3; // Administrator
         }
     });
     let since = sim.mark();
-    set_value(&sim, player(2), 40).await;
+    valued(&sim, player(2), 40).await;
     sim.wait_for("the second note", REACT, |v| {
         (notes_in(v.messages()).len() == 2).then_some(())
     })
@@ -369,7 +344,7 @@ async fn a_role_the_bot_may_not_give_is_reported_once_and_not_retried() {
         (notes_in(v.messages()).len() == 3).then_some(())
     })
     .await;
-    set_value(&sim, player(1), 50).await;
+    valued(&sim, player(1), 50).await;
     settle(&sim).await;
     assert_eq!(
         role_calls(&sim, since),
@@ -395,14 +370,11 @@ async fn a_replaced_rank_role_is_taken_back_and_the_new_one_given() {
     bot.wait_health(200, Duration::from_secs(20)).await;
     wait_registered(&sim).await;
     for n in 1..=3 {
-        set_value(&sim, player(n), 100 - n as i64).await;
+        valued(&sim, player(n), 100 - n as i64).await;
     }
     let since = sim.mark();
     set_rank_role(&sim, PLAYER_ROLE, 2).await;
-    sim.wait_for("the top two get the role", REACT, |v| {
-        (holders_in(v.guild()) == vec![player(1), player(2)]).then_some(())
-    })
-    .await;
+    wait_holders(&sim, "the top two get the role", &[player(1), player(2)]).await;
     settle(&sim).await;
     assert_eq!(role_calls(&sim, since).len(), 2);
 
@@ -467,7 +439,7 @@ async fn a_replaced_rank_role_is_taken_back_and_the_new_one_given() {
     // Told once: the next change does not try the old role again.
     let calls = sim.role_changes().len();
     let marks = sim.mark();
-    set_value(&sim, player(3), 50).await;
+    valued(&sim, player(3), 50).await;
     settle(&sim).await;
     let old_role = format!("/roles/{TOP_ROLE}");
     let retried: Vec<_> = sim
@@ -527,7 +499,7 @@ async fn a_first_value_set_by_staff_brings_the_evaluated_roles() {
     let roles_of =
         |user: u64| sim.with_guild(|g| g.members.get(&user).cloned().unwrap_or_default());
 
-    set_value(&sim, player(1), 25).await;
+    valued(&sim, player(1), 25).await;
     sim.wait_for("the roles move", REACT, |v| {
         (v.guild().members.get(&player(1)) == Some(&vec![PLAYER_ROLE])).then_some(())
     })
@@ -557,17 +529,7 @@ async fn a_first_value_set_by_staff_brings_the_evaluated_roles() {
             role.position = 99;
         }
     });
-    let (interaction, _) = run_command_with(
-        &sim,
-        ALICE,
-        GENERAL,
-        "setvalue",
-        json!([
-            {"name": "member", "type": 6, "value": player(2).to_string()},
-            {"name": "amount", "type": 4, "value": 10},
-        ]),
-    )
-    .await;
+    let (interaction, _) = set_value(&sim, ALICE, player(2), 10).await;
     let note = sim
         .wait_request("the note", 0, REACT, |r| {
             is_followup(r, &interaction.token) && content(r).contains("I didn't give")
@@ -595,17 +557,7 @@ async fn a_first_value_set_by_staff_brings_the_evaluated_roles() {
         g.members.insert(player(3), vec![AWAITING_ROLE]);
         g.pending.insert(player(3));
     });
-    let (interaction, _) = run_command_with(
-        &sim,
-        ALICE,
-        GENERAL,
-        "setvalue",
-        json!([
-            {"name": "member", "type": 6, "value": player(3).to_string()},
-            {"name": "amount", "type": 4, "value": 10},
-        ]),
-    )
-    .await;
+    let (interaction, _) = set_value(&sim, ALICE, player(3), 10).await;
     let note = sim
         .wait_request("the screening note", 0, REACT, |r| {
             is_followup(r, &interaction.token) && content(r).contains("I didn't give")
@@ -624,22 +576,8 @@ async fn a_first_value_set_by_staff_brings_the_evaluated_roles() {
     );
 
     // A user who is not in the server has no value here: refused, nothing written.
-    let (_, reply) = run_command_with(
-        &sim,
-        ALICE,
-        GENERAL,
-        "setvalue",
-        json!([
-            {"name": "member", "type": 6, "value": player(4).to_string()},
-            {"name": "amount", "type": 4, "value": 10},
-        ]),
-    )
-    .await;
-    assert!(
-        content(&reply).contains("isn't a member of this server"),
-        "{}",
-        content(&reply)
-    );
+    let (_, reply) = set_value(&sim, ALICE, player(4), 10).await;
+    assert!(reply.contains("isn't a member of this server"), "{reply}");
     let db = Db::connect(&bot.database_url).await.unwrap();
     let standing = db.standing(GuildId::new(GUILD_ID), UserId::new(player(4)));
     assert_eq!(standing.await.unwrap(), None);
@@ -652,16 +590,7 @@ async fn staff_cannot_raise_themselves_or_hand_out_the_roles_that_give_powers() 
     let mut bot = Bot::start(&sim).await;
     bot.wait_health(200, Duration::from_secs(20)).await;
     wait_registered(&sim).await;
-    let own = answer(
-        &sim,
-        ALICE,
-        "setvalue",
-        json!([
-            {"name": "member", "type": 6, "value": ALICE.to_string()},
-            {"name": "amount", "type": 4, "value": 1000},
-        ]),
-    )
-    .await;
+    let (_, own) = set_value(&sim, ALICE, ALICE, 1000).await;
     assert!(own.contains("Nobody changes their own value"), "{own}");
     let saved = answer(
         &sim,
@@ -756,7 +685,7 @@ async fn members_who_left_give_up_their_place_and_the_role_can_be_turned_off() {
     })
     .await;
     let calls = sim.role_changes().len();
-    set_value(&sim, player(1), 99).await;
+    valued(&sim, player(1), 99).await;
     settle(&sim).await;
     assert_eq!(sim.role_changes().len(), calls, "off stays off");
     sim.assert_clean();
@@ -780,17 +709,9 @@ async fn three_ranked(env: Vec<(String, String)>, pending: &[u64], values: [i64;
     bot.wait_health(200, Duration::from_secs(20)).await;
     wait_registered(&sim).await;
     for (n, value) in (1..=3).zip(values) {
-        set_value(&sim, player(n), value).await;
+        valued(&sim, player(n), value).await;
     }
     (sim, bot)
-}
-
-/// Waits until exactly `expected` (sorted) carry the rank role.
-async fn wait_holders(sim: &Sim, what: &str, expected: &[u64]) {
-    sim.wait_for(what, REACT, |v| {
-        (holders_in(v.guild()) == expected).then_some(())
-    })
-    .await;
 }
 
 /// How many times the rank role was given to `user` between request marks `since` and
@@ -861,10 +782,7 @@ async fn a_returning_members_rank_sync_does_not_hold_up_the_next_welcome() {
     .await;
     // Discord answers again: P2 is back in the top two.
     sim.answer_hung_requests();
-    sim.wait_for("P1 and P2 carry the role", REACT, |v| {
-        (holders_in(v.guild()) == vec![player(1), player(2)]).then_some(())
-    })
-    .await;
+    wait_holders(&sim, "P1 and P2 carry the role", &[player(1), player(2)]).await;
     sim.assert_clean();
 }
 
@@ -900,13 +818,10 @@ async fn a_returning_member_still_screening_waits_for_the_rank_role() {
         "given before the rules were accepted"
     );
     // A staff change meanwhile moves the rankings, not P2's place.
-    set_value(&sim, player(3), 15).await;
+    valued(&sim, player(3), 15).await;
     let passed = sim.mark();
     sim.member_passes_screening(player(2));
-    sim.wait_for("P1 and P2 carry the role", REACT, |v| {
-        (holders_in(v.guild()) == vec![player(1), player(2)]).then_some(())
-    })
-    .await;
+    wait_holders(&sim, "P1 and P2 carry the role", &[player(1), player(2)]).await;
     let early = given_between(&sim, player(2), since, passed);
     assert_eq!(early, 0, "given before the rules were accepted");
     sim.assert_clean();
@@ -928,8 +843,8 @@ async fn a_member_still_screening_has_no_place_until_they_pass() {
     })
     .await;
     // Staff value P4 above everyone, then raise P3 above P2: only P3's change moves the role.
-    set_value(&sim, player(4), 50).await;
-    set_value(&sim, player(3), 25).await;
+    valued(&sim, player(4), 50).await;
+    valued(&sim, player(3), 25).await;
     wait_holders(&sim, "P1 and P3 carry the role", &[player(1), player(3)]).await;
     let passed = sim.mark();
     sim.member_passes_screening(player(4));
@@ -958,7 +873,7 @@ async fn a_member_the_bot_never_saw_join_gets_no_place_while_screening() {
     sim.edit_guild(|g| {
         g.pending.remove(&player(3));
     });
-    set_value(&sim, player(1), 5).await;
+    valued(&sim, player(1), 5).await;
     wait_holders(&sim, "P3 carries the role", &[player(3)]).await;
     sim.assert_clean();
 }

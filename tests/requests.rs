@@ -348,16 +348,8 @@ async fn refusals_change_nothing() {
 #[tokio::test]
 async fn a_valued_players_request_waits_for_staff() {
     let (sim, bot) = league().await;
-    let options = json!([
-        {"name": "member", "type": 6, "value": BOB.to_string()},
-        {"name": "amount", "type": 4, "value": 300},
-    ]);
-    let (_, reply) = run_command_with(&sim, ALICE, GENERAL, "setvalue", options).await;
-    assert!(
-        content(&reply).contains("¥300 million"),
-        "{}",
-        content(&reply)
-    );
+    let (_, reply) = set_value(&sim, ALICE, BOB, 300).await;
+    assert!(reply.contains("¥300 million"), "{reply}");
     let card = request(&sim, BOB, None).await;
     let refused = click(&sim, DAVE, &card, "accept").await;
     assert!(

@@ -779,15 +779,7 @@ async fn an_evaluator_who_loses_the_role_mid_wizard_cannot_save() {
 
 /// `user` runs `/setvalue member:Bob amount:<amount>`; returns what they are told.
 async fn set_bob(sim: &Sim, user: u64, amount: i64) -> String {
-    let options = json!([
-        {"name": "member", "type": 6, "value": BOB.to_string()},
-        {"name": "amount", "type": 4, "value": amount},
-    ]);
-    content(
-        &run_command_with(sim, user, GENERAL, "setvalue", options)
-            .await
-            .1,
-    )
+    set_value(sim, user, BOB, amount).await.1
 }
 
 /// A tryout replaces the player's value: an evaluator who is not staff evaluates only players

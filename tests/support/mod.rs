@@ -98,3 +98,36 @@ pub fn content(r: &Request) -> String {
         .unwrap_or_default()
         .to_owned()
 }
+
+/// `user` runs `/name` with `options` in #general; returns what they are told: the callback's
+/// content, or for a command that deferred, its first follow-up or edit.
+pub async fn answer(sim: &Sim, user: u64, name: &str, options: serde_json::Value) -> String {
+    let (interaction, reply) = run_command_with(sim, user, GENERAL, name, options).await;
+    let text = content(&reply);
+    if !text.is_empty() {
+        return text;
+    }
+    let followup = sim
+        .wait_request("the answer", 0, REACT, |r| {
+            is_followup(r, &interaction.token)
+                || (r.method == "PATCH" && r.path.contains(&interaction.token))
+        })
+        .await;
+    content(&followup)
+}
+
+/// The options of `/setvalue member:<member> amount:<amount>`.
+pub fn value_options(member: u64, amount: i64) -> serde_json::Value {
+    serde_json::json!([
+        {"name": "member", "type": 6, "value": member.to_string()},
+        {"name": "amount", "type": 4, "value": amount},
+    ])
+}
+
+/// `by` runs `/setvalue member:<member> amount:<amount>` in #general; returns the interaction
+/// and what `by` is told.
+pub async fn set_value(sim: &Sim, by: u64, member: u64, amount: i64) -> (sim::Interaction, String) {
+    let options = value_options(member, amount);
+    let (interaction, reply) = run_command_with(sim, by, GENERAL, "setvalue", options).await;
+    (interaction, content(&reply))
+}
