@@ -35,7 +35,7 @@
 //!
 //! [Taken from]: https://discord.com/developers/docs/topics/rate-limits#rate-limits
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::str::{self, FromStr};
 use std::sync::Arc;
@@ -94,15 +94,9 @@ pub struct Ratelimiter {
     proxy: Option<String>,
     // When idle buckets were last dropped, and how many buckets make the next drop due.
     sweep: std::sync::Mutex<Sweep>,
-    // The current window of the global limit, kept before Discord has to enforce it.
-    pace: Mutex<GlobalWindow>,
-}
-
-/// The requests counted against Discord's global limit in the window that started at `start`.
-#[derive(Debug)]
-struct GlobalWindow {
-    start: tokio::time::Instant,
-    sent: u32,
+    // When the last `GLOBAL_PER_WINDOW` requests counted against Discord's global limit left,
+    // oldest first: the limit is kept before Discord has to enforce it.
+    pace: Mutex<VecDeque<tokio::time::Instant>>,
 }
 
 /// How much later a response may place the end of the window it counts in than the end
@@ -111,10 +105,11 @@ const WINDOW_JITTER: Duration = Duration::from_millis(250);
 
 /// Discord's global limit: 50 requests a second per bot, interaction endpoints excepted
 /// (topics/rate-limits). It sends no header about it until a request is refused.
-const GLOBAL_PER_WINDOW: u32 = 50;
-/// A second, and the trip's jitter: Discord counts a window from when a request reaches it,
-/// which is a little after it leaves, and the requests of one window may reach it later than
-/// the first of the next (a new connection, a busy machine).
+const GLOBAL_PER_WINDOW: usize = 50;
+/// A second, and the trip's jitter: Discord counts a second from when requests reach it,
+/// which is a little after they leave, and from a start of its own. Any span this long holds
+/// at most `GLOBAL_PER_WINDOW` departures, so any second of arrivals does too, wherever
+/// Discord starts its windows.
 const GLOBAL_WINDOW: Duration = Duration::from_secs(1).saturating_add(WINDOW_JITTER);
 
 /// When `Ratelimiter::forget_idle` next drops idle buckets: once `routes` holds `at_len`, or
@@ -166,33 +161,22 @@ impl Ratelimiter {
                 at_len: MIN_SWEEP_AT,
                 last: std::time::Instant::now(),
             }),
-            pace: Mutex::new(GlobalWindow {
-                start: tokio::time::Instant::now(),
-                sent: 0,
-            }),
+            pace: Mutex::new(VecDeque::with_capacity(GLOBAL_PER_WINDOW)),
         }
     }
 
-    /// Waits until one more request fits in the global limit's window, and counts it. A burst
-    /// (a season reset's role changes, a wave of welcomes) is spread over the windows instead
-    /// of meeting a global 429, which Discord counts against the bot's IP.
+    /// Waits until one more request fits in the global limit, and counts it: it leaves once
+    /// the request `GLOBAL_PER_WINDOW` before it left `GLOBAL_WINDOW` ago. A burst (a season
+    /// reset's role changes, a wave of welcomes) is spread out instead of meeting a global
+    /// 429, which Discord counts against the bot's IP.
     async fn pace_global(&self) {
-        let mut window = self.pace.lock().await;
-        let now = tokio::time::Instant::now();
-        if now >= window.start + GLOBAL_WINDOW {
-            *window = GlobalWindow {
-                start: now,
-                sent: 0,
-            };
+        let mut sent = self.pace.lock().await;
+        if sent.len() >= GLOBAL_PER_WINDOW {
+            if let Some(oldest) = sent.pop_front() {
+                tokio::time::sleep_until(oldest + GLOBAL_WINDOW).await;
+            }
         }
-        if window.sent >= GLOBAL_PER_WINDOW {
-            tokio::time::sleep_until(window.start + GLOBAL_WINDOW).await;
-            *window = GlobalWindow {
-                start: tokio::time::Instant::now(),
-                sent: 0,
-            };
-        }
-        window.sent += 1;
+        sent.push_back(tokio::time::Instant::now());
     }
 
     /// Sends requests to `proxy` instead of `https://discord.com` (see `HttpBuilder::proxy`),
