@@ -49,7 +49,11 @@ async fn a_burst_after_a_few_requests_stays_within_the_global_limit() {
     assert_eq!(sim.rate_limited(), Vec::<String>::new(), "a 429 was met");
     let reads = sim.requests_since(0);
     let channel_reads = reads.iter().filter(|r| r.path.contains("/channels/"));
-    assert_eq!(channel_reads.count(), 100, "every read reached Discord once");
+    assert_eq!(
+        channel_reads.count(),
+        100,
+        "every read reached Discord once"
+    );
     // Spread out: the last 40 left 1.25 s after the first 40.
     assert!(
         burst.elapsed() >= Duration::from_millis(1_000),

@@ -153,6 +153,12 @@ fn refusal(body: &Value) -> String {
 
 /// Runs the wizard in `evaluator`'s DMs from the position menu to Confirm.
 async fn evaluate(sim: &Sim, evaluator: u64) {
+    let summary = to_summary(sim, evaluator).await;
+    confirm(sim, evaluator, &summary).await;
+}
+
+/// Runs the wizard in `evaluator`'s DMs from the position menu to its summary; returns it.
+async fn to_summary(sim: &Sim, evaluator: u64) -> Value {
     let menu = dm(sim, evaluator, "step 1").await;
     let select = menu["components"][0]["components"][0]["custom_id"]
         .as_str()
@@ -171,12 +177,16 @@ async fn evaluate(sim: &Sim, evaluator: u64) {
         dm(sim, evaluator, next).await;
     }
     sim.say(evaluator, channel, "Solid.");
-    let summary = dm(sim, evaluator, "Save this evaluation?").await;
+    dm(sim, evaluator, "Save this evaluation?").await
+}
+
+/// `evaluator` clicks Confirm on the wizard's `summary`, and is told it was saved.
+async fn confirm(sim: &Sim, evaluator: u64, summary: &Value) {
     let confirm = summary["components"][0]["components"][0]["custom_id"]
         .as_str()
         .unwrap()
         .to_owned();
-    sim.click(evaluator, &summary, &confirm);
+    sim.click(evaluator, summary, &confirm);
     dm(sim, evaluator, "Saved.").await;
 }
 
@@ -398,6 +408,40 @@ async fn one_tryout_per_player_and_it_answers_the_request() {
     assert!(queue.contains("waiting**: 0"), "{queue}");
     assert_eq!(value_of(&bot, BOB).await, Some(35));
     sim.assert_clean();
+}
+
+/// A card the tryout could not redraw (its edit failed) keeps its Accept button: a click on it
+/// is told the request was evaluated, and redraws the card.
+#[tokio::test]
+async fn a_card_left_with_its_buttons_is_redrawn_at_a_click() {
+    let (sim, bot) = league().await;
+    let card = request(&sim, BOB, None).await;
+    let start = json!([{"name": "member", "type": 6, "value": BOB.to_string()}]);
+    let started = tryout(&sim, DAVE, "start", start).await;
+    assert!(started.contains("Check your DMs"), "{started}");
+    let summary = to_summary(&sim, DAVE).await;
+    let path = format!("/messages/{}", card["id"].as_str().unwrap());
+    let marks = sim.mark();
+    sim.fail_next(1, 500, &path);
+    confirm(&sim, DAVE, &summary).await;
+    sim.wait_request("the failed redraw", marks, REACT, |r| {
+        r.method == "PATCH" && r.path.ends_with(&path) && r.status == 500
+    })
+    .await;
+    assert_eq!(value_of(&bot, BOB).await, Some(35));
+    let left = current(&sim, &card);
+    assert!(!button(&left, "accept").is_empty(), "{left}");
+
+    let told = click(&sim, ALICE, &card, "accept").await;
+    assert!(refusal(&told).contains("already been evaluated"), "{told}");
+    let redrawn = wait_text(&sim, &card, &format!("Evaluated by <@{DAVE}>")).await;
+    assert_eq!(redrawn["components"], json!([]), "{redrawn}");
+    assert!(
+        sim.dm_channel(ALICE).is_none(),
+        "a second wizard was opened"
+    );
+    assert_eq!(value_of(&bot, BOB).await, Some(35));
+    assert_eq!(sim.violations(), Vec::<String>::new());
 }
 
 #[tokio::test]
