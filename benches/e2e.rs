@@ -71,6 +71,28 @@ fn status_kib(pid: u32, field: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
+/// Anonymous memory resident in the main heap (`[heap]` in `/proc/<pid>/smaps`), in MiB:
+/// where glibc keeps the blocks of the main thread's arena, so where a burst's leftovers show.
+fn heap_anon_mib(pid: u32) -> f64 {
+    let smaps = std::fs::read_to_string(format!("/proc/{pid}/smaps")).unwrap_or_default();
+    let mut in_heap = false;
+    let mut kib = 0.0;
+    for line in smaps.lines() {
+        let mut fields = line.split_whitespace();
+        let first = fields.next().unwrap_or_default();
+        if !first.ends_with(':') {
+            // A mapping's header: address range, permissions, offset, device, inode, name.
+            in_heap = line.split_whitespace().nth(5) == Some("[heap]");
+        } else if in_heap && first == "Anonymous:" {
+            kib += fields
+                .next()
+                .and_then(|v| v.parse::<f64>().ok())
+                .unwrap_or(0.0);
+        }
+    }
+    kib / 1024.0
+}
+
 fn rss_mib(pid: u32) -> f64 {
     status_kib(pid, "VmRSS") / 1024.0
 }
@@ -534,6 +556,7 @@ async fn main() {
             tokio::time::sleep(Duration::from_millis(500)).await;
             let before = rss_mib(pid);
             let before_anon = status_kib(pid, "RssAnon") / 1024.0;
+            let before_heap = heap_anon_mib(pid);
             let before_fds = open_fds(pid);
             let mut tokens = Vec::new();
             let answered_before = sim.answered_count();
@@ -560,10 +583,11 @@ async fn main() {
             let anon_growth = status_kib(pid, "RssAnon") / 1024.0 - before_anon;
             let _ = writeln!(
                 notes,
-                "- run {}, 2,000 `/ask` pending: all prompted {burst_ms:.0} ms after the first was sent; RSS {:+.1} MiB, of which anonymous memory {:+.1} MiB and mapped files {:+.1} MiB.",
+                "- run {}, 2,000 `/ask` pending: all prompted {burst_ms:.0} ms after the first was sent; RSS {:+.1} MiB, of which anonymous memory {:+.1} MiB ({:+.1} MiB in the main heap) and mapped files {:+.1} MiB.",
                 run + 1,
                 pending_rss - before,
                 anon_growth,
+                heap_anon_mib(pid) - before_heap,
                 pending_rss - before - anon_growth
             );
             if run == 0 {
@@ -606,9 +630,14 @@ async fn main() {
             // The /ping's request closes the pool's expired connections; the bot checks its
             // heap once a second (memory.rs): two checks to see what they freed given back.
             tokio::time::sleep(Duration::from_millis(2500)).await;
-            asks_anon_idle
-                .values
-                .push(status_kib(pid, "RssAnon") / 1024.0 - before_anon);
+            let idle_anon_growth = status_kib(pid, "RssAnon") / 1024.0 - before_anon;
+            asks_anon_idle.values.push(idle_anon_growth);
+            let _ = writeln!(
+                notes,
+                "- run {}, 35 s after the answers: anonymous memory {idle_anon_growth:+.1} MiB, of which {:+.1} MiB in the main heap.",
+                run + 1,
+                heap_anon_mib(pid) - before_heap
+            );
             if run == 0 {
                 let _ = writeln!(
                     notes,
