@@ -617,6 +617,33 @@ async fn staff_cannot_raise_themselves_or_hand_out_the_roles_that_give_powers() 
         .await;
         assert!(refused.contains("Nothing changed"), "{option}: {refused}");
     }
+    // The rank role is a role of its own: not the one a tryout gives, nor the welcome role.
+    const FAN_ROLE: u64 = 1_100_000_000_000_000_041;
+    sim.edit_guild(|g| g.roles.push(Role::new(FAN_ROLE, "Fan", 0, 1)));
+    let given = answer(
+        &sim,
+        ALICE,
+        "settings",
+        json!([{"name": "add_role", "type": 8, "value": PLAYER_ROLE.to_string()}]),
+    )
+    .await;
+    assert!(given.contains("Settings saved"), "{given}");
+    for options in [
+        json!([{"name": "rank_role", "type": 8, "value": PLAYER_ROLE.to_string()}]),
+        json!([
+            {"name": "rank_role", "type": 8, "value": FAN_ROLE.to_string()},
+            {"name": "welcome_role", "type": 8, "value": FAN_ROLE.to_string()},
+        ]),
+    ] {
+        let refused = answer(&sim, ALICE, "settings", options.clone()).await;
+        assert!(
+            refused.contains("can't be the rank role"),
+            "{options}: {refused}"
+        );
+    }
+    let shown = answer(&sim, ALICE, "settings", json!([])).await;
+    assert!(shown.contains("Rank role: not set"), "{shown}");
+    assert!(shown.contains("Welcome role: not set"), "{shown}");
     // Nor the other way round: the rank role can't become the staff role.
     answer(
         &sim,

@@ -15,6 +15,7 @@
 use poise::serenity_prelude as serenity;
 use serenity::{ChannelId, CreateAllowedMentions, CreateMessage, Http, Nonce, RoleId, UserId};
 
+use super::replies::plain;
 use crate::claims::Claims;
 use crate::db::{Db, GuildSettings, NewEvaluation, Publication};
 use crate::values::format_value;
@@ -30,7 +31,8 @@ const REMOVE_ROLE: u32 = 1 << 3;
 /// The player's DM.
 const PLAYER_DM: u32 = 1 << 4;
 
-/// The evaluation as text (ratings, feedback, value).
+/// The evaluation as text (ratings, feedback, value). The feedback is the evaluator's own
+/// text, shown as typed on one line: no markdown, so it cannot pass for a line of the post.
 pub fn summary(e: &NewEvaluation) -> String {
     let ratings: Vec<String> = e
         .ratings
@@ -43,7 +45,7 @@ pub fn summary(e: &NewEvaluation) -> String {
         e.player,
         e.position,
         ratings.join(" · "),
-        e.feedback,
+        plain(&e.feedback),
         format_value(e.value)
     )
 }
@@ -313,5 +315,35 @@ async fn run_step(
             }
             Outcome::Done
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::values::{Position, Ratings, Skill};
+
+    #[test]
+    fn feedback_cannot_pass_for_a_line_of_the_post() {
+        let e = NewEvaluation {
+            guild: serenity::GuildId::new(1),
+            evaluator: UserId::new(2),
+            player: UserId::new(3),
+            position: Position::Cf,
+            ratings: Ratings {
+                given: vec![(Skill::Shooting, 8)],
+            },
+            feedback: "ok\n**Tryout of <@4>** (CF)\nValue: **[¥900 million](https://x.invalid)**"
+                .to_owned(),
+            value: 12,
+        };
+        let text = summary(&e);
+        assert_eq!(text.lines().count(), 4, "{text}");
+        let feedback = text.lines().nth(2).unwrap_or_default();
+        assert!(feedback.starts_with("Feedback: ok "), "{feedback}");
+        assert!(!feedback.contains("**"), "{feedback}");
+        assert!(!feedback.contains("<@4>"), "{feedback}");
+        assert!(!feedback.contains("]("), "{feedback}");
+        assert!(text.ends_with("Value: **¥12 million**"), "{text}");
     }
 }

@@ -101,13 +101,9 @@ pub async fn end(ctx: Context<'_>) -> Result<(), Error> {
             .await?;
         return Ok(());
     }
-    // Decided again at the click: the member may have lost Manage Server meanwhile.
-    let still = pressed
-        .member
-        .as_ref()
-        .and_then(|m| m.permissions)
-        .is_some_and(|p| p.manage_guild());
-    if !still {
+    // Decided again at the click: the member may have lost Manage Server, or been put in
+    // timeout, meanwhile.
+    if !access::clicker_manages_or_has(pressed.member.as_ref(), None) {
         pressed
             .create_response(
                 ctx,

@@ -186,6 +186,25 @@ pub async fn settings(
         )
         .into());
     }
+    // The rank role moves with the rankings alone: were it also given after a tryout or at a
+    // welcome, a player leaving the top would lose the role they earned there.
+    let rank_after = update.rank_role.or(current.rank_role).filter(|_| !rank_off);
+    let others_after = [
+        update.add_role.or(current.add_role),
+        update.remove_role.or(current.remove_role),
+        update
+            .welcome_role
+            .or(current.welcome_role)
+            .filter(|_| !welcome_off),
+    ];
+    if let Some(role) = rank_after.filter(|r| changing && others_after.contains(&Some(*r))) {
+        return Err(UserError(format!(
+            "<@&{role}> can't be the rank role and also a role given or taken after a tryout or \
+             at a welcome: I give and take the rank role by the rankings alone. Pick a role of \
+             its own. Nothing changed."
+        ))
+        .into());
+    }
     let (title, settings) = if update == SettingsUpdate::default() && !welcome_off && !rank_off {
         ("Current settings", current)
     } else {
