@@ -14,6 +14,7 @@
 //! - [`wait`] — `safe_wait_for` and the wait registry; the only place that times out.
 //! - [`flows`] — how many interactive flows each member may have open.
 //! - [`claims`] — what this process is doing right now (tryout publications, running tryouts).
+//! - [`turns`] — work that goes one task at a time per server (rank-role syncs, welcomes).
 //! - [`values`] — the tryout value formula and value bounds (pure functions).
 //! - [`db`] — the SQLite database: migrations, one file per table's queries.
 //! - [`health`] — the HTTP router: `GET /health`, `/livez`, `/metrics`.
@@ -49,6 +50,7 @@ pub mod shutdown;
 pub mod slots;
 pub mod state;
 pub mod telemetry;
+pub mod turns;
 pub mod types;
 pub mod values;
 pub mod wait;

@@ -19,11 +19,12 @@ pub struct AppState {
     pub publishing: crate::claims::Claims<i64>,
     /// Open interactive flows per member, bounded.
     pub flows: crate::flows::OpenFlows,
-    /// Held while the rank role is brought in step, so two value changes never move it at once.
-    pub rank_sync: tokio::sync::Mutex<()>,
-    /// Held while a member who joined is welcomed: one at a time, so a wave of joins stays
+    /// A server's turn to bring its rank role in step, so two value changes never move it at
+    /// once.
+    pub rank_sync: crate::turns::Turns<serenity::all::GuildId>,
+    /// A server's turn to welcome a member who joined: one at a time, so a wave of joins stays
     /// inside Discord's rate limits.
-    pub welcome_turn: tokio::sync::Mutex<()>,
+    pub welcome_turn: crate::turns::Turns<serenity::all::GuildId>,
     /// Evaluators with a tryout wizard running: one wizard per evaluator at a time.
     pub tryouts_running: crate::claims::Claims<serenity::all::UserId>,
     /// Players whose tryout runs: one evaluator at a time per player, by `/tryout start` or a

@@ -115,9 +115,9 @@ async fn give_what_waited(http: &Http, state: &AppState, guild: GuildId, user: U
 /// The welcome message for `member`, and the welcome role as `timing` says, if staff set
 /// them.
 async fn welcome(http: &Http, state: &AppState, member: &Member, timing: WelcomeRoleTiming) {
-    // One welcome at a time: a wave of joins is greeted in turn, inside Discord's rate limits,
-    // instead of all at once.
-    let _turn = state.welcome_turn.lock().await;
+    // One welcome at a time per server: a wave of joins is greeted in turn, inside Discord's
+    // rate limits, instead of all at once.
+    let _turn = state.welcome_turn.take(member.guild_id).await;
     let settings = match state.db.settings(member.guild_id).await {
         Ok(settings) => settings,
         Err(err) => {
