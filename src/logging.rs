@@ -210,11 +210,19 @@ fn interaction_token_at(rest: &[u8]) -> Option<(usize, usize)> {
         }
     }
     let after = rest.strip_prefix(b"token")?;
-    // Optional closing quote (escaped or not), then `:` or `=`, spaces, an opening quote.
-    let separator = after
-        .iter()
-        .take_while(|b| matches!(b, b'"' | b'\\' | b' ' | b':' | b'='))
-        .count();
+    // Optional closing quote (escaped or not), then `:` or `=`, spaces, an opening quote; at a
+    // terminal, colour codes around the field's name and its `=`.
+    let mut separator = 0;
+    loop {
+        match after.get(separator) {
+            Some(b'"' | b'\\' | b' ' | b':' | b'=') => separator += 1,
+            Some(0x1b) => match colour_code_len(&after[separator..]) {
+                0 => break,
+                len => separator += len,
+            },
+            _ => break,
+        }
+    }
     if !after[..separator].iter().any(|b| matches!(b, b':' | b'=')) {
         return None;
     }
@@ -222,6 +230,23 @@ fn interaction_token_at(rest: &[u8]) -> Option<(usize, usize)> {
     let len = token_len(&rest[keep..]);
     // Interaction tokens are long; a short value is some other word.
     (len >= 16).then_some((keep, len))
+}
+
+/// The length of the terminal colour code (`ESC [ 2 m`, `ESC [ 0 m`) at the start of `data`,
+/// or 0 if none starts there.
+fn colour_code_len(data: &[u8]) -> usize {
+    let Some(params) = data.strip_prefix(b"\x1b[") else {
+        return 0;
+    };
+    let digits = params
+        .iter()
+        .take_while(|b| b.is_ascii_digit() || **b == b';')
+        .count();
+    if params.get(digits) == Some(&b'm') {
+        2 + digits + 1
+    } else {
+        0
+    }
 }
 
 /// The length of the token at the start of `data`: letters, digits, `.`, `-`, `_`.
@@ -260,6 +285,8 @@ mod tests {
             format!(r#"{{"id":"1","token":"{token}","type":2}}"#),
             format!(r#"{{"message":"{{\"token\":\"{token}\"}}"}}"#),
             format!(r#"ComponentInteraction {{ token: "{token}", version: 1 }}"#),
+            // A field at a terminal: its name and `=` coloured.
+            format!("\x1b[3minteraction_token\x1b[0m\x1b[2m=\x1b[0m{token} next"),
         ] {
             let out = String::from_utf8(redact(line.as_bytes(), b"bot-token")).unwrap();
             assert!(!out.contains(token), "{out}");
