@@ -93,6 +93,19 @@ async fn a_member_who_joins_is_welcomed_and_given_the_role() {
     })
     .await;
 
+    // Left and back within a day: the role again, no second post.
+    sim.member_leaves(NEWCOMER);
+    let marks = sim.mark();
+    sim.member_joins(NEWCOMER, "newcomer");
+    sim.wait_request("the role given again", marks, REACT, |r| {
+        r.method == "PUT"
+            && r.path
+                .ends_with(&format!("/members/{NEWCOMER}/roles/{PLAYER_ROLE}"))
+    })
+    .await;
+    settle(&sim).await;
+    assert_eq!(welcomes(&sim).len(), 1, "welcomed twice");
+
     // Membership screening: welcomed at once, the role only once they accept the rules.
     const SCREENED: u64 = 1_100_000_000_000_000_306;
     sim.member_joins_screened(SCREENED, "screened");

@@ -129,15 +129,17 @@ async fn welcome(http: &Http, state: &AppState, member: &Member, timing: Welcome
         }
     };
     if let Some(channel) = settings.welcome_channel.map(ChannelId::new) {
-        let template = settings
-            .welcome_message
-            .as_deref()
-            .unwrap_or(DEFAULT_WELCOME);
-        let message = CreateMessage::new()
-            .content(welcome_text(template, member))
-            .allowed_mentions(CreateAllowedMentions::new().users([member.user.id]));
-        if let Err(err) = channel.send_message(http, message).await {
-            tracing::warn!(error = %err, "could not post a welcome");
+        if first_welcome(state, member).await {
+            let template = settings
+                .welcome_message
+                .as_deref()
+                .unwrap_or(DEFAULT_WELCOME);
+            let message = CreateMessage::new()
+                .content(welcome_text(template, member))
+                .allowed_mentions(CreateAllowedMentions::new().users([member.user.id]));
+            if let Err(err) = channel.send_message(http, message).await {
+                tracing::warn!(error = %err, "could not post a welcome");
+            }
         }
     }
     let Some(role) = settings.welcome_role.map(RoleId::new) else {
@@ -159,6 +161,24 @@ async fn welcome(http: &Http, state: &AppState, member: &Member, timing: Welcome
         },
     }
     give_role(http, state, guild, user, role, &settings).await;
+}
+
+/// Whether `member` is to be welcomed in the channel: not if they were within a day, so one
+/// who leaves and joins again over and over is posted about once (the welcome role, which
+/// Discord took when they left, is given again all the same). When unsure, they are.
+async fn first_welcome(state: &AppState, member: &Member) -> bool {
+    let at = crate::db::now();
+    match state
+        .db
+        .first_welcome(member.guild_id, member.user.id, at)
+        .await
+    {
+        Ok(first) => first,
+        Err(err) => {
+            tracing::warn!(error = format!("{err:#}"), "could not record a welcome");
+            true
+        }
+    }
 }
 
 /// Whether Discord says `user` is a full member, past screening. Not when unsure (or gone):

@@ -251,6 +251,24 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_member_is_welcomed_once_a_day() {
+        let (_dir, db) = temp_db().await;
+        let (joiner, other) = (UserId::new(5), UserId::new(6));
+        let day = welcome::WELCOME_REPEAT_SECS;
+        let at = 1_000_000;
+        assert!(db.first_welcome(G, joiner, at).await.unwrap());
+        assert!(!db.first_welcome(G, joiner, at + 60).await.unwrap());
+        assert!(!db.first_welcome(G, joiner, at + day - 1).await.unwrap());
+        assert!(db.first_welcome(G, other, at + 60).await.unwrap());
+        assert!(db
+            .first_welcome(GuildId::new(2), joiner, at + 60)
+            .await
+            .unwrap());
+        assert!(db.first_welcome(G, joiner, at + day).await.unwrap());
+        assert!(!db.first_welcome(G, joiner, at + day + 1).await.unwrap());
+    }
+
+    #[tokio::test]
     async fn a_rejected_report_forgets_its_confirmations() {
         use matches::{NewMatch, Status, Team};
         let (_dir, db) = temp_db().await;

@@ -1,9 +1,14 @@
-//! Welcomes' own state: turning them off and the welcome role's pause.
+//! Welcomes' own state: turning them off, the welcome role's pause, and who was welcomed
+//! lately.
 
 use anyhow::Context as _;
-use serenity::all::GuildId;
+use serenity::all::{GuildId, UserId};
 
 use super::{sql_id, Db};
+
+/// How long a member's welcome counts: one who leaves and joins again within it is not
+/// welcomed again.
+pub const WELCOME_REPEAT_SECS: i64 = 24 * 60 * 60;
 
 impl Db {
     /// Turns welcomes off: no message, no role.
@@ -45,5 +50,35 @@ impl Db {
                 .await
                 .context("reading the welcome role's pause")?;
         Ok(paused.unwrap_or(0) != 0)
+    }
+
+    /// Records that `user` is welcomed in `guild` at `at`, unless they were within
+    /// [`WELCOME_REPEAT_SECS`] before; returns whether they are to be welcomed now.
+    #[tracing::instrument(skip_all)]
+    pub async fn first_welcome(
+        &self,
+        guild: GuildId,
+        user: UserId,
+        at: i64,
+    ) -> anyhow::Result<bool> {
+        let since = at - WELCOME_REPEAT_SECS;
+        let mut tx = self.pool.begin().await.context("starting a welcome")?;
+        sqlx::query("DELETE FROM welcomed WHERE welcomed_at <= ?")
+            .bind(since)
+            .execute(&mut *tx)
+            .await
+            .context("forgetting old welcomes")?;
+        let recorded = sqlx::query(
+            "INSERT INTO welcomed (guild_id, user_id, welcomed_at) VALUES (?, ?, ?)
+             ON CONFLICT (guild_id, user_id) DO NOTHING",
+        )
+        .bind(sql_id(guild.get()))
+        .bind(sql_id(user.get()))
+        .bind(at)
+        .execute(&mut *tx)
+        .await
+        .context("recording a welcome")?;
+        tx.commit().await.context("saving a welcome")?;
+        Ok(recorded.rows_affected() == 1)
     }
 }
