@@ -13,6 +13,7 @@ use serenity::{ComponentInteraction, Interaction, ModalInteraction};
 
 use crate::commands::replies::ephemeral;
 use crate::invite::invite_url;
+use crate::slots::in_slot;
 use crate::state::AppState;
 use crate::wait::Delivery;
 
@@ -123,22 +124,25 @@ impl serenity::EventHandler for Events {
     async fn interaction_create(&self, ctx: serenity::Context, interaction: Interaction) {
         match interaction {
             // A match's buttons belong to its row, not to a wait: they work as long as the
-            // match needs them, across restarts.
+            // match needs them, across restarts. A card's click works in a command slot, as a
+            // command does, so a flood of clicks waits its turn instead of all working at once.
             Interaction::Component(click)
                 if crate::commands::matches::is_match_button(&click.data.custom_id) =>
             {
                 let state = Arc::clone(&self.state);
-                self.state.tasks.spawn(async move {
+                let slots = Arc::clone(&self.state.command_slots);
+                self.state.tasks.spawn(in_slot(slots, move || async move {
                     crate::commands::matches::on_click(&ctx.http, &state, click).await;
-                });
+                }));
             }
             Interaction::Component(click)
                 if crate::commands::requests::is_request_button(&click.data.custom_id) =>
             {
                 let state = Arc::clone(&self.state);
-                self.state.tasks.spawn(async move {
+                let slots = Arc::clone(&self.state.command_slots);
+                self.state.tasks.spawn(in_slot(slots, move || async move {
                     crate::commands::requests::on_click(&ctx.http, &state, click).await;
-                });
+                }));
             }
             Interaction::Component(click) => match self.state.waits.deliver_component(click) {
                 Delivery::NotYours(click) => {
