@@ -1,6 +1,7 @@
 //! Work that goes one task at a time per key, while other keys go on: a server's rank-role
 //! syncs, a server's welcomes. One server's long sync or wave of joins never holds up another
-//! server's. A key's lock exists only while someone holds it or waits for it.
+//! server's. A key's lock is kept only while someone holds it or waits for it (a wait given up
+//! may leave one idle lock behind until the key's next turn ends).
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -38,12 +39,6 @@ impl<K: Hash + Eq + Copy> Turns<K> {
             guard: Some(guard),
         }
     }
-
-    /// How many keys have a lock now.
-    #[cfg(test)]
-    fn len(&self) -> usize {
-        self.locks.lock().unwrap_or_else(|p| p.into_inner()).len()
-    }
 }
 
 /// One key's turn; dropping it lets the next task waiting for the key go.
@@ -74,6 +69,11 @@ mod tests {
 
     use super::*;
 
+    /// How many keys have a lock now.
+    fn locks<K>(turns: &Turns<K>) -> usize {
+        turns.locks.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
     #[test]
     fn a_key_goes_one_at_a_time_and_other_keys_go_on() {
         let turns = Turns::<u64>::default();
@@ -89,10 +89,10 @@ mod tests {
             .take(2)
             .now_or_never()
             .expect("another key waits for nothing");
-        assert_eq!(turns.len(), 2);
+        assert_eq!(locks(&turns), 2);
         drop(first);
         drop(other);
-        assert_eq!(turns.len(), 0, "idle locks are kept");
+        assert_eq!(locks(&turns), 0, "idle locks are kept");
         assert!(turns.take(1).now_or_never().is_some(), "not released");
     }
 
@@ -106,9 +106,9 @@ mod tests {
         let mut waiting = Box::pin(turns.take(1));
         assert!((&mut waiting).now_or_never().is_none());
         drop(first);
-        assert_eq!(turns.len(), 1, "the lock went while a task waited for it");
+        assert_eq!(locks(&turns), 1, "the lock went while a task waited for it");
         let second = waiting.now_or_never().expect("the waiting task goes next");
         drop(second);
-        assert_eq!(turns.len(), 0);
+        assert_eq!(locks(&turns), 0);
     }
 }

@@ -645,18 +645,19 @@ async fn staff_cannot_raise_themselves_or_hand_out_the_roles_that_give_powers() 
     assert!(shown.contains("Rank role: not set"), "{shown}");
     assert!(shown.contains("Welcome role: not set"), "{shown}");
     // Nor the other way round: the rank role can't become the staff role.
-    answer(
+    let rank = answer(
         &sim,
         ALICE,
         "settings",
-        json!([{"name": "rank_role", "type": 8, "value": PLAYER_ROLE.to_string()}]),
+        json!([{"name": "rank_role", "type": 8, "value": FAN_ROLE.to_string()}]),
     )
     .await;
+    assert!(rank.contains("Settings saved"), "{rank}");
     let refused = answer(
         &sim,
         ALICE,
         "settings",
-        json!([{"name": "staff_role", "type": 8, "value": PLAYER_ROLE.to_string()}]),
+        json!([{"name": "staff_role", "type": 8, "value": FAN_ROLE.to_string()}]),
     )
     .await;
     assert!(refused.contains("it is the staff role"), "{refused}");

@@ -1,6 +1,7 @@
 //! The bot's REST client keeps Discord's global limit (50 requests a second outside interaction
-//! endpoints) wherever Discord starts its seconds: a burst that follows a few earlier requests
-//! is spread out instead of meeting a global 429, which Discord counts against the bot's IP.
+//! endpoints) against the simulator's windows, which start with their first request and so
+//! not when the bot's own count would: a burst that follows a few earlier requests is spread
+//! out instead of meeting a global 429, which Discord counts against the bot's IP.
 #![allow(clippy::disallowed_methods)] // #[tokio::test] builds a runtime; tests may time out.
 
 mod support;

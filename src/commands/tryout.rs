@@ -27,7 +27,8 @@ use crate::wait::{click_or_message, custom_id, Pending, Reply};
 
 /// How long each step waits unless `WAIT_TIMEOUT_SECS` says otherwise.
 pub const STEP_TIMEOUT: Duration = Duration::from_secs(300);
-/// The longest feedback accepted, in characters.
+/// The longest feedback accepted, in characters as posted (each markdown character escaped):
+/// the results post stays within Discord's 2,000.
 pub const FEEDBACK_LIMIT: usize = 1000;
 /// Said when a step times out.
 pub const TIMED_OUT: &str = "You took too long to respond — run /tryout again.";
@@ -481,12 +482,13 @@ impl Wizard<'_> {
             if feedback.eq_ignore_ascii_case("cancel") {
                 return Ok(Step::Cancelled);
             }
-            let length = feedback.chars().count();
+            // Counted as it is posted: markdown characters are shown as typed, each escaped.
+            let length = super::replies::plain(feedback).chars().count();
             if length == 0 {
                 text = "Feedback can't be empty. Write a few words (or type `cancel`).".into();
             } else if length > FEEDBACK_LIMIT {
                 text = format!(
-                    "That's {length} characters; feedback can be at most {FEEDBACK_LIMIT}. Please shorten it (or type `cancel`)."
+                    "That's {length} characters as posted (markdown characters such as * _ ` - : ( ) count twice); feedback can be at most {FEEDBACK_LIMIT}. Please shorten it (or type `cancel`)."
                 );
             } else {
                 return Ok(Step::Answer(feedback.to_owned()));

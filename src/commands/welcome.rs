@@ -117,7 +117,7 @@ async fn give_what_waited(http: &Http, state: &AppState, guild: GuildId, user: U
 async fn welcome(http: &Http, state: &AppState, member: &Member, timing: WelcomeRoleTiming) {
     // One welcome at a time per server: a wave of joins is greeted in turn, inside Discord's
     // rate limits, instead of all at once.
-    let _turn = state.welcome_turn.take(member.guild_id).await;
+    let _turn = state.welcome_turns.take(member.guild_id).await;
     let settings = match state.db.settings(member.guild_id).await {
         Ok(settings) => settings,
         Err(err) => {
@@ -129,7 +129,7 @@ async fn welcome(http: &Http, state: &AppState, member: &Member, timing: Welcome
         }
     };
     if let Some(channel) = settings.welcome_channel.map(ChannelId::new) {
-        if first_welcome(state, member).await {
+        if welcome_due(state, member).await {
             let template = settings
                 .welcome_message
                 .as_deref()
@@ -139,6 +139,10 @@ async fn welcome(http: &Http, state: &AppState, member: &Member, timing: Welcome
                 .allowed_mentions(CreateAllowedMentions::new().users([member.user.id]));
             if let Err(err) = channel.send_message(http, message).await {
                 tracing::warn!(error = %err, "could not post a welcome");
+                let (guild, user) = (member.guild_id, member.user.id);
+                if let Err(err) = state.db.forget_welcome(guild, user).await {
+                    tracing::warn!(error = format!("{err:#}"), "could not forget a welcome");
+                }
             }
         }
     }
@@ -166,14 +170,14 @@ async fn welcome(http: &Http, state: &AppState, member: &Member, timing: Welcome
 /// Whether `member` is to be welcomed in the channel: not if they were within a day, so one
 /// who leaves and joins again over and over is posted about once (the welcome role, which
 /// Discord took when they left, is given again all the same). When unsure, they are.
-async fn first_welcome(state: &AppState, member: &Member) -> bool {
+async fn welcome_due(state: &AppState, member: &Member) -> bool {
     let at = crate::db::now();
     match state
         .db
-        .first_welcome(member.guild_id, member.user.id, at)
+        .welcome_due(member.guild_id, member.user.id, at)
         .await
     {
-        Ok(first) => first,
+        Ok(due) => due,
         Err(err) => {
             tracing::warn!(error = format!("{err:#}"), "could not record a welcome");
             true

@@ -256,16 +256,20 @@ mod tests {
         let (joiner, other) = (UserId::new(5), UserId::new(6));
         let day = welcome::WELCOME_REPEAT_SECS;
         let at = 1_000_000;
-        assert!(db.first_welcome(G, joiner, at).await.unwrap());
-        assert!(!db.first_welcome(G, joiner, at + 60).await.unwrap());
-        assert!(!db.first_welcome(G, joiner, at + day - 1).await.unwrap());
-        assert!(db.first_welcome(G, other, at + 60).await.unwrap());
+        assert!(db.welcome_due(G, joiner, at).await.unwrap());
+        assert!(!db.welcome_due(G, joiner, at + 60).await.unwrap());
+        assert!(!db.welcome_due(G, joiner, at + day - 1).await.unwrap());
+        assert!(db.welcome_due(G, other, at + 60).await.unwrap());
         assert!(db
-            .first_welcome(GuildId::new(2), joiner, at + 60)
+            .welcome_due(GuildId::new(2), joiner, at + 60)
             .await
             .unwrap());
-        assert!(db.first_welcome(G, joiner, at + day).await.unwrap());
-        assert!(!db.first_welcome(G, joiner, at + day + 1).await.unwrap());
+        assert!(db.welcome_due(G, joiner, at + day).await.unwrap());
+        assert!(!db.welcome_due(G, joiner, at + day + 1).await.unwrap());
+        // A failed post is forgotten; a record from a clock set back counts for nothing.
+        db.forget_welcome(G, joiner).await.unwrap();
+        assert!(db.welcome_due(G, joiner, at + day + 2).await.unwrap());
+        assert!(db.welcome_due(G, joiner, at).await.unwrap());
     }
 
     #[tokio::test]

@@ -53,18 +53,15 @@ impl Db {
     }
 
     /// Records that `user` is welcomed in `guild` at `at`, unless they were within
-    /// [`WELCOME_REPEAT_SECS`] before; returns whether they are to be welcomed now.
+    /// [`WELCOME_REPEAT_SECS`] before; returns whether they are to be welcomed now. A record
+    /// dated after `at` (the clock was set back) counts for nothing.
     #[tracing::instrument(skip_all)]
-    pub async fn first_welcome(
-        &self,
-        guild: GuildId,
-        user: UserId,
-        at: i64,
-    ) -> anyhow::Result<bool> {
+    pub async fn welcome_due(&self, guild: GuildId, user: UserId, at: i64) -> anyhow::Result<bool> {
         let since = at - WELCOME_REPEAT_SECS;
         let mut tx = self.pool.begin().await.context("starting a welcome")?;
-        sqlx::query("DELETE FROM welcomed WHERE welcomed_at <= ?")
+        sqlx::query("DELETE FROM welcomed WHERE welcomed_at <= ? OR welcomed_at > ?")
             .bind(since)
+            .bind(at)
             .execute(&mut *tx)
             .await
             .context("forgetting old welcomes")?;
@@ -80,5 +77,18 @@ impl Db {
         .context("recording a welcome")?;
         tx.commit().await.context("saving a welcome")?;
         Ok(recorded.rows_affected() == 1)
+    }
+
+    /// Forgets that `user` was welcomed in `guild`: the post failed, so a return within the
+    /// day is welcomed.
+    #[tracing::instrument(skip_all)]
+    pub async fn forget_welcome(&self, guild: GuildId, user: UserId) -> anyhow::Result<()> {
+        sqlx::query("DELETE FROM welcomed WHERE guild_id = ? AND user_id = ?")
+            .bind(sql_id(guild.get()))
+            .bind(sql_id(user.get()))
+            .execute(&self.pool)
+            .await
+            .context("forgetting a welcome")?;
+        Ok(())
     }
 }

@@ -117,7 +117,7 @@ pub async fn answer(sim: &Sim, user: u64, name: &str, options: serde_json::Value
 }
 
 /// The options of `/setvalue member:<member> amount:<amount>`.
-pub fn value_options(member: u64, amount: i64) -> serde_json::Value {
+fn value_options(member: u64, amount: i64) -> serde_json::Value {
     serde_json::json!([
         {"name": "member", "type": 6, "value": member.to_string()},
         {"name": "amount", "type": 4, "value": amount},

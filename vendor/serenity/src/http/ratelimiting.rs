@@ -172,9 +172,12 @@ impl Ratelimiter {
     async fn pace_global(&self) {
         let mut sent = self.pace.lock().await;
         if sent.len() >= GLOBAL_PER_WINDOW {
-            if let Some(oldest) = sent.pop_front() {
+            if let Some(&oldest) = sent.front() {
                 tokio::time::sleep_until(oldest + GLOBAL_WINDOW).await;
             }
+            // Only once the wait is over: a request given up while it waits leaves the record
+            // as it was.
+            sent.pop_front();
         }
         sent.push_back(tokio::time::Instant::now());
     }
