@@ -4,7 +4,9 @@
 //! all at once, each with its own REST connection and buffers. A command takes one of
 //! [`COMMAND_SLOTS`] slots for the part where it works — checks, database, its first response
 //! — and gives it back when it finishes or starts waiting for a user ([`release_slot`], called
-//! by every wait). Waiting users hold no slot, so a slot is held for milliseconds.
+//! by every wait). Waiting users hold no slot, so a slot is held for milliseconds. A wait for a
+//! turn another task holds (a server's rank-role sync) is made without the slot, which is
+//! taken again after it ([`away`]).
 
 use std::cell::RefCell;
 use std::sync::Arc;
@@ -24,6 +26,26 @@ tokio::task_local! {
 /// waiting for a user; outside a command it does nothing.
 pub fn release_slot() {
     let _ = SLOT.try_with(|slot| slot.borrow_mut().take());
+}
+
+/// Runs `wait` — a wait for something another task holds, such as a server's turn — without
+/// the current task's command slot, and takes a slot again once it is over, so the work that
+/// follows stays bounded. A long turn elsewhere never holds the slots every command needs.
+/// Outside a command, or once its slot was given back for a user's reply, it only runs `wait`.
+pub async fn away<F: std::future::Future>(wait: F) -> F::Output {
+    let held = SLOT
+        .try_with(|slot| slot.borrow_mut().take())
+        .ok()
+        .flatten();
+    let Some(permit) = held else {
+        return wait.await;
+    };
+    let slots = Arc::clone(permit.semaphore());
+    drop(permit);
+    let out = wait.await;
+    let again = take_slot(slots).await;
+    let _ = SLOT.try_with(|slot| *slot.borrow_mut() = again);
+    out
 }
 
 /// Runs the work `start` makes holding one of `slots`' permits, which [`release_slot`] can
@@ -125,6 +147,37 @@ mod tests {
             "the queued command never ran"
         );
         assert!(made.load(Ordering::SeqCst));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_wait_away_gives_the_slot_to_others_and_takes_one_back() {
+        let slots = Arc::new(Semaphore::new(1));
+        let (turn_over, turn) = tokio::sync::oneshot::channel::<()>();
+        let (away_now, is_away) = tokio::sync::oneshot::channel();
+        let first = tokio::spawn(in_slot(slots.clone(), || async move {
+            away(async move {
+                let _ = away_now.send(holds_slot());
+                let _ = turn.await;
+            })
+            .await;
+            holds_slot()
+        }));
+        let during = crate::wait::safe_wait_for(is_away, Duration::from_secs(1)).await;
+        assert_eq!(
+            during,
+            Some(Ok(Some(false))),
+            "the slot was kept while away"
+        );
+        // Another command gets the only slot meanwhile; the first waits for it after its turn.
+        let busy = occupy(&slots).await;
+        let _ = turn_over.send(());
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert!(!first.is_finished(), "went on without a slot");
+        busy.abort();
+        let back = crate::wait::safe_wait_for(first, Duration::from_secs(1)).await;
+        assert!(matches!(back, Some(Ok(Some(true)))), "{back:?}");
+        // Outside a command it only waits.
+        assert_eq!(away(async { 7 }).await, 7);
     }
 
     #[test]

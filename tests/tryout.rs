@@ -183,6 +183,10 @@ async fn a_full_tryout_saves_posts_and_ranks() {
     dm(&sim, ALICE, since.saturating_sub(1), "Write your feedback").await;
     sim.say(ALICE, dm_channel, &"x".repeat(1001));
     dm(&sim, ALICE, since, "That's 1001 characters").await;
+    // Counted as posted: each markdown character is escaped, so 501 of them make 1,002.
+    let since = message_count(&sim);
+    sim.say(ALICE, dm_channel, &"*".repeat(501));
+    dm(&sim, ALICE, since, "That's 1002 characters").await;
     let since = message_count(&sim);
     sim.say(ALICE, dm_channel, "Great first touch @everyone");
     let summary = dm(&sim, ALICE, since, "Save this evaluation?").await;

@@ -24,6 +24,7 @@ use serenity::{GuildId, Http, RoleId, UserId};
 use super::replies::staff_note;
 use super::roles::{read_membership, Membership};
 use crate::db::{GuildSettings, DEFAULT_RANK_TOP};
+use crate::slots::away;
 use crate::state::AppState;
 use crate::types::{discord_code, serenity_status, UNKNOWN_MEMBER};
 
@@ -32,12 +33,7 @@ const UNKNOWN_ROLE: isize = 10011;
 
 /// Brings the rank role in step with the rankings of `guild`. Errors are logged: a value
 /// change never fails because of its role.
-///
-/// Every caller has answered (or deferred) its command or click already. A sync may wait
-/// behind another of the same server for a while, so the caller's command slot is given back
-/// first: one server's syncs never hold the slots every server's commands need.
 pub async fn sync(http: &Http, state: &AppState, guild: GuildId) {
-    crate::slots::release_slot();
     if let Err(err) = try_sync(http, state, guild).await {
         tracing::warn!(error = format!("{err:#}"), "could not update the rank role");
     }
@@ -50,7 +46,7 @@ pub async fn sync(http: &Http, state: &AppState, guild: GuildId) {
 pub async fn member_left(http: &Http, state: &AppState, guild: GuildId, user: UserId) {
     let forgotten = {
         // In turn with the syncs: one giving them the role now must not record it after this.
-        let _turn = state.rank_syncs.take(guild).await;
+        let _turn = away(state.rank_syncs.take(guild)).await;
         state.db.forget_rank_holder(guild, user).await
     };
     match forgotten {
@@ -65,7 +61,7 @@ pub async fn member_left(http: &Http, state: &AppState, guild: GuildId, user: Us
 /// them from Discord, so a member still screening stays out of it.
 pub async fn member_joined(http: &Http, state: &AppState, guild: GuildId, user: UserId) {
     let changed = {
-        let _turn = state.rank_syncs.take(guild).await;
+        let _turn = away(state.rank_syncs.take(guild)).await;
         async {
             let held = state.db.forget_rank_holder(guild, user).await?;
             let absent = state.db.set_rank_absent(guild, user, false).await?;
@@ -84,7 +80,7 @@ pub async fn member_joined(http: &Http, state: &AppState, guild: GuildId, user: 
 /// before no longer holds. In turn with the syncs, so one that found them gone a moment ago
 /// cannot record it after this.
 pub async fn member_present(state: &AppState, guild: GuildId, user: UserId) {
-    let _turn = state.rank_syncs.take(guild).await;
+    let _turn = away(state.rank_syncs.take(guild)).await;
     if let Err(err) = state.db.set_rank_absent(guild, user, false).await {
         tracing::warn!(error = format!("{err:#}"), "could not clear an absence");
     }
@@ -94,7 +90,9 @@ async fn try_sync(http: &Http, state: &AppState, guild: GuildId) -> anyhow::Resu
     // One sync at a time per server, each reading the settings once it has its turn: two
     // changes at once would otherwise both move the same role, or one would act on a role
     // staff replaced.
-    let _turn = state.rank_syncs.take(guild).await;
+    // Waited for without the caller's command slot: a long sync of this server must not hold
+    // the slots every server's commands need.
+    let _turn = away(state.rank_syncs.take(guild)).await;
     // A member found gone at the role call (they left after the round read them) frees a
     // place for the next one down: another round fills it.
     for _ in 0..3 {

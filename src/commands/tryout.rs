@@ -470,7 +470,7 @@ impl Wizard<'_> {
     async fn ask_feedback(&self) -> Result<Step<String>, Error> {
         let waits = &self.data.waits;
         let mut text = format!(
-            "Write your feedback for the player (up to {FEEDBACK_LIMIT} characters), or type `cancel`."
+            "Write your feedback for the player (up to {FEEDBACK_LIMIT} characters, markdown characters counting twice), or type `cancel`."
         );
         loop {
             let reply = waits.expect_message(self.dm, self.evaluator);
