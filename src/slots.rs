@@ -4,8 +4,8 @@
 //! all at once, each with its own REST connection and buffers. A command takes one of
 //! [`COMMAND_SLOTS`] slots for the part where it works — checks, database, its first response
 //! — and gives it back when it finishes or starts waiting for a user ([`release_slot`], called
-//! by every wait). Waiting users hold no slot, so a slot is held for milliseconds. A wait for a
-//! turn another task holds (a server's rank-role sync) is made without the slot, which is
+//! by every wait). Waiting users hold no slot, so a slot is held for milliseconds. Work in a
+//! turn other tasks wait for (a server's rank-role sync) is done without the slot, which is
 //! taken again after it ([`away`]).
 
 use std::cell::RefCell;
@@ -28,10 +28,11 @@ pub fn release_slot() {
     let _ = SLOT.try_with(|slot| slot.borrow_mut().take());
 }
 
-/// Runs `wait` — a wait for something another task holds, such as a server's turn — without
-/// the current task's command slot, and takes a slot again once it is over, so the work that
-/// follows stays bounded. A long turn elsewhere never holds the slots every command needs.
-/// Outside a command, or once its slot was given back for a user's reply, it only runs `wait`.
+/// Runs `wait` — a turn other tasks wait for, such as a server's rank-role sync — without the
+/// current task's command slot, and takes a slot again once it is over, so the work that
+/// follows stays bounded. A long turn never holds the slots every command needs, and a task in
+/// a turn never waits for a slot. Outside a command, or once its slot was given back for a
+/// user's reply, it only runs `wait`.
 pub async fn away<F: std::future::Future>(wait: F) -> F::Output {
     let held = SLOT
         .try_with(|slot| slot.borrow_mut().take())

@@ -32,7 +32,8 @@ use crate::types::{discord_code, serenity_status, UNKNOWN_MEMBER};
 const UNKNOWN_ROLE: isize = 10011;
 
 /// Brings the rank role in step with the rankings of `guild`. Errors are logged: a value
-/// change never fails because of its role.
+/// change never fails because of its role. It may take seconds (a member read and a role call
+/// per member who moved), so a command or click answers (or defers) before it calls this.
 pub async fn sync(http: &Http, state: &AppState, guild: GuildId) {
     if let Err(err) = try_sync(http, state, guild).await {
         tracing::warn!(error = format!("{err:#}"), "could not update the rank role");
@@ -44,11 +45,8 @@ pub async fn sync(http: &Http, state: &AppState, guild: GuildId) {
 /// any member who does not hold the role: gone, they are recorded absent; back already, they
 /// get it again.
 pub async fn member_left(http: &Http, state: &AppState, guild: GuildId, user: UserId) {
-    let forgotten = {
-        // In turn with the syncs: one giving them the role now must not record it after this.
-        let _turn = away(state.rank_syncs.take(guild)).await;
-        state.db.forget_rank_holder(guild, user).await
-    };
+    // In turn with the syncs: one giving them the role now must not record it after this.
+    let forgotten = in_turn(state, guild, state.db.forget_rank_holder(guild, user)).await;
     match forgotten {
         Ok(true) => sync(http, state, guild).await,
         Ok(false) => {}
@@ -60,15 +58,12 @@ pub async fn member_left(http: &Http, state: &AppState, guild: GuildId, user: Us
 /// before (Discord took them when they left), and they count for a place again. The sync reads
 /// them from Discord, so a member still screening stays out of it.
 pub async fn member_joined(http: &Http, state: &AppState, guild: GuildId, user: UserId) {
-    let changed = {
-        let _turn = away(state.rank_syncs.take(guild)).await;
-        async {
-            let held = state.db.forget_rank_holder(guild, user).await?;
-            let absent = state.db.set_rank_absent(guild, user, false).await?;
-            anyhow::Ok(held || absent)
-        }
-        .await
-    };
+    let changed = in_turn(state, guild, async {
+        let held = state.db.forget_rank_holder(guild, user).await?;
+        let absent = state.db.set_rank_absent(guild, user, false).await?;
+        anyhow::Ok(held || absent)
+    })
+    .await;
     match changed {
         Ok(true) => sync(http, state, guild).await,
         Ok(false) => {}
@@ -80,27 +75,38 @@ pub async fn member_joined(http: &Http, state: &AppState, guild: GuildId, user: 
 /// before no longer holds. In turn with the syncs, so one that found them gone a moment ago
 /// cannot record it after this.
 pub async fn member_present(state: &AppState, guild: GuildId, user: UserId) {
-    let _turn = away(state.rank_syncs.take(guild)).await;
-    if let Err(err) = state.db.set_rank_absent(guild, user, false).await {
+    let cleared = in_turn(state, guild, state.db.set_rank_absent(guild, user, false)).await;
+    if let Err(err) = cleared {
         tracing::warn!(error = format!("{err:#}"), "could not clear an absence");
     }
 }
 
+/// Runs `work` in `guild`'s rank turn: one sync (or change to whom the role is owed) at a time
+/// per server. The turn is waited for and held without the caller's command slot, taken again
+/// once the turn is over: a long sync of one server never holds the slots every server's
+/// commands need, and a task holding the turn never waits for a slot.
+async fn in_turn<F: std::future::Future>(state: &AppState, guild: GuildId, work: F) -> F::Output {
+    away(async {
+        let _turn = state.rank_syncs.take(guild).await;
+        work.await
+    })
+    .await
+}
+
 async fn try_sync(http: &Http, state: &AppState, guild: GuildId) -> anyhow::Result<()> {
-    // One sync at a time per server, each reading the settings once it has its turn: two
-    // changes at once would otherwise both move the same role, or one would act on a role
-    // staff replaced.
-    // Waited for without the caller's command slot: a long sync of this server must not hold
-    // the slots every server's commands need.
-    let _turn = away(state.rank_syncs.take(guild)).await;
-    // A member found gone at the role call (they left after the round read them) frees a
-    // place for the next one down: another round fills it.
-    for _ in 0..3 {
-        if !sync_round(http, state, guild).await? {
-            break;
+    // Each sync reads the settings once it has its turn: two changes at once would otherwise
+    // both move the same role, or one would act on a role staff replaced.
+    in_turn(state, guild, async {
+        // A member found gone at the role call (they left after the round read them) frees a
+        // place for the next one down: another round fills it.
+        for _ in 0..3 {
+            if !sync_round(http, state, guild).await? {
+                break;
+            }
         }
-    }
-    Ok(())
+        Ok(())
+    })
+    .await
 }
 
 /// One pass; returns whether a member was found gone (so another pass has work to do).
