@@ -28,22 +28,22 @@ pub fn release_slot() {
     let _ = SLOT.try_with(|slot| slot.borrow_mut().take());
 }
 
-/// Runs `wait` — a turn other tasks wait for, such as a server's rank-role sync — without the
+/// Runs `work` — a turn other tasks wait for, such as a server's rank-role sync — without the
 /// current task's command slot, and takes a slot again once it is over, so the work that
 /// follows stays bounded. A long turn never holds the slots every command needs, and a task in
 /// a turn never waits for a slot. Outside a command, or once its slot was given back for a
-/// user's reply, it only runs `wait`.
-pub async fn away<F: std::future::Future>(wait: F) -> F::Output {
+/// user's reply, it only runs `work`.
+pub async fn away<F: std::future::Future>(work: F) -> F::Output {
     let held = SLOT
         .try_with(|slot| slot.borrow_mut().take())
         .ok()
         .flatten();
     let Some(permit) = held else {
-        return wait.await;
+        return work.await;
     };
     let slots = Arc::clone(permit.semaphore());
     drop(permit);
-    let out = wait.await;
+    let out = work.await;
     let again = take_slot(slots).await;
     let _ = SLOT.try_with(|slot| *slot.borrow_mut() = again);
     out

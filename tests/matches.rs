@@ -73,7 +73,7 @@ const KEEPER: u64 = 1_100_000_000_000_000_120;
 async fn valued(sim: &Sim, user: u64, value: i64) {
     let by = if user == ALICE { KEEPER } else { ALICE };
     let (_, reply) = set_value(sim, by, user, value).await;
-    assert!(reply.contains("value"), "{reply}");
+    assert!(reply.contains("→"), "{reply}");
 }
 
 async fn values(bot: &Bot, users: &[u64]) -> HashMap<u64, i64> {

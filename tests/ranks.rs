@@ -30,7 +30,7 @@ fn start_value(n: u64) -> i64 {
 /// Gives `user` the value `value` with `/setvalue`, set by Alice.
 async fn valued(sim: &Sim, user: u64, value: i64) {
     let (_, reply) = set_value(sim, ALICE, user, value).await;
-    assert!(reply.contains("value"), "{reply}");
+    assert!(reply.contains("→"), "{reply}");
 }
 
 /// The rank role's PUT and DELETE calls after request mark `since`: (method, user).

@@ -9,6 +9,7 @@ mod support;
 use std::time::Duration;
 
 use novera_assistant::bot;
+use novera_assistant::wait::safe_wait_for;
 use novera_assistant::Config;
 use serenity::all::ChannelId;
 use support::*;
@@ -44,7 +45,7 @@ async fn a_burst_after_a_few_requests_stays_within_the_global_limit() {
     read_channels(&http, 1_000, 10).await;
     tokio::time::sleep_until(started + Duration::from_millis(1_100)).await;
     let burst = tokio::time::Instant::now();
-    tokio::time::timeout(Duration::from_secs(20), read_channels(&http, 2_000, 90))
+    safe_wait_for(read_channels(&http, 2_000, 90), Duration::from_secs(20))
         .await
         .expect("the burst is sent within 20 s");
     assert_eq!(sim.rate_limited(), Vec::<String>::new(), "a 429 was met");

@@ -206,6 +206,35 @@ async fn a_member_who_joins_is_welcomed_and_given_the_role() {
     sim.assert_clean();
 }
 
+/// A welcome whose post failed does not count: the member's return within the day is
+/// welcomed.
+#[tokio::test]
+async fn a_welcome_that_failed_is_posted_at_the_return() {
+    let (sim, _bot) = start_ready_with(SimOptions::default(), with_intent()).await;
+    let saved = settings(
+        &sim,
+        json!([{"name": "welcome_channel", "type": 7, "value": OFF_TOPIC.to_string()}]),
+    )
+    .await;
+    assert!(saved.contains("Settings saved"), "{saved}");
+    let posts = format!("/channels/{OFF_TOPIC}/messages");
+    let marks = sim.mark();
+    sim.fail_next(1, 500, &posts);
+    sim.member_joins(NEWCOMER, "newcomer");
+    sim.wait_request("the failed welcome", marks, REACT, |r| {
+        r.method == "POST" && r.path == posts && r.status == 500
+    })
+    .await;
+    assert!(welcomes(&sim).is_empty());
+    sim.member_leaves(NEWCOMER);
+    sim.member_joins(NEWCOMER, "newcomer");
+    sim.wait_for("the welcome at the return", REACT, |v| {
+        v.messages().iter().find(|m| is_welcome(m)).cloned()
+    })
+    .await;
+    assert_eq!(sim.violations(), Vec::<String>::new());
+}
+
 /// Events are handled side by side: the update saying a member passed screening may be handled
 /// before their join. They get the welcome role all the same, and once.
 #[tokio::test]

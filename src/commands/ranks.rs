@@ -35,7 +35,15 @@ const UNKNOWN_ROLE: isize = 10011;
 /// change never fails because of its role. It may take seconds (a member read and a role call
 /// per member who moved), so a command or click answers (or defers) before it calls this.
 pub async fn sync(http: &Http, state: &AppState, guild: GuildId) {
-    if let Err(err) = try_sync(http, state, guild).await {
+    if let Err(err) = try_sync(http, state, guild, None).await {
+        tracing::warn!(error = format!("{err:#}"), "could not update the rank role");
+    }
+}
+
+/// [`sync`] after staff changed `user`'s value: they are here, so an absence recorded before no
+/// longer holds. Cleared in the same turn as the sync that follows.
+pub async fn sync_present(http: &Http, state: &AppState, guild: GuildId, user: UserId) {
+    if let Err(err) = try_sync(http, state, guild, Some(user)).await {
         tracing::warn!(error = format!("{err:#}"), "could not update the rank role");
     }
 }
@@ -71,7 +79,7 @@ pub async fn member_joined(http: &Http, state: &AppState, guild: GuildId, user: 
     }
 }
 
-/// `user` is here (they passed screening, or staff changed their value): an absence recorded
+/// `user` is here (they passed screening): an absence recorded
 /// before no longer holds. In turn with the syncs, so one that found them gone a moment ago
 /// cannot record it after this.
 pub async fn member_present(state: &AppState, guild: GuildId, user: UserId) {
@@ -93,10 +101,19 @@ async fn in_turn<F: std::future::Future>(state: &AppState, guild: GuildId, work:
     .await
 }
 
-async fn try_sync(http: &Http, state: &AppState, guild: GuildId) -> anyhow::Result<()> {
+/// One sync, after clearing the absence of `present` if given.
+async fn try_sync(
+    http: &Http,
+    state: &AppState,
+    guild: GuildId,
+    present: Option<UserId>,
+) -> anyhow::Result<()> {
     // Each sync reads the settings once it has its turn: two changes at once would otherwise
     // both move the same role, or one would act on a role staff replaced.
     in_turn(state, guild, async {
+        if let Some(user) = present {
+            state.db.set_rank_absent(guild, user, false).await?;
+        }
         // A member found gone at the role call (they left after the round read them) frees a
         // place for the next one down: another round fills it.
         for _ in 0..3 {
