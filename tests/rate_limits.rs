@@ -63,3 +63,32 @@ async fn a_burst_after_a_few_requests_stays_within_the_global_limit() {
         burst.elapsed()
     );
 }
+
+/// Requests given up while they wait for the global limit were never sent and take no room in
+/// it: a full second's worth, then thirty given up while held back, then another full second's
+/// worth once the first has passed, which goes out at once.
+#[tokio::test]
+async fn requests_given_up_while_held_back_take_no_room_in_the_limit() {
+    let sim = Sim::start().await;
+    let http = client(&sim);
+    read_channels(&http, 1_000, 50).await;
+    let first_done = tokio::time::Instant::now();
+    let given_up = safe_wait_for(read_channels(&http, 2_000, 30), Duration::from_millis(200)).await;
+    assert!(given_up.is_none(), "the thirty were not held back");
+    tokio::time::sleep_until(first_done + Duration::from_millis(1_300)).await;
+    let next = tokio::time::Instant::now();
+    safe_wait_for(read_channels(&http, 3_000, 50), Duration::from_secs(20))
+        .await
+        .expect("the second fifty are sent within 20 s");
+    assert!(
+        next.elapsed() < Duration::from_millis(1_000),
+        "the second fifty were held back for {:?}",
+        next.elapsed()
+    );
+    assert_eq!(sim.rate_limited(), Vec::<String>::new(), "a 429 was met");
+    let reads = sim.requests_since(0);
+    let given_up_reads = reads.iter().filter(|r| r.path.contains("/channels/2")).count();
+    assert_eq!(given_up_reads, 0, "a request given up was sent");
+    let channel_reads = reads.iter().filter(|r| r.path.contains("/channels/")).count();
+    assert_eq!(channel_reads, 100, "every other read reached Discord once");
+}
