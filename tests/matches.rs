@@ -145,15 +145,6 @@ fn now(sim: &Sim, message: &Value) -> Value {
         .expect("the message still exists")
 }
 
-fn button(message: &Value, action: &str) -> Option<String> {
-    message["components"]
-        .as_array()?
-        .iter()
-        .flat_map(|row| row["components"].as_array().cloned().unwrap_or_default())
-        .filter_map(|b| b["custom_id"].as_str().map(str::to_owned))
-        .find(|id| id.ends_with(&format!(":{action}")))
-}
-
 /// Waits until `message` (edited by the bot after an answer) contains `needle`.
 async fn wait_text(sim: &Sim, message: &Value, needle: &str) -> Value {
     sim.wait_for(&format!("{needle:?} on the message"), REACT, |v| {
@@ -167,11 +158,16 @@ async fn wait_text(sim: &Sim, message: &Value, needle: &str) -> Value {
 
 /// `user` clicks `action` on the current version of `message`; returns the bot's response body.
 async fn click(sim: &Sim, user: u64, message: &Value, action: &str) -> Value {
-    let current = now(sim, message);
-    let id = button(&current, action)
-        .unwrap_or_else(|| panic!("no {action} button on {}", text(&current)));
+    click_as_drawn(sim, user, &now(sim, message), action).await
+}
+
+/// `user` clicks `action` on `drawn`, a message as it was when they saw it (perhaps redrawn
+/// since); returns the bot's response body.
+async fn click_as_drawn(sim: &Sim, user: u64, drawn: &Value, action: &str) -> Value {
+    let id = button_for(drawn, action)
+        .unwrap_or_else(|| panic!("no {action} button on {}", text(drawn)));
     let marks = sim.mark();
-    let pressed = sim.click(user, &current, &id);
+    let pressed = sim.click(user, drawn, &id);
     let reply = sim
         .wait_request(&format!("the answer to {action}"), marks, REACT, |r| {
             is_callback(r, pressed.id)
@@ -222,14 +218,14 @@ async fn a_1v1_from_creation_to_settlement() {
     let card = create(&sim, BOB, "1v1", 10, Some("EU, best of 3")).await;
     let id = match_id(&card);
     assert!(text(&card).contains("Team A: <@") && text(&card).contains("Team B: (open)"));
-    assert!(button(&card, "join_b").is_some() && button(&card, "cancel").is_some());
+    assert!(button_for(&card, "join_b").is_some() && button_for(&card, "cancel").is_some());
 
     let joined = click(&sim, CAROL, &card, "join_b").await;
     assert_eq!(joined["type"], 7, "the card is redrawn: {joined}");
     let full = now(&sim, &card);
     assert!(text(&full).contains("Full."), "{}", text(&full));
     assert!(
-        button(&full, "join_a").is_none(),
+        button_for(&full, "join_a").is_none(),
         "a full match takes nobody else"
     );
     let mentions = &joined["data"]["allowed_mentions"];
@@ -255,7 +251,7 @@ async fn a_1v1_from_creation_to_settlement() {
     assert_eq!(reported["type"], 7);
     let post = staff_post(&sim, id).await;
     assert!(
-        button(&post, "approve_b").is_some(),
+        button_for(&post, "approve_b").is_some(),
         "Approve names the reported winner"
     );
     assert!(text(&now(&sim, &card)).contains("Reported: **Team B** won"));
@@ -498,7 +494,10 @@ async fn a_dispute_goes_to_staff_who_reject_then_approve() {
     click(&sim, CAROL, &card, "dispute").await;
     let disputed = now(&sim, &card);
     assert!(text(&disputed).contains("Disputed"), "{}", text(&disputed));
-    assert!(button(&disputed, "confirm").is_none(), "staff decide now");
+    assert!(
+        button_for(&disputed, "confirm").is_none(),
+        "staff decide now"
+    );
     let post = staff_post(&sim, id).await;
     // A player cannot approve from the staff post, even their own side's report.
     let refused = click(&sim, BOB, &post, "approve_a").await;
@@ -547,8 +546,8 @@ async fn double_and_concurrent_approvals_settle_once() {
     click(&sim, BOB, &card, "won_a").await;
     let post = staff_post(&sim, id).await;
     let post = now(&sim, &post);
-    let approve = button(&post, "approve_a").unwrap();
-    let confirm = button(&now(&sim, &card), "confirm").unwrap();
+    let approve = button_for(&post, "approve_a").unwrap();
+    let confirm = button_for(&now(&sim, &card), "confirm").unwrap();
     // All at once: a double click on Approve, the other side's Confirm, and /match decide.
     let marks = sim.mark();
     let clicks = [
@@ -658,7 +657,7 @@ async fn an_open_match_expires_and_its_card_says_so() {
             .map(|_| ())
     })
     .await;
-    assert!(button(&now(&sim, &card), "join_b").is_none());
+    assert!(button_for(&now(&sim, &card), "join_b").is_none());
     // Bob is free again.
     create(&sim, BOB, "1v1", 10, None).await;
 
@@ -803,7 +802,7 @@ async fn a_season_ends_with_values_kept_then_reset() {
         // A second click on the same confirmation ends nothing more.
         if !reset {
             let marks = sim.mark();
-            let again = sim.click(ALICE, &question, &button(&question, "end").unwrap());
+            let again = sim.click(ALICE, &question, &button_for(&question, "end").unwrap());
             sim.wait_request("the second click's answer", marks, REACT, |r| {
                 is_callback(r, again.id)
             })
@@ -885,6 +884,12 @@ async fn refusals_change_nothing() {
     let mentions = &posted.body.as_ref().unwrap()["allowed_mentions"];
     assert_eq!(mentions["users"], json!([BOB.to_string()]), "{mentions}");
     assert_eq!(mentions["parse"], json!([]), "{mentions}");
+    // Shown as typed: not as a mention, nor as formatting.
+    assert!(
+        text(&card).contains(&format!("come \\<@{CAROL}\\>")),
+        "{}",
+        text(&card)
+    );
 
     let busy = match_command(&sim, BOB, "create", stake(1)).await;
     assert!(busy.contains(&format!("already in match #{id}")), "{busy}");
@@ -932,6 +937,17 @@ async fn refusals_change_nothing() {
         "report",
         json!([{"name": "match_id", "type": 4, "value": id}, {"name": "winner", "type": 4, "value": 0},
                {"name": "proof", "type": 3, "value": "javascript:alert(1)"}]),
+    )
+    .await;
+    assert!(bad_proof.contains("must be a link"), "{bad_proof}");
+    // A link that would close early on the card and carry a role mention after it.
+    let sneaky = format!("https://x<@&{STAFF_ROLE}");
+    let bad_proof = match_command(
+        &sim,
+        BOB,
+        "report",
+        json!([{"name": "match_id", "type": 4, "value": id}, {"name": "winner", "type": 4, "value": 0},
+               {"name": "proof", "type": 3, "value": sneaky}]),
     )
     .await;
     assert!(bad_proof.contains("must be a link"), "{bad_proof}");
@@ -1104,7 +1120,7 @@ async fn staff_limits_forged_clicks_and_an_undo_that_cannot_be_exact() {
     let post = staff_post(&sim, id).await;
     // A card's button forged onto the staff post changes nothing.
     let marks = sim.mark();
-    let misplaced = sim.click(BOB, &now(&sim, &post), &format!("nvm:{id}:confirm"));
+    let misplaced = sim.click(BOB, &now(&sim, &post), &format!("nvm:{id}:confirm_a"));
     let reply = sim
         .wait_request("the misplaced click", marks, REACT, |r| {
             is_callback(r, misplaced.id)
@@ -1198,5 +1214,124 @@ async fn a_season_waits_for_results_and_calls_off_open_matches() {
     // Dave is free, and his stake was never taken.
     assert_eq!(values(&bot, &[DAVE]).await, HashMap::from([(DAVE, 50)]));
     create(&sim, DAVE, "1v1", 10, None).await;
+    sim.assert_clean();
+}
+
+/// A member in timeout takes part in no match until it ends: no card, no join, no report.
+/// Buttons left on a card drawn earlier act on nothing they do not name: a Join on a card that
+/// filled since, a Confirm or Dispute of a result staff rejected and that was reported the other
+/// way since.
+#[tokio::test]
+async fn timeouts_and_buttons_drawn_earlier_change_nothing() {
+    let (sim, bot) = league().await;
+    valued(&sim, BOB, 50).await;
+    valued(&sim, CAROL, 30).await;
+    valued(&sim, ERIN, 30).await;
+    let card = create(&sim, BOB, "1v1", 10, None).await;
+    let id = match_id(&card);
+    sim.edit_guild(|g| {
+        g.timed_out.insert(CAROL);
+    });
+    let muted = click(&sim, CAROL, &card, "join_b").await;
+    assert!(refusal(&muted).contains("timeout"), "{muted}");
+    let stake =
+        json!([{"name": "mode", "type": 4, "value": 0}, {"name": "stake", "type": 4, "value": 1}]);
+    let muted = match_command(&sim, CAROL, "create", stake).await;
+    assert!(muted.contains("timeout"), "{muted}");
+    assert!(text(&now(&sim, &card)).contains("Open"), "nothing changed");
+    sim.edit_guild(|g| {
+        g.timed_out.remove(&CAROL);
+    });
+
+    let open = now(&sim, &card);
+    click(&sim, CAROL, &card, "join_b").await;
+    let late = click_as_drawn(&sim, ERIN, &open, "join_a").await;
+    assert!(refusal(&late).contains("is full"), "{late}");
+
+    // Carol concedes; staff reject it; she reports her own win instead.
+    click(&sim, CAROL, &card, "won_a").await;
+    let conceded = wait_text(&sim, &card, "Reported: **Team A** won").await;
+    let rejected = decide(&sim, ALICE, id, 1).await;
+    assert!(rejected.contains("rejected"), "{rejected}");
+    wait_text(&sim, &card, "Full.").await;
+    sim.edit_guild(|g| {
+        g.timed_out.insert(CAROL);
+    });
+    let muted = match_command(
+        &sim,
+        CAROL,
+        "report",
+        json!([{"name": "match_id", "type": 4, "value": id}, {"name": "winner", "type": 4, "value": 1}]),
+    )
+    .await;
+    assert!(muted.contains("timeout"), "{muted}");
+    sim.edit_guild(|g| {
+        g.timed_out.remove(&CAROL);
+    });
+    click(&sim, CAROL, &card, "won_b").await;
+    wait_text(&sim, &card, "Reported: **Team B** won").await;
+    // Bob's Confirm and Dispute on the concession's card do not answer her new report.
+    for action in ["confirm", "dispute"] {
+        let stale = click_as_drawn(&sim, BOB, &conceded, action).await;
+        assert!(refusal(&stale).contains("changed"), "{action}: {stale}");
+    }
+    assert!(text(&now(&sim, &card)).contains("Reported: **Team B** won"));
+    assert_eq!(
+        values(&bot, &[BOB, CAROL]).await,
+        HashMap::from([(BOB, 50), (CAROL, 30)])
+    );
+    click(&sim, BOB, &card, "confirm").await;
+    wait_text(&sim, &card, "Settled: **Team B** won").await;
+    sim.assert_clean();
+}
+
+/// A click whose answer Discord refuses still did what it says: a report made that way is on
+/// the card and in front of staff, so the other side can confirm it and staff can decide it.
+#[tokio::test]
+async fn a_report_whose_answer_failed_still_reaches_the_card_and_staff() {
+    let (sim, _bot) = league().await;
+    valued(&sim, BOB, 50).await;
+    valued(&sim, CAROL, 30).await;
+    let card = create(&sim, BOB, "1v1", 10, None).await;
+    let id = match_id(&card);
+    click(&sim, CAROL, &card, "join_b").await;
+    sim.fail_next(1, 500, "/callback");
+    click(&sim, CAROL, &card, "won_a").await;
+    let reported = wait_text(&sim, &card, "Reported: **Team A** won").await;
+    assert!(button_for(&reported, "confirm").is_some(), "{reported}");
+    let post = staff_post(&sim, id).await;
+    assert!(button_for(&post, "approve_a").is_some(), "{post}");
+}
+
+/// A new report, or one staff reject, starts the confirmations afresh: a confirmation given to
+/// a rejected report does not count for the next, even one with the same winner.
+#[tokio::test]
+async fn confirmations_start_afresh_after_a_rejection() {
+    let (sim, bot) = league().await;
+    for user in [BOB, CAROL, DAVE, ERIN] {
+        valued(&sim, user, 50).await;
+    }
+    let card = create(&sim, BOB, "2v2", 10, None).await;
+    let id = match_id(&card);
+    click(&sim, DAVE, &card, "join_a").await;
+    click(&sim, CAROL, &card, "join_b").await;
+    click(&sim, ERIN, &card, "join_b").await;
+    click(&sim, BOB, &card, "won_a").await;
+    click(&sim, CAROL, &card, "confirm").await;
+    wait_text(&sim, &card, &format!("Confirmed by <@{CAROL}>")).await;
+    let rejected = decide(&sim, ALICE, id, 1).await;
+    assert!(rejected.contains("rejected"), "{rejected}");
+    click(&sim, BOB, &card, "won_a").await;
+    click(&sim, ERIN, &card, "confirm").await;
+    let waiting = wait_text(&sim, &card, &format!("Confirmed by <@{ERIN}>")).await;
+    assert!(
+        text(&waiting).contains(&format!("Waiting for <@{CAROL}>")),
+        "{}",
+        text(&waiting)
+    );
+    assert_eq!(
+        values(&bot, &[BOB, CAROL, DAVE, ERIN]).await,
+        HashMap::from([(BOB, 50), (CAROL, 50), (DAVE, 50), (ERIN, 50)])
+    );
     sim.assert_clean();
 }

@@ -82,14 +82,7 @@ async fn click(sim: &Sim, user: u64, message: &Value, action: &str) {
         .into_iter()
         .find(|m| m["id"] == message["id"])
         .unwrap();
-    let id = now["components"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|row| row["components"].as_array().cloned().unwrap_or_default())
-        .filter_map(|b| b["custom_id"].as_str().map(str::to_owned))
-        .find(|id| id.ends_with(&format!(":{action}")))
-        .unwrap_or_else(|| panic!("no {action} button"));
+    let id = button_for(&now, action).unwrap_or_else(|| panic!("no {action} button"));
     let marks = sim.mark();
     let pressed = sim.click(user, &now, &id);
     sim.wait_request("the click's answer", marks, REACT, |r| {

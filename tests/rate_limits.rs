@@ -87,8 +87,14 @@ async fn requests_given_up_while_held_back_take_no_room_in_the_limit() {
     );
     assert_eq!(sim.rate_limited(), Vec::<String>::new(), "a 429 was met");
     let reads = sim.requests_since(0);
-    let given_up_reads = reads.iter().filter(|r| r.path.contains("/channels/2")).count();
+    let given_up_reads = reads
+        .iter()
+        .filter(|r| r.path.contains("/channels/2"))
+        .count();
     assert_eq!(given_up_reads, 0, "a request given up was sent");
-    let channel_reads = reads.iter().filter(|r| r.path.contains("/channels/")).count();
+    let channel_reads = reads
+        .iter()
+        .filter(|r| r.path.contains("/channels/"))
+        .count();
     assert_eq!(channel_reads, 100, "every other read reached Discord once");
 }

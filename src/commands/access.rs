@@ -50,6 +50,23 @@ pub async fn has_permission_or_role(
         .is_some_and(|member| member_may(&member, permission, role))
 }
 
+/// Whether the member behind a click is in timeout now (as the click carries them).
+pub fn clicker_in_timeout(member: Option<&serenity::Member>) -> bool {
+    member.is_some_and(timed_out)
+}
+
+/// Refuses politely while the invoker is in timeout: until it ends they take part in nothing.
+/// `what` completes "you can't … until it ends".
+pub async fn not_in_timeout(ctx: Context<'_>, what: &str) -> Result<(), Error> {
+    if ctx.author_member().await.is_some_and(|m| timed_out(&m)) {
+        return Err(UserError(format!(
+            "You're in timeout, so you can't {what} until it ends. Nothing changed."
+        ))
+        .into());
+    }
+    Ok(())
+}
+
 /// Whether `member` is in timeout now: a member in timeout acts on nothing (Discord's own rule
 /// for permissions), by slash command, click or wizard. Discord times out neither the owner
 /// nor Administrators, so only [`Standing`], which computes permissions itself, exempts them.
@@ -84,12 +101,7 @@ pub async fn require(ctx: Context<'_>, role: Option<u64>, what: &str) -> Result<
     if has_manage_or_role(ctx, role).await {
         return Ok(());
     }
-    if ctx.author_member().await.is_some_and(|m| timed_out(&m)) {
-        return Err(UserError(format!(
-            "You're in timeout, so you can't {what} until it ends. Nothing changed."
-        ))
-        .into());
-    }
+    not_in_timeout(ctx, what).await?;
     Err(UserError(format!("Sorry, only {} may {what}.", who(role))).into())
 }
 

@@ -14,6 +14,7 @@
 //! Nothing a member typed pings anyone: a card may mention only its players, and other posts
 //! mention nobody.
 
+use anyhow::Context as _;
 use poise::serenity_prelude as serenity;
 use poise::CreateReply;
 use serenity::{
@@ -201,10 +202,27 @@ fn card_buttons(m: &Match) -> Vec<CreateActionRow> {
             button(id, "won_a", "Team A won", ButtonStyle::Success),
             button(id, "won_b", "Team B won", ButtonStyle::Success),
         ],
-        Status::Reported => vec![
-            button(id, "confirm", "Confirm", ButtonStyle::Success),
-            button(id, "dispute", "Dispute", ButtonStyle::Danger),
-        ],
+        // Confirm and Dispute name the result they answer: a card left from an earlier report
+        // cannot confirm (or dispute) a different one.
+        Status::Reported => {
+            let winner = m
+                .winner
+                .map_or("", |w| if w == Team::A { "a" } else { "b" });
+            vec![
+                button(
+                    id,
+                    &format!("confirm_{winner}"),
+                    "Confirm",
+                    ButtonStyle::Success,
+                ),
+                button(
+                    id,
+                    &format!("dispute_{winner}"),
+                    "Dispute",
+                    ButtonStyle::Danger,
+                ),
+            ]
+        }
         _ => return Vec::new(),
     };
     vec![CreateActionRow::Buttons(row)]
@@ -362,6 +380,12 @@ async fn handle_click(
         click.create_response(http, ephemeral(text)).await?;
         return Ok(());
     }
+    if !on_staff_post && access::clicker_in_timeout(click.member.as_ref()) {
+        let text =
+            "You're in timeout, so you can't play in matches until it ends. Nothing changed.";
+        click.create_response(http, ephemeral(text)).await?;
+        return Ok(());
+    }
     let done: Done = match action {
         "join_a" => without_changes(db.join_match(guild, id, user, Team::A).await?),
         "join_b" => without_changes(db.join_match(guild, id, user, Team::B).await?),
@@ -369,8 +393,25 @@ async fn handle_click(
         "cancel" => without_changes(db.cancel_match(guild, id, user, false).await?),
         "won_a" => without_changes(db.report_match(guild, id, user, Team::A, None).await?),
         "won_b" => without_changes(db.report_match(guild, id, user, Team::B, None).await?),
-        "confirm" => db.settle_match(guild, id, user, false, None).await?,
-        "dispute" => without_changes(db.dispute_match(guild, id, user).await?),
+        "confirm_a" => {
+            db.settle_match(guild, id, user, false, Some(Team::A))
+                .await?
+        }
+        "confirm_b" => {
+            db.settle_match(guild, id, user, false, Some(Team::B))
+                .await?
+        }
+        "dispute_a" => without_changes(db.dispute_match(guild, id, user, Team::A).await?),
+        "dispute_b" => without_changes(db.dispute_match(guild, id, user, Team::B).await?),
+        // From a card drawn before its buttons named the result: redrawn, so the member sees
+        // what they answer.
+        "confirm" | "dispute" => {
+            let text =
+                "This card was out of date: I've redrawn it. Check the result and press again.";
+            click.create_response(http, ephemeral(text)).await?;
+            refresh_posts(http, &current, &[], false).await;
+            return Ok(());
+        }
         "approve_a" => {
             db.settle_match(guild, id, user, true, Some(Team::A))
                 .await?
@@ -414,27 +455,43 @@ async fn handle_click(
             .components(card_buttons(&m))
             .allowed_mentions(card_mentions(&m))
     };
-    click
+    // What the click did is saved: whatever becomes of its answer (Discord refused it, or its
+    // token ran out while the click waited), the rank role, the other post and staff follow.
+    let answered = click
         .create_response(http, CreateInteractionResponse::UpdateMessage(redrawn))
-        .await?;
+        .await;
+    let clicked_redrawn = answered.is_ok();
     if !changes.is_empty() {
         super::ranks::sync(http, state, guild).await;
     }
-    match action {
-        "won_a" | "won_b" | "dispute" => {
-            post_for_staff(http, db, &m, settings.staff_channel).await;
-        }
-        // The card follows the staff post's decision.
-        _ if on_staff_post => {
-            let card_only = Match {
+    if on_staff_post {
+        // The card follows the staff post's decision; the post itself too, if its answer failed.
+        let posts = if clicked_redrawn {
+            Match {
                 staff_post: None,
                 ..m
+            }
+        } else {
+            m
+        };
+        refresh_posts(http, &posts, &changes, false).await;
+    } else {
+        if !clicked_redrawn {
+            let card = Match {
+                staff_post: None,
+                ..m.clone()
             };
-            refresh_posts(http, &card_only, &changes, false).await;
+            refresh_posts(http, &card, &changes, false).await;
         }
-        // The staff post (if any) follows the card.
-        _ => refresh_posts(http, &m, &changes, true).await,
+        match action {
+            "won_a" | "won_b" | "dispute_a" | "dispute_b" => {
+                post_for_staff(http, db, &m, settings.staff_channel).await;
+            }
+            // The staff post (if any) follows the card.
+            _ => refresh_posts(http, &m, &changes, true).await,
+        }
     }
+    answered.context("answering a match click")?;
     Ok(())
 }
 
@@ -489,6 +546,7 @@ pub async fn create(
     let guild = access::guild(ctx)?;
     // Posting the card takes REST calls: acknowledge first (Discord's 3 s rule).
     ctx.defer_ephemeral().await?;
+    access::not_in_timeout(ctx, "create a match").await?;
     let data = ctx.data();
     let settings = data.db.settings(guild).await?;
     let (Some(channel), Some(_)) = (
@@ -567,12 +625,10 @@ pub async fn report(
 ) -> Result<(), Error> {
     let guild = access::guild(ctx)?;
     ctx.defer_ephemeral().await?;
+    access::not_in_timeout(ctx, "report a result").await?;
     let proof = proof.map(|p| p.trim().to_owned()).filter(|p| !p.is_empty());
     if let Some(link) = &proof {
-        let is_link = (link.starts_with("https://") || link.starts_with("http://"))
-            && !link.contains(char::is_whitespace)
-            && !link.contains('>');
-        if !is_link {
+        if !is_link(link) {
             return Err(UserError(
                 "The proof must be a link (https://…), for example to a screenshot.".into(),
             )
@@ -750,6 +806,22 @@ fn changes_text(changes: &[Change]) -> String {
         .join("\n")
 }
 
+/// Whether `text` is an http(s) link made only of the characters a URL may hold (RFC 3986), so
+/// that shown as `<link>` it stays one link: no `<` or `>` to end it early or start a mention,
+/// no space, no markdown outside it.
+fn is_link(text: &str) -> bool {
+    const URL_SYMBOLS: &str = "-._~:/?#[]@!$&'()*+,;=%";
+    let rest = text
+        .strip_prefix("https://")
+        .or_else(|| text.strip_prefix("http://"));
+    rest.is_some_and(|rest| {
+        !rest.is_empty()
+            && rest
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || URL_SYMBOLS.contains(c))
+    })
+}
+
 /// Whether a click is on a match card or staff post (the event router sends it here).
 pub fn is_match_button(custom_id: &str) -> bool {
     parse_button(custom_id).is_some()
@@ -768,5 +840,25 @@ mod tests {
             "a prompt's button is not a match's"
         );
         assert_eq!(parse_button("nvm:x:join_a"), None);
+    }
+
+    #[test]
+    fn a_proof_is_a_link_and_nothing_else() {
+        assert!(is_link("https://cdn.example.com/a/b.png?x=1&y=%20#top"));
+        assert!(is_link("http://example.com"));
+        for not_a_link in [
+            "https://x<@&123",
+            "https://x><@1",
+            "https://x <@1>",
+            "https://x<#5",
+            "https://",
+            "ftp://example.com",
+            "example.com",
+            "https://x`code`",
+            "https://x|y",
+            "https://é.example",
+        ] {
+            assert!(!is_link(not_a_link), "{not_a_link}");
+        }
     }
 }

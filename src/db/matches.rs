@@ -321,7 +321,7 @@ impl fmt::Display for Refusal {
             ),
             Refusal::ResultChanged => write!(
                 f,
-                "The reported result changed since this post: decide from the newest one."
+                "The reported result changed since this was drawn: answer the newest one."
             ),
             Refusal::UndoOutOfBounds { user, value, delta } => write!(
                 f,
@@ -493,6 +493,7 @@ async fn require_status(
     }
     let why = match status {
         Status::Open => "is still taking players",
+        Status::Full if allowed.contains(&Status::Open) => "is full: it takes nobody else",
         Status::Full => "has no reported result",
         Status::Reported => "already has a reported result",
         Status::Disputed => "is disputed: staff decide",
@@ -755,9 +756,15 @@ impl Db {
         commit_and_load(self, tx, guild, id).await
     }
 
-    /// A player of the answering side disputes the result: staff decide.
+    /// A player of the answering side disputes the result that `expected` won: staff decide.
     #[tracing::instrument(skip_all)]
-    pub async fn dispute_match(&self, guild: GuildId, id: i64, user: UserId) -> Outcome {
+    pub async fn dispute_match(
+        &self,
+        guild: GuildId,
+        id: i64,
+        user: UserId,
+        expected: Team,
+    ) -> Outcome {
         let mut tx = self.pool.begin().await.context("starting a transaction")?;
         lock_database(&mut tx).await?;
         let found = match load_in(&mut tx, guild, id).await? {
@@ -769,6 +776,9 @@ impl Db {
         }
         if let Err(refused) = require_status(&mut tx, &found, &[Status::Reported], now()).await? {
             return Ok(Err(refused));
+        }
+        if found.winner != Some(expected) {
+            return Ok(Err(Refusal::ResultChanged));
         }
         set_status(&mut tx, id, Status::Disputed).await?;
         commit_and_load(self, tx, guild, id).await

@@ -86,6 +86,25 @@ pub fn is_callback(r: &Request, id: u64) -> bool {
         && r.path.ends_with("/callback")
 }
 
+/// The `custom_id` of the button on `message` for `action`: `confirm` finds `confirm`,
+/// `confirm_a` or `confirm_b` (a match's Confirm and Dispute name the result they answer).
+pub fn button_for(message: &serde_json::Value, action: &str) -> Option<String> {
+    let named = |id: &str| {
+        let (_, found) = id.rsplit_once(':')?;
+        (found == action
+            || found
+                .strip_prefix(action)
+                .is_some_and(|s| s == "_a" || s == "_b"))
+        .then_some(())
+    };
+    message["components"]
+        .as_array()?
+        .iter()
+        .flat_map(|row| row["components"].as_array().cloned().unwrap_or_default())
+        .filter_map(|b| b["custom_id"].as_str().map(str::to_owned))
+        .find(|id| named(id).is_some())
+}
+
 /// Whether `r` is a follow-up on the interaction with `token`.
 pub fn is_followup(r: &Request, token: &str) -> bool {
     r.method == "POST" && r.path.ends_with(&format!("/{token}"))
