@@ -97,14 +97,7 @@ fn current(sim: &Sim, message: &Value) -> Value {
 }
 
 fn button(message: &Value, action: &str) -> String {
-    message["components"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|row| row["components"].as_array().cloned().unwrap_or_default())
-        .filter_map(|b| b["custom_id"].as_str().map(str::to_owned))
-        .find(|id| id.ends_with(&format!(":{action}")))
-        .unwrap_or_else(|| panic!("no {action} on {}", text(message)))
+    button_for(message, action).unwrap_or_else(|| panic!("no {action} on {}", text(message)))
 }
 
 /// `user` clicks `action` on `message`; returns the bot's response body.
@@ -348,6 +341,11 @@ async fn refusals_change_nothing() {
     });
     let timed_out = click(&sim, DAVE, &card, "accept").await;
     assert!(refusal(&timed_out).contains("Only"), "{timed_out}");
+    // A member in timeout asks for nothing.
+    let timed_out = tryout(&sim, DAVE, "request", json!([])).await;
+    assert!(timed_out.contains("You're in timeout"), "{timed_out}");
+    let queue = tryout(&sim, ALICE, "queue", json!([])).await;
+    assert!(!queue.contains(&format!("<@{DAVE}>")), "{queue}");
     assert!(text(&current(&sim, &card)).contains("Waiting"));
     assert!(text(&current(&sim, &card_carol)).contains("Waiting"));
     sim.assert_clean();
@@ -400,6 +398,26 @@ async fn one_tryout_per_player_and_it_answers_the_request() {
         "a second wizard was opened"
     );
     assert!(text(&current(&sim, &card)).contains("Waiting"));
+    // Nor is it declined while Dave's tryout runs: the tryout answers it.
+    let opened = click(&sim, ALICE, &card, "decline").await;
+    let modal = opened["data"]["custom_id"].as_str().unwrap().to_owned();
+    let marks = sim.mark();
+    let submitted = sim.submit_modal(
+        ALICE,
+        &current(&sim, &card),
+        &modal,
+        &[("reason", "Not this season")],
+    );
+    let refused = sim
+        .wait_request("the refused decline", marks, REACT, |r| {
+            is_callback(r, submitted.id)
+        })
+        .await;
+    let refused = refused.body.unwrap_or(Value::Null);
+    assert!(refusal(&refused).contains("tryout is running"), "{refused}");
+    assert!(text(&current(&sim, &card)).contains("Waiting"));
+    let told = |v: &Value| text(v).contains("Not this season");
+    assert!(!sim.bot_messages().iter().any(told), "Bob was told");
 
     evaluate(&sim, DAVE).await;
     let closed = wait_text(&sim, &card, &format!("Evaluated by <@{DAVE}>")).await;

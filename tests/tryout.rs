@@ -152,7 +152,8 @@ async fn start_tryout_by(sim: &Sim, evaluator: u64, position: &str) -> u64 {
 
 #[tokio::test]
 async fn a_full_tryout_saves_posts_and_ranks() {
-    let (sim, bot) = start_ready().await;
+    // Steps with refused answers take several round trips: time enough on a busy machine.
+    let (sim, bot) = start_ready_with(SimOptions::default(), waiting(30)).await;
     configure(&sim).await;
     let dm_channel = start_tryout(&sim, "CF").await;
 
@@ -303,6 +304,31 @@ async fn a_step_that_times_out_saves_nothing_and_says_so() {
     sim.assert_clean();
 }
 
+/// A step lasts one timeout however many refused answers come meanwhile: typing nonsense
+/// does not keep a player's tryout (and its request) held.
+#[tokio::test]
+async fn refused_answers_do_not_lengthen_a_step() {
+    let (sim, bot) = start_ready_with(SimOptions::default(), waiting(4)).await;
+    let dm_channel = start_tryout(&sim, "CF").await;
+    // The shooting prompt is out: its step ends 4 s from now, nonsense or not.
+    let asked = tokio::time::Instant::now();
+    for at in [1_500, 3_000] {
+        tokio::time::sleep_until(asked + Duration::from_millis(at)).await;
+        let before = message_count(&sim);
+        sim.say(ALICE, dm_channel, "eleven");
+        dm(&sim, ALICE, before, "Please answer with a whole number").await;
+    }
+    dm(&sim, ALICE, 0, "You took too long to respond").await;
+    let took = asked.elapsed();
+    // Each refusal giving the step its time again would end it 7 s after the prompt.
+    assert!(
+        took < Duration::from_millis(5_500),
+        "the step lasted {took:?}"
+    );
+    assert_eq!(bob_standing(&bot).await, None);
+    sim.assert_clean();
+}
+
 #[tokio::test]
 async fn refusals_non_evaluator_closed_dms_and_a_second_wizard() {
     let (sim, _bot) = start_ready_with(SimOptions::default(), waiting(30)).await;
@@ -403,6 +429,47 @@ async fn setvalue_and_addvalue_respect_bounds_and_permissions() {
         history.iter().map(|h| h.new_value).collect::<Vec<_>>(),
         vec![42, 40]
     );
+    // Carol hears of each change in her DMs.
+    sim.wait_for("Carol told of her new value", REACT, |v| {
+        v.messages()
+            .iter()
+            .find(|m| {
+                let text = m["content"].as_str().unwrap_or_default();
+                text.contains("Staff changed your value") && text.contains("→ **¥42 million**")
+            })
+            .map(|_| ())
+    })
+    .await;
+    // A reason is kept and shown as typed, newest first, to the asker only.
+    let (marks, i) = run(
+        ALICE,
+        "addvalue",
+        json!([user_opt(CAROL), {"name": "delta", "type": 4, "value": 1},
+               {"name": "reason", "type": 3, "value": "[appeal](https://e.invalid) **won**"}]),
+    );
+    sim.wait_request("/addvalue with a reason", marks, REACT, |r| {
+        is_callback(r, i.id)
+    })
+    .await;
+    let (marks, i) = run(ALICE, "valuehistory", json!([user_opt(CAROL)]));
+    let history = sim
+        .wait_request("/valuehistory", marks, REACT, |r| is_callback(r, i.id))
+        .await;
+    let text = content(&history);
+    assert_eq!(
+        history.body.as_ref().unwrap()["data"]["flags"],
+        64,
+        "{text}"
+    );
+    assert!(
+        text.contains("\\[appeal\\]\\(https") && !text.contains("](") && !text.contains("**won"),
+        "{text}"
+    );
+    let order: Vec<usize> = ["¥43 million", "¥42 million", "¥40 million"]
+        .iter()
+        .map(|v| text.find(&format!("→ {v}")).unwrap_or(usize::MAX))
+        .collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "{text}");
     sim.assert_clean();
 }
 
@@ -458,6 +525,28 @@ async fn rankings_page_for_the_invoker_only_and_expire() {
         content(&page2).contains("page 2/2") && content(&page2).contains("11. "),
         "{}",
         content(&page2)
+    );
+    // The rankings grow while Bob reads them: Next goes on to the page that is new.
+    for n in 12..22u64 {
+        db.change_value(
+            GuildId::new(GUILD_ID),
+            UserId::new(5000 + n),
+            UserId::new(ALICE),
+            novera_assistant::db::ValueChange::Set(100 + n as i64),
+            None,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    }
+    let bob = sim.click(BOB, &board, &next);
+    let page3 = sim
+        .wait_request("page 3", marks, REACT, |r| is_callback(r, bob.id))
+        .await;
+    assert!(
+        content(&page3).contains("page 3/3") && content(&page3).contains("21. "),
+        "{}",
+        content(&page3)
     );
     // After the timeout the buttons are disabled on the original message.
     let edit = sim

@@ -53,12 +53,13 @@ pub async fn staff_note(http: &Http, settings: &GuildSettings, note: &str) {
 }
 
 /// `text` as written, shown literally: Discord's markdown characters are escaped and line
-/// breaks become spaces, so a note cannot fake a status line, a link or formatting.
+/// breaks (Unicode's too) become spaces, so a note cannot fake a status line, a link or
+/// formatting.
 pub fn plain(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
-            '\n' | '\r' => out.push(' '),
+            '\n' | '\r' | '\u{0b}' | '\u{0c}' | '\u{85}' | '\u{2028}' | '\u{2029}' => out.push(' '),
             '\\' | '*' | '_' | '~' | '`' | '|' | '>' | '#' | '[' | ']' | '(' | ')' | '<' | '-'
             | ':' => {
                 out.push('\\');
@@ -68,4 +69,34 @@ pub fn plain(text: &str) -> String {
         }
     }
     out
+}
+
+/// Whether `text` shows nothing: only spaces and characters of no width.
+pub fn is_blank(text: &str) -> bool {
+    text.chars().all(|c| {
+        c.is_whitespace()
+            || matches!(
+                c,
+                '\u{200b}'..='\u{200d}' | '\u{2060}' | '\u{feff}' | '\u{180e}'
+            )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_text_stays_on_one_line_and_shows_its_markdown() {
+        let shown = plain("a\nb\u{2028}c\u{2029}d\u{85}e **f** [g](h) <@1>");
+        assert_eq!(shown, "a b c d e \\*\\*f\\*\\* \\[g\\]\\(h\\) \\<@1\\>");
+        assert_eq!(shown.lines().count(), 1);
+    }
+
+    #[test]
+    fn blank_text_is_spaces_and_characters_of_no_width() {
+        assert!(is_blank(" \u{200b}\u{feff}\n"));
+        assert!(is_blank(""));
+        assert!(!is_blank(" \u{200b}x"));
+    }
 }

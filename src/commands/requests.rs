@@ -121,6 +121,7 @@ pub async fn request(
 ) -> Result<(), Error> {
     let guild = access::guild(ctx)?;
     ctx.defer_ephemeral().await?;
+    access::not_in_timeout(ctx, "ask for a tryout").await?;
     let data = ctx.data();
     let settings = data.db.settings(guild).await?;
     let Some(channel) = settings.staff_channel.map(ChannelId::new) else {
@@ -538,6 +539,16 @@ async fn decline(
         submit.create_response(http, ephemeral(text)).await?;
         return Ok(());
     }
+    // A tryout of the player running now answers the request itself: held off while this
+    // decides, and one starting meanwhile waits for it.
+    let Some(_player) = state.players_in_tryout.claim((guild, r.player)) else {
+        let text = format!(
+            "<@{}>'s tryout is running right now: it answers this request. Nothing changed.",
+            r.player
+        );
+        submit.create_response(http, ephemeral(text)).await?;
+        return Ok(());
+    };
     let reason = plain(&reason);
     let Some(declined) = state
         .db

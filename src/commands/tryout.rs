@@ -429,11 +429,10 @@ impl Wizard<'_> {
         let waits = &self.data.waits;
         // One bound for the step, however much is typed meanwhile: each wait gets what is left
         // of it, so the step's end is the wait's own timeout (and is counted as one).
-        let deadline = tokio::time::Instant::now() + self.timeout;
+        let deadline = self.step_deadline();
         let mut hinted = false;
         loop {
-            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-            match click_or_message(&mut click, &mut typed, left).await {
+            match click_or_message(&mut click, &mut typed, Self::left(deadline)).await {
                 Some(Reply::Message(m)) if !m.content.trim().eq_ignore_ascii_case("cancel") => {
                     typed = waits.expect_message(self.dm, self.evaluator);
                     if !hinted {
@@ -446,13 +445,26 @@ impl Wizard<'_> {
         }
     }
 
+    /// When a step whose prompt is out now ends: answers that are refused (and asked again)
+    /// do not give it more time, so a step lasts one timeout from its prompt.
+    fn step_deadline(&self) -> tokio::time::Instant {
+        tokio::time::Instant::now() + self.timeout
+    }
+
+    /// What is left until `deadline`.
+    fn left(deadline: tokio::time::Instant) -> Duration {
+        deadline.saturating_duration_since(tokio::time::Instant::now())
+    }
+
     async fn ask_rating(&self, skill: &str) -> Result<Step<u8>, Error> {
         let waits = &self.data.waits;
         let mut text = format!("Rate **{skill}** from 0 to 10 (or type `cancel`).");
+        let mut deadline = None;
         loop {
             let reply = waits.expect_message(self.dm, self.evaluator);
             self.say(&text).await?;
-            let Some(message) = reply.wait(self.timeout).await else {
+            let ends = *deadline.get_or_insert_with(|| self.step_deadline());
+            let Some(message) = reply.wait(Self::left(ends)).await else {
                 return Ok(Step::TimedOut);
             };
             match parse_rating(&message.content) {
@@ -472,10 +484,12 @@ impl Wizard<'_> {
         let mut text = format!(
             "Write your feedback for the player (up to {FEEDBACK_LIMIT} characters, markdown characters counting twice), or type `cancel`."
         );
+        let mut deadline = None;
         loop {
             let reply = waits.expect_message(self.dm, self.evaluator);
             self.say(&text).await?;
-            let Some(message) = reply.wait(self.timeout).await else {
+            let ends = *deadline.get_or_insert_with(|| self.step_deadline());
+            let Some(message) = reply.wait(Self::left(ends)).await else {
                 return Ok(Step::TimedOut);
             };
             let feedback = message.content.trim();
@@ -484,7 +498,7 @@ impl Wizard<'_> {
             }
             // Counted as it is posted: markdown characters are shown as typed, each escaped.
             let length = super::replies::plain(feedback).chars().count();
-            if length == 0 {
+            if super::replies::is_blank(feedback) {
                 text = "Feedback can't be empty. Write a few words (or type `cancel`).".into();
             } else if length > FEEDBACK_LIMIT {
                 text = format!(

@@ -81,9 +81,7 @@ pub async fn rankings(ctx: Context<'_>) -> Result<(), Error> {
         .flows
         .open(ctx.author().id)
         .ok_or_else(|| UserError(crate::flows::TOO_MANY.into()))?;
-    let mut page = 0;
-    let (rows, total) = data.db.leaderboard(guild, page, PAGE_SIZE).await?;
-    let pages = ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
+    let (mut page, pages, rows) = read_page(&data.db, guild, 0).await?;
     let prompt = data.waits.new_prompt();
     let mut click = data.waits.expect_component(prompt, ctx.author().id);
     let handle = ctx
@@ -100,7 +98,7 @@ pub async fn rankings(ctx: Context<'_>) -> Result<(), Error> {
     loop {
         let Some(pressed) = click.wait(timeout).await else {
             // No click in time: the buttons stop working, visibly.
-            let (rows, _) = data.db.leaderboard(guild, page, PAGE_SIZE).await?;
+            let (page, pages, rows) = read_page(&data.db, guild, page).await?;
             handle
                 .edit(
                     ctx,
@@ -113,25 +111,42 @@ pub async fn rankings(ctx: Context<'_>) -> Result<(), Error> {
         };
         // Registered before answering, so a quick second click is not lost.
         click = data.waits.expect_component(prompt, ctx.author().id);
-        if pressed.data.custom_id.ends_with(":next") {
-            page = (page + 1).min(pages - 1);
+        let wanted = if pressed.data.custom_id.ends_with(":next") {
+            page + 1
         } else {
-            page = (page - 1).max(0);
-        }
-        let (rows, total) = data.db.leaderboard(guild, page, PAGE_SIZE).await?;
-        let pages_now = ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
+            (page - 1).max(0)
+        };
+        let (now, pages, rows) = read_page(&data.db, guild, wanted).await?;
+        page = now;
         pressed
             .create_response(
                 ctx,
                 CreateInteractionResponse::UpdateMessage(
                     CreateInteractionResponseMessage::new()
-                        .content(page_text(page, pages_now, &rows))
-                        .components(page_buttons(prompt, page, pages_now, true))
+                        .content(page_text(page, pages, &rows))
+                        .components(page_buttons(prompt, page, pages, true))
                         .allowed_mentions(CreateAllowedMentions::new()),
                 ),
             )
             .await?;
     }
+}
+
+/// Page `wanted` (from 0) of `guild`'s rankings as they are now, or their last page if they
+/// shrank below it: the page read, how many pages there are now, and its rows.
+async fn read_page(
+    db: &crate::db::Db,
+    guild: serenity::GuildId,
+    wanted: i64,
+) -> anyhow::Result<(i64, i64, Vec<(serenity::UserId, i64)>)> {
+    let pages_of = |total: i64| ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
+    let (rows, total) = db.leaderboard(guild, wanted, PAGE_SIZE).await?;
+    let pages = pages_of(total);
+    if wanted < pages {
+        return Ok((wanted, pages, rows));
+    }
+    let (rows, total) = db.leaderboard(guild, pages - 1, PAGE_SIZE).await?;
+    Ok((pages - 1, pages_of(total), rows))
 }
 
 async fn change(
@@ -282,7 +297,11 @@ pub async fn valuehistory(
         text.push_str("No changes yet.");
     }
     for row in &history {
-        let why = row.reason.as_deref().unwrap_or("no reason given");
+        // As staff typed it, shown literally: a reason is no link, mention or formatting.
+        let why = row
+            .reason
+            .as_deref()
+            .map_or_else(|| "no reason given".to_owned(), super::replies::plain);
         text.push_str(&format!(
             "<t:{}:d> {} → {} by <@{}> ({why})\n",
             row.created_at,
