@@ -87,13 +87,17 @@ async fn a_missing_user_agent_and_an_invalid_body_are_violations() {
     let sim = Sim::start().await;
     let ping = sim.slash(BOB, GENERAL, "ping", json!([]));
     let path = format!("/interactions/{}/{}/callback", ping.id, ping.token);
-    post(
+    let (status, error) = post(
         &sim,
         &path,
         &[],
         &json!({"type": 4, "data": {"content": 1}}),
     )
     .await;
+    // Refused as Discord refuses it, so the interaction is still unanswered.
+    assert_eq!((status, error["code"].as_u64()), (400, Some(50035)));
+    let fine = json!({"type": 4, "data": {"content": "pong"}});
+    assert_eq!(post(&sim, &path, &[UA], &fine).await.0, 204);
     let violations = sim.violations().join("\n");
     assert!(violations.contains("User-Agent"), "{violations}");
     assert!(violations.contains("OpenAPI"), "{violations}");
@@ -101,6 +105,31 @@ async fn a_missing_user_agent_and_an_invalid_body_are_violations() {
         !violations.contains(&ping.token),
         "a violation never shows an interaction's token: {violations}"
     );
+}
+
+/// The documented limits the spec lacks are kept as Discord keeps them: a 400 and nothing
+/// posted.
+#[tokio::test]
+async fn bodies_past_discords_documented_limits_are_refused() {
+    let sim = Sim::start().await;
+    let auth = format!("Bot {}", sim.token());
+    let path = format!("/channels/{GENERAL}/messages");
+    let headers = [UA, ("Authorization", auth.as_str())];
+    for body in [
+        json!({"content": "x".repeat(2001)}),
+        json!({"content": "hi", "allowed_mentions": {"parse": ["users"], "users": [BOB.to_string()]}}),
+    ] {
+        let (status, error) = post(&sim, &path, &headers, &body).await;
+        assert_eq!(
+            (status, error["code"].as_u64()),
+            (400, Some(50035)),
+            "{body}"
+        );
+    }
+    assert!(sim.bot_messages().is_empty(), "nothing was posted");
+    assert_eq!(sim.violations().len(), 2, "{:?}", sim.violations());
+    let (status, _) = post(&sim, &path, &headers, &json!({"content": "x".repeat(2000)})).await;
+    assert_eq!(status, 200);
 }
 
 #[tokio::test]

@@ -10,7 +10,8 @@
 //! and reads back every REST call the bot made.
 //!
 //! Rules it enforces, recorded as violations ([`Sim::assert_clean`]): every JSON body validates
-//! against Discord's OpenAPI spec ([`schema`]), one initial response per interaction within
+//! against Discord's OpenAPI spec ([`schema`]) and the documented limits the spec lacks
+//! ([`limits`]), and one that does not is refused with a 400 as at Discord; one initial response per interaction within
 //! 3 s, the `User-Agent` Discord requires, the bot token on every call but the interaction
 //! endpoints (which use the interaction's token, as at Discord), one IDENTIFY per 5 s from a
 //! bot process, and Discord's rate limits ([`ratelimit`]: headers on every limited response,
@@ -32,6 +33,7 @@ mod actions;
 mod client;
 mod gateway;
 pub mod guild;
+pub mod limits;
 pub mod payloads;
 pub mod ratelimit;
 mod rest;

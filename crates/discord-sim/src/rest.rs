@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use crate::guild::bits;
 use crate::payloads::{self, APP_ID, GUILD_ID};
 use crate::ratelimit::{self, Verdict};
-use crate::schema;
+use crate::{limits, schema};
 
 use crate::world::*;
 
@@ -62,16 +62,26 @@ pub(crate) async fn rest_handler(
         .get("content-type")
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
+    // A body Discord would refuse is answered as Discord answers it (400) and recorded.
+    let mut refused_body = None;
     if !body.is_empty() && inner.options.validate {
         match &json_body {
             Some(value) if content_type.starts_with("application/json") => {
+                let mut broken: Vec<String> = limits::check(method.as_str(), &path, value);
                 if let Err(err) = schema::validate(method.as_str(), &path, value) {
-                    violations.push(err);
+                    broken.push(err);
+                }
+                if !broken.is_empty() {
+                    refused_body = Some((50035, "Invalid Form Body"));
+                    violations.extend(broken);
                 }
             }
-            _ => violations.push(format!(
-                "{method} {path}: body is not JSON (content-type {content_type:?})"
-            )),
+            _ => {
+                refused_body = Some((50109, "The request body contains invalid JSON."));
+                violations.push(format!(
+                    "{method} {path}: body is not JSON (content-type {content_type:?})"
+                ));
+            }
         }
     }
 
@@ -99,7 +109,10 @@ pub(crate) async fn rest_handler(
             axum::Json(Verdict::body(retry_after, global)),
         )
             .into_response(),
-        None => route(&inner, &method, &path, &headers, json_body.as_ref()).await,
+        None => match refused_body {
+            Some((code, message)) => discord_error(400, code, message),
+            None => route(&inner, &method, &path, &headers, json_body.as_ref()).await,
+        },
     };
     // A global 429 carries the global headers only.
     if !response.headers().contains_key("x-ratelimit-global") {

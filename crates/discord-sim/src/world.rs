@@ -246,9 +246,44 @@ pub(crate) fn id_of(value: &Value) -> u64 {
         .unwrap_or(0)
 }
 
+/// The GUILDS intent: guilds, their roles, channels and threads.
+const GUILDS_INTENT: u64 = 1 << 0;
+/// The GUILD_MESSAGES intent: messages in guild channels.
+const GUILD_MESSAGES_INTENT: u64 = 1 << 9;
+/// The DIRECT_MESSAGES intent: messages in DMs.
+const DIRECT_MESSAGES_INTENT: u64 = 1 << 12;
+
+/// Whether a bot that identified with `intents` receives `event` carrying `data`: "If you do
+/// not specify an intent when identifying, you will not receive any of the Gateway events
+/// associated with that intent" (`docs/events/gateway.mdx`). Events of no intent (READY,
+/// INTERACTION_CREATE) always arrive.
+pub(crate) fn intended(intents: u64, event: &str, data: &Value) -> bool {
+    let needed = match event {
+        "MESSAGE_CREATE" | "MESSAGE_UPDATE" | "MESSAGE_DELETE" => {
+            if data.get("guild_id").is_some_and(|g| !g.is_null()) {
+                GUILD_MESSAGES_INTENT
+            } else {
+                DIRECT_MESSAGES_INTENT
+            }
+        }
+        "GUILD_MEMBER_ADD" | "GUILD_MEMBER_UPDATE" | "GUILD_MEMBER_REMOVE" => GUILD_MEMBERS_INTENT,
+        _ if event.starts_with("GUILD_")
+            || event.starts_with("CHANNEL_")
+            || event.starts_with("THREAD_") =>
+        {
+            GUILDS_INTENT
+        }
+        _ => return true,
+    };
+    intents & needed != 0
+}
+
 pub(crate) fn dispatch(inner: &Inner, event: &str, data: Value) {
     {
         let mut world = inner.world();
+        if !intended(world.intents, event, &data) {
+            return;
+        }
         let Some(session) = world.session.as_mut() else {
             return;
         };
@@ -260,4 +295,34 @@ pub(crate) fn dispatch(inner: &Inner, event: &str, data: Value) {
         }
     }
     inner.changed.notify_waiters();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_reach_only_a_bot_that_asked_for_their_intent() {
+        let guild_message = json!({"guild_id": "1", "content": "hi"});
+        let dm = json!({"content": "hi"});
+        let all =
+            GUILDS_INTENT | GUILD_MESSAGES_INTENT | DIRECT_MESSAGES_INTENT | GUILD_MEMBERS_INTENT;
+        for (event, data) in [
+            ("MESSAGE_CREATE", &guild_message),
+            ("MESSAGE_CREATE", &dm),
+            ("GUILD_CREATE", &dm),
+            ("GUILD_MEMBER_REMOVE", &dm),
+        ] {
+            assert!(intended(all, event, data), "{event}");
+            assert!(!intended(0, event, data), "{event}");
+        }
+        assert!(!intended(
+            DIRECT_MESSAGES_INTENT,
+            "MESSAGE_CREATE",
+            &guild_message
+        ));
+        assert!(!intended(GUILD_MESSAGES_INTENT, "MESSAGE_CREATE", &dm));
+        assert!(intended(0, "INTERACTION_CREATE", &dm));
+        assert!(intended(0, "READY", &dm));
+    }
 }
