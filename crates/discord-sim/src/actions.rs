@@ -327,6 +327,7 @@ impl Sim {
             id,
             InteractionState {
                 user,
+                kind: u64::from(kind),
                 command: (kind == 2).then(|| data_name.clone()).flatten(),
                 message_id,
                 token: token.clone(),

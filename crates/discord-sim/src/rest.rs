@@ -424,6 +424,12 @@ pub(crate) fn callback(
         let (user, command, message_id) =
             (state.user, state.command.clone(), state.message_id.clone());
         let kind = body["type"].as_u64().unwrap_or(0);
+        if let Some(why) = response_refused(state.kind, message_id.is_some(), kind) {
+            world
+                .violations
+                .push(format!("interaction {id} answered with type {kind}: {why}"));
+            return discord_error(400, 50035, "Invalid Form Body");
+        }
         let data = body.get("data").cloned().unwrap_or(Value::Null);
         if kind == 7 {
             // UPDATE_MESSAGE edits the message the clicked component is on.
@@ -481,6 +487,25 @@ pub(crate) fn callback(
         dispatch(inner, "MESSAGE_CREATE", msg);
     }
     StatusCode::NO_CONTENT.into_response()
+}
+
+/// Why Discord refuses a response of type `response` to an interaction of type `interaction`
+/// (`on_message`: it came from a message's component), if it does
+/// (`docs/interactions/receiving-and-responding.mdx`): message updates (6, 7) are "only valid
+/// for component-based interactions" (a modal opened from a component counts), a modal (9) is
+/// "not available for MODAL_SUBMIT and PING interactions", autocomplete results (8) answer
+/// autocomplete only.
+fn response_refused(interaction: u64, on_message: bool, response: u64) -> Option<&'static str> {
+    match response {
+        4 | 5 => None,
+        6 | 7 if interaction == 3 || (interaction == 5 && on_message) => None,
+        6 | 7 => Some("a message update answers a component interaction only"),
+        8 if interaction == 4 => None,
+        8 => Some("autocomplete results answer autocomplete only"),
+        9 if interaction == 2 || interaction == 3 => None,
+        9 => Some("a modal cannot answer a modal submit"),
+        _ => Some("not a response type for this interaction"),
+    }
 }
 
 pub(crate) fn followup(
@@ -686,4 +711,28 @@ pub(crate) fn create_dm(inner: &Inner, body: Option<&Value>) -> Response {
         "recipients": [world.guild.user_json(user)],
     }))
     .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::response_refused;
+
+    #[test]
+    fn each_interaction_takes_the_responses_discord_allows_it() {
+        // A command: a message, a deferral or a modal; never a message update.
+        for ok in [4, 5, 9] {
+            assert_eq!(response_refused(2, false, ok), None, "{ok}");
+        }
+        assert!(response_refused(2, false, 7).is_some());
+        assert!(response_refused(2, false, 6).is_some());
+        // A component: all four, and a modal.
+        for ok in [4, 5, 6, 7, 9] {
+            assert_eq!(response_refused(3, true, ok), None, "{ok}");
+        }
+        // A modal submit: no modal; an update only when the modal came from a message.
+        assert!(response_refused(5, true, 9).is_some());
+        assert_eq!(response_refused(5, true, 7), None);
+        assert!(response_refused(5, false, 7).is_some());
+        assert!(response_refused(2, false, 1).is_some());
+    }
 }

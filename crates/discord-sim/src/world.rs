@@ -98,6 +98,8 @@ pub struct Interaction {
 pub(crate) struct InteractionState {
     /// Who caused it.
     pub(crate) user: u64,
+    /// Its type: 2 a command, 3 a component, 5 a modal submit.
+    pub(crate) kind: u64,
     /// For a slash command, its name (shown above the response, as Discord does).
     pub(crate) command: Option<String>,
     /// For component clicks, the id of the message the component is on.
