@@ -80,6 +80,66 @@ async fn interactions_get_one_response_within_three_seconds() {
     assert_eq!(violations.len(), 1, "{violations:?}");
     assert!(violations[0].contains("allows 3 s"), "{violations:?}");
     assert!(!violations[0].contains(&late.token), "{violations:?}");
+    // And it stays unanswered, which fails a test that checks the bot was clean.
+    let unanswered = sim.unanswered();
+    assert_eq!(unanswered.len(), 1, "{unanswered:?}");
+    assert!(
+        unanswered[0].contains(&late.id.to_string()),
+        "{unanswered:?}"
+    );
+}
+
+async fn patch(sim: &Sim, path: &str, body: &Value) -> u16 {
+    let (status, _) = http_request(
+        sim.rest_port(),
+        "PATCH",
+        &format!("/api/v10{path}"),
+        &[UA],
+        Some(body),
+    )
+    .await
+    .expect("request the simulator");
+    status
+}
+
+/// An interaction's token edits what was sent with it, once something was: not its original
+/// response before there is one, and not another interaction's messages.
+#[tokio::test]
+async fn a_token_edits_only_its_own_messages() {
+    let sim = Sim::start().await;
+    let edit = json!({"content": "edited"});
+    let first = sim.slash(BOB, GENERAL, "ping", json!([]));
+    let original = format!("/webhooks/{APP_ID}/{}/messages/@original", first.token);
+    assert_eq!(
+        patch(&sim, &original, &edit).await,
+        404,
+        "edited before any response"
+    );
+    let callback = format!("/interactions/{}/{}/callback", first.id, first.token);
+    let answer = json!({"type": 4, "data": {"content": "pong"}});
+    assert_eq!(post(&sim, &callback, &[UA], &answer).await.0, 204);
+    assert_eq!(patch(&sim, &original, &edit).await, 200);
+    let (status, followup) = post(
+        &sim,
+        &format!("/webhooks/{APP_ID}/{}", first.token),
+        &[UA],
+        &json!({"content": "more"}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let followup_id = followup["id"].as_str().unwrap().to_owned();
+
+    let second = sim.slash(CAROL, GENERAL, "ping", json!([]));
+    let callback = format!("/interactions/{}/{}/callback", second.id, second.token);
+    assert_eq!(post(&sim, &callback, &[UA], &answer).await.0, 204);
+    let theirs = format!("/webhooks/{APP_ID}/{}/messages/{followup_id}", second.token);
+    assert_eq!(
+        patch(&sim, &theirs, &edit).await,
+        404,
+        "another token's message"
+    );
+    let own = format!("/webhooks/{APP_ID}/{}/messages/{followup_id}", first.token);
+    assert_eq!(patch(&sim, &own, &edit).await, 200);
 }
 
 #[tokio::test]

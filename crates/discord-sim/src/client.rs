@@ -715,6 +715,7 @@ mod tests {
                 user: ALICE,
                 ephemeral,
                 command: Some("x".into()),
+                token: "t".into(),
             };
             world
                 .origins

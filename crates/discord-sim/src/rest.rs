@@ -459,6 +459,7 @@ pub(crate) fn callback(
                 user,
                 ephemeral: is_ephemeral(&data),
                 command,
+                token: token.to_owned(),
             };
             world
                 .origins
@@ -531,6 +532,7 @@ pub(crate) fn followup(
             user: state.user,
             ephemeral: is_ephemeral(&body),
             command: state.command.clone(),
+            token: token.to_owned(),
         };
         let loading = state.loading.then(|| state.original.clone()).flatten();
         let content = body["content"].as_str().unwrap_or_default().to_owned();
@@ -586,6 +588,10 @@ pub(crate) fn edit_webhook_message(
     let Some((_, state)) = world.interactions.iter().find(|(_, i)| i.token == token) else {
         return discord_error(404, 10015, "Unknown Webhook");
     };
+    // Nothing was sent with the token before its initial response.
+    if !state.responded {
+        return discord_error(404, 10015, "Unknown Webhook");
+    }
     // For a component or modal interaction, @original is the message the component is on.
     let original_id = state
         .original
@@ -599,6 +605,13 @@ pub(crate) fn edit_webhook_message(
             None => return discord_error(404, 10008, "Unknown Message"),
         }
     } else {
+        // A follow-up made with this token (or the original, by its id): another message is
+        // not this token's to edit.
+        let own = Some(json!(target)) == original_id
+            || world.origins.get(target).is_some_and(|o| o.token == token);
+        if !own {
+            return discord_error(404, 10008, "Unknown Message");
+        }
         json!(target)
     };
     let Some(message) = world.messages.iter_mut().find(|m| m["id"] == wanted) else {

@@ -237,9 +237,12 @@ impl Sim {
         self.world().last_identify = None;
     }
 
-    /// Fails the test if any request broke Discord's rules or the OpenAPI spec.
+    /// Fails the test if any request broke Discord's rules or the OpenAPI spec, or an
+    /// interaction went unanswered past Discord's 3 s (the member saw "This interaction
+    /// failed").
     pub fn assert_clean(&self) {
-        let violations = self.world().violations.clone();
+        let mut violations = self.world().violations.clone();
+        violations.extend(self.unanswered());
         assert!(
             violations.is_empty(),
             "the bot broke Discord's rules:\n{}",
@@ -251,6 +254,26 @@ impl Sim {
             "the bot exceeded Discord's rate limits:\n{}",
             limited.join("\n")
         );
+    }
+
+    /// Interactions that got no response within Discord's 3 s, oldest first.
+    pub fn unanswered(&self) -> Vec<String> {
+        let world = self.world();
+        let mut late: Vec<(u64, &InteractionState)> = world
+            .interactions
+            .iter()
+            .filter(|(_, i)| !i.responded && i.created.elapsed() > INTERACTION_DEADLINE)
+            .map(|(id, i)| (*id, i))
+            .collect();
+        late.sort_by_key(|(id, _)| *id);
+        late.into_iter()
+            .map(|(id, i)| {
+                format!(
+                    "interaction {id} (type {}, by {}) got no response within 3 s",
+                    i.kind, i.user
+                )
+            })
+            .collect()
     }
 
     /// Violations recorded so far.

@@ -120,6 +120,8 @@ pub(crate) struct Origin {
     pub(crate) user: u64,
     pub(crate) ephemeral: bool,
     pub(crate) command: Option<String>,
+    /// The interaction token it was sent with: only that token edits it.
+    pub(crate) token: String,
 }
 
 /// A modal the bot opened for a member, until they submit or dismiss it.
