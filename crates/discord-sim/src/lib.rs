@@ -11,12 +11,12 @@
 //!
 //! Rules it enforces, recorded as violations ([`Sim::assert_clean`]): every JSON body validates
 //! against Discord's OpenAPI spec ([`schema`]) and the documented limits the spec lacks
-//! ([`limits`]), and one that does not is refused with a 400 as at Discord; one initial response per interaction within
-//! 3 s (and of a type that interaction takes; one never answered fails `assert_clean`), a token
-//! editing only what was sent with it, the `User-Agent` Discord requires, the bot token on every call but the interaction
-//! endpoints (which use the interaction's token, as at Discord), one IDENTIFY per 5 s from a
-//! bot process, and Discord's rate limits ([`ratelimit`]: headers on every limited response,
-//! 429s past a limit).
+//! ([`limits`]), and one that does not is refused with a 400 as at Discord; one initial
+//! response per interaction within 3 s, of a type that interaction takes (one never answered
+//! fails `assert_clean`); a token editing only what was sent with it; the `User-Agent` Discord
+//! requires; the bot token on every call but the interaction endpoints (which use the
+//! interaction's token, as at Discord); one IDENTIFY per 5 s from a bot process; and Discord's
+//! rate limits ([`ratelimit`]: headers on every limited response, 429s past a limit).
 //!
 //! A person can use it too: [`web::router`] serves a page that looks and behaves like a
 //! Discord client (channels, DMs, slash commands, components, modals, ephemeral messages,
