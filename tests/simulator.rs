@@ -218,3 +218,101 @@ async fn rest_calls_need_the_bot_token_and_channel_rules_hold() {
     assert_eq!((status, error["code"].as_u64()), (404, Some(10003)));
     sim.assert_clean();
 }
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// What the gateway sends next on `ws`: a payload, or the code of its close frame.
+async fn next_from(ws: &mut Socket) -> Result<Value, u16> {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    loop {
+        let next = tokio::time::timeout(Duration::from_secs(5), ws.next())
+            .await
+            .expect("the gateway says something within 5 s");
+        match next {
+            Some(Ok(Message::Text(text))) => return Ok(serde_json::from_str(&text).unwrap()),
+            Some(Ok(Message::Close(frame))) => return Err(frame.map_or(0, |f| u16::from(f.code))),
+            Some(Ok(_)) => continue,
+            _ => return Err(0),
+        }
+    }
+}
+
+/// A connection to `sim`'s gateway that has sent `opening` (IDENTIFY or RESUME) after HELLO.
+async fn open_gateway(sim: &Sim, opening: Value) -> Socket {
+    use futures_util::SinkExt;
+    let auth = format!("Bot {}", sim.token());
+    let headers = [UA, ("Authorization", auth.as_str())];
+    let (_, text) = http_request(sim.rest_port(), "GET", "/api/v10/gateway", &headers, None)
+        .await
+        .expect("GET /gateway");
+    let url: Value = serde_json::from_str(&text).unwrap();
+    let (mut ws, _) = tokio_tungstenite::connect_async(url["url"].as_str().unwrap())
+        .await
+        .expect("connect to the gateway");
+    let hello = next_from(&mut ws).await.expect("HELLO");
+    assert_eq!(hello["op"], 10);
+    let text = opening.to_string();
+    ws.send(tokio_tungstenite::tungstenite::Message::Text(text))
+        .await
+        .unwrap();
+    ws
+}
+
+/// A client that stops heartbeating is closed (it may resume), and one that closes with 1000
+/// has ended its session: it may not resume.
+#[tokio::test]
+async fn a_silent_client_is_closed_and_a_normal_close_ends_the_session() {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::protocol::{frame::coding::CloseCode, CloseFrame};
+    let sim = Sim::with_options(SimOptions {
+        heartbeat_ms: 500,
+        ..SimOptions::default()
+    })
+    .await;
+    let token = format!("Bot {}", sim.token());
+    let identify = json!({"op": 2, "d": {"token": token, "intents": 513,
+        "properties": {"os": "linux", "browser": "t", "device": "t"}}});
+    let mut ws = open_gateway(&sim, identify).await;
+    let ready = next_from(&mut ws).await.expect("READY");
+    assert_eq!(ready["t"], "READY");
+    let session = ready["d"]["session_id"].as_str().unwrap().to_owned();
+    let started = tokio::time::Instant::now();
+    let code = loop {
+        if let Err(code) = next_from(&mut ws).await {
+            break code;
+        }
+    };
+    assert_eq!(code, 4000, "closed for the missed heartbeat");
+    let after = started.elapsed();
+    assert!(
+        (Duration::from_millis(1_300)..Duration::from_secs(3)).contains(&after),
+        "closed {after:?} after READY"
+    );
+    assert!(sim.violations().iter().any(|v| v.contains("no heartbeat")));
+
+    let resume = json!({"op": 6, "d": {"token": token, "session_id": session, "seq": 2}});
+    let mut ws = open_gateway(&sim, resume.clone()).await;
+    let resumed = loop {
+        let payload = next_from(&mut ws).await.expect("a dispatch");
+        if payload["t"] == "RESUMED" {
+            break payload;
+        }
+    };
+    assert_eq!(resumed["op"], 0);
+    let normal = CloseFrame {
+        code: CloseCode::Normal,
+        reason: "bye".into(),
+    };
+    ws.send(tokio_tungstenite::tungstenite::Message::Close(Some(normal)))
+        .await
+        .unwrap();
+    let _ = next_from(&mut ws).await;
+    let mut ws = open_gateway(&sim, resume).await;
+    let refused = next_from(&mut ws).await.expect("INVALID_SESSION");
+    assert_eq!(
+        (refused["op"].as_u64(), refused["d"].as_bool()),
+        (Some(9), Some(false))
+    );
+}

@@ -180,8 +180,22 @@ pub(crate) async fn gateway_connection(inner: Arc<Inner>, stream: TcpStream) {
         }
     }
 
+    // "If your app fails to send a heartbeat event in time, your connection will be closed and
+    // you will be forced to Resume" (docs/events/gateway.mdx): in time is taken as half an
+    // interval late, and never under a second late, since the first beat comes at a random
+    // point of the first interval.
+    let interval = Duration::from_millis(inner.options.heartbeat_ms);
+    let allowance = interval + (interval / 2).max(Duration::from_secs(1));
+    let mut beat_due = tokio::time::Instant::now() + allowance;
     loop {
         tokio::select! {
+            () = tokio::time::sleep_until(beat_due) => {
+                inner.world().violations.push(format!(
+                    "no heartbeat within {allowance:?}: Discord closes the connection"
+                ));
+                close_with(&mut ws, 4000, "Heartbeat missed").await;
+                break;
+            }
             incoming = ws.next() => {
                 let Some(Ok(msg)) = incoming else { break };
                 if let WsMessage::Close(frame) = &msg {
@@ -193,6 +207,7 @@ pub(crate) async fn gateway_connection(inner: Arc<Inner>, stream: TcpStream) {
                 }
                 let Some(payload) = parse_frame(&msg) else { continue };
                 if payload["op"] == 1 {
+                    beat_due = tokio::time::Instant::now() + allowance;
                     let withhold = {
                         let mut world = inner.world();
                         world.heartbeats += 1;
@@ -248,7 +263,14 @@ pub(crate) async fn gateway_connection(inner: Arc<Inner>, stream: TcpStream) {
 
 pub(crate) fn record_close(inner: &Inner, frame: Option<&CloseFrame<'_>>) {
     if let Some(frame) = frame {
-        inner.world().close_codes.push(u16::from(frame.code));
+        let code = u16::from(frame.code);
+        let mut world = inner.world();
+        world.close_codes.push(code);
+        // "If you close with code 1000 or 1001, your session will be invalidated and your bot
+        // will appear offline" (docs/events/gateway.mdx): no RESUME after it.
+        if matches!(code, 1000 | 1001) {
+            world.session = None;
+        }
     }
     inner.changed.notify_waiters();
 }

@@ -15,8 +15,9 @@
 //! response per interaction within 3 s, of a type that interaction takes (one never answered
 //! fails `assert_clean`); a token editing only what was sent with it; the `User-Agent` Discord
 //! requires; the bot token on every call but the interaction endpoints (which use the
-//! interaction's token, as at Discord); one IDENTIFY per 5 s from a bot process; and Discord's
-//! rate limits ([`ratelimit`]: headers on every limited response, 429s past a limit).
+//! interaction's token, as at Discord); one IDENTIFY per 5 s from a bot process; a heartbeat
+//! each interval (a connection without one is closed; a client's own close 1000 or 1001 ends
+//! its session); and Discord's rate limits ([`ratelimit`]: headers on every limited response, 429s past a limit).
 //!
 //! A person can use it too: [`web::router`] serves a page that looks and behaves like a
 //! Discord client (channels, DMs, slash commands, components, modals, ephemeral messages,
