@@ -261,7 +261,8 @@ async fn open_gateway(sim: &Sim, opening: Value) -> Socket {
 }
 
 /// A client that stops heartbeating is closed (it may resume), and one that closes with 1000
-/// has ended its session: it may not resume.
+/// has ended its session: it may not resume. On the way, a GUILD_CREATE as a bot without the
+/// presence intent gets it.
 #[tokio::test]
 async fn a_silent_client_is_closed_and_a_normal_close_ends_the_session() {
     use futures_util::SinkExt;
@@ -279,6 +280,13 @@ async fn a_silent_client_is_closed_and_a_normal_close_ends_the_session() {
     assert_eq!(ready["t"], "READY");
     let session = ready["d"]["session_id"].as_str().unwrap().to_owned();
     let started = tokio::time::Instant::now();
+    // Without the presence intent, the guild comes with the bot as its only member listed.
+    let guild = next_from(&mut ws).await.expect("GUILD_CREATE");
+    assert_eq!(guild["t"], "GUILD_CREATE");
+    let members = guild["d"]["members"].as_array().unwrap();
+    assert_eq!(members.len(), 1, "{members:?}");
+    assert_eq!(members[0]["user"]["id"], APP_ID.to_string());
+    assert!(guild["d"]["member_count"].as_u64().unwrap() > 1);
     let code = loop {
         if let Err(code) = next_from(&mut ws).await {
             break code;

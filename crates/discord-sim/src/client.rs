@@ -64,7 +64,7 @@ impl Sim {
             .iter()
             .filter_map(|id| g.channel(*id))
             .map(|c| {
-                let can_send = g.permissions_in(user, c.id) & bits::SEND_MESSAGES != 0;
+                let can_send = g.may_send(user, c.id);
                 json!({
                     "id": c.id.to_string(), "name": c.name, "kind": c.kind,
                     "parent": c.parent.map(|p| p.to_string()), "can_send": can_send,
@@ -525,7 +525,7 @@ impl Sim {
         if world.dm_channels.get(&user) == Some(&channel) {
             return Ok(());
         }
-        if world.guild.permissions_in(user, channel) & bits::SEND_MESSAGES == 0 {
+        if !world.guild.may_send(user, channel) {
             return Err("You do not have permission to send messages in this channel.".into());
         }
         Ok(())

@@ -131,7 +131,11 @@ pub(crate) async fn gateway_connection(inner: Arc<Inner>, stream: TcpStream) {
         }
         let resume_url = format!("ws://{}/", inner.gateway_addr);
         dispatch(&inner, "READY", payloads::ready(&session_id, &resume_url));
-        let guild = crate::guild::guild_create(&inner.world().guild);
+        let guild = {
+            let world = inner.world();
+            let presences = world.intents & GUILD_PRESENCES_INTENT != 0;
+            crate::guild::guild_create(&world.guild, presences)
+        };
         dispatch(&inner, "GUILD_CREATE", guild);
     } else {
         let session_id = opening["d"]["session_id"]

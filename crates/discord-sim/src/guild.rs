@@ -321,6 +321,20 @@ impl Guild {
         permissions
     }
 
+    /// Whether `user` may post in `channel`: View Channel, and Send Messages, or in a thread
+    /// Send Messages in Threads ("The `SEND_MESSAGES` permission is not inherited; users must
+    /// have `SEND_MESSAGES_IN_THREADS`", docs/topics/permissions.md).
+    pub fn may_send(&self, user: u64, channel: u64) -> bool {
+        let in_thread = self.channel(channel).is_some_and(|c| c.parent.is_some());
+        let send = if in_thread {
+            bits::SEND_MESSAGES_IN_THREADS
+        } else {
+            bits::SEND_MESSAGES
+        };
+        let needed = bits::VIEW_CHANNEL | send;
+        self.permissions_in(user, channel) & needed == needed
+    }
+
     /// `base` with `channel`'s overwrites for `user` applied.
     fn overwritten(&self, user: u64, channel: &Channel, base: u64) -> u64 {
         let roles = self.roles_of(user);
@@ -446,13 +460,22 @@ impl Default for Guild {
 // ---- Guild payloads ----------------------------------------------------------------------
 
 /// GUILD_CREATE for the test guild, with its channels, roles and members as `g` has them.
-pub fn guild_create(g: &Guild) -> Value {
-    let mut ids: Vec<u64> = g.members.keys().copied().collect();
+///
+/// Without the presence intent its members are the bot alone: "Without the `GUILD_PRESENCES`
+/// intent, … `members` will only contain your bot and users in voice channels"
+/// (docs/events/gateway-events.mdx), and nobody here is in a voice channel.
+pub fn guild_create(g: &Guild, presences: bool) -> Value {
+    let mut ids: Vec<u64> = g
+        .members
+        .keys()
+        .copied()
+        .filter(|id| presences || *id == APP_ID)
+        .collect();
     ids.sort_unstable();
     let members: Vec<Value> = ids.into_iter().map(|id| g.member_json(id, true)).collect();
     let extra = json!({
         "joined_at": "2025-01-01T00:00:00.000000+00:00", "large": false,
-        "unavailable": false, "member_count": members.len(), "voice_states": [],
+        "unavailable": false, "member_count": g.members.len(), "voice_states": [],
         "members": members, "channels": g.channels_json(), "threads": [], "presences": [],
         "stage_instances": [], "guild_scheduled_events": [],
         "soundboard_sounds": [], "incidents_data": null,
@@ -491,7 +514,7 @@ fn merge(mut base: Value, extra: Value) -> Value {
 /// text channel and the @everyone role. For memory figures.
 pub fn synthetic_guild(id: u64, members: u64, first_member: u64) -> Value {
     let league = Guild::league();
-    let mut guild = guild_create(&league);
+    let mut guild = guild_create(&league, true);
     guild["id"] = json!(id.to_string());
     guild["name"] = json!(format!("Guild {id}"));
     let mut everyone = league.role_json(GUILD_ID);
@@ -506,4 +529,25 @@ pub fn synthetic_guild(id: u64, members: u64, first_member: u64) -> Value {
     guild["member_count"] = json!(members.len());
     guild["members"] = Value::Array(members);
     guild
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_thread_needs_send_messages_in_threads_not_send_messages() {
+        let mut guild = Guild::league();
+        assert!(guild.may_send(BOB, GENERAL));
+        assert!(
+            !guild.may_send(BOB, THREAD),
+            "Send Messages is not inherited"
+        );
+        guild.allow_in(GENERAL, BOB, bits::SEND_MESSAGES_IN_THREADS);
+        assert!(guild.may_send(BOB, THREAD));
+        assert!(
+            !guild.may_send(BOB, ANNOUNCEMENTS),
+            "read-only for @everyone"
+        );
+    }
 }

@@ -642,8 +642,7 @@ pub(crate) fn create_message(inner: &Arc<Inner>, channel: &str, body: Option<&Va
         if !known {
             return discord_error(404, 10003, "Unknown Channel");
         }
-        let needed = bits::VIEW_CHANNEL | bits::SEND_MESSAGES;
-        if is_dm.is_none() && world.guild.permissions_in(APP_ID, channel) & needed != needed {
+        if is_dm.is_none() && !world.guild.may_send(APP_ID, channel) {
             return discord_error(403, 50013, "Missing Permissions");
         }
         // With enforce_nonce, a nonce the bot already used in this channel returns that
