@@ -183,6 +183,8 @@ fn posts(sim: &Sim) -> Vec<Request> {
 #[tokio::test]
 async fn each_mention_choice_posts_once_with_exactly_that_mention() {
     let (sim, _bot) = start_ready().await;
+    // #announcements is read-only for @everyone: staff let the bot post there.
+    sim.edit_guild(|g| g.allow_in(ANNOUNCEMENTS, APP_ID, bits::SEND_MESSAGES));
     let role = STAFF_ROLE.to_string();
     for (choice, parse, roles, first_line) in [
         ("none", json!([]), None, "**Match day**"),
@@ -215,6 +217,20 @@ async fn each_mention_choice_posts_once_with_exactly_that_mention() {
         );
         let posted = post(&sim, &preview).await;
         assert_eq!(posted.path, format!("/channels/{ANNOUNCEMENTS}/messages"));
+        assert_eq!(posted.status, 200, "{choice}: the post was refused");
+        // Who it pinged: what staff chose, never the member typed into the text.
+        let id = posted_id(&sim, &posted);
+        let message = sim
+            .bot_messages()
+            .into_iter()
+            .find(|m| m["id"] == id.as_str())
+            .unwrap();
+        let expected = match choice {
+            "none" => (vec![], vec![], false),
+            "here" | "everyone" => (vec![], vec![], true),
+            _ => (vec![], vec![STAFF_ROLE], false),
+        };
+        assert_eq!(pinged(&message), expected, "{choice}");
         let body = posted.body.as_ref().unwrap();
         assert!(
             body["content"].as_str().unwrap().starts_with(first_line),

@@ -91,6 +91,10 @@ async fn ask_ignores_decoys_and_echoes_the_invokers_reply_without_pings() {
         mentions.get("roles").is_none_or(|u| u == &json!([])),
         "{mentions}"
     );
+    // Neither the prompt nor the echo pinged anyone.
+    for message in sim.bot_messages() {
+        assert_eq!(pinged(&message), (vec![], vec![], false), "{message}");
+    }
     sim.assert_clean();
 }
 

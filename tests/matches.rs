@@ -884,6 +884,11 @@ async fn refusals_change_nothing() {
     let mentions = &posted.body.as_ref().unwrap()["allowed_mentions"];
     assert_eq!(mentions["users"], json!([BOB.to_string()]), "{mentions}");
     assert_eq!(mentions["parse"], json!([]), "{mentions}");
+    assert_eq!(
+        pinged(&card),
+        (vec![BOB], vec![], false),
+        "only Bob, its player"
+    );
     // Shown as typed: not as a mention, nor as formatting.
     assert!(
         text(&card).contains(&format!("come \\<@{CAROL}\\>")),

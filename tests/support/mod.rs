@@ -105,6 +105,23 @@ pub fn button_for(message: &serde_json::Value, action: &str) -> Option<String> {
         .find(|id| named(id).is_some())
 }
 
+/// Who a bot message, as the simulator keeps it, pinged (worked out as Discord does from its
+/// content and allowed mentions): its users, its roles, and whether @everyone or @here.
+pub fn pinged(message: &serde_json::Value) -> (Vec<u64>, Vec<u64>, bool) {
+    let ids = |list: &serde_json::Value, field: Option<&str>| -> Vec<u64> {
+        list.as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| field.map_or(v, |f| &v[f]).as_str()?.parse().ok())
+            .collect()
+    };
+    (
+        ids(&message["mentions"], Some("id")),
+        ids(&message["mention_roles"], None),
+        message["mention_everyone"] == true,
+    )
+}
+
 /// Whether `r` is a follow-up on the interaction with `token`.
 pub fn is_followup(r: &Request, token: &str) -> bool {
     r.method == "POST" && r.path.ends_with(&format!("/{token}"))

@@ -19,6 +19,10 @@
 //! each interval (a connection without one is closed; a client's own close 1000 or 1001 ends
 //! its session); and Discord's rate limits ([`ratelimit`]: headers on every limited response, 429s past a limit).
 //!
+//! A message the bot sends carries who it pinged, worked out from its content and allowed
+//! mentions as Discord does (`mentions`, `mention_roles`, `mention_everyone`), so a test reads
+//! the pings rather than the request. The guild id in a role route is checked like any other.
+//!
 //! A person can use it too: [`web::router`] serves a page that looks and behaves like a
 //! Discord client (channels, DMs, slash commands, components, modals, ephemeral messages,
 //! acting as any member, a fault panel), over what `client` says each member sees and may do.
@@ -36,6 +40,7 @@ mod client;
 mod gateway;
 pub mod guild;
 pub mod limits;
+mod mentions;
 pub mod payloads;
 pub mod ratelimit;
 mod rest;

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use crate::guild::bits;
 use crate::payloads::{self, APP_ID, GUILD_ID};
 use crate::ratelimit::{self, Verdict};
-use crate::{limits, schema};
+use crate::{limits, mentions, schema};
 
 use crate::world::*;
 
@@ -296,6 +296,9 @@ pub(crate) async fn route(
         }
         ("PATCH", ["channels", channel, "messages", message]) => edit_message(inner, channel, message, body),
         ("POST", ["users", "@me", "channels"]) => create_dm(inner, body),
+        ("PUT" | "DELETE", ["guilds", guild, "members", _, "roles", _]) if *guild != GUILD_ID.to_string() => {
+            discord_error(404, 10004, "Unknown Guild")
+        }
         ("PUT" | "DELETE", ["guilds", _guild, "members", user, "roles", role]) => {
             let mut world = inner.world();
             let (user, role) = (id_of(&json!(user)), id_of(&json!(role)));
@@ -377,7 +380,7 @@ pub(crate) fn put_commands(
 pub(crate) fn new_bot_message(world: &mut World, channel: u64, body: &Value) -> Value {
     world.next_id += 1;
     let in_guild = !world.dm_channels.values().any(|c| *c == channel);
-    let msg = payloads::message(
+    let mut msg = payloads::message(
         world.next_id,
         channel,
         in_guild,
@@ -385,6 +388,7 @@ pub(crate) fn new_bot_message(world: &mut World, channel: u64, body: &Value) -> 
         Some(APP_ID),
         body,
     );
+    mentions::apply(&mut msg, body, &world.guild, channel, in_guild);
     world.messages.push(msg.clone());
     msg
 }
@@ -434,12 +438,13 @@ pub(crate) fn callback(
         if kind == 7 {
             // UPDATE_MESSAGE edits the message the clicked component is on.
             let target = message_id.clone();
+            let world = &mut *world;
             if let Some(message) = world
                 .messages
                 .iter_mut()
                 .find(|m| Some(&m["id"]) == target.as_ref())
             {
-                merge_edit(message, Some(&data));
+                merge_edit(message, Some(&data), &world.guild);
             }
         }
         let original = match kind {
@@ -548,6 +553,7 @@ pub(crate) fn followup(
         // creating one, and keeps the deferral's ephemeral flag (Discord's docs, "Create
         // Followup Message").
         if let Some(loading) = loading {
+            let world = &mut *world;
             let Some(message) = world.messages.iter_mut().find(|m| m["id"] == loading["id"]) else {
                 return discord_error(404, 10008, "Unknown Message");
             };
@@ -555,7 +561,7 @@ pub(crate) fn followup(
             if let Some(fields) = edit.as_object_mut() {
                 fields.remove("flags");
             }
-            merge_edit(message, Some(&edit));
+            merge_edit(message, Some(&edit), &world.guild);
             return axum::Json(message.clone()).into_response();
         }
         let msg = new_bot_message(&mut world, channel, &body);
@@ -568,12 +574,22 @@ pub(crate) fn followup(
     axum::Json(msg).into_response()
 }
 
-pub(crate) fn merge_edit(target: &mut Value, edit: Option<&Value>) {
-    if let Some(edit) = edit.and_then(Value::as_object) {
-        for (key, value) in edit {
-            if ["content", "embeds", "components", "flags"].contains(&key.as_str()) {
-                target[key] = value.clone();
-            }
+/// Applies `edit` to the bot's message `target`; new content is mentions worked out anew
+/// (Discord updates a message's mention fields when its content is edited).
+pub(crate) fn merge_edit(target: &mut Value, edit: Option<&Value>, guild: &crate::guild::Guild) {
+    let Some(fields) = edit.and_then(Value::as_object) else {
+        return;
+    };
+    for (key, value) in fields {
+        if ["content", "embeds", "components", "flags"].contains(&key.as_str()) {
+            target[key] = value.clone();
+        }
+    }
+    if fields.contains_key("content") {
+        let channel = id_of(&target["channel_id"]);
+        let in_guild = target.get("guild_id").is_some();
+        if let Some(edit) = edit {
+            mentions::apply(target, edit, guild, channel, in_guild);
         }
     }
 }
@@ -614,10 +630,11 @@ pub(crate) fn edit_webhook_message(
         }
         json!(target)
     };
+    let world = &mut *world;
     let Some(message) = world.messages.iter_mut().find(|m| m["id"] == wanted) else {
         return discord_error(404, 10008, "Unknown Message");
     };
-    merge_edit(message, body);
+    merge_edit(message, body, &world.guild);
     let updated = message.clone();
     if is_original {
         if let Some(state) = world.interactions.values_mut().find(|i| i.token == token) {
@@ -693,6 +710,7 @@ pub(crate) fn edit_message(
     body: Option<&Value>,
 ) -> Response {
     let mut world = inner.world();
+    let world = &mut *world;
     let Some(found) = world
         .messages
         .iter_mut()
@@ -700,7 +718,7 @@ pub(crate) fn edit_message(
     else {
         return discord_error(404, 10008, "Unknown Message");
     };
-    merge_edit(found, body);
+    merge_edit(found, body, &world.guild);
     axum::Json(found.clone()).into_response()
 }
 
