@@ -218,35 +218,15 @@ async fn a_request_accepted_and_evaluated_to_the_end() {
 async fn a_declined_request_tells_the_player_why() {
     let (sim, _bot) = league().await;
     let card = request(&sim, CAROL, None).await;
-    let opened = click(&sim, ALICE, &card, "decline").await;
-    assert_eq!(opened["type"], 9, "Decline asks for a reason: {opened}");
-    let modal = opened["data"]["custom_id"].as_str().unwrap().to_owned();
     // Three spaces pass Discord's length check but are no reason: refused, nothing changes.
-    let marks = sim.mark();
-    let blank = sim.submit_modal(ALICE, &current(&sim, &card), &modal, &[("reason", "   ")]);
-    let refused = sim
-        .wait_request("the refusal", marks, REACT, |r| is_callback(r, blank.id))
-        .await;
-    let refused = refused.body.unwrap_or(Value::Null);
+    let refused = decline(&sim, ALICE, &card, "   ").await;
     assert!(refusal(&refused).contains("nothing changed"), "{refused}");
     assert!(text(&current(&sim, &card)).contains("Waiting"));
     assert!(sim.dm_channel(CAROL).is_none(), "Carol was told nothing");
     // The form closed with the refusal: Decline again opens a new one.
-    let opened = click(&sim, ALICE, &card, "decline").await;
-    let modal = opened["data"]["custom_id"].as_str().unwrap().to_owned();
-    let marks = sim.mark();
-    let submitted = sim.submit_modal(
-        ALICE,
-        &current(&sim, &card),
-        &modal,
-        &[("reason", "Come back after the next season @everyone")],
-    );
-    let answer = sim
-        .wait_request("the decline", marks, REACT, |r| {
-            is_callback(r, submitted.id)
-        })
-        .await;
-    assert_eq!(answer.body.as_ref().unwrap()["type"], 7, "{answer:?}");
+    let reason = "Come back after the next season @everyone";
+    let answer = decline(&sim, ALICE, &card, reason).await;
+    assert_eq!(answer["type"], 7, "{answer}");
     wait_text(&sim, &card, "Declined by").await;
     let told = dm(&sim, CAROL, "Come back after the next season").await;
     assert_eq!(told["mention_everyone"], false);
@@ -399,21 +379,7 @@ async fn one_tryout_per_player_and_it_answers_the_request() {
     );
     assert!(text(&current(&sim, &card)).contains("Waiting"));
     // Nor is it declined while Dave's tryout runs: the tryout answers it.
-    let opened = click(&sim, ALICE, &card, "decline").await;
-    let modal = opened["data"]["custom_id"].as_str().unwrap().to_owned();
-    let marks = sim.mark();
-    let submitted = sim.submit_modal(
-        ALICE,
-        &current(&sim, &card),
-        &modal,
-        &[("reason", "Not this season")],
-    );
-    let refused = sim
-        .wait_request("the refused decline", marks, REACT, |r| {
-            is_callback(r, submitted.id)
-        })
-        .await;
-    let refused = refused.body.unwrap_or(Value::Null);
+    let refused = decline(&sim, ALICE, &card, "Not this season").await;
     assert!(refusal(&refused).contains("tryout is running"), "{refused}");
     assert!(text(&current(&sim, &card)).contains("Waiting"));
     let told = |v: &Value| text(v).contains("Not this season");
@@ -492,5 +458,71 @@ async fn closed_dms_and_a_restart_put_requests_back_in_the_queue() {
     wait_text(&sim, &card, "Back in the queue").await;
     let queue = tryout(&sim, ALICE, "queue", json!([])).await;
     assert!(queue.contains("waiting**: 1"), "{queue}");
+    sim.assert_clean();
+}
+
+/// `user` presses Decline on `card` and submits `reason`; returns the answer to the form.
+async fn decline(sim: &Sim, user: u64, card: &Value, reason: &str) -> Value {
+    let opened = click(sim, user, card, "decline").await;
+    assert_eq!(opened["type"], 9, "Decline asks for a reason: {opened}");
+    let modal = opened["data"]["custom_id"].as_str().unwrap().to_owned();
+    let marks = sim.mark();
+    let submitted = sim.submit_modal(user, &current(sim, card), &modal, &[("reason", reason)]);
+    let answer = sim
+        .wait_request("the answer to the reason", marks, REACT, |r| {
+            is_callback(r, submitted.id)
+        })
+        .await;
+    answer.body.unwrap_or(Value::Null)
+}
+
+/// Decline is the evaluators': not a member without the role, not the player on their own
+/// request, not an evaluator who lost the role while writing the reason. A declined player
+/// with closed DMs still has the card say what happened, and may ask again a day later.
+#[tokio::test]
+async fn decline_is_the_evaluators_and_a_declined_player_asks_again_a_day_later() {
+    let (sim, bot) = league().await;
+    let card = request(&sim, CAROL, None).await;
+    let plain = click(&sim, BOB, &card, "decline").await;
+    assert!(refusal(&plain).contains("Only"), "{plain}");
+    let own_card = request(&sim, DAVE, None).await;
+    let own = click(&sim, DAVE, &own_card, "decline").await;
+    assert!(refusal(&own).contains("can't evaluate yourself"), "{own}");
+
+    // Dave opens the form, then loses the evaluator role before he submits it.
+    let opened = click(&sim, DAVE, &card, "decline").await;
+    let modal = opened["data"]["custom_id"].as_str().unwrap().to_owned();
+    sim.edit_guild(|g| {
+        g.members.insert(DAVE, Vec::new());
+    });
+    let marks = sim.mark();
+    let submitted = sim.submit_modal(DAVE, &current(&sim, &card), &modal, &[("reason", "No")]);
+    let late = sim
+        .wait_request("the late reason", marks, REACT, |r| {
+            is_callback(r, submitted.id)
+        })
+        .await;
+    let late = late.body.unwrap_or(Value::Null);
+    assert!(refusal(&late).contains("no longer decline"), "{late}");
+    assert!(text(&current(&sim, &card)).contains("Waiting"));
+
+    // Carol's DMs are closed: the decline stands, and the card says so.
+    sim.close_dms(CAROL);
+    let declined = decline(&sim, ALICE, &card, "Not this season").await;
+    assert_eq!(declined["type"], 7, "{declined}");
+    let closed = wait_text(&sim, &card, "Declined by").await;
+    assert_eq!(closed["components"], json!([]), "{closed}");
+    let refused = tryout(&sim, CAROL, "request", json!([])).await;
+    assert!(refused.contains("you can ask again"), "{refused}");
+
+    // A day later she may.
+    let db = Db::connect(&bot.database_url).await.unwrap();
+    sqlx::query("UPDATE tryout_requests SET decided_at = decided_at - 86401")
+        .execute(db.pool())
+        .await
+        .unwrap();
+    db.close().await;
+    let again = request(&sim, CAROL, None).await;
+    assert_ne!(again["id"], card["id"], "a new card");
     sim.assert_clean();
 }
