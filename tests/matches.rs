@@ -1340,3 +1340,48 @@ async fn confirmations_start_afresh_after_a_rejection() {
     );
     sim.assert_clean();
 }
+
+/// A player may leave an open match; a member busy in another match is refused a place by
+/// click; a proof link is shown on the card; and a win never takes a value above the highest.
+#[tokio::test]
+async fn leaving_a_busy_member_a_proof_and_the_highest_value() {
+    let (sim, bot) = league().await;
+    valued(&sim, BOB, 999_995).await;
+    valued(&sim, CAROL, 30).await;
+    valued(&sim, ERIN, 30).await;
+    let open = create(&sim, BOB, "2v2", 10, None).await;
+    click(&sim, ERIN, &open, "join_b").await;
+    assert!(text(&now(&sim, &open)).contains(&format!("Team B: <@{ERIN}>")));
+    let left = click(&sim, ERIN, &open, "leave").await;
+    assert_eq!(left["type"], 7, "{left}");
+    assert!(text(&now(&sim, &open)).contains("Team B: (open)"));
+    click(&sim, BOB, &open, "cancel").await;
+
+    let card = create(&sim, BOB, "1v1", 10, None).await;
+    let id = match_id(&card);
+    let other = create(&sim, ERIN, "1v1", 5, None).await;
+    let busy = click(&sim, ERIN, &card, "join_b").await;
+    let expected = format!("already in match #{}", match_id(&other));
+    assert!(refusal(&busy).contains(&expected), "{busy}");
+
+    click(&sim, CAROL, &card, "join_b").await;
+    let proof = "https://cdn.example.com/result.png?size=2048";
+    let reported = match_command(
+        &sim,
+        BOB,
+        "report",
+        json!([{"name": "match_id", "type": 4, "value": id}, {"name": "winner", "type": 4, "value": 0},
+               {"name": "proof", "type": 3, "value": proof}]),
+    )
+    .await;
+    assert!(reported.contains("Reported"), "{reported}");
+    wait_text(&sim, &card, &format!("Proof: <{proof}>")).await;
+    click(&sim, CAROL, &card, "confirm").await;
+    wait_text(&sim, &card, "Settled").await;
+    assert_eq!(
+        values(&bot, &[BOB, CAROL]).await,
+        HashMap::from([(BOB, 1_000_000), (CAROL, 20)]),
+        "the winner stops at the highest value"
+    );
+    sim.assert_clean();
+}

@@ -455,7 +455,11 @@ async fn closed_dms_and_a_restart_put_requests_back_in_the_queue() {
     bot.kill_hard().await;
     bot = Bot::start_with(&sim, options()).await;
     bot.wait_health(200, Duration::from_secs(20)).await;
-    wait_text(&sim, &card, "Back in the queue").await;
+    let back = wait_text(&sim, &card, "Back in the queue").await;
+    assert!(
+        !button(&back, "accept").is_empty(),
+        "its buttons are back: {back}"
+    );
     let queue = tryout(&sim, ALICE, "queue", json!([])).await;
     assert!(queue.contains("waiting**: 1"), "{queue}");
     sim.assert_clean();

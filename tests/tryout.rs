@@ -390,6 +390,18 @@ async fn setvalue_and_addvalue_respect_bounds_and_permissions() {
         (marks, i)
     };
     let user_opt = |id: u64| json!({"name": "member", "type": 6, "value": id.to_string()});
+    let value_of_carol = || async {
+        let (marks, i) = run(BOB, "value", json!([user_opt(CAROL)]));
+        let reply = sim
+            .wait_request("/value", marks, REACT, |r| is_callback(r, i.id))
+            .await;
+        content(&reply)
+    };
+    let none = value_of_carol().await;
+    assert!(
+        none.contains("has no value yet: **¥0 million**, unranked"),
+        "{none}"
+    );
     for (user, name, amount, expect) in [
         (BOB, "setvalue", 10, "only members with"),
         (ALICE, "setvalue", 1_000_001, "Nothing changed"),
@@ -428,6 +440,11 @@ async fn setvalue_and_addvalue_respect_bounds_and_permissions() {
     assert_eq!(
         history.iter().map(|h| h.new_value).collect::<Vec<_>>(),
         vec![42, 40]
+    );
+    let valued = value_of_carol().await;
+    assert!(
+        valued.contains("is worth **¥42 million** — rank #1"),
+        "{valued}"
     );
     // Carol hears of each change in her DMs.
     sim.wait_for("Carol told of her new value", REACT, |v| {
