@@ -144,6 +144,11 @@ async fn start_tryout_by(sim: &Sim, evaluator: u64, position: &str) -> u64 {
         "the click must update its message: {:?}",
         ack.body
     );
+    let rows = &ack.body.as_ref().unwrap()["data"]["components"];
+    assert_eq!(
+        rows[0]["components"][0]["disabled"], true,
+        "the menu greyed: {rows}"
+    );
     // Every position's ratings start with shooting.
     dm(sim, evaluator, before_select, "**shooting**").await;
     sim.dm_channel(evaluator)
@@ -332,6 +337,15 @@ async fn refused_answers_do_not_lengthen_a_step() {
 #[tokio::test]
 async fn refusals_non_evaluator_closed_dms_and_a_second_wizard() {
     let (sim, _bot) = start_ready_with(SimOptions::default(), waiting(30)).await;
+    // Bots are neither evaluated nor valued.
+    let (_, reply) = run_tryout(&sim, ALICE, APP_ID).await;
+    assert!(
+        content(&reply).contains("Bots can't be evaluated"),
+        "{}",
+        content(&reply)
+    );
+    let (_, reply) = set_value(&sim, ALICE, APP_ID, 10).await;
+    assert!(reply.contains("Bots have no value"), "{reply}");
     // Bob is no evaluator.
     let (_, reply) = run_tryout(&sim, BOB, CAROL).await;
     assert!(
