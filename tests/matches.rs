@@ -1168,7 +1168,7 @@ async fn staff_limits_forged_clicks_and_an_undo_that_cannot_be_exact() {
 }
 
 #[tokio::test]
-async fn a_season_waits_for_results_and_calls_off_open_matches() {
+async fn a_season_waits_for_results_and_calls_off_open_and_full_matches() {
     let (sim, bot) = league().await;
     for user in [BOB, CAROL, DAVE] {
         valued(&sim, user, 50).await;
@@ -1213,9 +1213,14 @@ async fn a_season_waits_for_results_and_calls_off_open_matches() {
     )
     .await;
     assert!(decided.contains("settled"), "{decided}");
+    // A full match, played or not, has no result waiting: it is called off too.
+    let full = create(&sim, BOB, "1v1", 5, None).await;
+    click(&sim, CAROL, &full, "join_b").await;
+    wait_text(&sim, &full, "Full.").await;
     let question = end_season().await;
     wait_text(&sim, &question, "Season 1 ended").await;
     wait_text(&sim, &open, "Cancelled").await;
+    wait_text(&sim, &full, "Cancelled").await;
     // Dave is free, and his stake was never taken.
     assert_eq!(values(&bot, &[DAVE]).await, HashMap::from([(DAVE, 50)]));
     create(&sim, DAVE, "1v1", 10, None).await;
