@@ -35,10 +35,12 @@ pub fn apply(message: &mut Value, body: &Value, guild: &Guild, channel: u64, in_
     let mut roles = Vec::new();
     for (kind, id) in tags(&content) {
         match kind {
-            Tag::User if (parses("users") || listed("users", id)) => {
-                if guild.members.contains_key(&id) && !users.contains(&id) {
-                    users.push(id);
-                }
+            Tag::User
+                if (parses("users") || listed("users", id))
+                    && guild.members.contains_key(&id)
+                    && !users.contains(&id) =>
+            {
+                users.push(id);
             }
             Tag::Role if in_guild && (parses("roles") || listed("roles", id)) => {
                 let mentionable = guild
