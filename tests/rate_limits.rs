@@ -64,25 +64,35 @@ async fn a_burst_after_a_few_requests_stays_within_the_global_limit() {
     );
 }
 
-/// Requests given up while they wait for the global limit were never sent and take no room in
-/// it: a full second's worth, then thirty given up while held back, then another full second's
-/// worth once the first has passed, which goes out at once.
+/// Requests given up while they wait for the global limit were never sent and leave the count
+/// as it was: after a full second's worth and thirty given up while held back, the next request
+/// still waits for the first to age out, and once they have, another full second's worth goes
+/// out at once.
 #[tokio::test]
-async fn requests_given_up_while_held_back_take_no_room_in_the_limit() {
+async fn requests_given_up_while_held_back_leave_the_count_as_it_was() {
     let sim = Sim::start().await;
     let http = client(&sim);
+    let started = tokio::time::Instant::now();
     read_channels(&http, 1_000, 50).await;
     let first_done = tokio::time::Instant::now();
     let given_up = safe_wait_for(read_channels(&http, 2_000, 30), Duration::from_millis(200)).await;
     assert!(given_up.is_none(), "the thirty were not held back");
+    // Neither freed room (the fifty still count) ...
+    read_channels(&http, 4_000, 1).await;
+    assert!(
+        started.elapsed() >= Duration::from_millis(1_000),
+        "a request left {:?} after the first fifty began",
+        started.elapsed()
+    );
+    // ... nor took any: once the fifty have aged out, 49 more go at once.
     tokio::time::sleep_until(first_done + Duration::from_millis(1_300)).await;
     let next = tokio::time::Instant::now();
-    safe_wait_for(read_channels(&http, 3_000, 50), Duration::from_secs(20))
+    safe_wait_for(read_channels(&http, 3_000, 49), Duration::from_secs(20))
         .await
-        .expect("the second fifty are sent within 20 s");
+        .expect("the next 49 are sent within 20 s");
     assert!(
         next.elapsed() < Duration::from_millis(1_000),
-        "the second fifty were held back for {:?}",
+        "the next 49 were held back for {:?}",
         next.elapsed()
     );
     assert_eq!(sim.rate_limited(), Vec::<String>::new(), "a 429 was met");

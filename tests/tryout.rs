@@ -313,9 +313,9 @@ async fn a_step_that_times_out_saves_nothing_and_says_so() {
 /// does not keep a player's tryout (and its request) held.
 #[tokio::test]
 async fn refused_answers_do_not_lengthen_a_step() {
-    let (sim, bot) = start_ready_with(SimOptions::default(), waiting(4)).await;
+    let (sim, bot) = start_ready_with(SimOptions::default(), waiting(6)).await;
     let dm_channel = start_tryout(&sim, "CF").await;
-    // The shooting prompt is out: its step ends 4 s from now, nonsense or not.
+    // The shooting prompt is out: its step ends 6 s from now, nonsense or not.
     let asked = tokio::time::Instant::now();
     for at in [1_500, 3_000] {
         tokio::time::sleep_until(asked + Duration::from_millis(at)).await;
@@ -325,9 +325,9 @@ async fn refused_answers_do_not_lengthen_a_step() {
     }
     dm(&sim, ALICE, 0, "You took too long to respond").await;
     let took = asked.elapsed();
-    // Each refusal giving the step its time again would end it 7 s after the prompt.
+    // Each refusal giving the step its time again would end it 9 s after the prompt.
     assert!(
-        took < Duration::from_millis(5_500),
+        took < Duration::from_millis(7_500),
         "the step lasted {took:?}"
     );
     assert_eq!(bob_standing(&bot).await, None);

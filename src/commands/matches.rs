@@ -403,8 +403,8 @@ async fn handle_click(
         }
         "dispute_a" => without_changes(db.dispute_match(guild, id, user, Team::A).await?),
         "dispute_b" => without_changes(db.dispute_match(guild, id, user, Team::B).await?),
-        // From a card drawn before its buttons named the result: redrawn, so the member sees
-        // what they answer.
+        // A card whose buttons do not name the result: redrawn, so the member sees what they
+        // answer.
         "confirm" | "dispute" => {
             let text =
                 "This card was out of date: I've redrawn it. Check the result and press again.";

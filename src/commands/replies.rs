@@ -71,13 +71,26 @@ pub fn plain(text: &str) -> String {
     out
 }
 
-/// Whether `text` shows nothing: only spaces and characters of no width.
+/// Whether `text` shows nothing: only spaces, characters of no width (joiners, direction
+/// marks, soft hyphens, variation selectors) and the fillers that are drawn blank.
 pub fn is_blank(text: &str) -> bool {
     text.chars().all(|c| {
         c.is_whitespace()
             || matches!(
                 c,
-                '\u{200b}'..='\u{200d}' | '\u{2060}' | '\u{feff}' | '\u{180e}'
+                '\u{00ad}'
+                    | '\u{115f}'
+                    | '\u{1160}'
+                    | '\u{180e}'
+                    | '\u{200b}'..='\u{200f}'
+                    | '\u{202a}'..='\u{202e}'
+                    | '\u{2060}'..='\u{2064}'
+                    | '\u{2066}'..='\u{2069}'
+                    | '\u{2800}'
+                    | '\u{3164}'
+                    | '\u{fe00}'..='\u{fe0f}'
+                    | '\u{feff}'
+                    | '\u{ffa0}'
             )
     })
 }
@@ -96,6 +109,7 @@ mod tests {
     #[test]
     fn blank_text_is_spaces_and_characters_of_no_width() {
         assert!(is_blank(" \u{200b}\u{feff}\n"));
+        assert!(is_blank("\u{200e}\u{ad}\u{2800}\u{3164}\u{fe0f}"));
         assert!(is_blank(""));
         assert!(!is_blank(" \u{200b}x"));
     }

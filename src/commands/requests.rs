@@ -21,7 +21,7 @@ use serenity::{
     InputTextStyle,
 };
 
-use super::replies::{direct_message, ephemeral, plain};
+use super::replies::{direct_message, ephemeral, is_blank, plain};
 use super::request_cards::{card_text, show_evaluated};
 use super::{access, tryout};
 use crate::db::requests::TryoutRequest;
@@ -534,13 +534,13 @@ async fn decline(
         .chars()
         .take(usize::from(REASON_LIMIT))
         .collect();
-    if reason.chars().count() < 3 {
+    if reason.chars().count() < 3 || is_blank(&reason) {
         let text = "Please give the player a reason (a few words); nothing changed.";
         submit.create_response(http, ephemeral(text)).await?;
         return Ok(());
     }
-    // A tryout of the player running now answers the request itself: held off while this
-    // decides, and one starting meanwhile waits for it.
+    // A tryout of the player running now answers the request itself; one that would start
+    // while this decides is refused until it ends.
     let Some(_player) = state.players_in_tryout.claim((guild, r.player)) else {
         let text = format!(
             "<@{}>'s tryout is running right now: it answers this request. Nothing changed.",

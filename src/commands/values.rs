@@ -297,25 +297,65 @@ pub async fn valuehistory(
         text.push_str("No changes yet.");
     }
     for row in &history {
-        // As staff typed it, shown literally: a reason is no link, mention or formatting.
-        let why = row
-            .reason
-            .as_deref()
-            .map_or_else(|| "no reason given".to_owned(), super::replies::plain);
-        text.push_str(&format!(
-            "<t:{}:d> {} → {} by <@{}> ({why})\n",
-            row.created_at,
-            format_value(row.old_value),
-            format_value(row.new_value),
-            row.changed_by
-        ));
+        text.push_str(&history_line(row));
     }
     ctx.send(CreateReply::default().content(cut(&text)).ephemeral(true))
         .await?;
     Ok(())
 }
 
+/// One row of `/valuehistory`. The reason is shown as staff typed it, literally (no link,
+/// mention or formatting), and short enough that ten rows fit in one message.
+fn history_line(row: &crate::db::HistoryRow) -> String {
+    let why = row.reason.as_deref().map_or_else(
+        || "no reason given".to_owned(),
+        |reason| super::replies::plain(&shortened(reason, SHOWN_REASON)),
+    );
+    format!(
+        "<t:{}:d> {} → {} by <@{}> ({why})\n",
+        row.created_at,
+        format_value(row.old_value),
+        format_value(row.new_value),
+        row.changed_by
+    )
+}
+
+/// How much of a reason `/valuehistory` shows: ten rows, each reason escaped (so up to twice
+/// as long), stay within one message.
+const SHOWN_REASON: usize = 50;
+
+/// `text`'s first `limit` characters, with `…` if it was longer.
+fn shortened(text: &str, limit: usize) -> String {
+    if text.chars().count() <= limit {
+        return text.to_owned();
+    }
+    let mut short: String = text.chars().take(limit - 1).collect();
+    short.push('…');
+    short
+}
+
 /// Cuts `text` to one Discord message.
 fn cut(text: &str) -> String {
     text.chars().take(2000).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ten_of_the_longest_history_rows_fit_in_one_message() {
+        let row = crate::db::HistoryRow {
+            old_value: 1_000_000,
+            new_value: 1_000_000,
+            changed_by: serenity::UserId::new(u64::MAX),
+            reason: Some("*".repeat(200)),
+            evaluation_id: None,
+            created_at: i64::from(i32::MAX),
+        };
+        let header = format!("**Value history of <@{}>** (newest first)\n", u64::MAX);
+        let text = header + &history_line(&row).repeat(10);
+        assert!(text.chars().count() <= 2000, "{}", text.chars().count());
+        assert!(history_line(&row).contains("\\*…"));
+    }
 }

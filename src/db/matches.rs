@@ -493,7 +493,6 @@ async fn require_status(
     }
     let why = match status {
         Status::Open => "is still taking players",
-        Status::Full if allowed.contains(&Status::Open) => "is full: it takes nobody else",
         Status::Full => "has no reported result",
         Status::Reported => "already has a reported result",
         Status::Disputed => "is disputed: staff decide",
@@ -617,6 +616,10 @@ impl Db {
             Ok(found) => found,
             Err(refused) => return Ok(Err(refused)),
         };
+        // A Join left on a card drawn before the match filled.
+        if found.status == Status::Full {
+            return Ok(Err(Refusal::Status(id, "is full: it takes nobody else")));
+        }
         if let Err(refused) = require_status(&mut tx, &found, &[Status::Open], now()).await? {
             tx.commit().await.context("committing an expiry")?;
             return Ok(Err(refused));

@@ -185,11 +185,11 @@ pub(crate) async fn gateway_connection(inner: Arc<Inner>, stream: TcpStream) {
     }
 
     // "If your app fails to send a heartbeat event in time, your connection will be closed and
-    // you will be forced to Resume" (docs/events/gateway.mdx): in time is taken as half an
-    // interval late, and never under a second late, since the first beat comes at a random
-    // point of the first interval.
+    // you will be forced to Resume" (docs/events/gateway.mdx). The docs give no grace: a whole
+    // missed beat and a second more is taken as too late, which a busy client never reaches
+    // and a stalled one always does.
     let interval = Duration::from_millis(inner.options.heartbeat_ms);
-    let allowance = interval + (interval / 2).max(Duration::from_secs(1));
+    let allowance = 2 * interval + Duration::from_secs(1);
     let mut beat_due = tokio::time::Instant::now() + allowance;
     loop {
         tokio::select! {

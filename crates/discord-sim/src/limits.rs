@@ -1,7 +1,8 @@
 //! The documented rules on a message body that Discord's OpenAPI spec does not carry (or
 //! carries looser): Discord answers a body that breaks one with `400 Invalid Form Body`.
 //!
-//! - Content: "up to 2000 characters" (`docs/resources/message.mdx`; the spec allows 4,000).
+//! - Content: "up to 2000 characters" (`docs/resources/message.mdx`), fewer than the spec
+//!   allows.
 //! - Embeds: their titles, descriptions, field names and values, footer texts and author names
 //!   "must not exceed 6000 characters" together.
 //! - Allowed mentions: `parse: ["users"]` beside a `users` list (or `roles` beside `roles`) is

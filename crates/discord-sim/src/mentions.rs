@@ -77,7 +77,7 @@ fn tags(content: &str) -> Vec<(Tag, u64)> {
     let mut rest = content;
     let mut offset = 0;
     while let Some(at) = rest.find("<@") {
-        let escaped = content[..offset + at].ends_with('\\');
+        let escaped = escaped_at(content, offset + at);
         let after = &rest[at + 2..];
         let (kind, digits) = match after.strip_prefix('&') {
             Some(role) => (Tag::Role, role),
@@ -95,12 +95,24 @@ fn tags(content: &str) -> Vec<(Tag, u64)> {
     found
 }
 
-/// Whether `content` holds `a` or `b` with no backslash before it.
+/// Whether the character at byte `at` of `content` is escaped: an odd number of backslashes
+/// before it (an even number are escaped backslashes).
+fn escaped_at(content: &str, at: usize) -> bool {
+    content[..at]
+        .chars()
+        .rev()
+        .take_while(|c| *c == '\\')
+        .count()
+        % 2
+        == 1
+}
+
+/// Whether `content` holds `a` or `b` unescaped.
 fn unescaped(content: &str, a: &str, b: &str) -> bool {
     [a, b].iter().any(|word| {
         content
             .match_indices(word)
-            .any(|(at, _)| !content[..at].ends_with('\\'))
+            .any(|(at, _)| !escaped_at(content, at))
     })
 }
 
@@ -155,5 +167,8 @@ mod tests {
         let message = sent(&text, Value::Null);
         assert!(user_ids(&message).is_empty());
         assert_eq!(message["mention_everyone"], false);
+        // An escaped backslash escapes nothing after it.
+        let text = format!("\\\\<@{BOB}>");
+        assert_eq!(user_ids(&sent(&text, Value::Null)), [BOB.to_string()]);
     }
 }

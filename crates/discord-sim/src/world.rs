@@ -261,8 +261,12 @@ const DIRECT_MESSAGES_INTENT: u64 = 1 << 12;
 /// not specify an intent when identifying, you will not receive any of the Gateway events
 /// associated with that intent" (`docs/events/gateway.mdx`). Events of no intent (READY,
 /// INTERACTION_CREATE) always arrive.
+///
+/// Only the events the simulator sends are listed: an event it does not know panics, so a new
+/// one is given its intent when it is added.
 pub(crate) fn intended(intents: u64, event: &str, data: &Value) -> bool {
     let needed = match event {
+        "READY" | "RESUMED" | "INTERACTION_CREATE" => return true,
         "MESSAGE_CREATE" | "MESSAGE_UPDATE" | "MESSAGE_DELETE" => {
             if data.get("guild_id").is_some_and(|g| !g.is_null()) {
                 GUILD_MESSAGES_INTENT
@@ -270,14 +274,15 @@ pub(crate) fn intended(intents: u64, event: &str, data: &Value) -> bool {
                 DIRECT_MESSAGES_INTENT
             }
         }
-        "GUILD_MEMBER_ADD" | "GUILD_MEMBER_UPDATE" | "GUILD_MEMBER_REMOVE" => GUILD_MEMBERS_INTENT,
-        _ if event.starts_with("GUILD_")
-            || event.starts_with("CHANNEL_")
-            || event.starts_with("THREAD_") =>
-        {
-            GUILDS_INTENT
+        // "sent for current-user updates regardless of whether the GUILD_MEMBERS intent is set"
+        "GUILD_MEMBER_UPDATE" if data["user"]["id"] == crate::payloads::APP_ID.to_string() => {
+            return true
         }
-        _ => return true,
+        "GUILD_MEMBER_ADD" | "GUILD_MEMBER_UPDATE" | "GUILD_MEMBER_REMOVE" => GUILD_MEMBERS_INTENT,
+        "GUILD_CREATE" | "GUILD_UPDATE" | "GUILD_DELETE" | "GUILD_ROLE_CREATE"
+        | "GUILD_ROLE_UPDATE" | "GUILD_ROLE_DELETE" | "CHANNEL_CREATE" | "CHANNEL_UPDATE"
+        | "CHANNEL_DELETE" | "THREAD_CREATE" | "THREAD_UPDATE" | "THREAD_DELETE" => GUILDS_INTENT,
+        other => panic!("the simulator does not know which intent {other} needs"),
     };
     intents & needed != 0
 }
@@ -328,5 +333,8 @@ mod tests {
         assert!(!intended(GUILD_MESSAGES_INTENT, "MESSAGE_CREATE", &dm));
         assert!(intended(0, "INTERACTION_CREATE", &dm));
         assert!(intended(0, "READY", &dm));
+        let own = json!({"user": {"id": crate::payloads::APP_ID.to_string()}});
+        assert!(intended(GUILDS_INTENT, "GUILD_MEMBER_UPDATE", &own));
+        assert!(!intended(GUILDS_INTENT, "GUILD_MEMBER_UPDATE", &dm));
     }
 }
