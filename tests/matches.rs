@@ -1275,6 +1275,8 @@ async fn timeouts_and_buttons_drawn_earlier_change_nothing() {
     )
     .await;
     assert!(muted.contains("timeout"), "{muted}");
+    let muted = click(&sim, CAROL, &card, "won_b").await;
+    assert!(refusal(&muted).contains("timeout"), "{muted}");
     sim.edit_guild(|g| {
         g.timed_out.remove(&CAROL);
     });
@@ -1285,6 +1287,16 @@ async fn timeouts_and_buttons_drawn_earlier_change_nothing() {
         let stale = click_as_drawn(&sim, BOB, &conceded, action).await;
         assert!(refusal(&stale).contains("changed"), "{action}: {stale}");
     }
+    // A Confirm that names no result (drawn before buttons named it) settles nothing.
+    let marks = sim.mark();
+    let unnamed = sim.click(BOB, &now(&sim, &card), &format!("nvm:{id}:confirm"));
+    let told = sim
+        .wait_request("the unnamed Confirm", marks, REACT, |r| {
+            is_callback(r, unnamed.id)
+        })
+        .await;
+    let told = told.body.unwrap_or(Value::Null);
+    assert!(refusal(&told).contains("out of date"), "{told}");
     assert!(text(&now(&sim, &card)).contains("Reported: **Team B** won"));
     assert_eq!(
         values(&bot, &[BOB, CAROL]).await,
@@ -1311,6 +1323,7 @@ async fn a_report_whose_answer_failed_still_reaches_the_card_and_staff() {
     assert!(button_for(&reported, "confirm").is_some(), "{reported}");
     let post = staff_post(&sim, id).await;
     assert!(button_for(&post, "approve_a").is_some(), "{post}");
+    sim.assert_clean();
 }
 
 /// A new report, or one staff reject, starts the confirmations afresh: a confirmation given to

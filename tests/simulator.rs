@@ -216,6 +216,18 @@ async fn rest_calls_need_the_bot_token_and_channel_rules_hold() {
     )
     .await;
     assert_eq!((status, error["code"].as_u64()), (404, Some(10003)));
+    // A role given in another guild's route: that guild is unknown here.
+    let (status, _) = http_request(
+        sim.rest_port(),
+        "PUT",
+        &format!("/api/v10/guilds/42/members/{BOB}/roles/{STAFF_ROLE}"),
+        &[UA, ("Authorization", &auth)],
+        None,
+    )
+    .await
+    .expect("request the simulator");
+    assert_eq!(status, 404);
+    assert!(sim.role_changes().is_empty(), "{:?}", sim.role_changes());
     sim.assert_clean();
 }
 

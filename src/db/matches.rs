@@ -493,6 +493,7 @@ async fn require_status(
     }
     let why = match status {
         Status::Open => "is still taking players",
+        Status::Full if allowed.contains(&Status::Open) => "is full",
         Status::Full => "has no reported result",
         Status::Reported => "already has a reported result",
         Status::Disputed => "is disputed: staff decide",
