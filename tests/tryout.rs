@@ -504,6 +504,82 @@ async fn setvalue_and_addvalue_respect_bounds_and_permissions() {
     sim.assert_clean();
 }
 
+/// Gives members `5000..5000 + count` values (100 up), straight in the database.
+async fn ranked(bot: &Bot, count: u64) {
+    let db = Db::connect(&bot.database_url).await.unwrap();
+    for n in 0..count {
+        db.change_value(
+            GuildId::new(GUILD_ID),
+            UserId::new(5000 + n),
+            UserId::new(ALICE),
+            novera_assistant::db::ValueChange::Set(100 + n as i64),
+            None,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    }
+    db.close().await;
+}
+
+/// A member who pages on past the command's own token (Discord's last 15 minutes; here 3 s)
+/// still sees the buttons grey out at the end: the last click's token does it.
+#[tokio::test]
+async fn rankings_grey_out_after_the_commands_token_expired() {
+    let options = SimOptions {
+        token_lifetime: Duration::from_secs(3),
+        ..SimOptions::default()
+    };
+    let (sim, bot) = start_ready_with(options, waiting(2)).await;
+    ranked(&bot, 12).await;
+    let marks = sim.mark();
+    let (rankings, first) = run_command_with(&sim, BOB, GENERAL, "rankings", json!([])).await;
+    assert!(content(&first).contains("page 1/2"), "{}", content(&first));
+    let board_id = sim
+        .wait_for("the rankings message", REACT, |v| {
+            v.messages()
+                .iter()
+                .rev()
+                .find(|m| m["content"].as_str().unwrap_or("").contains("page 1/2"))
+                .map(|m| m["id"].clone())
+        })
+        .await;
+    let mut last = None;
+    for (i, button) in [1, 0, 1].into_iter().enumerate() {
+        tokio::time::sleep(Duration::from_millis(1_000)).await;
+        let board = sim
+            .bot_messages()
+            .into_iter()
+            .find(|m| m["id"] == board_id)
+            .unwrap();
+        let pressed = sim.click(BOB, &board, &component(&board, 0, button));
+        let answer = sim
+            .wait_request(&format!("click {i}"), marks, REACT, |r| {
+                is_callback(r, pressed.id)
+            })
+            .await;
+        assert_eq!(answer.body.as_ref().unwrap()["type"], 7);
+        last = Some(pressed);
+    }
+    let last = last.unwrap();
+    let greyed = sim
+        .wait_request("the buttons greyed", marks, REACT, |r| {
+            r.method == "PATCH"
+                && (r.path.contains(&last.token) || r.path.contains(&rankings.token))
+        })
+        .await;
+    assert_eq!(
+        greyed.status,
+        200,
+        "{}: {:?}",
+        greyed.path.contains(&rankings.token),
+        greyed.body
+    );
+    let rows = &greyed.body.as_ref().unwrap()["components"];
+    assert_eq!(rows[0]["components"][1]["disabled"], true);
+    sim.assert_clean();
+}
+
 #[tokio::test]
 async fn rankings_page_for_the_invoker_only_and_expire() {
     let (sim, bot) = start_ready_with(SimOptions::default(), waiting(3)).await;

@@ -5,8 +5,8 @@ use std::time::Duration;
 use poise::serenity_prelude as serenity;
 use poise::CreateReply;
 use serenity::{
-    CreateActionRow, CreateAllowedMentions, CreateButton, CreateInteractionResponse,
-    CreateInteractionResponseMessage,
+    Builder, CreateActionRow, CreateAllowedMentions, CreateButton, CreateInteractionResponse,
+    CreateInteractionResponseMessage, EditInteractionResponse,
 };
 
 use super::access;
@@ -95,18 +95,29 @@ pub async fn rankings(ctx: Context<'_>) -> Result<(), Error> {
         return Ok(());
     }
     let timeout = data.waits.timeout(RANKINGS_TIMEOUT);
+    // The token of the last click, if any: the command's own lasts 15 minutes, which a member
+    // paging on can outlast, while a click's is at most one wait old when the buttons expire.
+    let mut last_click: Option<String> = None;
     loop {
         let Some(pressed) = click.wait(timeout).await else {
             // No click in time: the buttons stop working, visibly.
             let (page, pages, rows) = read_page(&data.db, guild, page).await?;
-            handle
-                .edit(
-                    ctx,
-                    CreateReply::default()
-                        .content(page_text(page, pages, &rows))
-                        .components(page_buttons(prompt, page, pages, false)),
-                )
-                .await?;
+            let text = page_text(page, pages, &rows);
+            let buttons = page_buttons(prompt, page, pages, false);
+            match &last_click {
+                Some(token) => {
+                    EditInteractionResponse::new()
+                        .content(text)
+                        .components(buttons)
+                        .allowed_mentions(CreateAllowedMentions::new())
+                        .execute(ctx.http(), token)
+                        .await?;
+                }
+                None => {
+                    let edit = CreateReply::default().content(text).components(buttons);
+                    handle.edit(ctx, edit).await?;
+                }
+            }
             return Ok(());
         };
         // Registered before answering, so a quick second click is not lost.
@@ -129,6 +140,7 @@ pub async fn rankings(ctx: Context<'_>) -> Result<(), Error> {
                 ),
             )
             .await?;
+        last_click = Some(pressed.token.clone());
     }
 }
 

@@ -532,6 +532,9 @@ pub(crate) fn followup(
         if !state.responded {
             return discord_error(404, 10015, "Unknown Webhook");
         }
+        if state.created.elapsed() > inner.options.token_lifetime {
+            return discord_error(401, 50027, "Invalid Webhook Token");
+        }
         let channel = state.channel;
         let origin = Origin {
             user: state.user,
@@ -607,6 +610,9 @@ pub(crate) fn edit_webhook_message(
     // Nothing was sent with the token before its initial response.
     if !state.responded {
         return discord_error(404, 10015, "Unknown Webhook");
+    }
+    if state.created.elapsed() > inner.options.token_lifetime {
+        return discord_error(401, 50027, "Invalid Webhook Token");
     }
     // For a component or modal interaction, @original is the message the component is on.
     let original_id = state

@@ -53,6 +53,10 @@ pub struct SimOptions {
     /// An IDENTIFY asking for another is closed with 4014. Default: Message Content and
     /// Server Members, not Presence.
     pub privileged_intents: u64,
+    /// How long an interaction's token works for follow-ups and edits: "Interaction tokens
+    /// are valid for 15 minutes" (docs/interactions/receiving-and-responding.mdx). Tests
+    /// shorten it to see what a bot does past it.
+    pub token_lifetime: Duration,
 }
 
 impl Default for SimOptions {
@@ -65,6 +69,7 @@ impl Default for SimOptions {
             compress_above: 4096,
             rate_limits: RateLimits::default(),
             privileged_intents: MESSAGE_CONTENT_INTENT | GUILD_MEMBERS_INTENT,
+            token_lifetime: Duration::from_secs(15 * 60),
         }
     }
 }
