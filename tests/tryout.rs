@@ -504,10 +504,11 @@ async fn setvalue_and_addvalue_respect_bounds_and_permissions() {
     sim.assert_clean();
 }
 
-/// Gives members `5000..5000 + count` values (100 up), straight in the database.
-async fn ranked(bot: &Bot, count: u64) {
+/// Gives members `5000 + n` for each `n` in `members` the value `100 + n`, straight in the
+/// database.
+async fn ranked(bot: &Bot, members: std::ops::Range<u64>) {
     let db = Db::connect(&bot.database_url).await.unwrap();
-    for n in 0..count {
+    for n in members {
         db.change_value(
             GuildId::new(GUILD_ID),
             UserId::new(5000 + n),
@@ -531,7 +532,7 @@ async fn rankings_grey_out_after_the_commands_token_expired() {
         ..SimOptions::default()
     };
     let (sim, bot) = start_ready_with(options, waiting(2)).await;
-    ranked(&bot, 12).await;
+    ranked(&bot, 0..12).await;
     let marks = sim.mark();
     let (rankings, first) = run_command_with(&sim, BOB, GENERAL, "rankings", json!([])).await;
     assert!(content(&first).contains("page 1/2"), "{}", content(&first));
@@ -584,21 +585,9 @@ async fn rankings_grey_out_after_the_commands_token_expired() {
 async fn rankings_page_for_the_invoker_only_and_expire() {
     let (sim, bot) = start_ready_with(SimOptions::default(), waiting(3)).await;
     // 12 ranked members: two pages.
-    let db = Db::connect(&bot.database_url).await.unwrap();
-    for n in 0..12u64 {
-        db.change_value(
-            GuildId::new(GUILD_ID),
-            UserId::new(5000 + n),
-            UserId::new(ALICE),
-            novera_assistant::db::ValueChange::Set(100 + n as i64),
-            None,
-        )
-        .await
-        .unwrap()
-        .unwrap();
-    }
+    ranked(&bot, 0..12).await;
     let marks = sim.mark();
-    let (rankings, first) = run_command_with(&sim, BOB, GENERAL, "rankings", json!([])).await;
+    let (_, first) = run_command_with(&sim, BOB, GENERAL, "rankings", json!([])).await;
     assert!(content(&first).contains("page 1/2"), "{}", content(&first));
     let board = sim
         .wait_for("the rankings message", REACT, |v| {
@@ -634,18 +623,7 @@ async fn rankings_page_for_the_invoker_only_and_expire() {
         content(&page2)
     );
     // The rankings grow while Bob reads them: Next goes on to the page that is new.
-    for n in 12..22u64 {
-        db.change_value(
-            GuildId::new(GUILD_ID),
-            UserId::new(5000 + n),
-            UserId::new(ALICE),
-            novera_assistant::db::ValueChange::Set(100 + n as i64),
-            None,
-        )
-        .await
-        .unwrap()
-        .unwrap();
-    }
+    ranked(&bot, 12..22).await;
     let bob = sim.click(BOB, &board, &next);
     let page3 = sim
         .wait_request("page 3", marks, REACT, |r| is_callback(r, bob.id))
@@ -655,15 +633,16 @@ async fn rankings_page_for_the_invoker_only_and_expire() {
         "{}",
         content(&page3)
     );
-    // After the timeout the buttons are disabled on the original message.
+    // After the timeout the buttons are disabled on the message, through Bob's last click.
     let edit = sim
         .wait_request(
             "the buttons disabled",
             marks,
             Duration::from_secs(10),
-            |r| r.method == "PATCH" && r.path.contains(&rankings.token),
+            |r| r.method == "PATCH" && r.path.contains(&bob.token),
         )
         .await;
+    assert_eq!(edit.status, 200);
     let rows = &edit.body.as_ref().unwrap()["components"];
     assert_eq!(rows[0]["components"][0]["disabled"], true);
     assert_eq!(rows[0]["components"][1]["disabled"], true);

@@ -280,7 +280,7 @@ pub(crate) fn intended(intents: u64, event: &str, data: &Value) -> bool {
             }
         }
         // "sent for current-user updates regardless of whether the GUILD_MEMBERS intent is set"
-        "GUILD_MEMBER_UPDATE" if data["user"]["id"] == crate::payloads::APP_ID.to_string() => {
+        "GUILD_MEMBER_UPDATE" if id_of(&data["user"]["id"]) == crate::payloads::APP_ID => {
             return true
         }
         "GUILD_MEMBER_ADD" | "GUILD_MEMBER_UPDATE" | "GUILD_MEMBER_REMOVE" => GUILD_MEMBERS_INTENT,
