@@ -4,6 +4,8 @@
 
 mod support;
 
+use std::time::Duration;
+
 use serde_json::{json, Value};
 use support::sim::Interaction;
 use support::*;
@@ -339,15 +341,16 @@ async fn each_step_timing_out_posts_nothing_and_disables_the_components() {
         "{body}"
     );
 
-    // The modal (step 3) left open.
-    let (announce, message) = open(&sim).await;
+    // The modal (step 3) left open: the message greys through the latest step's answer.
+    let (_, message) = open(&sim).await;
     let marks = sim.mark();
     choose(&sim, &message, GENERAL, "none").await;
     let expired = sim
         .wait_request("the modal expiring", marks, REACT, |r| {
-            r.method == "PATCH" && r.path.contains(&announce.token)
+            r.method == "PATCH" && r.path.ends_with("/messages/@original")
         })
         .await;
+    assert_eq!(expired.status, 200);
     let body = expired.body.unwrap();
     assert!(
         body["content"].as_str().unwrap().contains("Timed out"),
@@ -601,15 +604,16 @@ async fn a_member_may_hold_only_a_few_drafts_open() {
 #[tokio::test]
 async fn an_unanswered_preview_turns_every_button_grey() {
     let (sim, _bot) = start_waiting(2).await;
-    let (announce, message) = open(&sim).await;
+    let (_, message) = open(&sim).await;
     let (modal, message) = choose(&sim, &message, GENERAL, "none").await;
     let marks = sim.mark();
     compose(&sim, &message, &modal, "", "left alone").await;
     let expired = sim
         .wait_request("the preview expiring", marks, REACT, |r| {
-            r.method == "PATCH" && r.path.contains(&announce.token)
+            r.method == "PATCH" && r.path.ends_with("/messages/@original")
         })
         .await;
+    assert_eq!(expired.status, 200);
     let body = expired.body.unwrap();
     assert!(
         body["content"].as_str().unwrap().contains("Timed out"),
@@ -621,6 +625,45 @@ async fn an_unanswered_preview_turns_every_button_grey() {
         assert_eq!(button["disabled"], true, "a button stayed live: {body}");
     }
     assert!(posts(&sim).is_empty());
+    sim.assert_clean();
+}
+
+/// A step that runs out after the command's own token has (Discord's last 15 minutes; here
+/// 4 s) still greys out, through the latest answered step's token.
+#[tokio::test]
+async fn a_step_expiring_after_the_commands_token_still_greys_out() {
+    let sim_options = SimOptions {
+        token_lifetime: Duration::from_secs(4),
+        ..SimOptions::default()
+    };
+    let bot_options = BotOptions {
+        wait_timeout: Some(3),
+        ..BotOptions::default()
+    };
+    let (sim, _bot) = start_ready_with(sim_options, bot_options).await;
+    let (announce, message) = open(&sim).await;
+    tokio::time::sleep(Duration::from_millis(2_000)).await;
+    let marks = sim.mark();
+    let (pick, body) = pick_channel(&sim, ALICE, &message, GENERAL, "step 2").await;
+    assert_eq!(body["type"], 7, "{body}");
+    // The mention step runs out 3 s later: the command's token is 5 s old, the pick's 3 s.
+    let expired = sim
+        .wait_request("the mention step expiring", marks, REACT, |r| {
+            r.method == "PATCH"
+                && (r.path.contains(&pick.token) || r.path.contains(&announce.token))
+        })
+        .await;
+    assert_eq!(
+        expired.status,
+        200,
+        "{}",
+        expired.path.contains(&announce.token)
+    );
+    let body = expired.body.unwrap();
+    assert!(
+        body["content"].as_str().unwrap().contains("Timed out"),
+        "{body}"
+    );
     sim.assert_clean();
 }
 
