@@ -1256,7 +1256,9 @@ async fn timeouts_and_buttons_drawn_earlier_change_nothing() {
     let open = now(&sim, &card);
     click(&sim, CAROL, &card, "join_b").await;
     let late = click_as_drawn(&sim, ERIN, &open, "join_a").await;
-    assert!(refusal(&late).contains("is full"), "{late}");
+    assert!(refusal(&late).contains("takes nobody else"), "{late}");
+    let late = click_as_drawn(&sim, CAROL, &open, "leave").await;
+    assert!(refusal(&late).contains("is full."), "{late}");
 
     // Carol concedes; staff reject it; she reports her own win instead.
     click(&sim, CAROL, &card, "won_a").await;

@@ -523,15 +523,15 @@ async fn ranked(bot: &Bot, members: std::ops::Range<u64>) {
     db.close().await;
 }
 
-/// A member who pages on past the command's own token (Discord's last 15 minutes; here 3 s)
+/// A member who pages on past the command's own token (Discord's last 15 minutes; here 5 s)
 /// still sees the buttons grey out at the end: the last click's token does it.
 #[tokio::test]
 async fn rankings_grey_out_after_the_commands_token_expired() {
     let options = SimOptions {
-        token_lifetime: Duration::from_secs(3),
+        token_lifetime: Duration::from_secs(5),
         ..SimOptions::default()
     };
-    let (sim, bot) = start_ready_with(options, waiting(2)).await;
+    let (sim, bot) = start_ready_with(options, waiting(3)).await;
     ranked(&bot, 0..12).await;
     let marks = sim.mark();
     let (rankings, first) = run_command_with(&sim, BOB, GENERAL, "rankings", json!([])).await;

@@ -129,7 +129,7 @@ pub async fn rankings(ctx: Context<'_>) -> Result<(), Error> {
         };
         let (now, pages, rows) = read_page(&data.db, guild, wanted).await?;
         page = now;
-        pressed
+        let answered = pressed
             .create_response(
                 ctx,
                 CreateInteractionResponse::UpdateMessage(
@@ -139,8 +139,12 @@ pub async fn rankings(ctx: Context<'_>) -> Result<(), Error> {
                         .allowed_mentions(CreateAllowedMentions::new()),
                 ),
             )
-            .await?;
-        last_click = Some(pressed.token.clone());
+            .await;
+        // A click Discord did not take leaves the page as it was; the buttons still work.
+        match answered {
+            Ok(()) => last_click = Some(pressed.token.clone()),
+            Err(err) => tracing::warn!(error = %err, "could not turn a rankings page"),
+        }
     }
 }
 

@@ -264,7 +264,11 @@ pub(crate) async fn route(
         ("POST", ["webhooks", app, token]) => followup(inner, app, token, body),
         ("GET", ["webhooks", _app, token, "messages", "@original"]) => {
             let world = inner.world();
-            match world.interactions.values().find(|i| i.token == *token).and_then(|i| i.original.clone()) {
+            let live = world.interactions.values().find(|i| i.token == *token);
+            if live.is_some_and(|i| i.created.elapsed() > inner.options.token_lifetime) {
+                return discord_error(401, 50027, "Invalid Webhook Token");
+            }
+            match live.and_then(|i| i.original.clone()) {
                 Some(original) => axum::Json(original).into_response(),
                 None => discord_error(404, 10008, "Unknown Message"),
             }
