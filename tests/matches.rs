@@ -1244,6 +1244,14 @@ async fn timeouts_and_buttons_drawn_earlier_change_nothing() {
     });
     let muted = click(&sim, CAROL, &card, "join_b").await;
     assert!(refusal(&muted).contains("timeout"), "{muted}");
+    sim.edit_guild(|g| {
+        g.timed_out.insert(BOB);
+    });
+    let muted = click(&sim, BOB, &card, "cancel").await;
+    assert!(refusal(&muted).contains("timeout"), "{muted}");
+    sim.edit_guild(|g| {
+        g.timed_out.remove(&BOB);
+    });
     let stake =
         json!([{"name": "mode", "type": 4, "value": 0}, {"name": "stake", "type": 4, "value": 1}]);
     let muted = match_command(&sim, CAROL, "create", stake).await;
@@ -1277,13 +1285,26 @@ async fn timeouts_and_buttons_drawn_earlier_change_nothing() {
     )
     .await;
     assert!(muted.contains("timeout"), "{muted}");
-    let muted = click(&sim, CAROL, &card, "won_b").await;
-    assert!(refusal(&muted).contains("timeout"), "{muted}");
+    for action in ["won_b", "won_a"] {
+        let muted = click(&sim, CAROL, &card, action).await;
+        assert!(refusal(&muted).contains("timeout"), "{action}: {muted}");
+    }
     sim.edit_guild(|g| {
         g.timed_out.remove(&CAROL);
     });
     click(&sim, CAROL, &card, "won_b").await;
     wait_text(&sim, &card, "Reported: **Team B** won").await;
+    // Nor does Bob answer it while he is in timeout.
+    sim.edit_guild(|g| {
+        g.timed_out.insert(BOB);
+    });
+    for action in ["confirm", "dispute"] {
+        let muted = click(&sim, BOB, &card, action).await;
+        assert!(refusal(&muted).contains("timeout"), "{action}: {muted}");
+    }
+    sim.edit_guild(|g| {
+        g.timed_out.remove(&BOB);
+    });
     // Bob's Confirm and Dispute on the concession's card do not answer her new report.
     for action in ["confirm", "dispute"] {
         let stale = click_as_drawn(&sim, BOB, &conceded, action).await;
