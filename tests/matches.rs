@@ -103,6 +103,16 @@ async fn history_rows(bot: &Bot, id: i64) -> i64 {
     n
 }
 
+/// A full 2v2 at a stake of 10: Bob (its creator) and Dave on Team A, Carol and Erin on
+/// Team B. Returns its card as posted.
+async fn full_2v2(sim: &Sim) -> Value {
+    let card = create(sim, BOB, "2v2", 10, None).await;
+    click(sim, DAVE, &card, "join_a").await;
+    click(sim, CAROL, &card, "join_b").await;
+    click(sim, ERIN, &card, "join_b").await;
+    card
+}
+
 /// `creator` creates a match; returns its card as posted.
 async fn create(sim: &Sim, creator: u64, mode: &str, stake: i64, note: Option<&str>) -> Value {
     let before = sim.bot_messages().len();
@@ -379,10 +389,7 @@ async fn the_side_a_report_makes_lose_answers_it() {
     for user in [BOB, CAROL, DAVE, ERIN] {
         valued(&sim, user, 50).await;
     }
-    let card = create(&sim, BOB, "2v2", 10, None).await;
-    click(&sim, DAVE, &card, "join_a").await;
-    click(&sim, CAROL, &card, "join_b").await;
-    click(&sim, ERIN, &card, "join_b").await;
+    let card = full_2v2(&sim).await;
     // Dave throws the match for his own side; Carol, on the winning side, tries to settle it.
     click(&sim, DAVE, &card, "won_b").await;
     let reported = wait_text(&sim, &card, "Reported").await;
@@ -421,10 +428,7 @@ async fn the_side_a_report_makes_lose_answers_it() {
 
     // When Dave reports his own side's loss again, Bob's confirmation is the only one awaited:
     // the reporter's own counts as given.
-    let card = create(&sim, BOB, "2v2", 10, None).await;
-    click(&sim, DAVE, &card, "join_a").await;
-    click(&sim, CAROL, &card, "join_b").await;
-    click(&sim, ERIN, &card, "join_b").await;
+    let card = full_2v2(&sim).await;
     click(&sim, DAVE, &card, "won_b").await;
     let confirmed = click(&sim, BOB, &card, "confirm").await;
     assert_eq!(confirmed["type"], 7, "{confirmed}");
@@ -435,10 +439,7 @@ async fn the_side_a_report_makes_lose_answers_it() {
     );
 
     // One loser's confirmation settles nothing: Carol confirms (twice), Erin has not yet.
-    let card = create(&sim, BOB, "2v2", 10, None).await;
-    click(&sim, DAVE, &card, "join_a").await;
-    click(&sim, CAROL, &card, "join_b").await;
-    click(&sim, ERIN, &card, "join_b").await;
+    let card = full_2v2(&sim).await;
     click(&sim, BOB, &card, "won_a").await;
     for _ in 0..2 {
         let confirmed = click(&sim, CAROL, &card, "confirm").await;
@@ -1357,11 +1358,8 @@ async fn confirmations_start_afresh_after_a_rejection() {
     for user in [BOB, CAROL, DAVE, ERIN] {
         valued(&sim, user, 50).await;
     }
-    let card = create(&sim, BOB, "2v2", 10, None).await;
+    let card = full_2v2(&sim).await;
     let id = match_id(&card);
-    click(&sim, DAVE, &card, "join_a").await;
-    click(&sim, CAROL, &card, "join_b").await;
-    click(&sim, ERIN, &card, "join_b").await;
     click(&sim, BOB, &card, "won_a").await;
     click(&sim, CAROL, &card, "confirm").await;
     wait_text(&sim, &card, &format!("Confirmed by <@{CAROL}>")).await;
