@@ -50,6 +50,11 @@ pub async fn has_permission_or_role(
         .is_some_and(|member| member_may(&member, permission, role))
 }
 
+/// What a member in timeout is told; `what` completes "you can't … until it ends".
+pub fn timeout_refusal(what: &str) -> String {
+    format!("You're in timeout, so you can't {what} until it ends. Nothing changed.")
+}
+
 /// Whether the member behind a click is in timeout now (as the click carries them).
 pub fn clicker_in_timeout(member: Option<&serenity::Member>) -> bool {
     member.is_some_and(timed_out)
@@ -59,10 +64,7 @@ pub fn clicker_in_timeout(member: Option<&serenity::Member>) -> bool {
 /// `what` completes "you can't … until it ends".
 pub async fn not_in_timeout(ctx: Context<'_>, what: &str) -> Result<(), Error> {
     if ctx.author_member().await.is_some_and(|m| timed_out(&m)) {
-        return Err(UserError(format!(
-            "You're in timeout, so you can't {what} until it ends. Nothing changed."
-        ))
-        .into());
+        return Err(UserError(timeout_refusal(what)).into());
     }
     Ok(())
 }

@@ -205,9 +205,10 @@ fn card_buttons(m: &Match) -> Vec<CreateActionRow> {
         // Confirm and Dispute name the result they answer: a card left from an earlier report
         // cannot confirm (or dispute) a different one.
         Status::Reported => {
-            let winner = m
-                .winner
-                .map_or("", |w| if w == Team::A { "a" } else { "b" });
+            let Some(winner) = m.winner else {
+                return Vec::new();
+            };
+            let winner = winner.label().to_lowercase();
             vec![
                 button(
                     id,
@@ -381,8 +382,7 @@ async fn handle_click(
         return Ok(());
     }
     if !on_staff_post && access::clicker_in_timeout(click.member.as_ref()) {
-        let text =
-            "You're in timeout, so you can't play in matches until it ends. Nothing changed.";
+        let text = access::timeout_refusal("play in matches");
         click.create_response(http, ephemeral(text)).await?;
         return Ok(());
     }

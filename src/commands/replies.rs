@@ -71,6 +71,16 @@ pub fn plain(text: &str) -> String {
     out
 }
 
+/// `text` in at most `limit` characters: its start and `…` if it was longer.
+pub fn shortened(text: &str, limit: usize) -> String {
+    if text.chars().count() <= limit {
+        return text.to_owned();
+    }
+    let mut short: String = text.chars().take(limit.saturating_sub(1)).collect();
+    short.push('…');
+    short
+}
+
 /// Whether `text` shows nothing: only spaces, characters of no width (joiners, direction
 /// marks, soft hyphens, variation selectors) and the fillers that are drawn blank.
 pub fn is_blank(text: &str) -> bool {

@@ -364,19 +364,9 @@ pub fn describe(title: &str, s: &GuildSettings) -> String {
         role(s.welcome_role),
         s.welcome_message.as_deref().map_or_else(
             || format!("the default ({DEFAULT_WELCOME:?})"),
-            |m| format!("{:?}", shortened(m))
+            // Its first 200 characters: the reply stays within Discord's 2,000 whatever the
+            // welcome says.
+            |m| format!("{:?}", super::replies::shortened(m, 201))
         ),
     )
-}
-
-/// `text`'s first 200 characters, with an ellipsis when there is more: the settings' reply
-/// stays within Discord's 2,000 whatever the welcome says.
-fn shortened(text: &str) -> String {
-    const SHOWN: usize = 200;
-    if text.chars().count() <= SHOWN {
-        text.to_owned()
-    } else {
-        let start: String = text.chars().take(SHOWN).collect();
-        format!("{start}…")
-    }
 }

@@ -325,7 +325,7 @@ pub async fn valuehistory(
 fn history_line(row: &crate::db::HistoryRow) -> String {
     let why = row.reason.as_deref().map_or_else(
         || "no reason given".to_owned(),
-        |reason| super::replies::plain(&shortened(reason, SHOWN_REASON)),
+        |reason| super::replies::plain(&super::replies::shortened(reason, SHOWN_REASON)),
     );
     format!(
         "<t:{}:d> {} → {} by <@{}> ({why})\n",
@@ -339,16 +339,6 @@ fn history_line(row: &crate::db::HistoryRow) -> String {
 /// How much of a reason `/valuehistory` shows: ten rows, each reason escaped (so up to twice
 /// as long), stay within one message.
 const SHOWN_REASON: usize = 50;
-
-/// `text`'s first `limit` characters, with `…` if it was longer.
-fn shortened(text: &str, limit: usize) -> String {
-    if text.chars().count() <= limit {
-        return text.to_owned();
-    }
-    let mut short: String = text.chars().take(limit - 1).collect();
-    short.push('…');
-    short
-}
 
 /// Cuts `text` to one Discord message.
 fn cut(text: &str) -> String {

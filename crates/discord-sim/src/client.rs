@@ -14,7 +14,7 @@ use crate::world::*;
 /// How many messages of each channel the view carries (the newest).
 const HISTORY: usize = 100;
 /// Discord's longest message a member may type.
-const MAX_CONTENT: usize = 2000;
+const MAX_CONTENT: usize = crate::limits::CONTENT_LIMIT;
 
 /// Discord's application command option types the client fills in.
 mod option_type {

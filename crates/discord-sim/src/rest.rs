@@ -584,7 +584,7 @@ pub(crate) fn followup(
 /// Applies `edit` to the bot's message `target`; new content is mentions worked out anew
 /// (Discord updates a message's mention fields when its content is edited).
 pub(crate) fn merge_edit(target: &mut Value, edit: Option<&Value>, guild: &crate::guild::Guild) {
-    let Some(fields) = edit.and_then(Value::as_object) else {
+    let Some((edit, fields)) = edit.and_then(|e| Some((e, e.as_object()?))) else {
         return;
     };
     for (key, value) in fields {
@@ -595,9 +595,7 @@ pub(crate) fn merge_edit(target: &mut Value, edit: Option<&Value>, guild: &crate
     if fields.contains_key("content") {
         let channel = id_of(&target["channel_id"]);
         let in_guild = target.get("guild_id").is_some();
-        if let Some(edit) = edit {
-            mentions::apply(target, edit, guild, channel, in_guild);
-        }
+        mentions::apply(target, edit, guild, channel, in_guild);
     }
 }
 
