@@ -76,8 +76,8 @@ struct Waiter<T> {
     /// Who may answer it.
     user: UserId,
     /// Where the answer goes. Boxed: a oneshot channel allocates room for its value up front,
-    /// and a `Message` or interaction is over 1.3 KB — too much to reserve for every pending
-    /// wait when most of them time out.
+    /// and a `Message` or interaction is large — too much to reserve for every pending wait
+    /// when most of them time out.
     tx: oneshot::Sender<Box<T>>,
 }
 
@@ -285,7 +285,7 @@ impl Waits {
 
 impl Registry {
     /// Gives back the room a burst of waits took once most of them have ended: a map never
-    /// shrinks by itself, and two thousand pending `/ask`s leave a 160 KB table behind.
+    /// shrinks by itself, so a burst of pending `/ask`s would leave its whole table behind.
     fn shrink_if_sparse(&mut self) {
         shrink_if_sparse(&mut self.messages);
         shrink_if_sparse(&mut self.components);

@@ -1331,6 +1331,31 @@ async fn timeouts_and_buttons_drawn_earlier_change_nothing() {
     sim.assert_clean();
 }
 
+/// A member in timeout cannot Leave a card either: they stay on it, listed as before.
+#[tokio::test]
+async fn a_member_in_timeout_stays_on_the_card() {
+    let (sim, _bot) = league().await;
+    valued(&sim, BOB, 50).await;
+    valued(&sim, DAVE, 50).await;
+    let card = create(&sim, BOB, "2v2", 10, None).await;
+    click(&sim, DAVE, &card, "join_a").await;
+    let joined = text(&now(&sim, &card));
+    assert!(joined.contains(&format!("<@{DAVE}>")), "{joined}");
+    sim.edit_guild(|g| {
+        g.timed_out.insert(DAVE);
+    });
+    let muted = click(&sim, DAVE, &card, "leave").await;
+    assert!(refusal(&muted).contains("timeout"), "{muted}");
+    assert_eq!(text(&now(&sim, &card)), joined, "the card changed");
+    sim.edit_guild(|g| {
+        g.timed_out.remove(&DAVE);
+    });
+    click(&sim, DAVE, &card, "leave").await;
+    let left = text(&now(&sim, &card));
+    assert!(!left.contains(&format!("<@{DAVE}>")), "{left}");
+    sim.assert_clean();
+}
+
 /// A click whose answer Discord refuses still did what it says: a report made that way is on
 /// the card and in front of staff, so the other side can confirm it and staff can decide it.
 #[tokio::test]

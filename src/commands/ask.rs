@@ -96,9 +96,9 @@ fn may_send_here(interaction: &serenity::CommandInteraction) -> bool {
 /// What the follow-up needs, and nothing more.
 ///
 /// The task does not keep the command's tracing span open while it waits: an open span holds
-/// its recorded fields and the log layer's extensions on the heap (2.6 MiB of resident memory
-/// for two thousand pending `/ask`s in the benchmark, a third of what they cost). It keeps the
-/// span's fields instead and opens an identical span once the wait is over, around the answer.
+/// its recorded fields and the log layer's extensions on the heap for as long as the member
+/// takes, which is most of what a pending `/ask` would cost. It keeps the span's fields instead
+/// and opens an identical span once the wait is over, around the answer.
 struct Answer {
     /// The REST client.
     http: Arc<Http>,
