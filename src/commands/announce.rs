@@ -10,14 +10,15 @@ use std::time::Duration;
 use poise::serenity_prelude as serenity;
 use poise::CreateReply;
 use serenity::{
-    ActionRowComponent, Builder, ChannelId, ChannelType, ComponentInteraction,
-    ComponentInteractionDataKind, CreateActionRow, CreateAllowedMentions, CreateButton,
-    CreateEmbed, CreateInputText, CreateInteractionResponse, CreateInteractionResponseMessage,
-    CreateMessage, CreateModal, CreateSelectMenu, CreateSelectMenuKind, EditInteractionResponse,
-    InputTextStyle, ModalInteraction, RoleId,
+    ActionRowComponent, ChannelId, ChannelType, ComponentInteraction, ComponentInteractionDataKind,
+    CreateActionRow, CreateAllowedMentions, CreateButton, CreateEmbed, CreateInputText,
+    CreateInteractionResponse, CreateInteractionResponseMessage, CreateMessage, CreateModal,
+    CreateSelectMenu, CreateSelectMenuKind, EditInteractionResponse, InputTextStyle,
+    ModalInteraction, RoleId,
 };
 
 use super::access;
+use super::flow_message::FlowMessage;
 use crate::types::{Context, Error, UserError};
 use crate::wait::custom_id;
 
@@ -279,8 +280,7 @@ pub async fn announce(ctx: Context<'_>) -> Result<(), Error> {
         prompt,
         step_timeout: waits.timeout(STEP_TIMEOUT),
         modal_timeout: waits.timeout(MODAL_TIMEOUT),
-        handle,
-        latest: std::sync::Mutex::new(None),
+        message: FlowMessage::new(handle),
     };
     let Some((chosen, channel, permissions)) = flow.destination(click).await? else {
         return Ok(());
@@ -308,12 +308,8 @@ struct Flow<'a> {
     prompt: u64,
     step_timeout: Duration,
     modal_timeout: Duration,
-    /// The first response, edited when a step expires before any step was answered.
-    handle: poise::ReplyHandle<'a>,
-    /// The token of the latest interaction answered by updating the flow's message. A step
-    /// that expires edits through it: the command's own token lasts 15 minutes, which a flow
-    /// of several steps and forms can outlast.
-    latest: std::sync::Mutex<Option<String>>,
+    /// The message the steps are on.
+    message: FlowMessage<'a>,
 }
 
 impl Flow<'_> {
@@ -324,34 +320,10 @@ impl Flow<'_> {
         } else {
             "Timed out — nothing was posted. Run /announce again when you're ready."
         };
-        let latest = self
-            .latest
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone();
-        let edited = match latest {
-            Some(token) => EditInteractionResponse::new()
-                .content(why)
-                .components(rows)
-                .execute(self.ctx.http(), &token)
-                .await
-                .map(drop),
-            None => {
-                let edit = CreateReply::default().content(why).components(rows);
-                self.handle.edit(self.ctx, edit).await
-            }
-        };
+        let edited = self.message.edit(self.ctx, why.to_owned(), rows).await;
         if let Err(err) = edited {
             tracing::warn!(error = %err, "could not disable an expired announcement");
         }
-    }
-
-    /// Remembers `token` as the latest interaction answered by updating the flow's message.
-    fn answered(&self, token: &str) {
-        *self
-            .latest
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(token.to_owned());
     }
 
     /// Answers `click` by ending the flow: `content`, every component grey.
@@ -410,7 +382,7 @@ impl Flow<'_> {
             chosen
                 .create_response(self.ctx, update(text, destination_rows(self.prompt, true)))
                 .await?;
-            self.answered(&chosen.token);
+            self.message.answered(&chosen.token);
         }
     }
 
@@ -430,7 +402,7 @@ impl Flow<'_> {
             trigger
                 .create_response(self.ctx, update(&text, mention_rows(self.prompt, true)))
                 .await?;
-            self.answered(&trigger.token);
+            self.message.answered(&trigger.token);
             let Some(chosen) = click.wait(self.step_timeout).await else {
                 self.expire(mention_rows(self.prompt, false)).await;
                 return Ok(None);
@@ -502,7 +474,7 @@ impl Flow<'_> {
                 Err(why) => update(why.as_str(), preview_rows(self.prompt, false, true)),
             };
             submit.create_response(self.ctx, shown).await?;
-            self.answered(&submit.token);
+            self.message.answered(&submit.token);
             let Some(chosen) = click.wait(self.step_timeout).await else {
                 self.expire(preview_rows(self.prompt, postable.is_ok(), false))
                     .await;

@@ -4,6 +4,7 @@
 pub mod access;
 pub mod announce;
 pub mod ask;
+pub mod flow_message;
 pub mod general;
 pub mod matches;
 pub mod publication;

@@ -5,11 +5,12 @@ use std::time::Duration;
 use poise::serenity_prelude as serenity;
 use poise::CreateReply;
 use serenity::{
-    Builder, CreateActionRow, CreateAllowedMentions, CreateButton, CreateInteractionResponse,
-    CreateInteractionResponseMessage, EditInteractionResponse,
+    CreateActionRow, CreateAllowedMentions, CreateButton, CreateInteractionResponse,
+    CreateInteractionResponseMessage,
 };
 
 use super::access;
+use super::flow_message::FlowMessage;
 use crate::db::ValueChange;
 use crate::types::{Context, Error, UserError};
 use crate::values::format_value;
@@ -95,29 +96,14 @@ pub async fn rankings(ctx: Context<'_>) -> Result<(), Error> {
         return Ok(());
     }
     let timeout = data.waits.timeout(RANKINGS_TIMEOUT);
-    // The token of the last click, if any: the command's own lasts 15 minutes, which a member
-    // paging on can outlast, while a click's is at most one wait old when the buttons expire.
-    let mut last_click: Option<String> = None;
+    let message = FlowMessage::new(handle);
     loop {
         let Some(pressed) = click.wait(timeout).await else {
             // No click in time: the buttons stop working, visibly.
             let (page, pages, rows) = read_page(&data.db, guild, page).await?;
             let text = page_text(page, pages, &rows);
             let buttons = page_buttons(prompt, page, pages, false);
-            match &last_click {
-                Some(token) => {
-                    EditInteractionResponse::new()
-                        .content(text)
-                        .components(buttons)
-                        .allowed_mentions(CreateAllowedMentions::new())
-                        .execute(ctx.http(), token)
-                        .await?;
-                }
-                None => {
-                    let edit = CreateReply::default().content(text).components(buttons);
-                    handle.edit(ctx, edit).await?;
-                }
-            }
+            message.edit(ctx, text, buttons).await?;
             return Ok(());
         };
         // Registered before answering, so a quick second click is not lost.
@@ -142,7 +128,7 @@ pub async fn rankings(ctx: Context<'_>) -> Result<(), Error> {
             .await;
         // A click Discord did not take leaves the page as it was; the buttons still work.
         match answered {
-            Ok(()) => last_click = Some(pressed.token.clone()),
+            Ok(()) => message.answered(&pressed.token),
             Err(err) => tracing::warn!(error = %err, "could not turn a rankings page"),
         }
     }
