@@ -262,7 +262,7 @@ async fn each_mention_choice_posts_once_with_exactly_that_mention() {
         }
         assert_eq!(posts(&sim).len(), before + 1, "posted more than once");
     }
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 #[tokio::test]
@@ -288,7 +288,7 @@ async fn edit_reopens_the_draft_and_posts_the_edited_text() {
         "**Draft**\nsecond version"
     );
     assert_eq!(posts(&sim).len(), 1);
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 #[tokio::test]
@@ -314,7 +314,7 @@ async fn cancel_posts_nothing() {
     );
     settle(&sim).await;
     assert!(posts(&sim).is_empty());
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 #[tokio::test]
@@ -357,7 +357,7 @@ async fn each_step_timing_out_posts_nothing_and_disables_the_components() {
         "{body}"
     );
     assert!(posts(&sim).is_empty());
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 #[tokio::test]
@@ -418,7 +418,7 @@ async fn refusals_non_staff_forbidden_channel_and_too_long() {
         text.contains("don't have permission") && text.contains("Nothing was posted"),
         "{text}"
     );
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 /// The channel id in a `/channels/{id}/messages` path.
@@ -522,7 +522,7 @@ async fn the_destination_decides_who_may_post_and_ping() {
         sent[0].body.as_ref().unwrap()["allowed_mentions"]["roles"],
         json!([EVALUATOR_ROLE.to_string()])
     );
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 /// Rights are read again at Post: staff who lost the role since the preview post nothing.
@@ -560,7 +560,7 @@ async fn post_rechecks_the_invokers_rights_on_fresh_data() {
     let text = click_post_as(&sim, ALICE, &preview).await;
     assert!(text.contains("isn't in this server"), "{text}");
     assert!(posts(&sim).is_empty(), "posted in another guild");
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 /// Each open draft is a suspended command: a member may hold a few, and is told when that is
@@ -596,7 +596,7 @@ async fn a_member_may_hold_only_a_few_drafts_open() {
         .as_str()
         .unwrap_or_default()
         .contains("step 1"));
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 /// However a flow ends on a timeout, nothing it showed stays clickable: the preview's Post,
@@ -625,7 +625,7 @@ async fn an_unanswered_preview_turns_every_button_grey() {
         assert_eq!(button["disabled"], true, "a button stayed live: {body}");
     }
     assert!(posts(&sim).is_empty());
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 /// A step that runs out after the command's own token has (Discord's last 15 minutes; here
@@ -664,7 +664,7 @@ async fn a_step_expiring_after_the_commands_token_still_greys_out() {
         body["content"].as_str().unwrap().contains("Timed out"),
         "{body}"
     );
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 /// Staff means the staff role or Manage Server: Manage Server alone may announce.
@@ -680,7 +680,7 @@ async fn manage_server_without_manage_messages_may_announce() {
     let text = click_post_as(&sim, CAROL, &preview).await;
     assert!(text.contains("Posted in"), "{text}");
     assert_eq!(posts(&sim).len(), 1);
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 /// At Post the mention is checked again too, and a member in timeout posts nothing.
@@ -717,7 +717,7 @@ async fn post_rechecks_the_mention_and_timeouts() {
     let text = click_post_as(&sim, BOB, &preview).await;
     assert!(text.contains("any more"), "{text}");
     assert!(posts(&sim).is_empty(), "posted while in timeout");
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 /// A role deleted, or a channel deleted, between the preview and Post stops the post.
@@ -741,7 +741,7 @@ async fn post_stops_when_the_role_or_the_channel_is_gone() {
     assert!(text.contains("that channel isn't in this server"), "{text}");
     assert!(text.contains("Nothing was posted"), "{text}");
     assert!(posts(&sim).is_empty(), "{:?}", posts(&sim));
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 /// Three announcements posted at once into a channel whose limit is two messages a second:
@@ -810,7 +810,7 @@ async fn three_posts_keep_a_limit_of_two_a_second(one_at_a_time: bool) {
         spread >= std::time::Duration::from_millis(900),
         "the third post went out {spread:?} after the first, inside the first window"
     );
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 /// A global 429 on a post: every other request waits until the limit is over (a second post,
@@ -857,5 +857,5 @@ async fn a_global_429_holds_posts_but_not_answers_to_members() {
             posted.at.duration_since(refused.at)
         );
     }
-    sim.assert_clean();
+    sim.assert_clean().await;
 }

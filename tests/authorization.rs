@@ -69,7 +69,7 @@ async fn manage_server_alone_cannot_make_the_bot_hand_out_roles() {
     assert!(configured_add_role(&sim)
         .await
         .contains(&PLAYER_ROLE.to_string()));
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 #[tokio::test]
@@ -92,7 +92,7 @@ async fn a_role_above_the_bot_and_everyone_as_staff_are_refused() {
     .await;
     assert!(told.contains("every member"), "{told}");
     assert!(configured_add_role(&sim).await.contains("not set"));
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 #[tokio::test]
@@ -117,7 +117,7 @@ async fn ask_is_refused_where_the_member_cannot_write() {
             .contains("Free nitro")),
         "the question was posted"
     );
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 #[tokio::test]
@@ -138,7 +138,7 @@ async fn ask_in_a_thread_needs_send_messages_in_threads() {
         "{}",
         content(&reply)
     );
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 #[tokio::test]
@@ -163,7 +163,7 @@ async fn results_can_only_go_where_the_member_could_post() {
     )
     .await;
     assert!(told.contains("Settings saved"), "{told}");
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 /// One `/settings` reads who the invoker and the bot are once, however many roles and channels
@@ -192,7 +192,7 @@ async fn settings_reads_the_invoker_and_the_bot_once_for_all_its_roles_and_chann
     };
     assert_eq!(reads(ALICE), 1, "the invoker's reads");
     assert_eq!(reads(APP_ID), 1, "the bot's reads");
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 /// A member in timeout acts on nothing that needs a role: Discord leaves their permissions at
@@ -223,5 +223,5 @@ async fn a_member_in_timeout_uses_no_staff_command() {
         "{}",
         content(&reply)
     );
-    sim.assert_clean();
+    sim.assert_clean().await;
 }

@@ -16,7 +16,7 @@ async fn ping_answers_pong_with_the_latency() {
     let text = content(&reply);
     assert!(text.contains("Pong"), "{text}");
     assert!(text.contains("latency"), "{text}");
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 #[tokio::test]
@@ -31,7 +31,7 @@ async fn help_lists_the_commands_ephemerally() {
         .as_u64()
         .unwrap_or(0);
     assert_eq!(flags & 64, 64, "/help should be ephemeral");
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 #[tokio::test]
@@ -95,7 +95,7 @@ async fn ask_ignores_decoys_and_echoes_the_invokers_reply_without_pings() {
     for message in sim.bot_messages() {
         assert_eq!(pinged(&message), (vec![], vec![], false), "{message}");
     }
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 #[tokio::test]
@@ -132,7 +132,7 @@ async fn ask_times_out_after_wait_timeout_secs() {
     assert!(!sim.requests()[after..]
         .iter()
         .any(|r| is_followup(r, &ask.token)));
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 #[tokio::test]
@@ -159,5 +159,5 @@ async fn two_users_asking_at_once_each_get_their_own_echo() {
         .await;
     assert_eq!(content(&bob_echo), "You said: bob's answer");
     assert_eq!(content(&carol_echo), "You said: carol's answer");
-    sim.assert_clean();
+    sim.assert_clean().await;
 }

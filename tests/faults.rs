@@ -48,7 +48,7 @@ async fn ping_answered_after_a_429(garbled: bool) {
     if garbled {
         bot.wait_log(&["retry-after header"]).await;
     }
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 /// A route 429 is retried after the time Discord gives, and the user gets their answer.
@@ -108,7 +108,7 @@ async fn an_answer_with_a_mangled_rate_limit_header_is_not_sent_again() {
         bot.wait_log_count(&[&needle], warned_before + 1).await;
     }
     assert!(!bot.logs().contains("panicked"), "{}", bot.logs());
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 /// Discord limits an interaction's webhook per token: two members' follow-ups do not wait on
@@ -144,7 +144,7 @@ async fn follow_ups_of_different_interactions_do_not_wait_on_each_other() {
         apart < Duration::from_secs(1),
         "the second echo waited {apart:?} for the first one's limit"
     );
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 /// Behind a proxy that rate-limits for the bot (`DISCORD_RATE_LIMITER=off`), the bot sends
@@ -184,7 +184,7 @@ async fn with_the_rate_limiter_off_a_429_fails_the_request_and_the_bot_keeps_ser
         .filter(|r| is_callback(r, first.id) && content(r).contains("Pong"))
         .count();
     assert_eq!(pongs, 1);
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 #[tokio::test]
@@ -236,7 +236,7 @@ async fn a_500_on_a_followup_fails_the_flow_politely_and_the_bot_keeps_serving()
         })
         .await;
     assert!(content(&reply).contains("Pong"));
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 /// Interaction tokens let their holder post as the bot: no log line at any level, in either
@@ -284,7 +284,7 @@ async fn no_interaction_token_reaches_the_logs_even_at_trace() {
                 "{format}: token in the logs: {leaked:#?}"
             );
         }
-        sim.assert_clean();
+        sim.assert_clean().await;
     }
 }
 
@@ -331,5 +331,5 @@ async fn a_request_that_never_answers_times_out_and_the_bot_keeps_serving() {
         })
         .await;
     assert!(content(&reply).contains("Pong"));
-    sim.assert_clean();
+    sim.assert_clean().await;
 }

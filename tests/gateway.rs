@@ -158,7 +158,7 @@ async fn lost_connection_scenario(reset: bool) {
     // Operators see the loss and the recovery in the log.
     bot.wait_log(&["shard stage changed", "Connected"]).await;
     expect_echo(&sim, &ask, "said during the outage", since).await;
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 #[tokio::test]
@@ -190,7 +190,7 @@ async fn tcp_reset_with_the_gateway_up_is_noticed_and_resumed_at_once() {
     );
     assert_eq!(sim.resumes()[0].0, session);
     finish_ask(&sim, &ask, "after the reset").await;
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 /// A reset while the gateway refuses reconnects, at Discord's heartbeat interval: the bot must
@@ -247,7 +247,7 @@ async fn tcp_reset_with_reconnects_refused_is_noticed_within_one_second() {
         "the bot used {cpu:.2} s of CPU during a {back:?} outage"
     );
     finish_ask(&sim, &ask, "after the outage").await;
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 #[tokio::test]
@@ -278,7 +278,7 @@ async fn op7_reconnect_resumes_and_replays_the_missed_reply() {
         "the bot re-identified instead of resuming"
     );
     bot.wait_health(200, REACT).await;
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 #[tokio::test]
@@ -303,7 +303,7 @@ async fn withheld_heartbeat_acks_make_the_bot_reconnect() {
     );
     assert_eq!(sim.identifies(), 1, "the bot started a new session");
     finish_ask(&sim, &ask, "after the zombie").await;
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 /// A close that ends the session (4009, session timed out) makes the shard start again: the new
@@ -335,7 +335,7 @@ async fn a_shard_restart_connects_again_at_once() {
         bot.logs()
     );
     finish_ask(&sim, &ask, "after the restart").await;
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 /// A session ended right after READY: the new IDENTIFY waits for Discord's 5 s spacing (the
@@ -351,7 +351,7 @@ async fn a_new_session_keeps_discords_identify_spacing() {
     })
     .await;
     bot.wait_health(200, REACT).await;
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 #[tokio::test]
@@ -366,7 +366,7 @@ async fn invalid_session_makes_the_bot_identify_again() {
     .await;
     bot.wait_health(200, Duration::from_secs(15)).await;
     finish_ask(&sim, &ask, "after the new session").await;
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 /// Sends a `/ping` by Bob and waits for its answer.
@@ -390,7 +390,7 @@ async fn compressed_payloads_are_read_whichever_events_come_compressed() {
         sim.compressed_dispatches() > before,
         "the interaction went as text"
     );
-    sim.assert_clean();
+    sim.assert_clean().await;
 
     // Discord's way: large payloads compressed, small events as text.
     let (sim, _bot) = start_ready().await;
@@ -411,5 +411,5 @@ async fn compressed_payloads_are_read_whichever_events_come_compressed() {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     ping(&sim).await;
-    sim.assert_clean();
+    sim.assert_clean().await;
 }

@@ -283,7 +283,7 @@ async fn sigterm_tells_waiting_users_turns_new_commands_away_and_loses_nothing()
         .await
         .unwrap();
     assert_eq!(integrity, "ok");
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 #[tokio::test]

@@ -305,7 +305,7 @@ async fn a_1v1_from_creation_to_settlement() {
     )
     .await;
     assert!(shown.contains("Settled"), "{shown}");
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 #[tokio::test]
@@ -376,7 +376,7 @@ async fn a_2v2_settles_every_player_and_undo_restores_every_value() {
         history.contains(&format!("#{id} · 2v2 · void (undone)")),
         "{history}"
     );
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 /// A result is answered by the side it makes lose, every player of it but the reporter: a
@@ -480,7 +480,7 @@ async fn the_side_a_report_makes_lose_answers_it() {
         values(&bot, &[CAROL, ERIN]).await,
         HashMap::from([(CAROL, 55), (ERIN, 45)])
     );
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 #[tokio::test]
@@ -533,7 +533,7 @@ async fn a_dispute_goes_to_staff_who_reject_then_approve() {
         HashMap::from([(BOB, 30), (CAROL, 70)])
     );
     wait_text(&sim, &card, "Settled: **Team B** won").await;
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 #[tokio::test]
@@ -589,7 +589,7 @@ async fn double_and_concurrent_approvals_settle_once() {
         "the three late ones are told: {}",
         sim.request_log()
     );
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 #[tokio::test]
@@ -631,7 +631,7 @@ async fn a_restart_between_report_and_confirmation_keeps_the_buttons_working() {
         values(&bot, &[BOB, CAROL]).await,
         HashMap::from([(BOB, 30), (CAROL, 70)])
     );
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 #[tokio::test]
@@ -682,7 +682,7 @@ async fn an_open_match_expires_and_its_card_says_so() {
             .map(|_| ())
     })
     .await;
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 #[tokio::test]
@@ -732,7 +732,7 @@ async fn two_confirmations_of_the_same_season_end_it_once() {
         undo.contains("settled before the last season ended"),
         "{undo}"
     );
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 fn prompts_seen(message: &Value, seen: &[Value]) -> bool {
@@ -853,7 +853,7 @@ async fn a_season_ends_with_values_kept_then_reset() {
     )
     .await;
     assert!(content(&refused).contains("only"), "{}", content(&refused));
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 #[tokio::test]
@@ -968,7 +968,7 @@ async fn refusals_change_nothing() {
     let cancelled = click(&sim, BOB, &card, "cancel").await;
     assert_eq!(cancelled["type"], 7);
     assert!(text(&now(&sim, &card)).contains("Cancelled"));
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 /// Creating and cancelling in a loop would fill the matches channel with cards: a member
@@ -998,7 +998,7 @@ async fn a_create_and_cancel_loop_is_stopped() {
     // Others are not limited by Bob's loop.
     valued(&sim, CAROL, 50).await;
     create(&sim, CAROL, "1v1", 1, None).await;
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 /// `/match decide match_id verdict` as `user` (0 approve, 1 reject, 2 cancel).
@@ -1048,7 +1048,7 @@ async fn staff_who_play_decide_nothing_by_command() {
         values(&bot, &[BOB, KEEPER]).await,
         HashMap::from([(BOB, 60), (KEEPER, 40)])
     );
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 /// `/season end` is decided again at its confirmation click: a member who lost Manage Server
@@ -1080,7 +1080,7 @@ async fn a_season_end_is_checked_again_at_the_click() {
     )
     .await;
     assert!(seasons.contains("No season has ended yet"), "{seasons}");
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 #[tokio::test]
@@ -1095,7 +1095,7 @@ async fn matches_need_a_channel_first() {
     )
     .await;
     assert!(reply.contains("/settings matches_channel"), "{reply}");
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 #[tokio::test]
@@ -1165,7 +1165,7 @@ async fn staff_limits_forged_clicks_and_an_undo_that_cannot_be_exact() {
         HashMap::from([(ALICE, 40), (BOB, 5)])
     );
     assert_eq!(history_rows(&bot, id).await, 2, "no reversal was written");
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 #[tokio::test]
@@ -1225,7 +1225,7 @@ async fn a_season_waits_for_results_and_calls_off_open_and_full_matches() {
     // Dave is free, and his stake was never taken.
     assert_eq!(values(&bot, &[DAVE]).await, HashMap::from([(DAVE, 50)]));
     create(&sim, DAVE, "1v1", 10, None).await;
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 /// A member in timeout takes part in no match until it ends: no card, no join, no report.
@@ -1328,7 +1328,7 @@ async fn timeouts_and_buttons_drawn_earlier_change_nothing() {
     );
     click(&sim, BOB, &card, "confirm").await;
     wait_text(&sim, &card, "Settled: **Team B** won").await;
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 /// A member in timeout cannot Leave a card either: they stay on it, listed as before.
@@ -1353,7 +1353,7 @@ async fn a_member_in_timeout_stays_on_the_card() {
     click(&sim, DAVE, &card, "leave").await;
     let left = text(&now(&sim, &card));
     assert!(!left.contains(&format!("<@{DAVE}>")), "{left}");
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 /// A click whose answer Discord refuses still did what it says: a report made that way is on
@@ -1372,7 +1372,7 @@ async fn a_report_whose_answer_failed_still_reaches_the_card_and_staff() {
     assert!(button_for(&reported, "confirm").is_some(), "{reported}");
     let post = staff_post(&sim, id).await;
     assert!(button_for(&post, "approve_a").is_some(), "{post}");
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 /// A new report, or one staff reject, starts the confirmations afresh: a confirmation given to
@@ -1402,7 +1402,7 @@ async fn confirmations_start_afresh_after_a_rejection() {
         values(&bot, &[BOB, CAROL, DAVE, ERIN]).await,
         HashMap::from([(BOB, 50), (CAROL, 50), (DAVE, 50), (ERIN, 50)])
     );
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 /// A player may leave an open match; a member busy in another match is refused a place by
@@ -1447,5 +1447,5 @@ async fn leaving_a_busy_member_a_proof_and_the_highest_value() {
         HashMap::from([(BOB, 1_000_000), (CAROL, 20)]),
         "the winner stops at the highest value"
     );
-    sim.assert_clean();
+    sim.assert_clean().await;
 }

@@ -165,7 +165,7 @@ async fn metrics_count_commands_waits_and_reconnects() {
             );
         }
     }
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 #[tokio::test]
@@ -201,7 +201,7 @@ async fn status_shows_version_uptime_latency_servers_waits_and_memory() {
     assert_eq!(fields["Waits in flight"], "0");
     assert!(fields["Memory (RSS)"].ends_with("MiB"), "{fields:?}");
     assert!(fields.contains_key("Uptime") && fields.contains_key("Gateway latency"));
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 /// Open sockets of process `pid`.
@@ -246,7 +246,7 @@ async fn a_burst_of_commands_is_answered_in_time_over_a_bounded_number_of_connec
         most <= idle + 64,
         "{most} sockets open during the burst (idle: {idle})"
     );
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 /// Logs are written off the runtime: with stdout a full pipe nobody reads (a stalled log
@@ -351,5 +351,5 @@ async fn a_tryout_step_that_runs_out_after_a_hint_counts_as_timed_out() {
     };
     assert_eq!(waits("component", "timed_out"), 1.0, "{text}");
     assert_eq!(waits("component", "cancelled"), 0.0, "{text}");
-    sim.assert_clean();
+    sim.assert_clean().await;
 }

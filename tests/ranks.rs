@@ -227,7 +227,7 @@ async fn the_top_ten_carry_the_rank_role_and_a_match_moves_only_what_changed() {
         calls.iter().all(|(method, _)| method == "DELETE"),
         "{calls:?}"
     );
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 fn notes_to_staff(sim: &Sim) -> Vec<String> {
@@ -462,7 +462,7 @@ async fn a_replaced_rank_role_is_taken_back_and_the_new_one_given() {
         "{:?}",
         sim.role_changes()
     );
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 #[tokio::test]
@@ -574,7 +574,7 @@ async fn a_first_value_set_by_staff_brings_the_evaluated_roles() {
     let db = Db::connect(&bot.database_url).await.unwrap();
     let standing = db.standing(GuildId::new(GUILD_ID), UserId::new(player(4)));
     assert_eq!(standing.await.unwrap(), None);
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 #[tokio::test]
@@ -660,7 +660,7 @@ async fn staff_cannot_raise_themselves_or_hand_out_the_roles_that_give_powers() 
         "{now}"
     );
     assert!(sim.role_changes().is_empty(), "{:?}", sim.role_changes());
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 #[tokio::test]
@@ -709,7 +709,7 @@ async fn members_who_left_give_up_their_place_and_the_role_can_be_turned_off() {
     valued(&sim, player(1), 99).await;
     settle(&sim).await;
     assert_eq!(sim.role_changes().len(), calls, "off stays off");
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 /// P1 to P3 in the server (those in `pending` still screening), valued `values`. The bot
@@ -804,7 +804,7 @@ async fn a_returning_members_rank_sync_does_not_hold_up_the_next_welcome() {
     // Discord answers again: P2 is back in the top two.
     sim.answer_hung_requests();
     wait_holders(&sim, "P1 and P2 carry the role", &[player(1), player(2)]).await;
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 /// On a server with membership screening, a member who comes back gets the rank role only once
@@ -845,7 +845,7 @@ async fn a_returning_member_still_screening_waits_for_the_rank_role() {
     wait_holders(&sim, "P1 and P2 carry the role", &[player(1), player(2)]).await;
     let early = given_between(&sim, player(2), since, passed);
     assert_eq!(early, 0, "given before the rules were accepted");
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 /// A member in membership screening has no place in the rankings, whatever their value, until
@@ -872,7 +872,7 @@ async fn a_member_still_screening_has_no_place_until_they_pass() {
     wait_holders(&sim, "P4 and P1 carry the role", &[player(1), player(4)]).await;
     let early = given_between(&sim, player(4), since, passed);
     assert_eq!(early, 0, "given before the rules were accepted");
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 /// The bot asks Discord before giving the rank role: a member still screening has no place even
@@ -896,7 +896,7 @@ async fn a_member_the_bot_never_saw_join_gets_no_place_while_screening() {
     });
     valued(&sim, player(1), 5).await;
     wait_holders(&sim, "P3 carries the role", &[player(3)]).await;
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 /// A member who carries the rank role and leaves gives up their place at once (Discord says so
@@ -911,5 +911,5 @@ async fn a_holder_who_leaves_hands_the_role_down_and_takes_it_back_on_return() {
     wait_holders(&sim, "P3 takes P2's place", &[player(1), player(3)]).await;
     sim.member_joins(player(2), "p2");
     wait_holders(&sim, "P2 back in the top two", &[player(1), player(2)]).await;
-    sim.assert_clean();
+    sim.assert_clean().await;
 }

@@ -211,7 +211,7 @@ async fn a_request_accepted_and_evaluated_to_the_end() {
     assert!(queue.contains("waiting**: 0"), "{queue}");
     // Bob may ask again once evaluated.
     request(&sim, BOB, None).await;
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 #[tokio::test]
@@ -248,7 +248,7 @@ async fn a_declined_request_tells_the_player_why() {
     assert!(again.contains("you can ask again"), "{again}");
     let queue = tryout(&sim, ALICE, "queue", json!([])).await;
     assert!(queue.contains("waiting**: 0"), "{queue}");
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 #[tokio::test]
@@ -279,7 +279,7 @@ async fn two_evaluators_accepting_at_once_one_wins() {
         why.contains("already accepted by") || why.contains("Another evaluator is running"),
         "{lost}"
     );
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 #[tokio::test]
@@ -292,7 +292,7 @@ async fn a_player_with_closed_dms_still_gets_their_tryout() {
     evaluate(&sim, DAVE).await;
     wait_text(&sim, &card, &format!("Evaluated by <@{DAVE}>")).await;
     assert_eq!(value_of(&bot, BOB).await, Some(35));
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 #[tokio::test]
@@ -328,7 +328,7 @@ async fn refusals_change_nothing() {
     assert!(!queue.contains(&format!("<@{DAVE}>")), "{queue}");
     assert!(text(&current(&sim, &card)).contains("Waiting"));
     assert!(text(&current(&sim, &card_carol)).contains("Waiting"));
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 /// A request from a player who already has a value: an evaluator who is not staff cannot
@@ -352,7 +352,7 @@ async fn a_valued_players_request_waits_for_staff() {
     evaluate(&sim, ALICE).await;
     wait_text(&sim, &card, &format!("Evaluated by <@{ALICE}>")).await;
     assert_eq!(value_of(&bot, BOB).await, Some(35));
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 /// One evaluator at a time runs a player's tryout, however it was started: while Dave's
@@ -391,7 +391,7 @@ async fn one_tryout_per_player_and_it_answers_the_request() {
     let queue = tryout(&sim, DAVE, "queue", json!([])).await;
     assert!(queue.contains("waiting**: 0"), "{queue}");
     assert_eq!(value_of(&bot, BOB).await, Some(35));
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 /// A card the tryout could not redraw (its edit failed) keeps its Accept button: a click on it
@@ -462,7 +462,7 @@ async fn closed_dms_and_a_restart_put_requests_back_in_the_queue() {
     );
     let queue = tryout(&sim, ALICE, "queue", json!([])).await;
     assert!(queue.contains("waiting**: 1"), "{queue}");
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 /// `user` presses Decline on `card` and submits `reason`; returns the answer to the form.
@@ -528,5 +528,5 @@ async fn decline_is_the_evaluators_and_a_declined_player_asks_again_a_day_later(
     db.close().await;
     let again = request(&sim, CAROL, None).await;
     assert_ne!(again["id"], card["id"], "a new card");
-    sim.assert_clean();
+    sim.assert_clean().await;
 }

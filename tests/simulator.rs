@@ -89,6 +89,39 @@ async fn interactions_get_one_response_within_three_seconds() {
     );
 }
 
+/// `assert_clean` judges an interaction still inside its 3 s too: it waits for its answer, and
+/// fails once the 3 s pass without one.
+#[tokio::test]
+async fn assert_clean_waits_out_an_interactions_three_seconds() {
+    use futures_util::FutureExt;
+    let sim = Sim::start().await;
+    let body = json!({"type": 4, "data": {"content": "hi"}});
+    let slow = sim.slash(BOB, GENERAL, "ping", json!([]));
+    let path = format!("/interactions/{}/{}/callback", slow.id, slow.token);
+    let answer = async {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        post(&sim, &path, &[UA], &body).await.0
+    };
+    let start = std::time::Instant::now();
+    let (status, ()) = tokio::join!(answer, sim.assert_clean());
+    assert_eq!(status, 204);
+    assert!(
+        start.elapsed() >= Duration::from_millis(500),
+        "did not wait"
+    );
+
+    sim.slash(BOB, GENERAL, "ping", json!([]));
+    let start = std::time::Instant::now();
+    let judged = std::panic::AssertUnwindSafe(sim.assert_clean())
+        .catch_unwind()
+        .await;
+    assert!(judged.is_err(), "an unanswered interaction passed");
+    assert!(
+        start.elapsed() >= Duration::from_secs(3),
+        "judged too early"
+    );
+}
+
 async fn patch(sim: &Sim, path: &str, body: &Value) -> u16 {
     let (status, _) = http_request(
         sim.rest_port(),
@@ -228,7 +261,7 @@ async fn rest_calls_need_the_bot_token_and_channel_rules_hold() {
     .expect("request the simulator");
     assert_eq!(status, 404);
     assert!(sim.role_changes().is_empty(), "{:?}", sim.role_changes());
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 type Socket =

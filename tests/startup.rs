@@ -64,5 +64,5 @@ async fn ready_turns_health_from_starting_to_ok_and_registers_guild_commands() {
         "registered globally despite DEV_GUILD_ID"
     );
     assert_eq!(sim.identifies(), 1);
-    sim.assert_clean();
+    sim.assert_clean().await;
 }

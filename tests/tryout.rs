@@ -255,7 +255,7 @@ async fn a_full_tryout_saves_posts_and_ranks() {
         "{}",
         content(&reply)
     );
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 #[tokio::test]
@@ -272,7 +272,7 @@ async fn typing_cancel_ends_the_wizard_and_saves_nothing() {
     )
     .await;
     assert_eq!(bob_standing(&bot).await, None);
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 #[tokio::test]
@@ -306,7 +306,7 @@ async fn a_step_that_times_out_saves_nothing_and_says_so() {
         .await;
     assert_eq!(edited["components"][1]["components"][0]["disabled"], true);
     assert_eq!(bob_standing(&bot).await, None);
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 /// A step lasts one timeout however many refused answers come meanwhile: typing nonsense
@@ -331,7 +331,7 @@ async fn refused_answers_do_not_lengthen_a_step() {
         "the step lasted {took:?}"
     );
     assert_eq!(bob_standing(&bot).await, None);
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 #[tokio::test]
@@ -369,7 +369,7 @@ async fn refusals_non_evaluator_closed_dms_and_a_second_wizard() {
         "{}",
         content(&reply)
     );
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 #[tokio::test]
@@ -392,7 +392,7 @@ async fn closed_dms_are_reported_and_nothing_starts() {
         reply.body.as_ref().unwrap()["flags"].as_u64().unwrap_or(0) & 64,
         64
     );
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 #[tokio::test]
@@ -501,7 +501,7 @@ async fn setvalue_and_addvalue_respect_bounds_and_permissions() {
         .map(|v| text.find(&format!("→ {v}")).unwrap_or(usize::MAX))
         .collect();
     assert!(order.windows(2).all(|w| w[0] < w[1]), "{text}");
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 /// Gives members `5000 + n` for each `n` in `members` the value `100 + n`, straight in the
@@ -578,7 +578,7 @@ async fn rankings_grey_out_after_the_commands_token_expired() {
     );
     let rows = &greyed.body.as_ref().unwrap()["components"];
     assert_eq!(rows[0]["components"][1]["disabled"], true);
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 #[tokio::test]
@@ -663,7 +663,7 @@ async fn rankings_page_for_the_invoker_only_and_expire() {
         );
         assert_eq!(told.body.as_ref().unwrap()["data"]["flags"], 64);
     }
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 /// `evaluator` answers every step of a CF tryout up to the summary; returns the summary
@@ -723,7 +723,7 @@ async fn the_cancel_button_saves_nothing_and_roles_failures_are_reported() {
         "{saved}"
     );
     assert_eq!(bob_standing(&bot).await, Some((35, 1)));
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 #[tokio::test]
@@ -751,7 +751,7 @@ async fn roles_are_applied_after_a_confirmed_tryout() {
     );
     let bob = sim.with_guild(|g| g.roles_of(BOB));
     assert_eq!(bob, vec![PLAYER_ROLE], "Bob's roles after the tryout");
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 /// A player still in membership screening is evaluated and saved, but not given the tryout's
@@ -778,7 +778,7 @@ async fn a_player_still_screening_is_not_given_the_tryout_role() {
         "{:?}",
         sim.role_changes()
     );
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 /// A player who leaves the server while their tryout's summary waits is still evaluated (the
@@ -803,7 +803,7 @@ async fn a_player_who_leaves_mid_wizard_is_saved_without_the_role() {
         "{:?}",
         sim.role_changes()
     );
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 /// A database file that outlives the bot processes of one test (kept while the dir lives).
@@ -908,7 +908,7 @@ async fn sigkill_mid_wizard_and_after_confirm_leaves_nothing_half_written() {
         text.contains("¥35 million") || text.contains("no value yet"),
         "{text}"
     );
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 #[tokio::test]
@@ -933,7 +933,7 @@ async fn nobody_evaluates_themselves() {
         content(&reply)
     );
     assert!(sim.dm_channel(ALICE).is_none(), "a wizard was opened");
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 #[tokio::test]
@@ -953,7 +953,7 @@ async fn an_evaluator_who_loses_the_role_mid_wizard_cannot_save() {
         .filter(|r| r.method == "POST" && r.path == format!("/channels/{GENERAL}/messages"))
         .count();
     assert_eq!(posts, 0, "results were posted");
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 /// `user` runs `/setvalue member:Bob amount:<amount>`; returns what they are told.
@@ -1014,7 +1014,7 @@ async fn only_staff_replace_a_value_by_tryout() {
     let summary = summary_by(&sim, CAROL).await;
     confirm(&sim, CAROL, &summary, "Saved.").await;
     assert_eq!(bob_standing(&bot).await, Some((35, 1)));
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 /// An evaluator by role who is put in timeout while the summary waits saves nothing: the
@@ -1028,7 +1028,7 @@ async fn an_evaluator_put_in_timeout_mid_wizard_cannot_save() {
     });
     confirm(&sim, CAROL, &summary, "You can no longer run tryouts").await;
     assert_eq!(bob_standing(&bot).await, None, "the evaluation was saved");
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 /// A bot where Carol is an evaluator through the Evaluator role only (not staff), with waits
@@ -1114,7 +1114,7 @@ async fn posts_interrupted_by_a_crash_are_made_at_the_next_start() {
     let before = (posted(&sim, GENERAL), posted(&sim, OFF_TOPIC));
     assert_eq!(before, (1, 1), "each post made exactly once");
     drop(bot);
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 /// Waits until message `id` has every component of its first row disabled.
@@ -1178,7 +1178,7 @@ async fn typing_cancel_at_the_menu_or_the_summary_leaves_nothing_clickable() {
         .await;
     assert!(content(&reply).contains("expired"), "{}", content(&reply));
     assert_eq!(bob_standing(&bot).await, None, "saved after a typed cancel");
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 /// A role saved as the tryout role before the rules existed (or given moderator permissions
@@ -1209,7 +1209,7 @@ async fn a_tryout_role_that_became_dangerous_is_not_handed_out() {
         sim.role_changes()
     );
     assert!(!sim.with_guild(|g| g.roles_of(BOB).contains(&MODERATOR_ROLE)));
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 /// A post that fails for a passing reason (a 500) stays pending and is made later, once; the
@@ -1258,5 +1258,5 @@ async fn a_post_that_failed_for_a_passing_reason_is_made_at_the_next_start() {
         "the results posted once, the value not again"
     );
     drop(bot);
-    sim.assert_clean();
+    sim.assert_clean().await;
 }

@@ -203,7 +203,7 @@ async fn a_member_who_joins_is_welcomed_and_given_the_role() {
     sim.member_joins(1_100_000_000_000_000_305, "fifth");
     settle(&sim).await;
     assert_eq!(welcomes(&sim).len(), 5);
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 /// A welcome whose post failed does not count: the member's return within the day is
@@ -271,7 +271,7 @@ async fn a_member_who_passes_before_their_join_is_handled_gets_the_role_once() {
     settle(&sim).await;
     let times = sim.role_changes().iter().filter(|c| **c == given).count();
     assert_eq!(times, 1, "{:?}", sim.role_changes());
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 #[tokio::test]
@@ -292,7 +292,7 @@ async fn without_the_intent_the_bot_says_what_is_missing() {
     sim.member_joins(NEWCOMER, "newcomer");
     settle(&sim).await;
     assert!(welcomes(&sim).is_empty());
-    sim.assert_clean();
+    sim.assert_clean().await;
 }
 
 #[tokio::test]

@@ -239,8 +239,12 @@ impl Sim {
 
     /// Fails the test if any request broke Discord's rules or the OpenAPI spec, or an
     /// interaction went unanswered past Discord's 3 s (the member saw "This interaction
-    /// failed").
-    pub fn assert_clean(&self) {
+    /// failed"). An interaction still inside its 3 s is waited for until it is answered or its
+    /// time is up, so one sent just before the end of a test is judged too.
+    pub async fn assert_clean(&self) {
+        while self.awaiting_answer() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         let mut violations = self.world().violations.clone();
         violations.extend(self.unanswered());
         assert!(
@@ -254,6 +258,14 @@ impl Sim {
             "the bot exceeded Discord's rate limits:\n{}",
             limited.join("\n")
         );
+    }
+
+    /// Whether an interaction is unanswered and still inside Discord's 3 s.
+    fn awaiting_answer(&self) -> bool {
+        self.world()
+            .interactions
+            .values()
+            .any(|i| !i.responded && i.created.elapsed() <= INTERACTION_DEADLINE)
     }
 
     /// Interactions that got no response within Discord's 3 s, oldest first.
