@@ -10,14 +10,63 @@ fn read(path: &str) -> String {
     std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("read {}: {e}", full.display()))
 }
 
-/// Every `NAME=` an `.env.example` line documents.
+/// Every variable an `.env.example` line documents: `NAME=value`, or `#NAME=value` for one
+/// left commented out.
 fn documented_variables() -> Vec<String> {
     read(".env.example")
         .lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| l.split_once('=').map(|(name, _)| name.trim().to_owned()))
-        .filter(|name| !name.is_empty())
+        .map(|l| l.strip_prefix('#').unwrap_or(l))
+        .filter_map(|l| l.split_once('='))
+        .map(|(name, _)| name.to_owned())
+        .filter(|name| {
+            !name.is_empty() && name.bytes().all(|b| b.is_ascii_uppercase() || b == b'_')
+        })
         .collect()
+}
+
+/// The `NAME=value` lines `.env.example` sets (not commented out).
+fn example_settings() -> Vec<(String, String)> {
+    read(".env.example")
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split_once('='))
+        .map(|(name, value)| (name.trim().to_owned(), value.trim().to_owned()))
+        .collect()
+}
+
+/// `docker run --env-file .env` (the README's command, with `.env` copied from `.env.example`)
+/// replaces the image's own `ENV` values with the file's, an empty one included: the example
+/// may set none of them to anything else.
+#[test]
+fn the_env_example_keeps_the_images_own_settings() {
+    let docker = read("Dockerfile");
+    let env = docker
+        .split("\nENV ")
+        .nth(1)
+        .expect("the Dockerfile sets ENV");
+    let mut image = Vec::new();
+    for line in env.lines() {
+        for word in line.split_whitespace() {
+            if let Some((name, value)) = word.split_once('=') {
+                image.push((name.to_owned(), value.to_owned()));
+            }
+        }
+        if !line.trim_end().ends_with('\\') {
+            break;
+        }
+    }
+    assert!(
+        image.iter().any(|(name, _)| name == "HEALTH_ADDR"),
+        "{image:?}"
+    );
+    for (name, value) in example_settings() {
+        if let Some((_, own)) = image.iter().find(|(image_name, _)| *image_name == name) {
+            assert_eq!(
+                &value, own,
+                ".env.example sets {name}, which replaces the image's {name}={own}"
+            );
+        }
+    }
 }
 
 #[test]
