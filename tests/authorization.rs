@@ -141,6 +141,46 @@ async fn ask_in_a_thread_needs_send_messages_in_threads() {
     sim.assert_clean().await;
 }
 
+/// A new count for the rank role, or turning it off, gives or takes it from members as surely
+/// as naming it: Manage Server alone does neither.
+#[tokio::test]
+async fn manage_server_alone_cannot_move_the_rank_role() {
+    let (sim, _bot) = start_ready().await;
+    let rank = json!([{"name": "rank_role", "type": 8, "value": PLAYER_ROLE.to_string()}]);
+    let told = settings(&sim, ALICE, rank).await;
+    assert!(told.contains("Settings saved"), "{told}");
+    sim.edit_guild(|g| {
+        g.members.insert(BOB, vec![MODERATOR_ROLE]);
+    });
+    let since = sim.mark();
+    for options in [
+        json!([{"name": "rank_top", "type": 4, "value": 50}]),
+        json!([{"name": "rank_off", "type": 5, "value": true}]),
+    ] {
+        let told = settings(&sim, BOB, options.clone()).await;
+        assert!(told.contains("needs Manage Roles"), "{options}: {told}");
+    }
+    let shown = settings(&sim, ALICE, json!([])).await;
+    assert!(
+        shown.contains(&format!("Rank role: <@&{PLAYER_ROLE}> (the top 10)")),
+        "{shown}"
+    );
+    let role_calls = sim
+        .requests_since(since)
+        .iter()
+        .filter(|r| r.path.contains("/roles/") && r.method != "GET")
+        .count();
+    assert_eq!(role_calls, 0, "a role was given or taken");
+    let told = settings(
+        &sim,
+        ALICE,
+        json!([{"name": "rank_off", "type": 5, "value": true}]),
+    )
+    .await;
+    assert!(told.contains("Rank role: not set"), "{told}");
+    sim.assert_clean().await;
+}
+
 #[tokio::test]
 async fn results_can_only_go_where_the_member_could_post() {
     let (sim, _bot) = start_ready().await;

@@ -107,7 +107,15 @@ pub async fn settings(
     if rank_top.is_some_and(|n| !(1..=50).contains(&n)) {
         return Err(UserError("The rank role can go to the top 1 to 50.".into()).into());
     }
-    check_targets(ctx, guild, &handed_out, &posted_in).await?;
+    let db = &ctx.data().db;
+    let current = db.settings(guild).await?;
+    // A new count, or turning the role off, gives or takes the rank role as surely as naming
+    // it does: the invoker must be able to manage the role now set.
+    let moved = current
+        .rank_role
+        .filter(|_| rank_role.is_none() && (rank_top.is_some() || rank_off == Some(true)))
+        .map(serenity::RoleId::new);
+    check_targets(ctx, guild, &handed_out, moved, &posted_in).await?;
     if match_expiry_minutes.is_some_and(|m| !(1..=10080).contains(&m)) {
         return Err(
             UserError("A match can stay open from 1 to 10080 minutes (a week).".into()).into(),
@@ -145,8 +153,6 @@ pub async fn settings(
         welcome_role: welcome_role.map(|r| r.get()),
         welcome_message,
     };
-    let db = &ctx.data().db;
-    let current = db.settings(guild).await?;
     let after = GuildSettings {
         staff_role: update.staff_role.or(current.staff_role),
         evaluator_role: update.evaluator_role.or(current.evaluator_role),
@@ -248,19 +254,24 @@ pub async fn settings(
 }
 
 /// Refuses the roles the bot would hand out and the channels it would post in that the invoker
-/// could not hand out or post in themselves. What the invoker and the bot may do is read from
-/// Discord now, once for all of them.
+/// could not hand out or post in themselves, and a `moved` role (one whose holders the update
+/// changes without naming it) that they could not give or take themselves. What the invoker
+/// and the bot may do is read from Discord now, once for all of them.
 async fn check_targets(
     ctx: Context<'_>,
     guild: serenity::GuildId,
     handed_out: &[serenity::RoleId],
+    moved: Option<serenity::RoleId>,
     posted_in: &[serenity::ChannelId],
 ) -> Result<(), Error> {
-    if handed_out.is_empty() && posted_in.is_empty() {
+    if handed_out.is_empty() && moved.is_none() && posted_in.is_empty() {
         return Ok(());
     }
     let http = ctx.http();
     let invoker = Standing::fetch(http, guild, ctx.author().id).await?;
+    if let Some(role) = moved {
+        check_moved_role(invoker.as_ref(), role)?;
+    }
     let bot = if handed_out.is_empty() {
         None
     } else {
@@ -306,6 +317,31 @@ fn check_tryout_role(
     }
     if !bot.is_some_and(|bot| bot.outranks(found)) {
         return refuse("it is above my highest role; move my role above it first".into());
+    }
+    Ok(())
+}
+
+/// Refuses a change to who carries `role` (already set; not named in this update) unless the
+/// invoker could give and take it themselves: Manage Roles, and the role below their highest
+/// (the owner excepted). A role deleted from the server is nobody's: nothing to refuse.
+fn check_moved_role(invoker: Option<&Standing>, role: serenity::RoleId) -> Result<(), Error> {
+    let refuse = |why: &str| {
+        Err(UserError(format!(
+            "You can't change who carries <@&{role}>: {why}. Nothing changed."
+        ))
+        .into())
+    };
+    let Some(invoker) = invoker else {
+        return refuse("you are not a member of this server");
+    };
+    let Some(found) = invoker.role(role) else {
+        return Ok(());
+    };
+    if !invoker.permissions().manage_roles() {
+        return refuse("that needs Manage Roles");
+    }
+    if !invoker.outranks(found) {
+        return refuse("it is not below your highest role");
     }
     Ok(())
 }
