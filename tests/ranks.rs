@@ -712,6 +712,42 @@ async fn members_who_left_give_up_their_place_and_the_role_can_be_turned_off() {
     sim.assert_clean().await;
 }
 
+/// Without the Server Members intent the bot never hears that a member came back. A match that
+/// moves their value shows it: the sync reads them again, and they take their place.
+#[tokio::test]
+async fn a_member_back_unheard_takes_their_place_once_a_match_moves_their_value() {
+    let (sim, _bot) = p2_gone_from_the_top_two(Vec::new()).await;
+    let saved = answer(
+        &sim,
+        ALICE,
+        "settings",
+        json!([{"name": "matches_channel", "type": 7, "value": OFF_TOPIC.to_string()}]),
+    )
+    .await;
+    assert!(saved.contains("Settings saved"), "{saved}");
+    // P2 is back, with no event the bot can hear.
+    sim.edit_guild(|g| {
+        g.members.insert(player(2), Vec::new());
+    });
+    let before = sim.bot_messages().len();
+    let create = json!([{"name": "create", "type": 1, "options": [
+        {"name": "mode", "type": 4, "value": 0}, {"name": "stake", "type": 4, "value": 5}]}]);
+    answer(&sim, player(2), "match", create).await;
+    let card = sim
+        .wait_for("the card", REACT, |v| {
+            v.messages()[before..]
+                .iter()
+                .find(|m| m["content"].as_str().unwrap_or("").starts_with("**Match #"))
+                .cloned()
+        })
+        .await;
+    click(&sim, player(3), &card, "join_b").await;
+    click(&sim, player(3), &card, "won_a").await;
+    click(&sim, player(2), &card, "confirm").await;
+    wait_holders(&sim, "P1 and P2 carry the role", &[player(1), player(2)]).await;
+    sim.assert_clean().await;
+}
+
 /// P1 to P3 in the server (those in `pending` still screening), valued `values`. The bot
 /// runs with `env` besides its defaults.
 async fn three_ranked(env: Vec<(String, String)>, pending: &[u64], values: [i64; 3]) -> (Sim, Bot) {

@@ -462,7 +462,7 @@ async fn handle_click(
         .await;
     let clicked_redrawn = answered.is_ok();
     if !changes.is_empty() {
-        super::ranks::sync(http, state, guild).await;
+        super::ranks::sync_present(http, state, guild, &changed(&changes)).await;
     }
     if on_staff_post {
         // The card follows the staff post's decision; the post itself too, if its answer failed.
@@ -738,7 +738,7 @@ pub async fn undo(
     let outcome = data.db.undo_match(guild, match_id, ctx.author().id).await?;
     let (m, changes) = outcome.map_err(|refused| UserError(refused.to_string()))?;
     refresh_posts(ctx.http(), &m, &changes, false).await;
-    super::ranks::sync(ctx.http(), data, guild).await;
+    super::ranks::sync_present(ctx.http(), data, guild, &changed(&changes)).await;
     ctx.send(
         CreateReply::default()
             .content(format!(
@@ -778,7 +778,7 @@ pub async fn decide(
     .map_err(|refused| UserError(refused.to_string()))?;
     refresh_posts(ctx.http(), &m, &changes, false).await;
     if !changes.is_empty() {
-        super::ranks::sync(ctx.http(), data, guild).await;
+        super::ranks::sync_present(ctx.http(), data, guild, &changed(&changes)).await;
     }
     let what = match verdict {
         Verdict::Approve => format!("Match #{match_id} settled.\n{}", changes_text(&changes)),
@@ -794,6 +794,11 @@ pub async fn decide(
     )
     .await?;
     Ok(())
+}
+
+/// The members whose values `changes` moved.
+fn changed(changes: &[Change]) -> Vec<UserId> {
+    changes.iter().map(|(user, _, _)| *user).collect()
 }
 
 fn changes_text(changes: &[Change]) -> String {

@@ -7,7 +7,8 @@
 //! above the bot's highest, it carries moderator permissions, or the bot lost Manage Roles),
 //! staff are told once in the staff channel and the role is paused until they set it again:
 //! nothing is retried in a loop. A member who left is remembered as absent (their place goes
-//! to the next one down) until they are seen again: a value change of theirs, or their join.
+//! to the next one down) until they are seen again: a value change of theirs (a value set, a
+//! tryout, a match settled or undone; a season's reset is nobody's own), or their join.
 //! With the Server Members intent the bot hears of departures and returns as they happen;
 //! without it, a member who left is found when the bot next tries to give them the role, and a
 //! holder who left keeps their place until they drop out of the top.
@@ -35,15 +36,17 @@ const UNKNOWN_ROLE: isize = 10011;
 /// change never fails because of its role. It may take seconds (a member read and a role call
 /// per member who moved), so a command or click answers (or defers) before it calls this.
 pub async fn sync(http: &Http, state: &AppState, guild: GuildId) {
-    if let Err(err) = try_sync(http, state, guild, None).await {
+    if let Err(err) = try_sync(http, state, guild, &[]).await {
         tracing::warn!(error = format!("{err:#}"), "could not update the rank role");
     }
 }
 
-/// [`sync`] after staff changed `user`'s value: they are here, so an absence recorded before no
-/// longer holds. Cleared in the same turn as the sync that follows.
-pub async fn sync_present(http: &Http, state: &AppState, guild: GuildId, user: UserId) {
-    if let Err(err) = try_sync(http, state, guild, Some(user)).await {
+/// [`sync`] after the values of `users` changed (a value set by staff, a tryout, a settled or
+/// undone match): an absence recorded before no longer holds for them, so the sync reads them
+/// from Discord again, and gives them the role if they are back. Cleared in the same turn as
+/// the sync that follows.
+pub async fn sync_present(http: &Http, state: &AppState, guild: GuildId, users: &[UserId]) {
+    if let Err(err) = try_sync(http, state, guild, users).await {
         tracing::warn!(error = format!("{err:#}"), "could not update the rank role");
     }
 }
@@ -101,17 +104,17 @@ async fn in_turn<F: std::future::Future>(state: &AppState, guild: GuildId, work:
     .await
 }
 
-/// One sync, after clearing the absence of `present` if given.
+/// One sync, after clearing the absence of each of `present`.
 async fn try_sync(
     http: &Http,
     state: &AppState,
     guild: GuildId,
-    present: Option<UserId>,
+    present: &[UserId],
 ) -> anyhow::Result<()> {
     // Each sync reads the settings once it has its turn: two changes at once would otherwise
     // both move the same role, or one would act on a role staff replaced.
     in_turn(state, guild, async {
-        if let Some(user) = present {
+        for &user in present {
             state.db.set_rank_absent(guild, user, false).await?;
         }
         // A member found gone at the role call (they left after the round read them) frees a

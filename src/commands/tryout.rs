@@ -246,7 +246,7 @@ impl Wizard<'_> {
             );
             vec!["Something went wrong while posting; I'll try again in a few minutes.".to_owned()]
         });
-        super::ranks::sync(self.http, data, guild).await;
+        super::ranks::sync_present(self.http, data, guild, &[member.id]).await;
         let mut text = format!(
             "Saved. <@{}>'s value is now **{}** (was {}).",
             member.id,

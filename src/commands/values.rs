@@ -191,7 +191,7 @@ async fn change(
             ))
             .await?;
             // Staff changed their value: they count for the rank role again if they had left.
-            super::ranks::sync_present(ctx.http(), ctx.data(), guild, member.id).await;
+            super::ranks::sync_present(ctx.http(), ctx.data(), guild, &[member.id]).await;
             if first_value(ctx, guild, &member).await {
                 let notes = super::roles::first_value(
                     ctx.http(),
