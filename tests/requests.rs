@@ -394,6 +394,38 @@ async fn one_tryout_per_player_and_it_answers_the_request() {
     sim.assert_clean().await;
 }
 
+/// An Accept whose answer Discord did not take starts no tryout: the request is back in the
+/// queue, its card redrawn with its buttons, and the next Accept starts it.
+#[tokio::test]
+async fn an_accept_discord_did_not_take_leaves_the_request_open() {
+    let (sim, _bot) = league().await;
+    let card = request(&sim, BOB, None).await;
+    sim.fail_next(1, 500, "/callback");
+    click(&sim, DAVE, &card, "accept").await;
+    let again = wait_text(&sim, &card, "Back in the queue").await;
+    assert!(!button(&again, "accept").is_empty(), "{again}");
+    assert!(sim.dm_channel(DAVE).is_none(), "a wizard was opened");
+    let queue = tryout(&sim, DAVE, "queue", json!([])).await;
+    assert!(queue.contains("waiting**: 1"), "{queue}");
+    // A tryout that cannot start (Discord fails the evaluator's DM channel) says so to the
+    // evaluator, and the request is back in the queue.
+    sim.fail_next(1, 500, "/users/@me/channels");
+    let accepted = click(&sim, DAVE, &card, "accept").await;
+    assert_eq!(accepted["type"], 7, "{accepted}");
+    sim.wait_for("the evaluator told", REACT, |v| {
+        v.messages()
+            .iter()
+            .any(|m| text(m).contains("the tryout stopped"))
+            .then_some(())
+    })
+    .await;
+    wait_text(&sim, &card, "Back in the queue").await;
+    let accepted = click(&sim, DAVE, &card, "accept").await;
+    assert_eq!(accepted["type"], 7, "{accepted}");
+    dm(&sim, BOB, &format!("<@{DAVE}> is evaluating you")).await;
+    sim.assert_clean().await;
+}
+
 /// A card the tryout could not redraw (its edit failed) keeps its Accept button: a click on it
 /// is told the request was evaluated, and redraws the card.
 #[tokio::test]

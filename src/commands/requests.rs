@@ -364,16 +364,35 @@ async fn accept(
         )
         .await;
     if let Err(err) = answered {
-        // The evaluator never saw the tryout start: the request goes back to the queue.
-        db.move_request(r.id, "accepted", "open", Some(evaluator))
-            .await?;
+        // No tryout starts on an answer Discord did not take: the request goes back to the
+        // queue, and its card is redrawn with its buttons, since the failed answer may still
+        // have taken them off.
+        if db
+            .move_request(r.id, "accepted", "open", Some(evaluator))
+            .await?
+        {
+            show_open_again(http, &r).await;
+        }
         return Err(err.into());
     }
     let saved = run_wizard(http, state, click, guild, &r).await;
-    let saved = saved.unwrap_or_else(|err| {
-        tracing::error!(error = format!("{err:#}"), "a requested tryout failed");
-        false
-    });
+    let saved = match saved {
+        Ok(saved) => saved,
+        Err(err) => {
+            tracing::error!(error = format!("{err:#}"), "a requested tryout failed");
+            let sorry = CreateInteractionResponseFollowup::new()
+                .content(
+                    "Something went wrong on my side, so the tryout stopped. The request is \
+                     back in the queue: try again in a moment.",
+                )
+                .ephemeral(true)
+                .allowed_mentions(CreateAllowedMentions::new());
+            if let Err(err) = click.create_followup(http, sorry).await {
+                tracing::warn!(error = %err, "could not tell an evaluator about an error");
+            }
+            false
+        }
+    };
     // A saved tryout closed the request and redrew its card itself (`Db::save_evaluation`).
     if !saved
         && db
