@@ -389,7 +389,7 @@ async fn refusals_non_staff_forbidden_channel_and_too_long() {
     // A body of only spaces passes the form's "required" but is refused, with Edit offered.
     let (_, message) = open(&sim).await;
     let (modal, message) = choose(&sim, &message, GENERAL, "none").await;
-    let (reply, _) = compose(&sim, &message, &modal, "", "  \n  ").await;
+    let (reply, _) = compose(&sim, &message, &modal, "", " \u{200b}\n\u{3164} ").await;
     let text = reply["data"]["content"].as_str().unwrap();
     assert!(text.contains("no text"), "{text}");
     let rows = reply["data"]["components"].to_string();

@@ -312,3 +312,37 @@ async fn an_intent_the_application_was_not_granted_stops_the_bot_clearly() {
         "{logs}"
     );
 }
+
+/// A welcome message that would show nothing, or be too long once `{member}` is filled in, is
+/// refused and changes nothing; one that is saved is shown back as typed. A role given after a
+/// tryout cannot also be the one taken.
+#[tokio::test]
+async fn settings_refuse_what_would_not_work_and_show_the_welcome_as_typed() {
+    let (sim, _bot) = start_ready().await;
+    let message = |text: &str| json!([{"name": "welcome_message", "type": 3, "value": text}]);
+    let blank = settings(&sim, message("\u{200b}\u{3164}")).await;
+    assert!(blank.contains("shows something"), "{blank}");
+    let long = settings(&sim, message(&"{member}".repeat(125))).await;
+    assert!(long.contains("once each {member} is filled in"), "{long}");
+    let shown = settings(&sim, json!([])).await;
+    assert!(shown.contains("Welcome message: the default"), "{shown}");
+
+    let ball = "⚽\u{fe0f}".repeat(150);
+    let saved = settings(&sim, message(&ball)).await;
+    assert!(saved.contains("Settings saved"), "{saved}");
+    assert!(saved.contains(&"⚽\u{fe0f}".repeat(100)), "{saved}");
+    assert!(saved.chars().count() <= 2000, "{saved}");
+
+    let both = json!([
+        {"name": "add_role", "type": 8, "value": PLAYER_ROLE.to_string()},
+        {"name": "remove_role", "type": 8, "value": PLAYER_ROLE.to_string()},
+    ]);
+    let refused = settings(&sim, both).await;
+    assert!(refused.contains("both the role given"), "{refused}");
+    let shown = settings(&sim, json!([])).await;
+    assert!(
+        shown.contains("Role added after a tryout: not set"),
+        "{shown}"
+    );
+    sim.assert_clean().await;
+}

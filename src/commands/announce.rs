@@ -560,7 +560,7 @@ impl Flow<'_> {
 /// Why `draft`, rendered as `text`, cannot be posted: a body of only spaces (the form requires
 /// one, but spaces pass that), or a post over Discord's limit.
 fn postable(draft: &Draft, text: &str) -> Result<(), String> {
-    if draft.body.trim().is_empty() {
+    if super::replies::is_blank(&draft.body) {
         return Err(
             "That announcement has no text, only spaces. Edit it to write something, or cancel."
                 .to_owned(),

@@ -131,8 +131,20 @@ pub async fn settings(
     let welcome_message = welcome_message.map(|m| m.trim().to_owned());
     if let Some(message) = &welcome_message {
         let too_long = super::welcome::rendered_length(message) > 2000;
-        if message.is_empty() || message.chars().count() > 1000 || too_long {
-            return Err(UserError("A welcome message is 1 to 1000 characters long.".into()).into());
+        if super::replies::is_blank(message) || message.chars().count() > 1000 {
+            return Err(UserError(
+                "A welcome message is 1 to 1000 characters long, and shows something. Nothing changed."
+                    .into(),
+            )
+            .into());
+        }
+        if too_long {
+            return Err(UserError(
+                "That welcome message is over 2000 characters once each {member} is filled in. \
+                 Nothing changed."
+                    .into(),
+            )
+            .into());
         }
     }
     let update = SettingsUpdate {
@@ -165,6 +177,16 @@ pub async fn settings(
         update.welcome_role.or(current.welcome_role),
     ];
     let changing = update != SettingsUpdate::default();
+    let given = update.add_role.or(current.add_role);
+    if let Some(role) =
+        given.filter(|r| changing && update.remove_role.or(current.remove_role) == Some(*r))
+    {
+        return Err(UserError(format!(
+            "<@&{role}> can't be both the role given after a tryout and the one taken: the \
+             player would end up without it. Nothing changed."
+        ))
+        .into());
+    }
     for role in handed_out.into_iter().flatten().filter(|_| changing) {
         if let Some(why) = super::roles::grants_power(&after, role) {
             return Err(UserError(format!(
@@ -399,10 +421,10 @@ pub fn describe(title: &str, s: &GuildSettings) -> String {
         channel(s.welcome_channel),
         role(s.welcome_role),
         s.welcome_message.as_deref().map_or_else(
-            || format!("the default ({DEFAULT_WELCOME:?})"),
-            // Its first 200 characters: the reply stays within Discord's 2,000 whatever the
-            // welcome says.
-            |m| format!("{:?}", super::replies::shortened(m, 201))
+            || format!("the default (“{}”)", super::replies::plain(DEFAULT_WELCOME)),
+            // Its first 200 characters, shown as typed: the reply stays within Discord's 2,000
+            // whatever the welcome says.
+            |m| format!("“{}”", super::replies::plain(&super::replies::shortened(m, 201)))
         ),
     )
 }
