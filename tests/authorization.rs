@@ -181,6 +181,49 @@ async fn manage_server_alone_cannot_move_the_rank_role() {
     sim.assert_clean().await;
 }
 
+/// A setting made can be unset again, one at a time; unsetting a setting while setting it is
+/// refused and changes nothing.
+#[tokio::test]
+async fn a_setting_can_be_cleared() {
+    let (sim, _bot) = start_ready().await;
+    let clear = |choice: u64| json!({"name": "clear", "type": 4, "value": choice});
+    let told = settings(
+        &sim,
+        ALICE,
+        json!([
+            {"name": "remove_role", "type": 8, "value": PLAYER_ROLE.to_string()},
+            {"name": "staff_role", "type": 8, "value": STAFF_ROLE.to_string()},
+            {"name": "results_channel", "type": 7, "value": GENERAL.to_string()},
+        ]),
+    )
+    .await;
+    assert!(
+        told.contains(&format!("Role removed after a tryout: <@&{PLAYER_ROLE}>")),
+        "{told}"
+    );
+    // poise sends a choice as its index: 5 is the role removed after a tryout.
+    let both = json!([
+        {"name": "remove_role", "type": 8, "value": PLAYER_ROLE.to_string()},
+        clear(5),
+    ]);
+    let refused = settings(&sim, ALICE, both).await;
+    assert!(refused.contains("not both"), "{refused}");
+    let cleared = settings(&sim, ALICE, json!([clear(5)])).await;
+    assert!(
+        cleared.contains("Role removed after a tryout: not set"),
+        "{cleared}"
+    );
+    assert!(
+        cleared.contains(&format!("Staff role: <@&{STAFF_ROLE}>")),
+        "only that one was cleared: {cleared}"
+    );
+    let cleared = settings(&sim, ALICE, json!([clear(3)])).await;
+    assert!(cleared.contains("Staff role: not set"), "{cleared}");
+    let cleared = settings(&sim, ALICE, json!([clear(0)])).await;
+    assert!(cleared.contains("Results channel: not set"), "{cleared}");
+    sim.assert_clean().await;
+}
+
 #[tokio::test]
 async fn results_can_only_go_where_the_member_could_post() {
     let (sim, _bot) = start_ready().await;

@@ -3,11 +3,13 @@
 //! welcomes.
 
 use poise::serenity_prelude as serenity;
-use poise::CreateReply;
+use poise::{ChoiceParameter as _, CreateReply};
 
 use super::access::{self, Standing};
 use super::welcome::DEFAULT_WELCOME;
-use crate::db::{GuildSettings, SeasonReset, SettingsUpdate, DEFAULT_MATCH_EXPIRY_MINUTES};
+use crate::db::{
+    Clearable, GuildSettings, SeasonReset, SettingsUpdate, DEFAULT_MATCH_EXPIRY_MINUTES,
+};
 
 /// What ending a season does to values, as `/settings` offers it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, poise::ChoiceParameter)]
@@ -29,6 +31,57 @@ impl From<ResetChoice> for SeasonReset {
     }
 }
 use crate::types::{Context, Error, UserError};
+
+/// A setting `/settings clear` sets back to unset, as `/settings` offers it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, poise::ChoiceParameter)]
+pub enum ClearChoice {
+    #[name = "results channel"]
+    ResultsChannel,
+    #[name = "values channel"]
+    ValuesChannel,
+    #[name = "evaluator role"]
+    EvaluatorRole,
+    #[name = "staff role"]
+    StaffRole,
+    #[name = "role added after a tryout"]
+    AddRole,
+    #[name = "role removed after a tryout"]
+    RemoveRole,
+    #[name = "matches channel"]
+    MatchesChannel,
+    #[name = "staff channel"]
+    StaffChannel,
+}
+
+impl ClearChoice {
+    /// The setting it clears.
+    fn setting(self) -> Clearable {
+        match self {
+            ClearChoice::ResultsChannel => Clearable::ResultsChannel,
+            ClearChoice::ValuesChannel => Clearable::ValuesChannel,
+            ClearChoice::EvaluatorRole => Clearable::EvaluatorRole,
+            ClearChoice::StaffRole => Clearable::StaffRole,
+            ClearChoice::AddRole => Clearable::AddRole,
+            ClearChoice::RemoveRole => Clearable::RemoveRole,
+            ClearChoice::MatchesChannel => Clearable::MatchesChannel,
+            ClearChoice::StaffChannel => Clearable::StaffChannel,
+        }
+    }
+
+    /// Whether `update` sets the same setting.
+    fn also_set_in(self, update: &SettingsUpdate) -> bool {
+        match self {
+            ClearChoice::ResultsChannel => update.results_channel.is_some(),
+            ClearChoice::ValuesChannel => update.values_channel.is_some(),
+            ClearChoice::EvaluatorRole => update.evaluator_role.is_some(),
+            ClearChoice::StaffRole => update.staff_role.is_some(),
+            ClearChoice::AddRole => update.add_role.is_some(),
+            ClearChoice::RemoveRole => update.remove_role.is_some(),
+            ClearChoice::MatchesChannel => update.matches_channel.is_some(),
+            ClearChoice::StaffChannel => update.staff_channel.is_some(),
+        }
+    }
+}
 
 /// Show or change this server's tryout and value settings
 #[poise::command(slash_command, guild_only, default_member_permissions = "MANAGE_GUILD")]
@@ -79,6 +132,8 @@ pub async fn settings(
     #[description = "True turns welcomes off (message and role)"] welcome_off: Option<bool>,
     #[description = "True takes the rank role back from everyone and turns it off"]
     rank_off: Option<bool>,
+    #[description = "A setting to unset (the rank role and welcomes: rank_off, welcome_off)"]
+    clear: Option<ClearChoice>,
 ) -> Result<(), Error> {
     let guild = access::guild(ctx)?;
     access::require(ctx, None, "change the settings").await?;
@@ -207,6 +262,13 @@ pub async fn settings(
         )
         .into());
     }
+    if let Some(choice) = clear.filter(|c| c.also_set_in(&update)) {
+        return Err(UserError(format!(
+            "Clear the {}, or set it: not both at once. Nothing changed.",
+            choice.name()
+        ))
+        .into());
+    }
     let rank_off = rank_off == Some(true);
     if rank_off && update.rank_role.is_some() {
         return Err(UserError(
@@ -233,7 +295,9 @@ pub async fn settings(
         ))
         .into());
     }
-    let (title, settings) = if update == SettingsUpdate::default() && !welcome_off && !rank_off {
+    let only_shown =
+        update == SettingsUpdate::default() && !welcome_off && !rank_off && clear.is_none();
+    let (title, settings) = if only_shown {
         ("Current settings", current)
     } else {
         let saved = db.update_settings(guild, &update).await?;
@@ -243,7 +307,10 @@ pub async fn settings(
         if rank_off {
             db.clear_rank_role(guild).await?;
         }
-        if welcome_off || rank_off {
+        if let Some(choice) = clear {
+            db.clear_setting(guild, choice.setting()).await?;
+        }
+        if welcome_off || rank_off || clear.is_some() {
             ("Settings saved", db.settings(guild).await?)
         } else {
             ("Settings saved", saved)

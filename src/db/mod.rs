@@ -26,7 +26,8 @@ use sqlx::SqlitePool;
 pub use evaluations::{NewEvaluation, Saved};
 pub use publications::Publication;
 pub use settings::{
-    GuildSettings, SeasonReset, SettingsUpdate, DEFAULT_MATCH_EXPIRY_MINUTES, DEFAULT_RANK_TOP,
+    Clearable, GuildSettings, SeasonReset, SettingsUpdate, DEFAULT_MATCH_EXPIRY_MINUTES,
+    DEFAULT_RANK_TOP,
 };
 pub use values::{HistoryRow, Source, ValueChange};
 

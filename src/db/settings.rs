@@ -44,6 +44,44 @@ pub struct GuildSettings {
     pub welcome_message: Option<String>,
 }
 
+/// A setting `/settings clear` sets back to unset. The rank role and welcomes have their own
+/// ways off (`rank_off`, `welcome_off`), since turning them off does more than forget an id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Clearable {
+    /// [`GuildSettings::results_channel`].
+    ResultsChannel,
+    /// [`GuildSettings::values_channel`].
+    ValuesChannel,
+    /// [`GuildSettings::evaluator_role`].
+    EvaluatorRole,
+    /// [`GuildSettings::staff_role`].
+    StaffRole,
+    /// [`GuildSettings::add_role`].
+    AddRole,
+    /// [`GuildSettings::remove_role`].
+    RemoveRole,
+    /// [`GuildSettings::matches_channel`].
+    MatchesChannel,
+    /// [`GuildSettings::staff_channel`].
+    StaffChannel,
+}
+
+impl Clearable {
+    /// Its column in `guild_settings`.
+    fn column(self) -> &'static str {
+        match self {
+            Clearable::ResultsChannel => "results_channel_id",
+            Clearable::ValuesChannel => "values_channel_id",
+            Clearable::EvaluatorRole => "evaluator_role_id",
+            Clearable::StaffRole => "staff_role_id",
+            Clearable::AddRole => "add_role_id",
+            Clearable::RemoveRole => "remove_role_id",
+            Clearable::MatchesChannel => "matches_channel_id",
+            Clearable::StaffChannel => "staff_channel_id",
+        }
+    }
+}
+
 /// How many members carry the rank role when the server set nothing.
 pub const DEFAULT_RANK_TOP: i64 = 10;
 
@@ -131,6 +169,22 @@ impl Db {
 
     /// Sets the given fields and returns the resulting settings.
     #[tracing::instrument(skip_all)]
+    /// Sets `setting` of `guild` back to unset.
+    #[tracing::instrument(skip_all)]
+    pub async fn clear_setting(&self, guild: GuildId, setting: Clearable) -> anyhow::Result<()> {
+        // The column comes from the fixed list above, never from input.
+        let sql = format!(
+            "UPDATE guild_settings SET {} = NULL WHERE guild_id = ?",
+            setting.column()
+        );
+        sqlx::query(&sql)
+            .bind(sql_id(guild.get()))
+            .execute(&self.pool)
+            .await
+            .with_context(|| format!("clearing {}", setting.column()))?;
+        Ok(())
+    }
+
     pub async fn update_settings(
         &self,
         guild: GuildId,
