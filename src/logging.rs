@@ -65,9 +65,10 @@ fn install(
         .thread_name("log-writer")
         .finish(output);
     let _first = DROPPED.set(stdout.error_counter());
-    // A panic's message goes through the log, and so through the redacting writer, rather
-    // than to stderr as it is.
-    std::panic::set_hook(Box::new(|info| tracing::error!(panic = %info, "panicked")));
+    let secret: Arc<str> = Arc::from(token.expose());
+    std::panic::set_hook(Box::new(move |info| {
+        report_panic(&info.to_string(), &secret, &mut io::stderr());
+    }));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(Redacting::new(token, stdout));
@@ -84,6 +85,18 @@ fn install(
             .init(),
     }
     guard
+}
+
+/// Reports a panic's `message`, never in silence and never with a secret in it: through the
+/// log (and so its redacting writer) when the log takes errors from here, else redacted to
+/// `fallback` (stderr), since a `RUST_LOG` naming only other targets would drop it.
+fn report_panic(message: &str, secret: &Arc<str>, fallback: &mut dyn Write) {
+    if tracing::enabled!(tracing::Level::ERROR) {
+        tracing::error!(panic = %message, "panicked");
+    } else {
+        let mut out = RedactingWriter::new(Arc::clone(secret), fallback);
+        let _ = writeln!(out, "panicked: {message}");
+    }
 }
 
 /// A [`MakeWriter`] to the log queue that blanks `secret` (and interaction tokens) out of
@@ -259,6 +272,29 @@ fn token_len(data: &[u8]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_panic_the_log_would_drop_goes_to_stderr_redacted() {
+        let secret: Arc<str> = Arc::from("s3cr3t");
+        let message = "boom at POST /interactions/1/aW50ZXJhY3Rpb24tdG9rZW4/callback with s3cr3t";
+        // No subscriber takes it: stderr gets it.
+        let mut fallback = Vec::new();
+        report_panic(message, &secret, &mut fallback);
+        let text = String::from_utf8(fallback).unwrap();
+        assert!(text.starts_with("panicked: boom"), "{text}");
+        assert!(!text.contains("s3cr3t"), "{text}");
+        assert!(!text.contains("aW50ZXJhY3Rpb24tdG9rZW4"), "{text}");
+        // A log that takes it: the log has it, stderr nothing.
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(io::sink)
+            .with_max_level(tracing::Level::ERROR)
+            .finish();
+        let mut fallback = Vec::new();
+        tracing::subscriber::with_default(subscriber, || {
+            report_panic(message, &secret, &mut fallback);
+        });
+        assert!(fallback.is_empty());
+    }
 
     #[test]
     fn the_secret_is_blanked_wherever_it_appears() {
