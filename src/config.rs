@@ -109,17 +109,34 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
+/// `name`'s value in the process environment. One that is not UTF-8 is read with its bad bytes
+/// replaced, so it fails its variable's check instead of passing for unset.
+fn env_value(name: &str) -> Option<String> {
+    std::env::var_os(name).map(|value| value.to_string_lossy().into_owned())
+}
+
+/// `url` with any `user:password@` before its host shown as `***@`, so an error or a log line
+/// never repeats a credential pasted into a URL.
+pub fn without_credentials(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) if !scheme.is_empty() => format!("{scheme}://***@{}", &rest[at + 1..]),
+        _ => url.to_owned(),
+    }
+}
+
 impl Config {
     /// Reads the configuration from the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+        Self::from_lookup(env_value)
     }
 
     /// Where `novera-assistant sandbox` serves its page: `SANDBOX_ADDR`, loopback by default.
     /// The sandbox reads nothing else from the environment but `RUST_LOG`: its bot is
     /// configured by the sandbox, never with the production token or database.
     pub fn sandbox_addr_from_env() -> Result<SocketAddr, ConfigError> {
-        Self::sandbox_addr(|name| std::env::var(name).ok())
+        Self::sandbox_addr(env_value)
     }
 
     /// [`Config::sandbox_addr_from_env`], through `lookup`.
@@ -172,7 +189,10 @@ impl Config {
         if !database_url.starts_with("sqlite:") {
             return Err(ConfigError {
                 var: "DATABASE_URL",
-                problem: format!("must be a sqlite: URL, not {database_url:?}"),
+                problem: format!(
+                    "must be a sqlite: URL, not {:?}",
+                    without_credentials(&database_url)
+                ),
             });
         }
 
@@ -270,7 +290,7 @@ fn parse_api_base(raw: &str) -> Result<String, ConfigError> {
     match problem {
         Some(problem) => Err(ConfigError {
             var: "DISCORD_API_BASE",
-            problem: format!("{problem}, not {raw:?}"),
+            problem: format!("{problem}, not {:?}", without_credentials(raw)),
         }),
         None => Ok(base.to_owned()),
     }
@@ -287,6 +307,35 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         Config::from_lookup(|k| env.get(k).cloned())
+    }
+
+    #[test]
+    fn errors_never_repeat_a_credential_in_a_url() {
+        for (var, value) in [
+            (
+                "DATABASE_URL",
+                "postgres://league:hunter2@db.example/novera",
+            ),
+            (
+                "DISCORD_API_BASE",
+                "https://proxy:hunter2@proxy.example/api/v10",
+            ),
+        ] {
+            let err = parse(&[("DISCORD_TOKEN", "t"), (var, value)])
+                .err()
+                .unwrap_or_else(|| panic!("{var} was accepted"))
+                .to_string();
+            assert!(!err.contains("hunter2"), "{err}");
+            assert!(err.contains("***@"), "{err}");
+        }
+        assert_eq!(
+            without_credentials("http://127.0.0.1:5000/x@y"),
+            "http://127.0.0.1:5000/x@y"
+        );
+        assert_eq!(
+            without_credentials("sqlite://novera.db"),
+            "sqlite://novera.db"
+        );
     }
 
     #[test]

@@ -210,6 +210,7 @@ pub async fn run_on(
 
     let http = bot::http(&config)?;
     if let Some(base) = &config.api_base {
+        let base = config::without_credentials(base);
         tracing::info!(%base, "using DISCORD_API_BASE");
     }
     if !config.rate_limiter {
