@@ -78,6 +78,10 @@ const DRAIN_MIN: Duration = Duration::from_secs(1);
 const GATEWAY_GRACE: Duration = Duration::from_secs(5);
 /// How long the HTTP server gets to drain.
 const SERVER_GRACE: Duration = Duration::from_secs(1);
+/// The whole stop, from the signal to the database closing, whatever each step's grace: the
+/// rest of the 10 s a supervisor gives (`docker stop`, systemd) is for closing the database
+/// and writing out the last log lines.
+const STOP_WITHIN: Duration = Duration::from_secs(8);
 
 /// Waits until every command task has ended (at least [`DRAIN_MIN`], at most [`DRAIN_MAX`]).
 async fn drain_commands(state: &AppState) {
@@ -190,19 +194,22 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
     run_on(listener, config, shutdown).await
 }
 
-/// [`run`], with the health server on `listener` (bound by the caller, who then knows its
-/// address; `config.health_addr` is not used).
-pub async fn run_on(
-    listener: TcpListener,
-    config: Config,
-    shutdown: impl Future<Output = ()>,
-) -> anyhow::Result<()> {
-    // Log the bound address: with port 0 the system picked one, and supervisors read it here.
-    let bound = listener
-        .local_addr()
-        .context("reading the health server's address")?;
-    tracing::info!(addr = %bound, "health server listening");
+/// What [`start`] made ready for the bot to run.
+struct Started {
+    db: db::Db,
+    state: Arc<AppState>,
+    client: serenity::Client,
+    /// Finishes the posts of tryouts confirmed before a crash, then retries failed ones.
+    publications: tokio::task::JoinHandle<()>,
+}
 
+/// Opens the database, checks the token and builds the client; then finishes what the last
+/// process left half done, before any click can arrive.
+async fn start(
+    config: Config,
+    health: Arc<Health>,
+    cancel: CancellationToken,
+) -> anyhow::Result<Started> {
     let db = db::Db::connect(&config.database_url).await?;
     db.check_writable()
         .await
@@ -218,25 +225,23 @@ pub async fn run_on(
     }
     let bot_user = bot::check_token(&http).await?;
 
-    let cancel = CancellationToken::new();
-    let health = Arc::new(Health::new());
     let state = Arc::new(AppState::new(
         config,
         bot_user,
         db.clone(),
-        health.clone(),
+        health,
         cancel.clone(),
     ));
 
-    let mut client = bot::client(http, state.clone()).await?;
+    let client = bot::client(http, state.clone()).await?;
     // Tryouts confirmed just before a crash get their posts now, and passing failures later.
-    let mut publications = tokio::spawn(finish_publications(
+    let publications = tokio::spawn(finish_publications(
         client.http.clone(),
         state.clone(),
-        cancel.clone(),
+        cancel,
     ));
-    // What the last process left half done, before any click can arrive: tryout requests whose
-    // wizard it ran go back to the queue, staff posts it was making can be made again.
+    // Tryout requests whose wizard the last process ran go back to the queue, staff posts it
+    // was making can be made again.
     commands::requests::reopen_interrupted(&client.http, &state.db).await;
     if let Err(err) = state.db.release_stale_staff_posts().await {
         tracing::warn!(
@@ -244,15 +249,32 @@ pub async fn run_on(
             "could not release unfinished staff posts"
         );
     }
-    let mut upkeep = tokio::spawn(league_upkeep(
-        client.http.clone(),
-        state.clone(),
-        cancel.clone(),
-    ));
-    let shard_manager = client.shard_manager.clone();
-    health.attach(shard_manager.clone());
-    tokio::spawn(health.clone().watch_stage(cancel.clone()));
+    Ok(Started {
+        db,
+        state,
+        client,
+        publications,
+    })
+}
 
+/// [`run`], with the health server on `listener` (bound by the caller, who then knows its
+/// address; `config.health_addr` is not used).
+pub async fn run_on(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    // Log the bound address: with port 0 the system picked one, and supervisors read it here.
+    let bound = listener
+        .local_addr()
+        .context("reading the health server's address")?;
+    tracing::info!(addr = %bound, "health server listening");
+
+    // The probes answer from the start: `/livez` 200, `/health` 503 "starting" until the
+    // gateway is up, so a supervisor sees a slow start as starting, not as a hung process.
+    let cancel = CancellationToken::new();
+    let _stop_everything_on_return = cancel.clone().drop_guard();
+    let health = Arc::new(Health::new());
     let metrics = telemetry::install();
     if let Some(handle) = metrics.clone() {
         tokio::spawn(telemetry::upkeep(handle, cancel.clone()));
@@ -264,12 +286,42 @@ pub async fn run_on(
         cancel.clone(),
     );
     let mut server = tokio::spawn(server);
+
+    // A stop asked for while starting ends the start where it is: nothing is connected yet,
+    // and what the start had begun is in the database, done again at the next start.
+    tokio::pin!(shutdown);
+    let started = tokio::select! {
+        started = start(config, health.clone(), cancel.clone()) => started?,
+        () = &mut shutdown => {
+            tracing::info!("stopped while starting");
+            cancel.cancel();
+            if safe_wait_for(&mut server, SERVER_GRACE).await.is_none() {
+                server.abort();
+            }
+            return Ok(());
+        }
+    };
+    let Started {
+        db,
+        state,
+        mut client,
+        mut publications,
+    } = started;
+    let mut upkeep = tokio::spawn(league_upkeep(
+        client.http.clone(),
+        state.clone(),
+        cancel.clone(),
+    ));
+    let shard_manager = client.shard_manager.clone();
+    health.attach(shard_manager.clone());
+    tokio::spawn(health.clone().watch_stage(cancel.clone()));
+
     let mut gateway = tokio::spawn(async move { client.start().await });
     tokio::spawn(memory::release_after_bursts(cancel.clone()));
     tokio::spawn(watch_database(db.clone(), health.clone(), cancel.clone()));
 
     let outcome: anyhow::Result<()> = tokio::select! {
-        () = shutdown => Ok(()),
+        () = &mut shutdown => Ok(()),
         () = cancel.cancelled() => Ok(()),
         result = &mut gateway => Err(match result {
             Ok(Ok(())) => anyhow::anyhow!("the gateway connection ended unexpectedly"),
@@ -302,18 +354,23 @@ pub async fn run_on(
     // send their last messages, then the gateway closes, the HTTP server drains and the
     // database closes. All of it within 10 s.
     tracing::info!("stopping");
+    // Each step gets its own grace, and none of them more than is left of the whole stop.
+    let deadline = tokio::time::Instant::now() + STOP_WITHIN;
+    let left = |grace: Duration| {
+        grace.min(deadline.saturating_duration_since(tokio::time::Instant::now()))
+    };
     health.stopping();
     state.waits.cancel_all();
     drain_commands(&state).await;
     if !gateway.is_finished() {
         // Sends a close frame (1000) and ends the shard runner; `client.start()` then returns.
-        if safe_wait_for(shard_manager.shutdown_all(), GATEWAY_GRACE)
+        if safe_wait_for(shard_manager.shutdown_all(), left(GATEWAY_GRACE))
             .await
             .is_none()
         {
             tracing::warn!("the gateway did not close in time");
         }
-        if safe_wait_for(&mut gateway, Duration::from_secs(1))
+        if safe_wait_for(&mut gateway, left(Duration::from_secs(1)))
             .await
             .is_none()
         {
@@ -321,14 +378,22 @@ pub async fn run_on(
         }
     }
     cancel.cancel();
-    if !server.is_finished() && safe_wait_for(&mut server, SERVER_GRACE).await.is_none() {
+    if !server.is_finished()
+        && safe_wait_for(&mut server, left(SERVER_GRACE))
+            .await
+            .is_none()
+    {
         tracing::warn!("the health server did not drain in time");
         server.abort();
     }
     // A retry pass still posting ends before the database closes; what it did not finish
     // stays pending for the next start.
     for task in [&mut publications, &mut upkeep] {
-        if !task.is_finished() && safe_wait_for(&mut *task, SERVER_GRACE).await.is_none() {
+        if !task.is_finished()
+            && safe_wait_for(&mut *task, left(SERVER_GRACE))
+                .await
+                .is_none()
+        {
             task.abort();
         }
     }

@@ -7,6 +7,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
+use support::harness::http_get;
 use support::*;
 
 #[test]
@@ -179,6 +180,49 @@ async fn sigterm_closes_the_gateway_and_exits_0_within_10_s() {
     assert_eq!(status.code(), Some(0), "{}", bot.logs());
     assert!(start.elapsed() < Duration::from_secs(10));
     assert_eq!(sim.close_codes(), vec![1000], "no clean close frame seen");
+}
+
+/// A signal while the bot is still starting (here: Discord holds the token check) stops it
+/// cleanly, and the probes answer meanwhile: alive, not ready.
+#[tokio::test]
+async fn a_signal_while_starting_stops_the_bot_cleanly_and_the_probes_answer_meanwhile() {
+    for ctrl_c in [false, true] {
+        let sim = Sim::start().await;
+        sim.hang_requests("/users/@me");
+        let options = BotOptions {
+            env: vec![("DISCORD_HTTP_TIMEOUT_SECS".into(), "60".into())],
+            ..BotOptions::default()
+        };
+        let mut bot = Bot::start_with(&sim, options).await;
+        let port = bot.health_port().await;
+        // Time to reach the token check, which Discord then holds.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert!(bot.try_exit().is_none(), "{}", bot.logs());
+        assert!(sim.requests().iter().all(|r| r.path != "/users/@me"));
+        let (live, _) = http_get(port, "/livez").await.expect("/livez answers");
+        assert_eq!(live, 200);
+        let (status, body) = bot.health().await;
+        assert_eq!((status, body["status"].as_str()), (503, Some("starting")));
+        let start = Instant::now();
+        if ctrl_c {
+            bot.sigint();
+        } else {
+            bot.sigterm();
+        }
+        let exit = bot.wait_exit(Duration::from_secs(5)).await;
+        assert_eq!(exit.code(), Some(0), "{}", bot.logs());
+        assert!(
+            start.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            start.elapsed()
+        );
+        assert!(
+            bot.logs().contains("stopped while starting"),
+            "{}",
+            bot.logs()
+        );
+        assert_eq!(sim.connections(), 0);
+    }
 }
 
 #[tokio::test]

@@ -78,12 +78,10 @@ impl Sandbox {
 
     /// Ctrl-C (SIGINT): the sandbox stops cleanly, with exit code 0.
     async fn interrupt(mut self) {
-        let pid = self.child.id().expect("pid").to_string();
-        let sent = std::process::Command::new("kill")
-            .args(["-INT", &pid])
-            .status()
-            .expect("kill");
-        assert!(sent.success());
+        let pid = libc::pid_t::try_from(self.child.id().expect("pid")).expect("a pid");
+        // SAFETY: kill(2) only sends a signal, to our own child.
+        let sent = unsafe { libc::kill(pid, libc::SIGINT) };
+        assert_eq!(sent, 0, "kill({pid}, SIGINT) failed");
         let status = tokio::time::timeout(Duration::from_secs(12), self.child.wait())
             .await
             .expect("the sandbox stops within 12 s of Ctrl-C")

@@ -277,11 +277,19 @@ impl Bot {
 
     /// Sends SIGTERM.
     pub fn sigterm(&self) {
-        let status = std::process::Command::new("kill")
-            .args(["-TERM", &self.pid().to_string()])
-            .status()
-            .expect("run kill");
-        assert!(status.success(), "kill -TERM failed");
+        self.signal(libc::SIGTERM);
+    }
+
+    /// Sends SIGINT, as ctrl-c at a terminal does.
+    pub fn sigint(&self) {
+        self.signal(libc::SIGINT);
+    }
+
+    fn signal(&self, signal: libc::c_int) {
+        let pid = libc::pid_t::try_from(self.pid()).expect("a pid");
+        // SAFETY: kill(2) only sends a signal, to our own child.
+        let sent = unsafe { libc::kill(pid, signal) };
+        assert_eq!(sent, 0, "kill({pid}, {signal}) failed");
     }
 
     /// Kills the process with SIGKILL (no chance to clean up) and reaps it.
