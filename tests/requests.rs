@@ -512,6 +512,50 @@ async fn decline(sim: &Sim, user: u64, card: &Value, reason: &str) -> Value {
     answer.body.unwrap_or(Value::Null)
 }
 
+/// A second Decline, submitted while the first is still being told to the player, is told the
+/// request was declined and by whom.
+#[tokio::test]
+async fn a_second_decline_is_told_who_declined_first() {
+    let (sim, _bot) = league().await;
+    let card = request(&sim, BOB, None).await;
+    let open_form = |user: u64| {
+        let sim = &sim;
+        let card = &card;
+        async move {
+            let opened = click(sim, user, card, "decline").await;
+            opened["data"]["custom_id"].as_str().unwrap().to_owned()
+        }
+    };
+    let dave_form = open_form(DAVE).await;
+    let alice_form = open_form(ALICE).await;
+    // Telling Bob takes a while: Discord holds the DM channel's creation.
+    sim.hang_requests("/users/@me/channels");
+    let submit = |user: u64, form: String| {
+        let marks = sim.mark();
+        let submitted =
+            sim.submit_modal(user, &current(&sim, &card), &form, &[("reason", "Not yet")]);
+        let sim = &sim;
+        async move {
+            let answer = sim
+                .wait_request("the answer to the reason", marks, REACT, |r| {
+                    is_callback(r, submitted.id)
+                })
+                .await;
+            answer.body.unwrap_or(Value::Null)
+        }
+    };
+    let first = submit(DAVE, dave_form).await;
+    assert_eq!(first["type"], 7, "{first}");
+    let second = submit(ALICE, alice_form).await;
+    assert!(
+        refusal(&second).contains(&format!("already declined by <@{DAVE}>")),
+        "{second}"
+    );
+    sim.answer_hung_requests();
+    dm(&sim, BOB, "Their reason: Not yet").await;
+    sim.assert_clean().await;
+}
+
 /// Decline is the evaluators': not a member without the role, not the player on their own
 /// request, not an evaluator who lost the role while writing the reason. A declined player
 /// with closed DMs still has the card say what happened, and may ask again a day later.

@@ -559,21 +559,29 @@ async fn decline(
         return Ok(());
     }
     // A tryout of the player running now answers the request itself; one that would start
-    // while this decides is refused until it ends.
-    let Some(_player) = state.players_in_tryout.claim((guild, r.player)) else {
-        let text = format!(
-            "<@{}>'s tryout is running right now: it answers this request. Nothing changed.",
-            r.player
-        );
+    // while this decides is refused until the decision is saved (not while it is told: the
+    // claim is given back before any call to Discord).
+    let Some(player) = state.players_in_tryout.claim((guild, r.player)) else {
+        // Most often another evaluator declined or accepted it a moment earlier: say who.
+        let now = state.db.get_request(guild, r.id).await?.unwrap_or(r);
+        let text = if now.status == "open" {
+            format!(
+                "<@{}>'s tryout is running right now: it answers this request. Nothing changed.",
+                now.player
+            )
+        } else {
+            taken(&now)
+        };
         submit.create_response(http, ephemeral(text)).await?;
         return Ok(());
     };
     let reason = plain(&reason);
-    let Some(declined) = state
+    let decided = state
         .db
         .decide_request(guild, r.id, evaluator, "declined", Some(&reason))
-        .await?
-    else {
+        .await?;
+    drop(player);
+    let Some(declined) = decided else {
         let now = state.db.get_request(guild, r.id).await?.unwrap_or(r);
         submit.create_response(http, ephemeral(taken(&now))).await?;
         return Ok(());
