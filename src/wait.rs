@@ -409,6 +409,16 @@ pub enum Reply {
     Message(Message),
 }
 
+/// What answered a form the member may also close: its submission, or a click on the message
+/// behind it (a closed form sends nothing, so the message's buttons are the way on).
+#[derive(Debug)]
+pub enum FormReply {
+    /// The form, submitted (unanswered: respond within 3 s).
+    Submitted(ModalInteraction),
+    /// A click on the message behind the form (unanswered: respond within 3 s).
+    Click(ComponentInteraction),
+}
+
 /// Waits at most `timeout` for whichever comes first: a click on `click`'s prompt or a message
 /// for `message`. `None` if neither came in time (or the bot is shutting down).
 ///
@@ -419,31 +429,68 @@ pub async fn click_or_message(
     message: &mut Pending<Message>,
     timeout: Duration,
 ) -> Option<Reply> {
+    first_of(click, message, timeout)
+        .await
+        .map(|answer| match answer {
+            Either::First(click) => Reply::Click(click),
+            Either::Second(message) => Reply::Message(message),
+        })
+}
+
+/// Waits at most `timeout` for whichever comes first: `form`'s submission or a click on
+/// `click`'s prompt. `None` if neither came in time (or the bot is shutting down). The
+/// registrations stay the caller's, as with [`click_or_message`].
+pub async fn form_or_click(
+    form: &mut Pending<ModalInteraction>,
+    click: &mut Pending<ComponentInteraction>,
+    timeout: Duration,
+) -> Option<FormReply> {
+    first_of(form, click, timeout)
+        .await
+        .map(|answer| match answer {
+            Either::First(submitted) => FormReply::Submitted(submitted),
+            Either::Second(click) => FormReply::Click(click),
+        })
+}
+
+/// The answer to one of two waits.
+enum Either<A, B> {
+    First(A),
+    Second(B),
+}
+
+/// Waits at most `timeout` for the first answer to `first` or `second`, and records how each
+/// wait ended.
+async fn first_of<A, B>(
+    first: &mut Pending<A>,
+    second: &mut Pending<B>,
+    timeout: Duration,
+) -> Option<Either<A, B>> {
     crate::slots::release_slot();
-    if click.waits.stopping() {
+    if first.waits.stopping() {
         return None;
     }
-    let first = async {
+    let either = async {
         tokio::select! {
-            clicked = &mut click.rx => clicked.ok().map(|c| Reply::Click(*c)),
-            typed = &mut message.rx => typed.ok().map(|m| Reply::Message(*m)),
+            a = &mut first.rx => a.ok().map(|a| Either::First(*a)),
+            b = &mut second.rx => b.ok().map(|b| Either::Second(*b)),
         }
     };
-    let reply = safe_wait_for(first, timeout).await.flatten();
-    match &reply {
-        Some(Reply::Click(_)) => click.record("answered"),
-        Some(Reply::Message(_)) => message.record("answered"),
+    let answer = safe_wait_for(either, timeout).await.flatten();
+    match &answer {
+        Some(Either::First(_)) => first.record("answered"),
+        Some(Either::Second(_)) => second.record("answered"),
         None => {
-            let outcome = if click.waits.stopping() {
+            let outcome = if first.waits.stopping() {
                 "cancelled"
             } else {
                 "timed_out"
             };
-            click.record(outcome);
-            message.record(outcome);
+            first.record(outcome);
+            second.record(outcome);
         }
     }
-    reply
+    answer
 }
 
 impl<T> Drop for Pending<T> {

@@ -169,6 +169,8 @@ async fn post(sim: &Sim, preview: &Value) -> Request {
             id_in(&posted.path)
         );
         assert!(text.contains("Posted in") && text.contains(&link), "{text}");
+    } else {
+        assert!(!text.contains("Posted in"), "{text}");
     }
     posted
 }
@@ -283,6 +285,7 @@ async fn edit_reopens_the_draft_and_posts_the_edited_text() {
     let modal = reopened["data"]["custom_id"].as_str().unwrap().to_owned();
     let (_, preview) = compose(&sim, &preview, &modal, "Draft", "second version").await;
     let posted = post(&sim, &preview).await;
+    assert_eq!(posted.status, 200, "{}", sim.request_log());
     assert_eq!(
         posted.body.as_ref().unwrap()["content"],
         "**Draft**\nsecond version"
@@ -857,5 +860,47 @@ async fn a_global_429_holds_posts_but_not_answers_to_members() {
             posted.at.duration_since(refused.at)
         );
     }
+    sim.assert_clean().await;
+}
+
+/// A member may close the form instead of submitting it: the buttons behind it still work. On
+/// step 2 a mention clicked again opens the form for that mention; on the preview, Edit opens
+/// it again and Post posts what the preview shows; Cancel cancels.
+#[tokio::test]
+async fn a_closed_form_leaves_the_buttons_behind_it_working() {
+    let (sim, _bot) = start_ready().await;
+    let (_, message) = open(&sim).await;
+    // The form for "no ping" is closed unsent; @here is clicked instead.
+    let (_closed, step2) = choose(&sim, &message, GENERAL, "none").await;
+    let marks = sim.mark();
+    let again = pick_mention(&sim, ALICE, &step2, "here");
+    let body = callback(&sim, "the form again", marks, &again).await;
+    assert_eq!(body["type"], 9, "{body}");
+    let modal = body["data"]["custom_id"].as_str().unwrap().to_owned();
+    let (_, preview) = compose(&sim, &step2, &modal, "", "Match night at 8").await;
+    let shown = preview["embeds"][0]["description"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(shown.starts_with("@here"), "{preview}");
+
+    // Edit opens the form; it is closed unsent; Post posts the preview's text.
+    let marks = sim.mark();
+    let edit = sim.click(ALICE, &preview, &custom_id(&preview, 0, 1));
+    let body = callback(&sim, "the edit form", marks, &edit).await;
+    assert_eq!(body["type"], 9, "{body}");
+    let posted = post(&sim, &preview).await;
+    assert_eq!(posted.status, 200, "{}", sim.request_log());
+    let content = posted.body.as_ref().unwrap()["content"].as_str().unwrap();
+    assert_eq!(content, "@here\nMatch night at 8");
+
+    // Cancel behind a closed form cancels.
+    let (_, message) = open(&sim).await;
+    let (_closed, step2) = choose(&sim, &message, GENERAL, "none").await;
+    let marks = sim.mark();
+    let cancel = sim.click(ALICE, &step2, &custom_id(&step2, 0, 3));
+    let body = callback(&sim, "the cancel", marks, &cancel).await;
+    let said = body["data"]["content"].as_str().unwrap_or_default();
+    assert!(said.contains("Cancelled"), "{body}");
+    assert_eq!(posts(&sim).len(), 1, "only the first was posted");
     sim.assert_clean().await;
 }

@@ -20,7 +20,7 @@ use serenity::{
 use super::access;
 use super::flow_message::FlowMessage;
 use crate::types::{Context, Error, UserError};
-use crate::wait::custom_id;
+use crate::wait::{self, custom_id, FormReply};
 
 /// How long each select and button step waits unless `WAIT_TIMEOUT_SECS` says otherwise.
 pub const STEP_TIMEOUT: Duration = Duration::from_secs(120);
@@ -285,10 +285,25 @@ pub async fn announce(ctx: Context<'_>) -> Result<(), Error> {
     let Some((chosen, channel, permissions)) = flow.destination(click).await? else {
         return Ok(());
     };
-    let Some((chosen, mention)) = flow.mention(chosen, channel, permissions).await? else {
-        return Ok(());
-    };
-    flow.compose_and_post(chosen, channel, mention).await
+    let mut step = Step2::Show(chosen);
+    loop {
+        let Some((chosen, mention)) = flow.mention(step, channel, permissions).await? else {
+            return Ok(());
+        };
+        match flow.compose_and_post(chosen, channel, mention).await? {
+            // The form was closed before its first submission, and a mention clicked again.
+            Some(again) => step = Step2::Chosen(again),
+            None => return Ok(()),
+        }
+    }
+}
+
+/// How step 2 (who to ping) begins.
+enum Step2 {
+    /// By showing its choices, in answer to this click.
+    Show(ComponentInteraction),
+    /// With this click on one of its choices already made (behind a form the member closed).
+    Chosen(ComponentInteraction),
 }
 
 /// Said to members who may not announce.
@@ -390,7 +405,7 @@ impl Flow<'_> {
     /// and the choice offered again.
     async fn mention(
         &self,
-        mut trigger: ComponentInteraction,
+        mut step: Step2,
         channel: ChannelId,
         permissions: serenity::Permissions,
     ) -> Result<Option<(ComponentInteraction, Mention)>, Error> {
@@ -398,14 +413,20 @@ impl Flow<'_> {
         let mut text =
             format!("**New announcement** in <#{channel}> — step 2 of 3: who should it ping?");
         loop {
-            let click = waits.expect_component(self.prompt, self.ctx.author().id);
-            trigger
-                .create_response(self.ctx, update(&text, mention_rows(self.prompt, true)))
-                .await?;
-            self.message.answered(&trigger.token);
-            let Some(chosen) = click.wait(self.step_timeout).await else {
-                self.expire(mention_rows(self.prompt, false)).await;
-                return Ok(None);
+            let chosen = match step {
+                Step2::Chosen(chosen) => chosen,
+                Step2::Show(trigger) => {
+                    let click = waits.expect_component(self.prompt, self.ctx.author().id);
+                    trigger
+                        .create_response(self.ctx, update(&text, mention_rows(self.prompt, true)))
+                        .await?;
+                    self.message.answered(&trigger.token);
+                    let Some(chosen) = click.wait(self.step_timeout).await else {
+                        self.expire(mention_rows(self.prompt, false)).await;
+                        return Ok(None);
+                    };
+                    chosen
+                }
             };
             let (mention, mentionable) = match (action(&chosen), &chosen.data.kind) {
                 ("none", _) => (Mention::None, true),
@@ -436,35 +457,67 @@ impl Flow<'_> {
                         "You can't ping {} in <#{channel}>: {why}. Choose again.",
                         describe(mention)
                     );
-                    trigger = chosen;
+                    step = Step2::Show(chosen);
                 }
             }
         }
     }
 
     /// Step 3: the form, the preview, Edit as often as wanted, then Post or Cancel.
+    ///
+    /// A member may close the form instead of submitting it. The message behind it keeps its
+    /// buttons working meanwhile: Cancel cancels; on the preview, Edit opens the form again and
+    /// Post posts what the preview shows; on step 2 (the form's first opening), any other
+    /// click is handed back (`Some`) as step 2's new choice.
     async fn compose_and_post(
         &self,
         mut trigger: ComponentInteraction,
         channel: ChannelId,
         mention: Mention,
-    ) -> Result<(), Error> {
+    ) -> Result<Option<ComponentInteraction>, Error> {
         let waits = &self.ctx.data().waits;
         let author = self.ctx.author().id;
         let mut draft = Draft::default();
+        // What the preview behind the form shows: its text, and whether it may be posted.
+        let mut previewed: Option<(String, bool)> = None;
         loop {
             let modal_prompt = waits.new_prompt();
-            let submitted = waits.expect_modal(modal_prompt, author);
+            let mut submitted = waits.expect_modal(modal_prompt, author);
+            let mut behind = waits.expect_component(self.prompt, author);
             trigger
                 .create_response(
                     self.ctx,
                     CreateInteractionResponse::Modal(compose_modal(modal_prompt, &draft)),
                 )
                 .await?;
-            let Some(submit) = submitted.wait(self.modal_timeout).await else {
-                self.expire(preview_rows(self.prompt, false, false)).await;
-                return Ok(());
+            let reply = wait::form_or_click(&mut submitted, &mut behind, self.modal_timeout).await;
+            let submit = match reply {
+                None => {
+                    let rows = match &previewed {
+                        Some((_, can_post)) => preview_rows(self.prompt, *can_post, false),
+                        None => mention_rows(self.prompt, false),
+                    };
+                    self.expire(rows).await;
+                    return Ok(None);
+                }
+                Some(FormReply::Submitted(submit)) => submit,
+                Some(FormReply::Click(click)) => match (action(&click), &previewed) {
+                    ("cancel", _) => {
+                        self.end(&click, CANCELLED, Vec::new()).await?;
+                        return Ok(None);
+                    }
+                    ("post", Some((text, true))) => {
+                        self.post(&click, channel, mention, text).await?;
+                        return Ok(None);
+                    }
+                    (_, Some(_)) => {
+                        trigger = click;
+                        continue;
+                    }
+                    (_, None) => return Ok(Some(click)),
+                },
             };
+            drop(behind);
             draft = read_draft(&submit);
             let text = render(mention, &draft);
             let postable = postable(&draft, &text);
@@ -475,17 +528,22 @@ impl Flow<'_> {
             };
             submit.create_response(self.ctx, shown).await?;
             self.message.answered(&submit.token);
+            previewed = Some((text.clone(), postable.is_ok()));
             let Some(chosen) = click.wait(self.step_timeout).await else {
                 self.expire(preview_rows(self.prompt, postable.is_ok(), false))
                     .await;
-                return Ok(());
+                return Ok(None);
             };
             match action(&chosen) {
                 "edit" => trigger = chosen,
                 "post" if postable.is_ok() => {
-                    return self.post(&chosen, channel, mention, &text).await
+                    self.post(&chosen, channel, mention, &text).await?;
+                    return Ok(None);
                 }
-                _ => return self.end(&chosen, CANCELLED, Vec::new()).await,
+                _ => {
+                    self.end(&chosen, CANCELLED, Vec::new()).await?;
+                    return Ok(None);
+                }
             }
         }
     }
