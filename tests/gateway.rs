@@ -57,14 +57,20 @@ async fn time_to_unhealthy(bot: &mut Bot, limit: Duration) -> Duration {
 
 /// CPU seconds the process used so far (user + system), from /proc.
 fn cpu_secs(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .unwrap_or_else(|e| panic!("read /proc/{pid}/stat: {e}"));
     let after = stat
         .rsplit_once(") ")
         .map(|(_, rest)| rest)
         .unwrap_or_default();
     let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks: f64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0)
-        + fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0.0);
+    let field = |i: usize| -> f64 {
+        fields
+            .get(i)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no CPU field {i} in /proc/{pid}/stat: {stat}"))
+    };
+    let ticks = field(11) + field(12);
     ticks / 100.0
 }
 

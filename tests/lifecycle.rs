@@ -366,6 +366,12 @@ async fn the_token_never_appears_in_logs_even_at_trace() {
     for part in sim.token().split('.') {
         assert!(!logs.contains(part), "a part of the token leaked: {part}");
     }
+    // Nor the interaction's token, which the callback and the follow-up carried in their URLs.
+    assert!(ask.token.len() > 20, "{}", ask.token);
+    assert!(
+        !logs.contains(&ask.token),
+        "an interaction token leaked into the logs"
+    );
 }
 
 #[tokio::test]

@@ -804,10 +804,13 @@ async fn a_season_ends_with_values_kept_then_reset() {
         if !reset {
             let marks = sim.mark();
             let again = sim.click(ALICE, &question, &button_for(&question, "end").unwrap());
-            sim.wait_request("the second click's answer", marks, REACT, |r| {
-                is_callback(r, again.id)
-            })
-            .await;
+            let answered = sim
+                .wait_request("the second click's answer", marks, REACT, |r| {
+                    is_callback(r, again.id)
+                })
+                .await;
+            let body = answered.body.unwrap_or(Value::Null);
+            assert!(text(&body["data"]).contains("has expired"), "{body}");
         }
         let expected = if reset {
             HashMap::from([(BOB, 10), (CAROL, 10)])
@@ -852,7 +855,11 @@ async fn a_season_ends_with_values_kept_then_reset() {
         json!([{"name": "end", "type": 1, "options": []}]),
     )
     .await;
-    assert!(content(&refused).contains("only"), "{}", content(&refused));
+    assert!(
+        content(&refused).contains("Manage Server"),
+        "{}",
+        content(&refused)
+    );
     sim.assert_clean().await;
 }
 
