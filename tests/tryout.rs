@@ -1260,3 +1260,67 @@ async fn a_post_that_failed_for_a_passing_reason_is_made_at_the_next_start() {
     drop(bot);
     sim.assert_clean().await;
 }
+
+/// A DM to the player that fails for a passing reason is tried again like every post; a post
+/// that then fails for good is told to staff, since the evaluator heard "I'll try again"
+/// long before.
+#[tokio::test]
+async fn what_fails_for_good_on_a_later_try_is_told_to_staff() {
+    let text_of = |m: &Value| m["content"].as_str().unwrap_or_default().to_owned();
+    let (_dir, database_url) = lasting_database("staff");
+    let sim = Sim::start().await;
+    let mut bot = start_on(&sim, &database_url).await;
+    configure(&sim).await;
+    let staff = sim.slash(
+        ALICE,
+        GENERAL,
+        "settings",
+        json!([{"name": "staff_channel", "type": 7, "value": OFF_TOPIC.to_string()}]),
+    );
+    sim.wait_request("the staff channel set", 0, REACT, |r| {
+        is_callback(r, staff.id)
+    })
+    .await;
+    let summary = summary_by(&sim, ALICE).await;
+    sim.fail_next(1, 500, &format!("/channels/{GENERAL}/messages"));
+    sim.fail_next(1, 500, "/users/@me/channels");
+    let saved = confirm(&sim, ALICE, &summary, "Saved.").await;
+    let said = saved["content"].as_str().unwrap_or_default();
+    assert!(
+        said.contains(&format!(
+            "I couldn't tell <@{BOB}> their new value by DM. I'll try again"
+        )),
+        "{said}"
+    );
+    let told_bob = |sim: &Sim| {
+        sim.bot_messages()
+            .iter()
+            .any(|m| text_of(m).contains("Your tryout is done"))
+    };
+    assert!(!told_bob(&sim));
+    bot.kill_hard().await;
+
+    // At the next start the results post is refused for good (403); the DM goes through.
+    sim.fail_next(1, 403, &format!("/channels/{GENERAL}/messages"));
+    let since = message_count(&sim);
+    let _bot = start_on(&sim, &database_url).await;
+    let note = sim
+        .wait_for("the note to staff", REACT, |v| {
+            v.messages()[since..]
+                .iter()
+                .find(|m| text_of(m).contains("not everything after it went through"))
+                .cloned()
+        })
+        .await;
+    assert_eq!(note["channel_id"], OFF_TOPIC.to_string(), "{note}");
+    assert!(text_of(&note).contains(&format!("<#{GENERAL}>")), "{note}");
+    sim.wait_for("the player's DM", REACT, |v| {
+        v.messages()
+            .iter()
+            .any(|m| text_of(m).contains("Your tryout is done"))
+            .then_some(())
+    })
+    .await;
+    assert!(told_bob(&sim));
+    sim.assert_clean().await;
+}

@@ -63,6 +63,15 @@ enum Outcome {
     Retry(String),
 }
 
+/// What a publishing pass left to tell.
+#[derive(Debug, Default)]
+pub struct Published {
+    /// What went wrong, one line each.
+    pub notes: Vec<String>,
+    /// Whether the publication is over (nothing left to try again).
+    pub finished: bool,
+}
+
 /// Does every step of `publication` not yet done, with `settings` as they are now, unless
 /// another task has it claimed. Returns what went wrong, for the evaluator.
 pub async fn publish(
@@ -72,12 +81,12 @@ pub async fn publish(
     claims: &Claims<i64>,
     settings: &GuildSettings,
     publication: &Publication,
-) -> anyhow::Result<Vec<String>> {
+) -> anyhow::Result<Published> {
     let Some(_claim) = claims.claim(publication.evaluation_id) else {
-        return Ok(Vec::new());
+        return Ok(Published::default());
     };
     let mut notes = Vec::new();
-    let mut pending = false;
+    let mut retrying = Vec::new();
     for step in [RESULTS, VALUE, ADD_ROLE, REMOVE_ROLE, PLAYER_DM] {
         if publication.done & step != 0 {
             continue;
@@ -86,27 +95,42 @@ pub async fn publish(
             Outcome::Done => {}
             Outcome::Failed(note) => notes.push(note),
             Outcome::Retry(note) => {
-                notes.push(format!("{note} I'll try again in a few minutes."));
-                pending = true;
+                retrying.push(note);
                 continue;
             }
         }
         db.publication_step_done(publication.evaluation_id, step)
             .await?;
     }
-    if pending {
+    if !retrying.is_empty() {
         let attempts = db.publication_attempted(publication.evaluation_id).await?;
         if attempts < MAX_ATTEMPTS {
-            return Ok(notes);
+            notes.extend(
+                retrying
+                    .into_iter()
+                    .map(|note| format!("{note} I'll try again in a few minutes.")),
+            );
+            return Ok(Published {
+                notes,
+                finished: false,
+            });
         }
         tracing::error!(
             evaluation = publication.evaluation_id,
             attempts,
             "gave up on a tryout's pending posts"
         );
+        notes.extend(
+            retrying
+                .into_iter()
+                .map(|note| format!("{note} I gave up after {attempts} tries.")),
+        );
     }
     db.publication_finished(publication.evaluation_id).await?;
-    Ok(notes)
+    Ok(Published {
+        notes,
+        finished: true,
+    })
 }
 
 /// Finishes every publication queued up to `until` (Unix seconds) that no other task has
@@ -144,14 +168,25 @@ async fn resume_one(
         return Ok(());
     };
     let settings = db.settings(publication.evaluation.guild).await?;
-    let notes = publish(http, me, db, claims, &settings, &publication).await?;
+    let published = publish(http, me, db, claims, &settings, &publication).await?;
     tracing::info!(
         evaluation = id,
-        problems = notes.len(),
+        problems = published.notes.len(),
         "made a tryout's pending posts"
     );
-    for note in notes {
+    for note in &published.notes {
         tracing::warn!(evaluation = id, "{note}");
+    }
+    // The evaluator heard "I'll try again" long ago: what failed for good since is for staff.
+    if published.finished && !published.notes.is_empty() {
+        let e = &publication.evaluation;
+        let note = format!(
+            "The tryout of <@{}> by <@{}> is saved, but not everything after it went through:\n{}",
+            e.player,
+            e.evaluator,
+            published.notes.join("\n")
+        );
+        super::replies::staff_note(http, &settings, &note).await;
     }
     Ok(())
 }
@@ -298,22 +333,31 @@ async fn run_step(
                 "Your tryout is done: your value is now {}.",
                 format_value(e.value)
             );
-            // Closed DMs are the player's choice: nothing to report or retry.
+            // Closed DMs are the player's choice: nothing to report or retry. A passing
+            // failure is tried again, as every step's is.
+            let retry = |err: &serenity::Error| {
+                tracing::debug!(error = %err, "could not DM the player");
+                if passing(err) {
+                    Outcome::Retry(format!(
+                        "I couldn't tell <@{}> their new value by DM.",
+                        e.player
+                    ))
+                } else {
+                    Outcome::Done
+                }
+            };
             let dm = match e.player.create_dm_channel(http).await {
                 Ok(dm) => dm,
-                Err(err) => {
-                    tracing::debug!(error = %err, "could not open a DM with the player");
-                    return Outcome::Done;
-                }
+                Err(err) => return retry(&err),
             };
             let message = CreateMessage::new()
                 .content(notice)
                 .nonce(nonce(publication, step))
                 .enforce_nonce(true);
-            if let Err(err) = dm.id.send_message(http, message).await {
-                tracing::debug!(error = %err, "could not DM the player");
+            match dm.id.send_message(http, message).await {
+                Ok(_) => Outcome::Done,
+                Err(err) => retry(&err),
             }
-            Outcome::Done
         }
     }
 }

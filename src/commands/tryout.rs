@@ -239,6 +239,7 @@ impl Wizard<'_> {
             &publication,
         )
         .await
+        .map(|published| published.notes)
         .unwrap_or_else(|err| {
             tracing::error!(
                 error = format!("{err:#}"),
