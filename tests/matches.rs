@@ -767,6 +767,9 @@ async fn a_season_ends_with_values_kept_then_reset() {
     let (sim, bot) = league().await;
     valued(&sim, BOB, 50).await;
     valued(&sim, CAROL, 30).await;
+    // Dave is back at ¥0, which counts as no value: a reset leaves him there.
+    valued(&sim, DAVE, 5).await;
+    valued(&sim, DAVE, 0).await;
     for (season, reset) in [(1, false), (2, true)] {
         if reset {
             let reply = answer(
@@ -813,12 +816,12 @@ async fn a_season_ends_with_values_kept_then_reset() {
             assert!(text(&body["data"]).contains("has expired"), "{body}");
         }
         let expected = if reset {
-            HashMap::from([(BOB, 10), (CAROL, 10)])
+            HashMap::from([(BOB, 10), (CAROL, 10), (DAVE, 0)])
         } else {
-            HashMap::from([(BOB, 50), (CAROL, 30)])
+            HashMap::from([(BOB, 50), (CAROL, 30), (DAVE, 0)])
         };
         assert_eq!(
-            values(&bot, &[BOB, CAROL]).await,
+            values(&bot, &[BOB, CAROL, DAVE]).await,
             expected,
             "season {season}"
         );

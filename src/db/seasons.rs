@@ -54,8 +54,8 @@ impl Db {
 
     /// Ends season `expected` in one transaction: calls off the open and full matches (refused
     /// while a result waits for confirmation or staff), archives the rankings as they are,
-    /// then applies `rule` (for `Reset`, everyone with another value goes to `base`, each with
-    /// a history row).
+    /// then applies `rule` (for `Reset`, everyone with a value above ¥0 and other than `base`
+    /// goes to `base`, each with a history row).
     #[tracing::instrument(skip_all)]
     pub async fn end_season(
         &self,
@@ -122,10 +122,12 @@ impl Db {
         let mut changed = 0;
         if rule == SeasonReset::Reset {
             let reason = format!("season {number} ended: reset to {base}");
-            for row in &rows {
+            // ¥0 counts as no value: a member there is not raised to the base, which would
+            // pass them for evaluated without the roles an evaluation brings.
+            for row in rows.iter().filter(|r| r.get::<i64, _>("value") > 0) {
                 let user = UserId::new((row.get::<i64, _>("user_id") as u64).max(1));
                 let old = lock_value(&mut tx, guild, user).await?;
-                if old != base {
+                if old > 0 && old != base {
                     write_value(
                         &mut tx,
                         guild,
