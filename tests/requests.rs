@@ -344,6 +344,12 @@ async fn a_valued_players_request_waits_for_staff() {
         refusal(&refused).contains("already has a value"),
         "{refused}"
     );
+    // Nor may he decline it: that too is staff's answer to give.
+    let refused = click(&sim, DAVE, &card, "decline").await;
+    assert!(
+        refusal(&refused).contains("only staff") && refusal(&refused).contains("may answer"),
+        "{refused}"
+    );
     assert!(text(&current(&sim, &card)).contains("Waiting"));
     assert_eq!(value_of(&bot, BOB).await, Some(300));
     // Alice (Manage Server) accepts and evaluates.

@@ -288,11 +288,11 @@ async fn handle_click(
         return Ok(());
     }
     // A request someone already took is told as such (in `accept`), whatever the player's value.
-    if action == "accept" && r.status == "open" {
+    // A valued player's request is staff's to answer either way: Decline too holds the player
+    // back for a day.
+    if matches!(action, "accept" | "decline") && r.status == "open" {
         let staff = access::clicker_manages_or_has(click.member.as_ref(), settings.staff_role);
-        if let Some(text) =
-            tryout::refuse_replacing(state, &settings, guild, r.player, staff).await?
-        {
+        if let Some(text) = refuse_valued(state, &settings, guild, &r, action, staff).await? {
             click.create_response(http, ephemeral(text)).await?;
             return Ok(());
         }
@@ -305,6 +305,30 @@ async fn handle_click(
 }
 
 /// Why a request is no longer open, for the evaluator who was second.
+/// Why a member who is not staff (`staff` false) may not `action` ("accept" or "decline") the
+/// request of a player who already has a value (`None` if they may).
+async fn refuse_valued(
+    state: &AppState,
+    settings: &crate::db::GuildSettings,
+    guild: GuildId,
+    r: &TryoutRequest,
+    action: &str,
+    staff: bool,
+) -> anyhow::Result<Option<String>> {
+    let refused = tryout::refuse_replacing(state, settings, guild, r.player, staff).await?;
+    Ok(refused.map(|text| {
+        if action == "decline" {
+            format!(
+                "<@{}> already has a value, so only {} may answer their request. Nothing changed.",
+                r.player,
+                access::staff(settings.staff_role)
+            )
+        } else {
+            text
+        }
+    }))
+}
+
 fn taken(r: &TryoutRequest) -> String {
     let by = r
         .evaluator
@@ -534,6 +558,11 @@ async fn decline(
     let settings = state.db.settings(guild).await?;
     if !access::clicker_manages_or_has(submit.member.as_ref(), settings.evaluator_role) {
         let text = "You can no longer decline tryout requests here.";
+        submit.create_response(http, ephemeral(text)).await?;
+        return Ok(());
+    }
+    let staff = access::clicker_manages_or_has(submit.member.as_ref(), settings.staff_role);
+    if let Some(text) = refuse_valued(state, &settings, guild, &r, "decline", staff).await? {
         submit.create_response(http, ephemeral(text)).await?;
         return Ok(());
     }
