@@ -412,6 +412,7 @@ pub enum Reply {
 /// What answered a form the member may also close: its submission, or a click on the message
 /// behind it (a closed form sends nothing, so the message's buttons are the way on).
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // Both are interactions of about a kilobyte, moved once.
 pub enum FormReply {
     /// The form, submitted (unanswered: respond within 3 s).
     Submitted(ModalInteraction),
