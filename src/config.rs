@@ -115,13 +115,12 @@ fn env_value(name: &str) -> Option<String> {
     std::env::var_os(name).map(|value| value.to_string_lossy().into_owned())
 }
 
-/// `url` with any `user:password@` before its host shown as `***@`, so an error or a log line
-/// never repeats a credential pasted into a URL.
-pub fn without_credentials(url: &str) -> String {
-    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) if !scheme.is_empty() => format!("{scheme}://***@{}", &rest[at + 1..]),
+/// `url` with everything between its scheme and its last `@` shown as `***`, so an error
+/// never repeats a `user:password@` pasted into a URL, whatever characters the password has
+/// (a path with an `@` in it is hidden too: better too much than a password).
+fn without_credentials(url: &str) -> String {
+    match (url.split_once("://"), url.rfind('@')) {
+        (Some((scheme, _)), Some(at)) => format!("{scheme}://***{}", &url[at..]),
         _ => url.to_owned(),
     }
 }
@@ -282,6 +281,10 @@ fn parse_api_base(raw: &str) -> Result<String, ConfigError> {
     let base = raw.trim().trim_end_matches('/');
     let problem = if !(base.starts_with("http://") || base.starts_with("https://")) {
         Some("must start with http:// or https://")
+    } else if base.contains('@') {
+        // The bot authenticates with its token alone; a user and password in the URL would
+        // reach the HTTP client's error messages, and so the logs.
+        Some("must not carry a user name or password")
     } else if base.ends_with("/api/v10") || base.ends_with("/api") {
         Some("must be the base without /api/v10 (for example http://127.0.0.1:5000)")
     } else {
@@ -328,10 +331,15 @@ mod tests {
             assert!(!err.contains("hunter2"), "{err}");
             assert!(err.contains("***@"), "{err}");
         }
-        assert_eq!(
-            without_credentials("http://127.0.0.1:5000/x@y"),
-            "http://127.0.0.1:5000/x@y"
-        );
+        let err = parse(&[
+            ("DISCORD_TOKEN", "t"),
+            ("DISCORD_API_BASE", "https://proxy:hun/ter2@proxy.example"),
+        ])
+        .err()
+        .expect("credentials in the API base are refused")
+        .to_string();
+        assert!(err.contains("user name or password"), "{err}");
+        assert!(!err.contains("hun") && !err.contains("ter2"), "{err}");
         assert_eq!(
             without_credentials("sqlite://novera.db"),
             "sqlite://novera.db"

@@ -78,9 +78,10 @@ const DRAIN_MIN: Duration = Duration::from_secs(1);
 const GATEWAY_GRACE: Duration = Duration::from_secs(5);
 /// How long the HTTP server gets to drain.
 const SERVER_GRACE: Duration = Duration::from_secs(1);
-/// The whole stop, from the signal to the database closing, whatever each step's grace: the
-/// rest of the 10 s a supervisor gives (`docker stop`, systemd) is for closing the database
-/// and writing out the last log lines.
+/// The whole stop, from the signal to the tasks' end, whatever each step's grace: the rest of
+/// the 10 s a supervisor gives (`docker stop`, systemd) is for closing the database (at most
+/// [`SERVER_GRACE`]) and writing out the last log lines. The gateway's close leaves room for
+/// the HTTP server's drain and the tasks' end after it.
 const STOP_WITHIN: Duration = Duration::from_secs(8);
 
 /// Waits until every command task has ended (at least [`DRAIN_MIN`], at most [`DRAIN_MAX`]).
@@ -199,12 +200,11 @@ struct Started {
     db: db::Db,
     state: Arc<AppState>,
     client: serenity::Client,
-    /// Finishes the posts of tryouts confirmed before a crash, then retries failed ones.
-    publications: tokio::task::JoinHandle<()>,
 }
 
-/// Opens the database, checks the token and builds the client; then finishes what the last
-/// process left half done, before any click can arrive.
+/// Opens the database, checks the token and builds the client; then puts back what the last
+/// process left half done, before any click can arrive. Stopped midway, it leaves nothing
+/// running: what it had begun is in the database, and the next start does it again.
 async fn start(
     config: Config,
     health: Arc<Health>,
@@ -217,7 +217,6 @@ async fn start(
 
     let http = bot::http(&config)?;
     if let Some(base) = &config.api_base {
-        let base = config::without_credentials(base);
         tracing::info!(%base, "using DISCORD_API_BASE");
     }
     if !config.rate_limiter {
@@ -234,12 +233,6 @@ async fn start(
     ));
 
     let client = bot::client(http, state.clone()).await?;
-    // Tryouts confirmed just before a crash get their posts now, and passing failures later.
-    let publications = tokio::spawn(finish_publications(
-        client.http.clone(),
-        state.clone(),
-        cancel,
-    ));
     // Tryout requests whose wizard the last process ran go back to the queue, staff posts it
     // was making can be made again.
     commands::requests::reopen_interrupted(&client.http, &state.db).await;
@@ -249,12 +242,7 @@ async fn start(
             "could not release unfinished staff posts"
         );
     }
-    Ok(Started {
-        db,
-        state,
-        client,
-        publications,
-    })
+    Ok(Started { db, state, client })
 }
 
 /// [`run`], with the health server on `listener` (bound by the caller, who then knows its
@@ -305,8 +293,13 @@ pub async fn run_on(
         db,
         state,
         mut client,
-        mut publications,
     } = started;
+    // Tryouts confirmed just before a crash get their posts now, and passing failures later.
+    let mut publications = tokio::spawn(finish_publications(
+        client.http.clone(),
+        state.clone(),
+        cancel.clone(),
+    ));
     let mut upkeep = tokio::spawn(league_upkeep(
         client.http.clone(),
         state.clone(),
@@ -356,21 +349,26 @@ pub async fn run_on(
     tracing::info!("stopping");
     // Each step gets its own grace, and none of them more than is left of the whole stop.
     let deadline = tokio::time::Instant::now() + STOP_WITHIN;
-    let left = |grace: Duration| {
-        grace.min(deadline.saturating_duration_since(tokio::time::Instant::now()))
+    // `grace`, or less: what is left of the stop once `keep` is set aside for the steps after.
+    let left = |grace: Duration, keep: Duration| {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        grace.min(left.saturating_sub(keep))
     };
     health.stopping();
     state.waits.cancel_all();
     drain_commands(&state).await;
     if !gateway.is_finished() {
         // Sends a close frame (1000) and ends the shard runner; `client.start()` then returns.
-        if safe_wait_for(shard_manager.shutdown_all(), left(GATEWAY_GRACE))
-            .await
-            .is_none()
+        if safe_wait_for(
+            shard_manager.shutdown_all(),
+            left(GATEWAY_GRACE, 2 * SERVER_GRACE),
+        )
+        .await
+        .is_none()
         {
             tracing::warn!("the gateway did not close in time");
         }
-        if safe_wait_for(&mut gateway, left(Duration::from_secs(1)))
+        if safe_wait_for(&mut gateway, left(Duration::from_secs(1), 2 * SERVER_GRACE))
             .await
             .is_none()
         {
@@ -379,7 +377,7 @@ pub async fn run_on(
     }
     cancel.cancel();
     if !server.is_finished()
-        && safe_wait_for(&mut server, left(SERVER_GRACE))
+        && safe_wait_for(&mut server, left(SERVER_GRACE, SERVER_GRACE))
             .await
             .is_none()
     {
@@ -390,14 +388,17 @@ pub async fn run_on(
     // stays pending for the next start.
     for task in [&mut publications, &mut upkeep] {
         if !task.is_finished()
-            && safe_wait_for(&mut *task, left(SERVER_GRACE))
+            && safe_wait_for(&mut *task, left(SERVER_GRACE, Duration::ZERO))
                 .await
                 .is_none()
         {
             task.abort();
         }
     }
-    db.close().await;
+    // A pool still lent to a command that outlived the drain does not hold up the exit.
+    if safe_wait_for(db.close(), SERVER_GRACE).await.is_none() {
+        tracing::warn!("the database did not close in time");
+    }
     tracing::info!("stopped");
     outcome
 }

@@ -392,6 +392,17 @@ impl<T> Pending<T> {
         answer
     }
 
+    /// The answer, if one came in and was not taken yet: after [`form_or_click`] or
+    /// [`click_or_message`] returned the other wait's answer, this one's may have come in at the
+    /// same moment, and it too must be answered before the wait is dropped.
+    pub fn try_take(&mut self) -> Option<T> {
+        let answer = self.rx.try_recv().ok().map(|answer| *answer);
+        if answer.is_some() {
+            self.record("answered");
+        }
+        answer
+    }
+
     /// Records how the wait ended, once (a wait dropped before it ends records itself).
     fn record(&mut self, outcome: &'static str) {
         if let Some(started) = self.started.take() {
@@ -412,7 +423,7 @@ pub enum Reply {
 /// What answered a form the member may also close: its submission, or a click on the message
 /// behind it (a closed form sends nothing, so the message's buttons are the way on).
 #[derive(Debug)]
-#[allow(clippy::large_enum_variant)] // Both are interactions of about a kilobyte, moved once.
+#[allow(clippy::large_enum_variant)] // Two interactions alike in size, each moved once.
 pub enum FormReply {
     /// The form, submitted (unanswered: respond within 3 s).
     Submitted(ModalInteraction),

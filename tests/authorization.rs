@@ -171,6 +171,24 @@ async fn manage_server_alone_cannot_move_the_rank_role() {
         .filter(|r| r.path.contains("/roles/") && r.method != "GET")
         .count();
     assert_eq!(role_calls, 0, "a role was given or taken");
+    // Replacing the role takes the old one back from its holders: Carol manages roles, but
+    // the rank role Alice set sits above hers.
+    const HIGH_ROLE: u64 = 1_100_000_000_000_000_042;
+    sim.edit_guild(|g| {
+        g.roles.push(Role::new(HIGH_ROLE, "Champions", 0, 5));
+        g.members.insert(CAROL, vec![ROLE_MANAGER_ROLE]);
+    });
+    let high = json!([{"name": "rank_role", "type": 8, "value": HIGH_ROLE.to_string()}]);
+    let told = settings(&sim, ALICE, high).await;
+    assert!(told.contains("Settings saved"), "{told}");
+    let replace = json!([{"name": "rank_role", "type": 8, "value": PLAYER_ROLE.to_string()}]);
+    let told = settings(&sim, CAROL, replace).await;
+    assert!(told.contains("not below your highest role"), "{told}");
+    let shown = settings(&sim, ALICE, json!([])).await;
+    assert!(
+        shown.contains(&format!("Rank role: <@&{HIGH_ROLE}>")),
+        "{shown}"
+    );
     let told = settings(
         &sim,
         ALICE,
@@ -217,8 +235,30 @@ async fn a_setting_can_be_cleared() {
         cleared.contains(&format!("Staff role: <@&{STAFF_ROLE}>")),
         "only that one was cleared: {cleared}"
     );
+    // The role once taken can now be the one given: the checks judge the settings as they
+    // will be, with the cleared one unset.
+    let swapped = json!([
+        {"name": "remove_role", "type": 8, "value": EVALUATOR_ROLE.to_string()},
+    ]);
+    assert!(settings(&sim, ALICE, swapped)
+        .await
+        .contains("Settings saved"));
+    let both = json!([
+        {"name": "add_role", "type": 8, "value": EVALUATOR_ROLE.to_string()},
+        clear(5),
+    ]);
+    let told = settings(&sim, ALICE, both).await;
+    assert!(told.contains("Settings saved"), "{told}");
+    // With the staff role cleared, its holders are no longer staff: Manage Server alone is.
+    sim.edit_guild(|g| {
+        g.members.insert(BOB, vec![STAFF_ROLE]);
+    });
+    let (_, reply) = set_value(&sim, BOB, CAROL, 10).await;
+    assert!(reply.contains("→"), "staff before: {reply}");
     let cleared = settings(&sim, ALICE, json!([clear(3)])).await;
     assert!(cleared.contains("Staff role: not set"), "{cleared}");
+    let (_, reply) = set_value(&sim, BOB, CAROL, 20).await;
+    assert!(!reply.contains("→"), "staff after: {reply}");
     let cleared = settings(&sim, ALICE, json!([clear(0)])).await;
     assert!(cleared.contains("Results channel: not set"), "{cleared}");
     sim.assert_clean().await;

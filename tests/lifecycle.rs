@@ -195,10 +195,10 @@ async fn a_signal_while_starting_stops_the_bot_cleanly_and_the_probes_answer_mea
         };
         let mut bot = Bot::start_with(&sim, options).await;
         let port = bot.health_port().await;
-        // Time to reach the token check, which Discord then holds.
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        assert!(bot.try_exit().is_none(), "{}", bot.logs());
-        assert!(sim.requests().iter().all(|r| r.path != "/users/@me"));
+        sim.wait_for("the token check, held", REACT, |v| {
+            v.hanging().iter().any(|p| p == "/users/@me").then_some(())
+        })
+        .await;
         let (live, _) = http_get(port, "/livez").await.expect("/livez answers");
         assert_eq!(live, 200);
         let (status, body) = bot.health().await;

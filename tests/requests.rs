@@ -534,8 +534,9 @@ async fn a_second_decline_is_told_who_declined_first() {
     };
     let dave_form = open_form(DAVE).await;
     let alice_form = open_form(ALICE).await;
-    // Telling Bob takes a while: Discord holds the DM channel's creation.
-    sim.hang_requests("/users/@me/channels");
+    // Telling Bob takes a while: Discord holds the DM to him.
+    let bob_dm = sim.open_dm(BOB).unwrap();
+    sim.hang_requests(&format!("/channels/{bob_dm}/messages"));
     let submit = |user: u64, form: String| {
         let marks = sim.mark();
         let submitted =
@@ -552,6 +553,10 @@ async fn a_second_decline_is_told_who_declined_first() {
     };
     let first = submit(DAVE, dave_form).await;
     assert_eq!(first["type"], 7, "{first}");
+    // The decision is saved: Bob is free for a tryout while he is being told.
+    let start = json!([{"name": "member", "type": 6, "value": BOB.to_string()}]);
+    let started = tryout(&sim, DAVE, "start", start).await;
+    assert!(started.contains("Check your DMs"), "{started}");
     let second = submit(ALICE, alice_form).await;
     assert!(
         refusal(&second).contains(&format!("already declined by <@{DAVE}>")),

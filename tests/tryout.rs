@@ -1300,10 +1300,12 @@ async fn what_fails_for_good_on_a_later_try_is_told_to_staff() {
     assert!(!told_bob(&sim));
     bot.kill_hard().await;
 
-    // At the next start the results post is refused for good (403); the DM goes through.
+    // At the next start the results post is refused for good (403), and the DM fails again
+    // for a passing reason: staff hear of the first at once, with the DM still to come.
     sim.fail_next(1, 403, &format!("/channels/{GENERAL}/messages"));
+    sim.fail_next(1, 500, "/users/@me/channels");
     let since = message_count(&sim);
-    let _bot = start_on(&sim, &database_url).await;
+    let mut bot = start_on(&sim, &database_url).await;
     let note = sim
         .wait_for("the note to staff", REACT, |v| {
             v.messages()[since..]
@@ -1314,6 +1316,18 @@ async fn what_fails_for_good_on_a_later_try_is_told_to_staff() {
         .await;
     assert_eq!(note["channel_id"], OFF_TOPIC.to_string(), "{note}");
     assert!(text_of(&note).contains(&format!("<#{GENERAL}>")), "{note}");
+    assert!(!text_of(&note).contains("by DM"), "{note}");
+    assert!(!told_bob(&sim));
+    bot.kill_hard().await;
+
+    // The start after that: the DM goes through, and staff hear nothing more.
+    let notes = |sim: &Sim| {
+        sim.bot_messages()
+            .iter()
+            .filter(|m| text_of(m).contains("not everything after it went through"))
+            .count()
+    };
+    let _bot = start_on(&sim, &database_url).await;
     sim.wait_for("the player's DM", REACT, |v| {
         v.messages()
             .iter()
@@ -1322,5 +1336,6 @@ async fn what_fails_for_good_on_a_later_try_is_told_to_staff() {
     })
     .await;
     assert!(told_bob(&sim));
+    assert_eq!(notes(&sim), 1);
     sim.assert_clean().await;
 }

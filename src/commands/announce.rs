@@ -19,6 +19,7 @@ use serenity::{
 
 use super::access;
 use super::flow_message::FlowMessage;
+use super::replies::ephemeral;
 use crate::types::{Context, Error, UserError};
 use crate::wait::{self, custom_id, FormReply};
 
@@ -311,6 +312,9 @@ const REFUSED: &str =
     "Sorry, only staff (the staff role or Manage Server) and members with Manage Messages may post announcements.";
 /// Step 1's prompt.
 const STEP_1: &str = "**New announcement** — step 1 of 3: where should it be posted?";
+/// Said to a click or submission that came in together with the one the flow took.
+const TOO_LATE: &str =
+    "That came in together with another answer to this step, which I took instead.";
 /// Said when the invoker cancels.
 const CANCELLED: &str = "Cancelled — nothing was posted.";
 
@@ -501,32 +505,46 @@ impl Flow<'_> {
                     return Ok(None);
                 }
                 Some(FormReply::Submitted(submit)) => submit,
-                Some(FormReply::Click(click)) => match (action(&click), &previewed) {
-                    ("cancel", _) => {
-                        self.end(&click, CANCELLED, Vec::new()).await?;
-                        return Ok(None);
+                Some(FormReply::Click(click)) => {
+                    // A submission that came in with the click is told the click was taken.
+                    let late = submitted.try_take();
+                    drop(submitted);
+                    if let Some(late) = late {
+                        late.create_response(self.ctx, ephemeral(TOO_LATE)).await?;
                     }
-                    ("post", Some((text, true))) => {
-                        self.post(&click, channel, mention, text).await?;
-                        return Ok(None);
+                    match (action(&click), &previewed) {
+                        ("cancel", _) => {
+                            self.end(&click, CANCELLED, Vec::new()).await?;
+                            return Ok(None);
+                        }
+                        ("post", Some((text, true))) => {
+                            self.post(&click, channel, mention, text).await?;
+                            return Ok(None);
+                        }
+                        (_, Some(_)) => {
+                            trigger = click;
+                            continue;
+                        }
+                        (_, None) => return Ok(Some(click)),
                     }
-                    (_, Some(_)) => {
-                        trigger = click;
-                        continue;
-                    }
-                    (_, None) => return Ok(Some(click)),
-                },
+                }
             };
-            drop(behind);
             draft = read_draft(&submit);
             let text = render(mention, &draft);
             let postable = postable(&draft, &text);
             let click = waits.expect_component(self.prompt, author);
+            // The preview's wait has replaced the one behind the form: a click that reached
+            // that one with the submission is told the submission was taken.
+            let late = behind.try_take();
+            drop(behind);
             let shown = match &postable {
                 Ok(()) => preview(self.prompt, channel, mention, &text),
                 Err(why) => update(why.as_str(), preview_rows(self.prompt, false, true)),
             };
             submit.create_response(self.ctx, shown).await?;
+            if let Some(late) = late {
+                late.create_response(self.ctx, ephemeral(TOO_LATE)).await?;
+            }
             self.message.answered(&submit.token);
             previewed = Some((text.clone(), postable.is_ok()));
             let Some(chosen) = click.wait(self.step_timeout).await else {

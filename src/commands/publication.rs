@@ -66,10 +66,11 @@ enum Outcome {
 /// What a publishing pass left to tell.
 #[derive(Debug, Default)]
 pub struct Published {
-    /// What went wrong, one line each.
+    /// What went wrong, one line each: for the evaluator, on the first pass.
     pub notes: Vec<String>,
-    /// Whether the publication is over (nothing left to try again).
-    pub finished: bool,
+    /// What failed for good on this pass, or was given up: what a later pass tells staff,
+    /// since the evaluator heard "I'll try again" long before.
+    pub final_failures: Vec<String>,
 }
 
 /// Does every step of `publication` not yet done, with `settings` as they are now, unless
@@ -86,6 +87,7 @@ pub async fn publish(
         return Ok(Published::default());
     };
     let mut notes = Vec::new();
+    let mut final_failures = Vec::new();
     let mut retrying = Vec::new();
     for step in [RESULTS, VALUE, ADD_ROLE, REMOVE_ROLE, PLAYER_DM] {
         if publication.done & step != 0 {
@@ -93,7 +95,10 @@ pub async fn publish(
         }
         match run_step(http, me, settings, publication, step).await {
             Outcome::Done => {}
-            Outcome::Failed(note) => notes.push(note),
+            Outcome::Failed(note) => {
+                notes.push(note.clone());
+                final_failures.push(note);
+            }
             Outcome::Retry(note) => {
                 retrying.push(note);
                 continue;
@@ -112,7 +117,7 @@ pub async fn publish(
             );
             return Ok(Published {
                 notes,
-                finished: false,
+                final_failures,
             });
         }
         tracing::error!(
@@ -120,16 +125,17 @@ pub async fn publish(
             attempts,
             "gave up on a tryout's pending posts"
         );
-        notes.extend(
-            retrying
-                .into_iter()
-                .map(|note| format!("{note} I gave up after {attempts} tries.")),
-        );
+        let given_up: Vec<String> = retrying
+            .into_iter()
+            .map(|note| format!("{note} I gave up after {attempts} tries."))
+            .collect();
+        notes.extend(given_up.iter().cloned());
+        final_failures.extend(given_up);
     }
     db.publication_finished(publication.evaluation_id).await?;
     Ok(Published {
         notes,
-        finished: true,
+        final_failures,
     })
 }
 
@@ -178,13 +184,13 @@ async fn resume_one(
         tracing::warn!(evaluation = id, "{note}");
     }
     // The evaluator heard "I'll try again" long ago: what failed for good since is for staff.
-    if published.finished && !published.notes.is_empty() {
+    if !published.final_failures.is_empty() {
         let e = &publication.evaluation;
         let note = format!(
             "The tryout of <@{}> by <@{}> is saved, but not everything after it went through:\n{}",
             e.player,
             e.evaluator,
-            published.notes.join("\n")
+            published.final_failures.join("\n")
         );
         super::replies::staff_note(http, &settings, &note).await;
     }

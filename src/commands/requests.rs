@@ -304,7 +304,6 @@ async fn handle_click(
     }
 }
 
-/// Why a request is no longer open, for the evaluator who was second.
 /// Why a member who is not staff (`staff` false) may not `action` ("accept" or "decline") the
 /// request of a player who already has a value (`None` if they may).
 async fn refuse_valued(
@@ -329,6 +328,7 @@ async fn refuse_valued(
     }))
 }
 
+/// Why a request is no longer open, for the evaluator who was second.
 fn taken(r: &TryoutRequest) -> String {
     let by = r
         .evaluator

@@ -68,6 +68,22 @@ impl ClearChoice {
         }
     }
 
+    /// `settings` with this one unset.
+    fn applied_to(self, mut settings: GuildSettings) -> GuildSettings {
+        let field = match self {
+            ClearChoice::ResultsChannel => &mut settings.results_channel,
+            ClearChoice::ValuesChannel => &mut settings.values_channel,
+            ClearChoice::EvaluatorRole => &mut settings.evaluator_role,
+            ClearChoice::StaffRole => &mut settings.staff_role,
+            ClearChoice::AddRole => &mut settings.add_role,
+            ClearChoice::RemoveRole => &mut settings.remove_role,
+            ClearChoice::MatchesChannel => &mut settings.matches_channel,
+            ClearChoice::StaffChannel => &mut settings.staff_channel,
+        };
+        *field = None;
+        settings
+    }
+
     /// Whether `update` sets the same setting.
     fn also_set_in(self, update: &SettingsUpdate) -> bool {
         match self {
@@ -163,12 +179,20 @@ pub async fn settings(
         return Err(UserError("The rank role can go to the top 1 to 50.".into()).into());
     }
     let db = &ctx.data().db;
-    let current = db.settings(guild).await?;
-    // A new count, or turning the role off, gives or takes the rank role as surely as naming
-    // it does: the invoker must be able to manage the role now set.
+    // The checks below judge the settings as they will be: a setting being cleared is unset.
+    let current = match clear {
+        Some(choice) => choice.applied_to(db.settings(guild).await?),
+        None => db.settings(guild).await?,
+    };
+    // A new count, turning the role off, or replacing it (which takes the old one back from
+    // its holders) moves the rank role now set as surely as naming it does: the invoker must
+    // be able to manage it.
     let moved = current
         .rank_role
-        .filter(|_| rank_role.is_none() && (rank_top.is_some() || rank_off == Some(true)))
+        .filter(|old| match rank_role {
+            Some(new) => new.get() != *old,
+            None => rank_top.is_some() || rank_off == Some(true),
+        })
         .map(serenity::RoleId::new);
     check_targets(ctx, guild, &handed_out, moved, &posted_in).await?;
     if match_expiry_minutes.is_some_and(|m| !(1..=10080).contains(&m)) {

@@ -167,8 +167,6 @@ impl Db {
             .unwrap_or_default())
     }
 
-    /// Sets the given fields and returns the resulting settings.
-    #[tracing::instrument(skip_all)]
     /// Sets `setting` of `guild` back to unset.
     #[tracing::instrument(skip_all)]
     pub async fn clear_setting(&self, guild: GuildId, setting: Clearable) -> anyhow::Result<()> {
@@ -185,6 +183,8 @@ impl Db {
         Ok(())
     }
 
+    /// Sets the given fields and returns the resulting settings.
+    #[tracing::instrument(skip_all)]
     pub async fn update_settings(
         &self,
         guild: GuildId,

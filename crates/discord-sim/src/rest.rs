@@ -227,12 +227,18 @@ pub(crate) async fn route(
     if let Some(answered) = hung {
         // A connection Discord (or the network) silently dropped: no answer until a test says
         // the network is back (`Sim::answer_hung_requests`), if ever.
+        inner.world().hanging.push(path.to_owned());
+        inner.changed.notify_waiters();
         loop {
             let notified = inner.changed.notified();
             if inner.world().hangs_answered > answered {
                 break;
             }
             notified.await;
+        }
+        let mut world = inner.world();
+        if let Some(at) = world.hanging.iter().position(|p| p == path) {
+            world.hanging.remove(at);
         }
     }
 

@@ -492,6 +492,12 @@ impl SimView<'_> {
         self.world.dm_channels.get(&user).copied()
     }
 
+    /// Paths of the requests held now by `Sim::hang_requests` (recorded in
+    /// [`SimView::requests`] only once answered).
+    pub fn hanging(&self) -> &[String] {
+        &self.world.hanging
+    }
+
     /// Messages the bot created.
     pub fn messages(&self) -> &[Value] {
         &self.world.messages

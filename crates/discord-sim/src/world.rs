@@ -216,6 +216,8 @@ pub(crate) struct World {
     /// How many times the requests hanging were answered: a hanging request waits for this to
     /// grow.
     pub(crate) hangs_answered: u64,
+    /// Paths of the requests being held now (`Sim::hang_requests`), as they came in.
+    pub(crate) hanging: Vec<String>,
     // Gateway.
     pub(crate) session: Option<Session>,
     pub(crate) conn: Option<(u64, mpsc::UnboundedSender<Ctl>)>,
