@@ -121,7 +121,8 @@ fn env_value(name: &str) -> Option<String> {
 fn without_credentials(url: &str) -> String {
     match (url.split_once("://"), url.rfind('@')) {
         (Some((scheme, _)), Some(at)) => format!("{scheme}://***{}", &url[at..]),
-        _ => url.to_owned(),
+        (None, Some(at)) => format!("***{}", &url[at..]),
+        (_, None) => url.to_owned(),
     }
 }
 
@@ -340,6 +341,14 @@ mod tests {
         .to_string();
         assert!(err.contains("user name or password"), "{err}");
         assert!(!err.contains("hun") && !err.contains("ter2"), "{err}");
+        let err = parse(&[
+            ("DISCORD_TOKEN", "t"),
+            ("DISCORD_API_BASE", "proxy:hunter2@proxy.example"),
+        ])
+        .err()
+        .unwrap_or_else(|| panic!("a base without a scheme was accepted"))
+        .to_string();
+        assert!(!err.contains("hunter2"), "{err}");
         assert_eq!(
             without_credentials("sqlite://novera.db"),
             "sqlite://novera.db"

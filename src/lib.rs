@@ -385,15 +385,17 @@ pub async fn run_on(
         server.abort();
     }
     // A retry pass still posting ends before the database closes; what it did not finish
-    // stays pending for the next start.
-    for task in [&mut publications, &mut upkeep] {
-        if !task.is_finished()
-            && safe_wait_for(&mut *task, left(SERVER_GRACE, Duration::ZERO))
-                .await
-                .is_none()
-        {
-            task.abort();
-        }
+    // stays pending for the next start. Both tasks end at once, so they share one grace.
+    let both = async {
+        let _ = (&mut publications).await;
+        let _ = (&mut upkeep).await;
+    };
+    if safe_wait_for(both, left(SERVER_GRACE, Duration::ZERO))
+        .await
+        .is_none()
+    {
+        publications.abort();
+        upkeep.abort();
     }
     // A pool still lent to a command that outlived the drain does not hold up the exit.
     if safe_wait_for(db.close(), SERVER_GRACE).await.is_none() {

@@ -392,10 +392,12 @@ impl<T> Pending<T> {
         answer
     }
 
-    /// The answer, if one came in and was not taken yet: after [`form_or_click`] or
-    /// [`click_or_message`] returned the other wait's answer, this one's may have come in at the
-    /// same moment, and it too must be answered before the wait is dropped.
-    pub fn try_take(&mut self) -> Option<T> {
+    /// Ends the wait, and returns its answer if one came in that nobody took: after
+    /// [`form_or_click`] or [`click_or_message`] returned the other wait's answer (or nothing),
+    /// this one's may have come in at the same moment, and it too must be answered. Anything
+    /// delivered from now on finds the wait gone (the sender is told, and says it expired).
+    pub fn take_late(mut self) -> Option<T> {
+        self.rx.close();
         let answer = self.rx.try_recv().ok().map(|answer| *answer);
         if answer.is_some() {
             self.record("answered");

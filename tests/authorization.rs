@@ -183,7 +183,11 @@ async fn manage_server_alone_cannot_move_the_rank_role() {
     assert!(told.contains("Settings saved"), "{told}");
     let replace = json!([{"name": "rank_role", "type": 8, "value": PLAYER_ROLE.to_string()}]);
     let told = settings(&sim, CAROL, replace).await;
-    assert!(told.contains("not below your highest role"), "{told}");
+    assert!(
+        told.contains(&format!("You can't change who carries <@&{HIGH_ROLE}>"))
+            && told.contains("not below your highest role"),
+        "{told}"
+    );
     let shown = settings(&sim, ALICE, json!([])).await;
     assert!(
         shown.contains(&format!("Rank role: <@&{HIGH_ROLE}>")),

@@ -315,6 +315,16 @@ const STEP_1: &str = "**New announcement** — step 1 of 3: where should it be p
 /// Said to a click or submission that came in together with the one the flow took.
 const TOO_LATE: &str =
     "That came in together with another answer to this step, which I took instead.";
+/// Said to a click or submission that came in as the draft expired.
+const EXPIRED: &str = "This draft has expired. Run /announce again.";
+
+/// Sends the answer to an interaction that came in together with the one a step took. A
+/// failure is logged: it must not keep the step's own answer from going out.
+async fn answer_late(sent: impl std::future::Future<Output = Result<(), serenity::Error>>) {
+    if let Err(err) = sent.await {
+        tracing::warn!(error = %err, "could not answer a late click or form");
+    }
+}
 /// Said when the invoker cancels.
 const CANCELLED: &str = "Cancelled — nothing was posted.";
 
@@ -497,6 +507,13 @@ impl Flow<'_> {
             let reply = wait::form_or_click(&mut submitted, &mut behind, self.modal_timeout).await;
             let submit = match reply {
                 None => {
+                    // Whatever comes in from now on is told the draft expired.
+                    if let Some(late) = submitted.take_late() {
+                        answer_late(late.create_response(self.ctx, ephemeral(EXPIRED))).await;
+                    }
+                    if let Some(late) = behind.take_late() {
+                        answer_late(late.create_response(self.ctx, ephemeral(EXPIRED))).await;
+                    }
                     let rows = match &previewed {
                         Some((_, can_post)) => preview_rows(self.prompt, *can_post, false),
                         None => mention_rows(self.prompt, false),
@@ -507,10 +524,8 @@ impl Flow<'_> {
                 Some(FormReply::Submitted(submit)) => submit,
                 Some(FormReply::Click(click)) => {
                     // A submission that came in with the click is told the click was taken.
-                    let late = submitted.try_take();
-                    drop(submitted);
-                    if let Some(late) = late {
-                        late.create_response(self.ctx, ephemeral(TOO_LATE)).await?;
+                    if let Some(late) = submitted.take_late() {
+                        answer_late(late.create_response(self.ctx, ephemeral(TOO_LATE))).await;
                     }
                     match (action(&click), &previewed) {
                         ("cancel", _) => {
@@ -535,16 +550,16 @@ impl Flow<'_> {
             let click = waits.expect_component(self.prompt, author);
             // The preview's wait has replaced the one behind the form: a click that reached
             // that one with the submission is told the submission was taken.
-            let late = behind.try_take();
-            drop(behind);
+            let late = behind.take_late();
             let shown = match &postable {
                 Ok(()) => preview(self.prompt, channel, mention, &text),
                 Err(why) => update(why.as_str(), preview_rows(self.prompt, false, true)),
             };
-            submit.create_response(self.ctx, shown).await?;
+            let answered = submit.create_response(self.ctx, shown).await;
             if let Some(late) = late {
-                late.create_response(self.ctx, ephemeral(TOO_LATE)).await?;
+                answer_late(late.create_response(self.ctx, ephemeral(TOO_LATE))).await;
             }
+            answered?;
             self.message.answered(&submit.token);
             previewed = Some((text.clone(), postable.is_ok()));
             let Some(chosen) = click.wait(self.step_timeout).await else {

@@ -57,7 +57,8 @@ const MAX_ATTEMPTS: i64 = 10;
 enum Outcome {
     /// Done (or nothing to do).
     Done,
-    /// Failed for good: recorded as done, and this is told to the evaluator.
+    /// Failed for good: recorded as done, and this is told (to the evaluator on the first
+    /// pass, to staff on a later one).
     Failed(String),
     /// Failed for a passing reason: left pending, tried again later.
     Retry(String),
@@ -74,7 +75,8 @@ pub struct Published {
 }
 
 /// Does every step of `publication` not yet done, with `settings` as they are now, unless
-/// another task has it claimed. Returns what went wrong, for the evaluator.
+/// another task has it claimed. Returns what went wrong: all of it for the evaluator, and apart
+/// what failed for good or was given up, for staff when the pass is a later one.
 pub async fn publish(
     http: &Http,
     me: UserId,

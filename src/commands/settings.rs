@@ -324,15 +324,16 @@ pub async fn settings(
     let (title, settings) = if only_shown {
         ("Current settings", current)
     } else {
+        // The clear first: on its own it breaks no rule, while the update may rely on it.
+        if let Some(choice) = clear {
+            db.clear_setting(guild, choice.setting()).await?;
+        }
         let saved = db.update_settings(guild, &update).await?;
         if welcome_off {
             db.clear_welcome(guild).await?;
         }
         if rank_off {
             db.clear_rank_role(guild).await?;
-        }
-        if let Some(choice) = clear {
-            db.clear_setting(guild, choice.setting()).await?;
         }
         if welcome_off || rank_off || clear.is_some() {
             ("Settings saved", db.settings(guild).await?)

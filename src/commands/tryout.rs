@@ -441,7 +441,19 @@ impl Wizard<'_> {
                         hinted = true;
                     }
                 }
-                other => return Ok(other),
+                other => {
+                    // A click that came in with the typed `cancel`, or as the step ran out, is
+                    // told the step is over.
+                    if !matches!(other, Some(Reply::Click(_))) {
+                        if let Some(late) = click.take_late() {
+                            let over = super::replies::ephemeral("That step is over.");
+                            if let Err(err) = late.create_response(self.http, over).await {
+                                tracing::warn!(error = %err, "could not answer a late click");
+                            }
+                        }
+                    }
+                    return Ok(other);
+                }
             }
         }
     }

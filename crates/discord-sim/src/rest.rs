@@ -178,6 +178,22 @@ pub(crate) fn authorized(inner: &Inner, headers: &HeaderMap) -> bool {
         .is_some_and(|v| v == expected)
 }
 
+/// A request held by `Sim::hang_requests`: listed in `World::hanging` until dropped (answered,
+/// or given up by the client).
+struct Held<'a> {
+    inner: &'a Inner,
+    path: &'a str,
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        let mut world = self.inner.world();
+        if let Some(at) = world.hanging.iter().position(|p| p == self.path) {
+            world.hanging.remove(at);
+        }
+    }
+}
+
 pub(crate) async fn route(
     inner: &Arc<Inner>,
     method: &Method,
@@ -220,14 +236,18 @@ pub(crate) async fn route(
         return discord_error(status, 0, "simulated failure");
     }
     let hung = {
-        let world = inner.world();
+        let mut world = inner.world();
         let hung = world.hung_paths.iter().any(|p| path.contains(p.as_str()));
+        if hung {
+            world.hanging.push(path.to_owned());
+        }
         hung.then_some(world.hangs_answered)
     };
     if let Some(answered) = hung {
         // A connection Discord (or the network) silently dropped: no answer until a test says
-        // the network is back (`Sim::answer_hung_requests`), if ever.
-        inner.world().hanging.push(path.to_owned());
+        // the network is back (`Sim::answer_hung_requests`), if ever. Listed as held until
+        // answered or given up by the client.
+        let _held = Held { inner, path };
         inner.changed.notify_waiters();
         loop {
             let notified = inner.changed.notified();
@@ -235,10 +255,6 @@ pub(crate) async fn route(
                 break;
             }
             notified.await;
-        }
-        let mut world = inner.world();
-        if let Some(at) = world.hanging.iter().position(|p| p == path) {
-            world.hanging.remove(at);
         }
     }
 
