@@ -597,6 +597,26 @@ async fn decline_is_the_evaluators_and_a_declined_player_asks_again_a_day_later(
     assert!(refusal(&late).contains("no longer decline"), "{late}");
     assert!(text(&current(&sim, &card)).contains("Waiting"));
 
+    // Dave is an evaluator again and opens the form; staff give Carol a value meanwhile, so
+    // her request is staff's to answer by the time he submits it.
+    sim.edit_guild(|g| {
+        g.members.insert(DAVE, vec![EVALUATOR_ROLE]);
+    });
+    let opened = click(&sim, DAVE, &card, "decline").await;
+    let modal = opened["data"]["custom_id"].as_str().unwrap().to_owned();
+    let (_, valued) = set_value(&sim, ALICE, CAROL, 40).await;
+    assert!(valued.contains("→"), "{valued}");
+    let marks = sim.mark();
+    let submitted = sim.submit_modal(DAVE, &current(&sim, &card), &modal, &[("reason", "No")]);
+    let late = sim
+        .wait_request("the reason, once Carol has a value", marks, REACT, |r| {
+            is_callback(r, submitted.id)
+        })
+        .await;
+    let late = late.body.unwrap_or(Value::Null);
+    assert!(refusal(&late).contains("already has a value"), "{late}");
+    assert!(text(&current(&sim, &card)).contains("Waiting"));
+
     // Carol's DMs are closed: the decline stands, and the card says so.
     sim.close_dms(CAROL);
     let declined = decline(&sim, ALICE, &card, "Not this season").await;
