@@ -76,6 +76,22 @@ async fn wait_holders(sim: &Sim, what: &str, expected: &[u64]) {
     .await;
 }
 
+/// `creator` creates a match of mode `mode` (poise sends a choice as its index: 0 is 1v1)
+/// for `stake`; returns its card as posted.
+async fn create_match(sim: &Sim, creator: u64, mode: u64, stake: i64) -> Value {
+    let before = sim.bot_messages().len();
+    let create = json!([{"name": "create", "type": 1, "options": [
+        {"name": "mode", "type": 4, "value": mode}, {"name": "stake", "type": 4, "value": stake}]}]);
+    answer(sim, creator, "match", create).await;
+    sim.wait_for("the card", REACT, |v| {
+        v.messages()[before..]
+            .iter()
+            .find(|m| m["content"].as_str().unwrap_or("").starts_with("**Match #"))
+            .cloned()
+    })
+    .await
+}
+
 async fn click(sim: &Sim, user: u64, message: &Value, action: &str) {
     let now = sim
         .bot_messages()
@@ -127,18 +143,7 @@ async fn the_top_ten_carry_the_rank_role_and_a_match_moves_only_what_changed() {
 
     // A 2v2: P11 and P12 beat P9 and P10 for 30 each, and swap places with them.
     let since = sim.mark();
-    let before = sim.bot_messages().len();
-    let create = json!([{"name": "create", "type": 1, "options": [
-        {"name": "mode", "type": 4, "value": 1}, {"name": "stake", "type": 4, "value": 30}]}]);
-    answer(&sim, player(11), "match", create).await;
-    let card = sim
-        .wait_for("the card", REACT, |v| {
-            v.messages()[before..]
-                .iter()
-                .find(|m| m["content"].as_str().unwrap_or("").starts_with("**Match #"))
-                .cloned()
-        })
-        .await;
+    let card = create_match(&sim, player(11), 1, 30).await;
     click(&sim, player(12), &card, "join_a").await;
     click(&sim, player(9), &card, "join_b").await;
     click(&sim, player(10), &card, "join_b").await;
@@ -729,18 +734,7 @@ async fn a_member_back_unheard_takes_their_place_once_a_match_moves_their_value(
     sim.edit_guild(|g| {
         g.members.insert(player(2), Vec::new());
     });
-    let before = sim.bot_messages().len();
-    let create = json!([{"name": "create", "type": 1, "options": [
-        {"name": "mode", "type": 4, "value": 0}, {"name": "stake", "type": 4, "value": 5}]}]);
-    answer(&sim, player(2), "match", create).await;
-    let card = sim
-        .wait_for("the card", REACT, |v| {
-            v.messages()[before..]
-                .iter()
-                .find(|m| m["content"].as_str().unwrap_or("").starts_with("**Match #"))
-                .cloned()
-        })
-        .await;
+    let card = create_match(&sim, player(2), 0, 5).await;
     click(&sim, player(3), &card, "join_b").await;
     click(&sim, player(3), &card, "won_a").await;
     click(&sim, player(2), &card, "confirm").await;
