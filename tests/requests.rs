@@ -505,11 +505,21 @@ async fn closed_dms_and_a_restart_put_requests_back_in_the_queue() {
 
 /// `user` presses Decline on `card` and submits `reason`; returns the answer to the form.
 async fn decline(sim: &Sim, user: u64, card: &Value, reason: &str) -> Value {
+    let form = open_decline(sim, user, card).await;
+    submit_reason(sim, user, card, &form, reason).await
+}
+
+/// `user` clicks Decline on `card`; returns the custom id of the reason form it opens.
+async fn open_decline(sim: &Sim, user: u64, card: &Value) -> String {
     let opened = click(sim, user, card, "decline").await;
     assert_eq!(opened["type"], 9, "Decline asks for a reason: {opened}");
-    let modal = opened["data"]["custom_id"].as_str().unwrap().to_owned();
+    opened["data"]["custom_id"].as_str().unwrap().to_owned()
+}
+
+/// `user` submits `reason` in `form`, a Decline form of `card`; returns the bot's answer.
+async fn submit_reason(sim: &Sim, user: u64, card: &Value, form: &str, reason: &str) -> Value {
     let marks = sim.mark();
-    let submitted = sim.submit_modal(user, &current(sim, card), &modal, &[("reason", reason)]);
+    let submitted = sim.submit_modal(user, &current(sim, card), form, &[("reason", reason)]);
     let answer = sim
         .wait_request("the answer to the reason", marks, REACT, |r| {
             is_callback(r, submitted.id)
@@ -524,40 +534,18 @@ async fn decline(sim: &Sim, user: u64, card: &Value, reason: &str) -> Value {
 async fn a_second_decline_is_told_who_declined_first() {
     let (sim, _bot) = league().await;
     let card = request(&sim, BOB, None).await;
-    let open_form = |user: u64| {
-        let sim = &sim;
-        let card = &card;
-        async move {
-            let opened = click(sim, user, card, "decline").await;
-            opened["data"]["custom_id"].as_str().unwrap().to_owned()
-        }
-    };
-    let dave_form = open_form(DAVE).await;
-    let alice_form = open_form(ALICE).await;
+    let dave_form = open_decline(&sim, DAVE, &card).await;
+    let alice_form = open_decline(&sim, ALICE, &card).await;
     // Telling Bob takes a while: Discord holds the DM to him.
     let bob_dm = sim.open_dm(BOB).unwrap();
     sim.hang_requests(&format!("/channels/{bob_dm}/messages"));
-    let submit = |user: u64, form: String| {
-        let marks = sim.mark();
-        let submitted =
-            sim.submit_modal(user, &current(&sim, &card), &form, &[("reason", "Not yet")]);
-        let sim = &sim;
-        async move {
-            let answer = sim
-                .wait_request("the answer to the reason", marks, REACT, |r| {
-                    is_callback(r, submitted.id)
-                })
-                .await;
-            answer.body.unwrap_or(Value::Null)
-        }
-    };
-    let first = submit(DAVE, dave_form).await;
+    let first = submit_reason(&sim, DAVE, &card, &dave_form, "Not yet").await;
     assert_eq!(first["type"], 7, "{first}");
     // The decision is saved: Bob is free for a tryout while he is being told.
     let start = json!([{"name": "member", "type": 6, "value": BOB.to_string()}]);
     let started = tryout(&sim, DAVE, "start", start).await;
     assert!(started.contains("Check your DMs"), "{started}");
-    let second = submit(ALICE, alice_form).await;
+    let second = submit_reason(&sim, ALICE, &card, &alice_form, "Not yet").await;
     assert!(
         refusal(&second).contains(&format!("already declined by <@{DAVE}>")),
         "{second}"
@@ -581,19 +569,11 @@ async fn decline_is_the_evaluators_and_a_declined_player_asks_again_a_day_later(
     assert!(refusal(&own).contains("can't evaluate yourself"), "{own}");
 
     // Dave opens the form, then loses the evaluator role before he submits it.
-    let opened = click(&sim, DAVE, &card, "decline").await;
-    let modal = opened["data"]["custom_id"].as_str().unwrap().to_owned();
+    let form = open_decline(&sim, DAVE, &card).await;
     sim.edit_guild(|g| {
         g.members.insert(DAVE, Vec::new());
     });
-    let marks = sim.mark();
-    let submitted = sim.submit_modal(DAVE, &current(&sim, &card), &modal, &[("reason", "No")]);
-    let late = sim
-        .wait_request("the late reason", marks, REACT, |r| {
-            is_callback(r, submitted.id)
-        })
-        .await;
-    let late = late.body.unwrap_or(Value::Null);
+    let late = submit_reason(&sim, DAVE, &card, &form, "No").await;
     assert!(refusal(&late).contains("no longer decline"), "{late}");
     assert!(text(&current(&sim, &card)).contains("Waiting"));
 
@@ -602,18 +582,10 @@ async fn decline_is_the_evaluators_and_a_declined_player_asks_again_a_day_later(
     sim.edit_guild(|g| {
         g.members.insert(DAVE, vec![EVALUATOR_ROLE]);
     });
-    let opened = click(&sim, DAVE, &card, "decline").await;
-    let modal = opened["data"]["custom_id"].as_str().unwrap().to_owned();
+    let form = open_decline(&sim, DAVE, &card).await;
     let (_, valued) = set_value(&sim, ALICE, CAROL, 40).await;
     assert!(valued.contains("→"), "{valued}");
-    let marks = sim.mark();
-    let submitted = sim.submit_modal(DAVE, &current(&sim, &card), &modal, &[("reason", "No")]);
-    let late = sim
-        .wait_request("the reason, once Carol has a value", marks, REACT, |r| {
-            is_callback(r, submitted.id)
-        })
-        .await;
-    let late = late.body.unwrap_or(Value::Null);
+    let late = submit_reason(&sim, DAVE, &card, &form, "No").await;
     assert!(refusal(&late).contains("already has a value"), "{late}");
     assert!(text(&current(&sim, &card)).contains("Waiting"));
 
