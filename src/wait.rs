@@ -378,10 +378,11 @@ impl<T> Pending<T> {
         let answer = if self.waits.stopping() {
             None
         } else {
-            safe_wait_for(&mut self.rx, timeout)
-                .await
-                .and_then(Result::ok)
-                .map(|answer| *answer)
+            match safe_wait_for(&mut self.rx, timeout).await {
+                Some(answer) => answer.ok().map(|answer| *answer),
+                // One delivered as the time ran out is still an answer.
+                None => self.close_and_take(),
+            }
         };
         let outcome = match (&answer, self.waits.stopping()) {
             (Some(_), _) => "answered",
@@ -393,16 +394,21 @@ impl<T> Pending<T> {
     }
 
     /// Ends the wait, and returns its answer if one came in that nobody took: after
-    /// [`form_or_click`] or [`click_or_message`] returned the other wait's answer (or nothing),
-    /// this one's may have come in at the same moment, and it too must be answered. Anything
+    /// [`form_or_click`] or [`click_or_message`] returned the other wait's answer, this one's
+    /// may have come in at the same moment, and it too must be answered. Anything
     /// delivered from now on finds the wait gone (the sender is told, and says it expired).
     pub fn take_late(mut self) -> Option<T> {
-        self.rx.close();
-        let answer = self.rx.try_recv().ok().map(|answer| *answer);
+        let answer = self.close_and_take();
         if answer.is_some() {
             self.record("answered");
         }
         answer
+    }
+
+    /// Closes the channel, so nothing more is delivered to this wait, and takes what was.
+    fn close_and_take(&mut self) -> Option<T> {
+        self.rx.close();
+        self.rx.try_recv().ok().map(|answer| *answer)
     }
 
     /// Records how the wait ended, once (a wait dropped before it ends records itself).
@@ -490,7 +496,15 @@ async fn first_of<A, B>(
             b = &mut second.rx => b.ok().map(|b| Either::Second(*b)),
         }
     };
-    let answer = safe_wait_for(either, timeout).await.flatten();
+    let answer = match safe_wait_for(either, timeout).await {
+        Some(answer) => answer,
+        // One delivered as the time ran out is still an answer; should both have been, the
+        // second stays for the caller's `take_late`.
+        None => first
+            .close_and_take()
+            .map(Either::First)
+            .or_else(|| second.close_and_take().map(Either::Second)),
+    };
     match &answer {
         Some(Either::First(_)) => first.record("answered"),
         Some(Either::Second(_)) => second.record("answered"),
@@ -685,6 +699,47 @@ mod tests {
         // Answered: a second click finds the prompt expired.
         assert!(matches!(
             waits.deliver_component(click(&id, 7)),
+            Delivery::Expired(_)
+        ));
+    }
+
+    fn submission(custom_id: &str, user: u64) -> ModalInteraction {
+        serde_json::from_value(serde_json::json!({
+            "id": "12", "application_id": "99", "type": 5, "channel_id": "1", "token": "t",
+            "version": 1, "locale": "en-US", "entitlements": [], "attachment_size_limit": 1,
+            "user": {"id": user.to_string(), "username": "u"},
+            "data": {"custom_id": custom_id, "components": []},
+        }))
+        .expect("a valid modal submission")
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_form_and_a_click_that_come_together_are_both_taken() {
+        let waits = Arc::new(Waits::new(None));
+        let (form_prompt, click_prompt) = (waits.new_prompt(), waits.new_prompt());
+        let mut form = waits.expect_modal(form_prompt, UserId::new(7));
+        let mut behind = waits.expect_component(click_prompt, UserId::new(7));
+        let submitted = submission(&custom_id(form_prompt, "compose"), 7);
+        assert!(matches!(
+            waits.deliver_modal(submitted),
+            Delivery::Delivered
+        ));
+        let clicked = click(&custom_id(click_prompt, "edit"), 7);
+        assert!(matches!(
+            waits.deliver_component(clicked),
+            Delivery::Delivered
+        ));
+        let first = form_or_click(&mut form, &mut behind, Duration::from_secs(1)).await;
+        let late_taken = match first {
+            Some(FormReply::Submitted(_)) => behind.take_late().is_some(),
+            Some(FormReply::Click(_)) => form.take_late().is_some(),
+            None => false,
+        };
+        assert!(late_taken, "the second answer was lost");
+        assert_eq!(waits.pending(), 0);
+        // Nothing more reaches the waits once taken.
+        assert!(matches!(
+            waits.deliver_component(click(&custom_id(click_prompt, "edit"), 7)),
             Delivery::Expired(_)
         ));
     }

@@ -19,7 +19,7 @@ use serenity::{
 
 use super::access;
 use super::flow_message::FlowMessage;
-use super::replies::ephemeral;
+use super::replies::{answer_late, ephemeral};
 use crate::types::{Context, Error, UserError};
 use crate::wait::{self, custom_id, FormReply};
 
@@ -315,16 +315,7 @@ const STEP_1: &str = "**New announcement** — step 1 of 3: where should it be p
 /// Said to a click or submission that came in together with the one the flow took.
 const TOO_LATE: &str =
     "That came in together with another answer to this step, which I took instead.";
-/// Said to a click or submission that came in as the draft expired.
-const EXPIRED: &str = "This draft has expired. Run /announce again.";
 
-/// Sends the answer to an interaction that came in together with the one a step took. A
-/// failure is logged: it must not keep the step's own answer from going out.
-async fn answer_late(sent: impl std::future::Future<Output = Result<(), serenity::Error>>) {
-    if let Err(err) = sent.await {
-        tracing::warn!(error = %err, "could not answer a late click or form");
-    }
-}
 /// Said when the invoker cancels.
 const CANCELLED: &str = "Cancelled — nothing was posted.";
 
@@ -492,8 +483,8 @@ impl Flow<'_> {
         let waits = &self.ctx.data().waits;
         let author = self.ctx.author().id;
         let mut draft = Draft::default();
-        // What the preview behind the form shows: its text, and whether it may be posted.
-        let mut previewed: Option<(String, bool)> = None;
+        // Whether a preview (of `draft`) is behind the form.
+        let mut previewed = false;
         loop {
             let modal_prompt = waits.new_prompt();
             let mut submitted = waits.expect_modal(modal_prompt, author);
@@ -507,16 +498,11 @@ impl Flow<'_> {
             let reply = wait::form_or_click(&mut submitted, &mut behind, self.modal_timeout).await;
             let submit = match reply {
                 None => {
-                    // Whatever comes in from now on is told the draft expired.
-                    if let Some(late) = submitted.take_late() {
-                        answer_late(late.create_response(self.ctx, ephemeral(EXPIRED))).await;
-                    }
-                    if let Some(late) = behind.take_late() {
-                        answer_late(late.create_response(self.ctx, ephemeral(EXPIRED))).await;
-                    }
-                    let rows = match &previewed {
-                        Some((_, can_post)) => preview_rows(self.prompt, *can_post, false),
-                        None => mention_rows(self.prompt, false),
+                    let rows = if previewed {
+                        let can_post = postable(&draft, &render(mention, &draft)).is_ok();
+                        preview_rows(self.prompt, can_post, false)
+                    } else {
+                        mention_rows(self.prompt, false)
                     };
                     self.expire(rows).await;
                     return Ok(None);
@@ -527,20 +513,22 @@ impl Flow<'_> {
                     if let Some(late) = submitted.take_late() {
                         answer_late(late.create_response(self.ctx, ephemeral(TOO_LATE))).await;
                     }
-                    match (action(&click), &previewed) {
-                        ("cancel", _) => {
+                    let text = render(mention, &draft);
+                    let can_post = previewed && postable(&draft, &text).is_ok();
+                    match action(&click) {
+                        "cancel" => {
                             self.end(&click, CANCELLED, Vec::new()).await?;
                             return Ok(None);
                         }
-                        ("post", Some((text, true))) => {
-                            self.post(&click, channel, mention, text).await?;
+                        "post" if can_post => {
+                            self.post(&click, channel, mention, &text).await?;
                             return Ok(None);
                         }
-                        (_, Some(_)) => {
+                        _ if previewed => {
                             trigger = click;
                             continue;
                         }
-                        (_, None) => return Ok(Some(click)),
+                        _ => return Ok(Some(click)),
                     }
                 }
             };
@@ -561,7 +549,7 @@ impl Flow<'_> {
             }
             answered?;
             self.message.answered(&submit.token);
-            previewed = Some((text.clone(), postable.is_ok()));
+            previewed = true;
             let Some(chosen) = click.wait(self.step_timeout).await else {
                 self.expire(preview_rows(self.prompt, postable.is_ok(), false))
                     .await;

@@ -52,6 +52,14 @@ pub async fn staff_note(http: &Http, settings: &GuildSettings, note: &str) {
     }
 }
 
+/// Sends the answer to an interaction that came in together with the one a step took. A
+/// failure is logged: it must not keep the step's own answer from going out.
+pub async fn answer_late(sent: impl std::future::Future<Output = Result<(), serenity::Error>>) {
+    if let Err(err) = sent.await {
+        tracing::warn!(error = %err, "could not answer a late click or form");
+    }
+}
+
 /// `text` as written, shown literally: Discord's markdown characters are escaped and line
 /// breaks (Unicode's too) become spaces, so a note cannot fake a status line, a link or
 /// formatting.

@@ -442,14 +442,12 @@ impl Wizard<'_> {
                     }
                 }
                 other => {
-                    // A click that came in with the typed `cancel`, or as the step ran out, is
-                    // told the step is over.
-                    if !matches!(other, Some(Reply::Click(_))) {
+                    // A click that came in with the typed `cancel` is told the step is over.
+                    if let Some(Reply::Message(_)) = other {
                         if let Some(late) = click.take_late() {
                             let over = super::replies::ephemeral("That step is over.");
-                            if let Err(err) = late.create_response(self.http, over).await {
-                                tracing::warn!(error = %err, "could not answer a late click");
-                            }
+                            super::replies::answer_late(late.create_response(self.http, over))
+                                .await;
                         }
                     }
                     return Ok(other);
