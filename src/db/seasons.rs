@@ -122,12 +122,12 @@ impl Db {
         let mut changed = 0;
         if rule == SeasonReset::Reset {
             let reason = format!("season {number} ended: reset to {base}");
-            // ¥0 counts as no value: a member there is not raised to the base, which would
-            // pass them for evaluated without the roles an evaluation brings.
-            for row in rows.iter().filter(|r| r.get::<i64, _>("value") > 0) {
-                let user = UserId::new((row.get::<i64, _>("user_id") as u64).max(1));
+            // The ranked members only: ¥0 counts as no value, and a member there is not
+            // raised to the base, which would pass them for evaluated without the roles an
+            // evaluation brings.
+            for &(user, _) in &rankings {
                 let old = lock_value(&mut tx, guild, user).await?;
-                if old > 0 && old != base {
+                if old != base {
                     write_value(
                         &mut tx,
                         guild,
