@@ -8,7 +8,7 @@ use poise::{ChoiceParameter as _, CreateReply};
 use super::access::{self, Standing};
 use super::welcome::DEFAULT_WELCOME;
 use crate::db::{
-    Clearable, GuildSettings, SeasonReset, SettingsUpdate, DEFAULT_MATCH_EXPIRY_MINUTES,
+    Clearable, GuildSettings, SeasonReset, SettingsUpdate, Unset, DEFAULT_MATCH_EXPIRY_MINUTES,
 };
 
 /// What ending a season does to values, as `/settings` offers it.
@@ -324,22 +324,15 @@ pub async fn settings(
     let (title, settings) = if only_shown {
         ("Current settings", current)
     } else {
-        // The clear first: on its own it breaks no rule, while the update may rely on it.
-        if let Some(choice) = clear {
-            db.clear_setting(guild, choice.setting()).await?;
-        }
-        let saved = db.update_settings(guild, &update).await?;
-        if welcome_off {
-            db.clear_welcome(guild).await?;
-        }
-        if rank_off {
-            db.clear_rank_role(guild).await?;
-        }
-        if welcome_off || rank_off || clear.is_some() {
-            ("Settings saved", db.settings(guild).await?)
-        } else {
-            ("Settings saved", saved)
-        }
+        let unset = Unset {
+            setting: clear.map(ClearChoice::setting),
+            welcomes: welcome_off,
+            rank_role: rank_off,
+        };
+        (
+            "Settings saved",
+            db.change_settings(guild, unset, &update).await?,
+        )
     };
     let mut text = describe(title, &settings);
     let welcomes = settings.welcome_channel.is_some() || settings.welcome_role.is_some();

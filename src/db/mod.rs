@@ -26,7 +26,7 @@ use sqlx::SqlitePool;
 pub use evaluations::{NewEvaluation, Saved};
 pub use publications::Publication;
 pub use settings::{
-    Clearable, GuildSettings, SeasonReset, SettingsUpdate, DEFAULT_MATCH_EXPIRY_MINUTES,
+    Clearable, GuildSettings, SeasonReset, SettingsUpdate, Unset, DEFAULT_MATCH_EXPIRY_MINUTES,
     DEFAULT_RANK_TOP,
 };
 pub use values::{HistoryRow, Source, ValueChange};
@@ -337,6 +337,42 @@ mod tests {
         assert_eq!(settings.values_channel, Some(33));
         assert_eq!(settings.staff_role, Some(22));
         assert_eq!(settings.evaluator_role, None);
+    }
+
+    #[tokio::test]
+    async fn a_settings_change_that_fails_part_way_changes_nothing() {
+        let (_dir, db) = temp_db().await;
+        let before = SettingsUpdate {
+            results_channel: Some(11),
+            rank_role: Some(44),
+            ..Default::default()
+        };
+        let before = db.update_settings(G, &before).await.unwrap();
+        // The last write of the change is refused, after the unsets before it went through.
+        sqlx::query(
+            "CREATE TRIGGER refuse BEFORE UPDATE ON guild_settings
+             WHEN NEW.welcome_message = 'refused' BEGIN SELECT RAISE(ABORT, 'refused'); END",
+        )
+        .execute(&db.pool)
+        .await
+        .unwrap();
+        let unset = Unset {
+            setting: Some(Clearable::ResultsChannel),
+            welcomes: false,
+            rank_role: true,
+        };
+        let update = SettingsUpdate {
+            welcome_message: Some("refused".into()),
+            ..Default::default()
+        };
+        assert!(db.change_settings(G, unset, &update).await.is_err());
+        assert_eq!(db.settings(G).await.unwrap(), before);
+        // The same change without the refused write goes through whole.
+        let after = db
+            .change_settings(G, unset, &SettingsUpdate::default())
+            .await
+            .unwrap();
+        assert_eq!((after.results_channel, after.rank_role), (None, None));
     }
 
     #[tokio::test]

@@ -137,17 +137,4 @@ impl Db {
             .context("recording a member gone from the rankings")?;
         Ok(changed.rows_affected() == 1)
     }
-
-    /// Turns the rank role off; the next sync takes it back from its holders.
-    #[tracing::instrument(skip_all)]
-    pub async fn clear_rank_role(&self, guild: GuildId) -> anyhow::Result<()> {
-        sqlx::query(
-            "UPDATE guild_settings SET rank_role_id = NULL, rank_role_paused = 0 WHERE guild_id = ?",
-        )
-        .bind(sql_id(guild.get()))
-        .execute(&self.pool)
-        .await
-        .context("turning the rank role off")?;
-        Ok(())
-    }
 }

@@ -82,6 +82,17 @@ impl Clearable {
     }
 }
 
+/// What a settings change turns off before it sets anything.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Unset {
+    /// One channel or role set back to unset.
+    pub setting: Option<Clearable>,
+    /// Welcomes off: their channel, role and message.
+    pub welcomes: bool,
+    /// The rank role off.
+    pub rank_role: bool,
+}
+
 /// How many members carry the rank role when the server set nothing.
 pub const DEFAULT_RANK_TOP: i64 = 10;
 
@@ -167,29 +178,59 @@ impl Db {
             .unwrap_or_default())
     }
 
-    /// Sets `setting` of `guild` back to unset.
-    #[tracing::instrument(skip_all)]
-    pub async fn clear_setting(&self, guild: GuildId, setting: Clearable) -> anyhow::Result<()> {
-        // The column comes from the fixed list above, never from input.
-        let sql = format!(
-            "UPDATE guild_settings SET {} = NULL WHERE guild_id = ?",
-            setting.column()
-        );
-        sqlx::query(&sql)
-            .bind(sql_id(guild.get()))
-            .execute(&self.pool)
-            .await
-            .with_context(|| format!("clearing {}", setting.column()))?;
-        Ok(())
-    }
-
     /// Sets the given fields and returns the resulting settings.
-    #[tracing::instrument(skip_all)]
     pub async fn update_settings(
         &self,
         guild: GuildId,
         update: &SettingsUpdate,
     ) -> anyhow::Result<GuildSettings> {
+        self.change_settings(guild, Unset::default(), update).await
+    }
+
+    /// Unsets what `unset` names, then sets the given fields, as one write: a failure part way
+    /// leaves the settings as they were. Returns the resulting settings.
+    #[tracing::instrument(skip_all)]
+    pub async fn change_settings(
+        &self,
+        guild: GuildId,
+        unset: Unset,
+        update: &SettingsUpdate,
+    ) -> anyhow::Result<GuildSettings> {
+        let mut tx = self.pool.begin().await.context("starting a transaction")?;
+        // The unsets first: on their own they break no rule, while the update may rely on them.
+        if let Some(setting) = unset.setting {
+            // The column comes from the fixed list above, never from input.
+            let sql = format!(
+                "UPDATE guild_settings SET {} = NULL WHERE guild_id = ?",
+                setting.column()
+            );
+            sqlx::query(&sql)
+                .bind(sql_id(guild.get()))
+                .execute(&mut *tx)
+                .await
+                .with_context(|| format!("clearing {}", setting.column()))?;
+        }
+        if unset.welcomes {
+            sqlx::query(
+                "UPDATE guild_settings SET welcome_channel_id = NULL, welcome_role_id = NULL,
+                     welcome_message = NULL, welcome_role_paused = 0
+                 WHERE guild_id = ?",
+            )
+            .bind(sql_id(guild.get()))
+            .execute(&mut *tx)
+            .await
+            .context("turning welcomes off")?;
+        }
+        if unset.rank_role {
+            sqlx::query(
+                "UPDATE guild_settings SET rank_role_id = NULL, rank_role_paused = 0
+                 WHERE guild_id = ?",
+            )
+            .bind(sql_id(guild.get()))
+            .execute(&mut *tx)
+            .await
+            .context("turning the rank role off")?;
+        }
         let id = |v: Option<u64>| v.map(sql_id);
         sqlx::query(
             "INSERT INTO guild_settings (guild_id, results_channel_id, values_channel_id,
@@ -239,9 +280,10 @@ impl Db {
         .bind(id(update.welcome_channel))
         .bind(id(update.welcome_role))
         .bind(update.welcome_message.as_deref())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .context("saving guild settings")?;
+        tx.commit().await.context("saving guild settings")?;
         self.settings(guild).await
     }
 }

@@ -1,5 +1,4 @@
-//! Welcomes' own state: turning them off, the welcome role's pause, and who was welcomed
-//! lately.
+//! Welcomes' own state: the welcome role's pause, and who was welcomed lately.
 
 use anyhow::Context as _;
 use serenity::all::{GuildId, UserId};
@@ -11,21 +10,6 @@ use super::{sql_id, Db};
 pub const WELCOME_REPEAT_SECS: i64 = 24 * 60 * 60;
 
 impl Db {
-    /// Turns welcomes off: no message, no role.
-    #[tracing::instrument(skip_all)]
-    pub async fn clear_welcome(&self, guild: GuildId) -> anyhow::Result<()> {
-        sqlx::query(
-            "UPDATE guild_settings SET welcome_channel_id = NULL, welcome_role_id = NULL,
-                 welcome_message = NULL, welcome_role_paused = 0
-             WHERE guild_id = ?",
-        )
-        .bind(sql_id(guild.get()))
-        .execute(&self.pool)
-        .await
-        .context("turning welcomes off")?;
-        Ok(())
-    }
-
     /// Pauses the welcome role; returns whether it was running (so staff are told once).
     #[tracing::instrument(skip_all)]
     pub async fn pause_welcome_role(&self, guild: GuildId) -> anyhow::Result<bool> {
