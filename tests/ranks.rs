@@ -943,3 +943,51 @@ async fn a_holder_who_leaves_hands_the_role_down_and_takes_it_back_on_return() {
     wait_holders(&sim, "P2 back in the top two", &[player(1), player(2)]).await;
     sim.assert_clean().await;
 }
+
+/// A grant whose answer was lost (Discord gave the role; the bot heard a 500) is not
+/// forgotten: while the member stays in the top the next sync asks for it once more, and once
+/// they drop out of it the role is taken back.
+#[tokio::test]
+async fn a_rank_role_whose_answer_was_lost_is_still_taken_back() {
+    let (sim, _bot) = three_ranked(Vec::new(), &[], [30, 20, 10]).await;
+    let p1_role = format!("/members/{}/roles/{PLAYER_ROLE}", player(1));
+    sim.lose_next_answers(1, 500, &p1_role);
+    let before = sim.mark();
+    set_rank_role(&sim, PLAYER_ROLE, 1).await;
+    wait_holders(&sim, "P1 carries the role", &[player(1)]).await;
+    settle(&sim).await;
+    assert_eq!(given_between(&sim, player(1), before, sim.mark()), 1);
+    // A change below the top: P1's grant, unconfirmed, is asked for again.
+    let again = sim.mark();
+    valued(&sim, player(3), 15).await;
+    sim.wait_request("P1's role asked for again", again, REACT, |r| {
+        r.method == "PUT" && r.path.ends_with(&p1_role)
+    })
+    .await;
+    // Confirmed now: the next change below the top asks nothing of P1 (the syncs run one at
+    // a time, so the move below comes after it).
+    let settled = sim.mark();
+    valued(&sim, player(3), 12).await;
+    // P2 rises above P1: the role moves.
+    valued(&sim, player(2), 40).await;
+    wait_holders(&sim, "the role moved to P2", &[player(2)]).await;
+    assert_eq!(given_between(&sim, player(1), settled, sim.mark()), 0);
+    sim.assert_clean().await;
+}
+
+/// The same lost answer while the member drops out of the top before any other sync: the role
+/// is taken back at the first sync after.
+#[tokio::test]
+async fn a_rank_role_whose_answer_was_lost_is_taken_back_at_the_next_sync() {
+    let (sim, _bot) = three_ranked(Vec::new(), &[], [30, 20, 10]).await;
+    sim.lose_next_answers(
+        1,
+        500,
+        &format!("/members/{}/roles/{PLAYER_ROLE}", player(1)),
+    );
+    set_rank_role(&sim, PLAYER_ROLE, 1).await;
+    wait_holders(&sim, "P1 carries the role", &[player(1)]).await;
+    valued(&sim, player(2), 40).await;
+    wait_holders(&sim, "the role moved to P2", &[player(2)]).await;
+    sim.assert_clean().await;
+}

@@ -3,8 +3,11 @@
 //!
 //! The bot remembers whom it gave the role to ([`crate::db::Db::rank_holders`]); after a
 //! change it compares that with the new top and adds or removes the role only for members who
-//! crossed the boundary, never sweeping every member. When the role may not be given (it is
-//! above the bot's highest, it carries moderator permissions, or the bot lost Manage Roles),
+//! crossed the boundary, never sweeping every member. A grant is recorded before it is asked
+//! for, so one whose answer was lost (or cut short by a stop) is settled by the next sync:
+//! asked again while the member is in the top, taken back once they are not. When the role may
+//! not be given (it is above the bot's highest, it carries moderator permissions, or the bot
+//! lost Manage Roles),
 //! staff are told once in the staff channel and the role is paused until they set it again:
 //! nothing is retried in a loop. A member who left is remembered as absent (their place goes
 //! to the next one down) until they are seen again: a value change of theirs (a value set, a
@@ -24,7 +27,7 @@ use serenity::{GuildId, Http, RoleId, UserId};
 
 use super::replies::staff_note;
 use super::roles::{read_membership, Membership};
-use crate::db::{GuildSettings, DEFAULT_RANK_TOP};
+use crate::db::{GuildSettings, Holding, DEFAULT_RANK_TOP};
 use crate::slots::away;
 use crate::state::AppState;
 use crate::types::{discord_code, serenity_status, UNKNOWN_MEMBER};
@@ -142,18 +145,21 @@ async fn sync_round(http: &Http, state: &AppState, guild: GuildId) -> anyhow::Re
         return Ok(false);
     }
     let leaders = match role {
-        Some(role) => leaders(http, state, guild, &settings, role, &holders).await?,
+        Some(role) => leaders(http, state, guild, &settings, role, &holders.given).await?,
         None => HashSet::new(),
     };
-    // Members who hold an earlier rank role lose it: staff changed the role since.
+    // Members who hold an earlier rank role lose it: staff changed the role since. A member the
+    // role was asked for without an answer is treated as holding it when it is to be taken
+    // back, and as not holding it when it is to be given: both calls are harmless if Discord
+    // already did what they ask.
     let mut leaving: Vec<(UserId, RoleId)> = holders
-        .iter()
+        .all()
         .filter(|(user, held)| Some(*held) != role || !leaders.contains(user))
         .copied()
         .collect();
     let mut entering: Vec<UserId> = leaders
         .iter()
-        .filter(|user| role.is_some_and(|role| !holders.contains(&(**user, role))))
+        .filter(|user| role.is_some_and(|role| !holders.given.contains(&(**user, role))))
         .copied()
         .collect();
     entering.sort_unstable();
@@ -166,13 +172,24 @@ async fn sync_round(http: &Http, state: &AppState, guild: GuildId) -> anyhow::Re
             .remove_member_role(guild, user, held, Some("rank role"))
             .await
         {
-            Ok(()) => state.db.set_rank_holder(guild, user, held, false).await?,
+            Ok(()) => {
+                state
+                    .db
+                    .set_rank_holder(guild, user, held, Holding::No)
+                    .await?
+            }
             // The member left, or staff deleted the old role: nobody holds it any more.
             Err(err) if matches!(discord_code(&err), Some(UNKNOWN_MEMBER | UNKNOWN_ROLE)) => {
-                state.db.set_rank_holder(guild, user, held, false).await?
+                state
+                    .db
+                    .set_rank_holder(guild, user, held, Holding::No)
+                    .await?
             }
             Err(err) if Some(held) != role && serenity_status(&err) == Some(403) => {
-                state.db.set_rank_holder(guild, user, held, false).await?;
+                state
+                    .db
+                    .set_rank_holder(guild, user, held, Holding::No)
+                    .await?;
                 left_to_staff.push((user, held));
             }
             Err(err) => {
@@ -198,16 +215,39 @@ async fn sync_round(http: &Http, state: &AppState, guild: GuildId) -> anyhow::Re
     }
     let mut gone = false;
     for user in entering {
+        // Recorded before it is asked for: were the answer lost, the record stays, unsure, and
+        // a later sync settles it either way.
+        let was_unsure = holders.unsure.contains(&(user, role));
+        state
+            .db
+            .set_rank_holder(guild, user, role, Holding::Asked)
+            .await?;
         match http
             .add_member_role(guild, user, role, Some("rank role"))
             .await
         {
-            Ok(()) => state.db.set_rank_holder(guild, user, role, true).await?,
+            Ok(()) => {
+                state
+                    .db
+                    .set_rank_holder(guild, user, role, Holding::Given)
+                    .await?
+            }
             Err(err) if discord_code(&err) == Some(UNKNOWN_MEMBER) => {
+                state
+                    .db
+                    .set_rank_holder(guild, user, role, Holding::No)
+                    .await?;
                 state.db.set_rank_absent(guild, user, true).await?;
                 gone = true;
             }
             Err(err) => {
+                // A refusal means not given now; a role asked for before may still be held.
+                if serenity_status(&err).is_some_and(|s| (400..500).contains(&s)) && !was_unsure {
+                    state
+                        .db
+                        .set_rank_holder(guild, user, role, Holding::No)
+                        .await?;
+                }
                 refused(http, state, guild, &settings, role, &err).await?;
                 return Ok(false);
             }

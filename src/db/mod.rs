@@ -25,6 +25,7 @@ use sqlx::SqlitePool;
 
 pub use evaluations::{NewEvaluation, Saved};
 pub use publications::Publication;
+pub use ranks::{Holding, RankHolders};
 pub use settings::{
     Clearable, GuildSettings, SeasonReset, SettingsUpdate, Unset, DEFAULT_MATCH_EXPIRY_MINUTES,
     DEFAULT_RANK_TOP,

@@ -8,41 +8,88 @@ use serenity::all::{GuildId, RoleId, UserId};
 
 use super::{sql_id, Db};
 
+/// Whom the bot gave a rank role to, as recorded: (member, role) pairs.
+#[derive(Debug, Default)]
+pub struct RankHolders {
+    /// Discord said the role was given.
+    pub given: HashSet<(UserId, RoleId)>,
+    /// The role was asked for and no answer came back (lost, or the bot stopped): they may
+    /// hold it or not.
+    pub unsure: HashSet<(UserId, RoleId)>,
+}
+
+impl RankHolders {
+    /// Every pair recorded, given or not: all the bot may have to take back.
+    pub fn all(&self) -> impl Iterator<Item = &(UserId, RoleId)> {
+        self.given.iter().chain(&self.unsure)
+    }
+
+    /// Whether nothing is recorded.
+    pub fn is_empty(&self) -> bool {
+        self.given.is_empty() && self.unsure.is_empty()
+    }
+}
+
+/// Where the rank role stands for one member, as [`Db::set_rank_holder`] records it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Holding {
+    /// About to be asked of Discord: recorded first, so an answer that never comes leaves a
+    /// trace ([`RankHolders::unsure`]).
+    Asked,
+    /// Discord gave it.
+    Given,
+    /// Not held: taken back, refused, or gone with the member.
+    No,
+}
+
 impl Db {
     /// The members the bot gave a rank role to in `guild`, with the role each was given.
     #[tracing::instrument(skip_all)]
-    pub async fn rank_holders(&self, guild: GuildId) -> anyhow::Result<HashSet<(UserId, RoleId)>> {
-        let rows: Vec<(i64, i64)> =
-            sqlx::query_as("SELECT user_id, role_id FROM rank_role_holders WHERE guild_id = ?")
-                .bind(sql_id(guild.get()))
-                .fetch_all(&self.pool)
-                .await
-                .context("reading the rank role's holders")?;
-        Ok(rows
-            .into_iter()
-            .map(|(user, role)| {
-                (
-                    UserId::new((user as u64).max(1)),
-                    RoleId::new((role as u64).max(1)),
-                )
-            })
-            .collect())
+    pub async fn rank_holders(&self, guild: GuildId) -> anyhow::Result<RankHolders> {
+        let rows: Vec<(i64, i64, bool)> = sqlx::query_as(
+            "SELECT user_id, role_id, given FROM rank_role_holders WHERE guild_id = ?",
+        )
+        .bind(sql_id(guild.get()))
+        .fetch_all(&self.pool)
+        .await
+        .context("reading the rank role's holders")?;
+        let mut holders = RankHolders::default();
+        for (user, role, given) in rows {
+            let held = (
+                UserId::new((user as u64).max(1)),
+                RoleId::new((role as u64).max(1)),
+            );
+            if given {
+                holders.given.insert(held);
+            } else {
+                holders.unsure.insert(held);
+            }
+        }
+        Ok(holders)
     }
 
-    /// Records that `user` now holds (or no longer holds) the rank role `role`.
+    /// Records where the rank role `role` stands for `user`.
     #[tracing::instrument(skip_all)]
     pub async fn set_rank_holder(
         &self,
         guild: GuildId,
         user: UserId,
         role: RoleId,
-        holds: bool,
+        holding: Holding,
     ) -> anyhow::Result<()> {
-        let query = if holds {
-            "INSERT INTO rank_role_holders (guild_id, user_id, role_id) VALUES (?, ?, ?)
-             ON CONFLICT DO NOTHING"
-        } else {
-            "DELETE FROM rank_role_holders WHERE guild_id = ? AND user_id = ? AND role_id = ?"
+        let query = match holding {
+            // An unsure record never downgrades one Discord confirmed.
+            Holding::Asked => {
+                "INSERT INTO rank_role_holders (guild_id, user_id, role_id, given)
+                 VALUES (?, ?, ?, 0) ON CONFLICT DO NOTHING"
+            }
+            Holding::Given => {
+                "INSERT INTO rank_role_holders (guild_id, user_id, role_id, given)
+                 VALUES (?, ?, ?, 1) ON CONFLICT DO UPDATE SET given = 1"
+            }
+            Holding::No => {
+                "DELETE FROM rank_role_holders WHERE guild_id = ? AND user_id = ? AND role_id = ?"
+            }
         };
         sqlx::query(query)
             .bind(sql_id(guild.get()))

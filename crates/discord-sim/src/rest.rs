@@ -111,7 +111,13 @@ pub(crate) async fn rest_handler(
             .into_response(),
         None => match refused_body {
             Some((code, message)) => discord_error(400, code, message),
-            None => route(&inner, &method, &path, &headers, json_body.as_ref()).await,
+            None => {
+                let answer = route(&inner, &method, &path, &headers, json_body.as_ref()).await;
+                match take_fault(&inner, &path, true) {
+                    Some((status, _)) => discord_error(status, 0, "simulated failure"),
+                    None => answer,
+                }
+            }
         },
     };
     // A global 429 carries the global headers only.
@@ -161,6 +167,17 @@ pub(crate) async fn rest_handler(
     response
 }
 
+/// The first injected fault for `path` with work left that is `carried_out` (or not), used up
+/// by one: its status, and whether a 429 is of the global limit.
+fn take_fault(inner: &Inner, path: &str, carried_out: bool) -> Option<(u16, bool)> {
+    let mut world = inner.world();
+    let fault = world.faults.iter_mut().find(|f| {
+        f.remaining > 0 && f.carried_out == carried_out && path.contains(&f.path_contains)
+    })?;
+    fault.remaining -= 1;
+    Some((fault.status, fault.global))
+}
+
 /// The interaction token in an interaction or webhook path, if any.
 pub(crate) fn interaction_token(path: &str) -> Option<&str> {
     let mut segments = path.trim_start_matches('/').split('/');
@@ -202,17 +219,7 @@ pub(crate) async fn route(
     body: Option<&Value>,
 ) -> Response {
     // Injected faults come first, as from an overloaded Discord.
-    let fault = {
-        let mut world = inner.world();
-        let found = world
-            .faults
-            .iter_mut()
-            .find(|f| f.remaining > 0 && path.contains(&f.path_contains));
-        found.map(|f| {
-            f.remaining -= 1;
-            (f.status, f.global)
-        })
-    };
+    let fault = take_fault(inner, path, false);
     if let Some((status, global)) = fault {
         if status == 429 {
             let retry_after = Duration::from_millis(250);

@@ -362,6 +362,20 @@ impl Sim {
         self.world().faults.push(Fault {
             status,
             global: false,
+            carried_out: false,
+            path_contains: path_contains.to_owned(),
+            remaining: n,
+        });
+    }
+
+    /// Carries out the next `n` REST calls whose path contains `path_contains`, then answers
+    /// them with `status` instead of their own answer, as when Discord's answer is lost on its
+    /// way back (a proxy's 5xx): the change is made, and the bot cannot know it.
+    pub fn lose_next_answers(&self, n: u32, status: u16, path_contains: &str) {
+        self.world().faults.push(Fault {
+            status,
+            global: false,
+            carried_out: true,
             path_contains: path_contains.to_owned(),
             remaining: n,
         });
@@ -373,6 +387,7 @@ impl Sim {
         self.world().faults.push(Fault {
             status: 429,
             global: true,
+            carried_out: false,
             path_contains: path_contains.to_owned(),
             remaining: 1,
         });

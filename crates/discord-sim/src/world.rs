@@ -159,6 +159,8 @@ pub(crate) struct Fault {
     pub(crate) status: u16,
     /// For a 429: the global limit rather than the route's.
     pub(crate) global: bool,
+    /// The call is carried out and only its answer replaced: an answer lost on its way back.
+    pub(crate) carried_out: bool,
     pub(crate) path_contains: String,
     pub(crate) remaining: u32,
 }
