@@ -497,6 +497,10 @@ async fn a_first_value_set_by_staff_brings_the_evaluated_roles() {
     let roles_of =
         |user: u64| sim.with_guild(|g| g.members.get(&user).cloned().unwrap_or_default());
 
+    // ¥0 counts as no value: no evaluated roles, and the next value is still the first.
+    valued(&sim, player(1), 0).await;
+    bot.wait_commands_done("setvalue", 1).await;
+    assert_eq!(sim.role_changes(), Vec::new(), "roles moved at ¥0");
     valued(&sim, player(1), 25).await;
     sim.wait_for("the roles move", REACT, |v| {
         (v.guild().members.get(&player(1)) == Some(&vec![PLAYER_ROLE])).then_some(())
@@ -517,7 +521,7 @@ async fn a_first_value_set_by_staff_brings_the_evaluated_roles() {
     )
     .await;
     assert!(reply.contains("30"), "{reply}");
-    settle(&sim).await;
+    bot.wait_commands_done("addvalue", 1).await;
     assert_eq!(sim.role_changes().len(), 2, "{:?}", sim.role_changes());
     assert_eq!(roles_of(player(1)), vec![AWAITING_ROLE]);
 
@@ -579,6 +583,49 @@ async fn a_first_value_set_by_staff_brings_the_evaluated_roles() {
     let db = Db::connect(&bot.database_url).await.unwrap();
     let standing = db.standing(GuildId::new(GUILD_ID), UserId::new(player(4)));
     assert_eq!(standing.await.unwrap(), None);
+    sim.assert_clean().await;
+}
+
+/// A value is saved before staff are answered: if Discord fails the answer, what follows
+/// from the value (the evaluated roles, the member's DM) still happens.
+#[tokio::test]
+async fn a_first_value_whose_answer_failed_still_brings_the_roles_and_the_dm() {
+    let sim = Sim::start().await;
+    sim.edit_guild(|g| {
+        g.members.insert(player(1), Vec::new());
+    });
+    let mut bot = Bot::start(&sim).await;
+    bot.wait_health(200, Duration::from_secs(20)).await;
+    wait_registered(&sim).await;
+    let settings = answer(
+        &sim,
+        ALICE,
+        "settings",
+        json!([{"name": "add_role", "type": 8, "value": PLAYER_ROLE.to_string()}]),
+    )
+    .await;
+    assert!(settings.contains("Settings saved"), "{settings}");
+    sim.fail_next(1, 500, "/callback");
+    let marks = sim.mark();
+    sim.slash(
+        ALICE,
+        GENERAL,
+        "setvalue",
+        json!([
+            {"name": "member", "type": 6, "value": player(1).to_string()},
+            {"name": "amount", "type": 4, "value": 25},
+        ]),
+    );
+    sim.wait_for("the role given", REACT, |v| {
+        (v.guild().members.get(&player(1)) == Some(&vec![PLAYER_ROLE])).then_some(())
+    })
+    .await;
+    let dm = sim
+        .wait_request("the member's DM", marks, REACT, |r| {
+            r.path.starts_with("/channels/") && content(r).contains("Staff changed your value")
+        })
+        .await;
+    assert!(content(&dm).contains("¥25 million"), "{}", content(&dm));
     sim.assert_clean().await;
 }
 

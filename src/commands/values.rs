@@ -183,16 +183,18 @@ async fn change(
         .await?;
     match result {
         Ok((old, new)) => {
-            ctx.say(format!(
-                "<@{}>'s value: {} → **{}**.",
-                member.id,
-                format_value(old),
-                format_value(new)
-            ))
-            .await?;
+            // The change is saved: what follows from it is done even if the reply fails.
+            let said = ctx
+                .say(format!(
+                    "<@{}>'s value: {} → **{}**.",
+                    member.id,
+                    format_value(old),
+                    format_value(new)
+                ))
+                .await;
             // Staff changed their value: they count for the rank role again if they had left.
             super::ranks::sync_present(ctx.http(), ctx.data(), guild, &[member.id]).await;
-            if first_value(ctx, guild, &member).await {
+            if new > 0 && first_value(ctx, guild, &member).await {
                 let notes = super::roles::first_value(
                     ctx.http(),
                     ctx.data().bot_user,
@@ -206,20 +208,24 @@ async fn change(
                         .content(notes.join("\n"))
                         .ephemeral(true)
                         .allowed_mentions(CreateAllowedMentions::new());
-                    ctx.send(note).await?;
+                    if let Err(err) = ctx.send(note).await {
+                        tracing::warn!(error = %err, "could not tell staff about the roles");
+                    }
                 }
             }
             tell_member(ctx, guild, &member, (old, new)).await;
+            said?;
             Ok(())
         }
         Err(refused) => Err(UserError(format!("Nothing changed: {refused}.")).into()),
     }
 }
 
-/// Whether the change just made is the first value `member` ever had here.
+/// Whether the change just made, to a value above ¥0, is the first that took `member` above it
+/// here (¥0 counts as no value).
 async fn first_value(ctx: Context<'_>, guild: serenity::GuildId, member: &serenity::User) -> bool {
-    match ctx.data().db.history(guild, member.id, 2).await {
-        Ok(rows) => rows.len() == 1,
+    match ctx.data().db.times_valued(guild, member.id).await {
+        Ok(times) => times == 1,
         Err(err) => {
             tracing::warn!(
                 error = format!("{err:#}"),

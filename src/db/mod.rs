@@ -186,7 +186,8 @@ mod tests {
     #[tokio::test]
     async fn the_leaderboard_ranks_by_value_with_ties_by_id() {
         let (_dir, db) = temp_db().await;
-        for (user, value) in [(1u64, 10), (2, 30), (3, 20), (4, 30)] {
+        // Member 5 at ¥0, which counts as no value: unranked, off the board.
+        for (user, value) in [(1u64, 10), (2, 30), (3, 20), (4, 30), (5, 0)] {
             db.change_value(G, UserId::new(user), STAFF, ValueChange::Set(value), None)
                 .await
                 .unwrap()
@@ -200,6 +201,7 @@ mod tests {
         assert_eq!(page, vec![(UserId::new(1), 10)]);
         assert_eq!(db.standing(G, UserId::new(4)).await.unwrap(), Some((30, 2)));
         assert_eq!(db.standing(G, UserId::new(1)).await.unwrap(), Some((10, 4)));
+        assert_eq!(db.standing(G, UserId::new(5)).await.unwrap(), None);
         // Another guild's board is separate.
         assert_eq!(db.leaderboard(GuildId::new(2), 0, 10).await.unwrap().1, 0);
     }

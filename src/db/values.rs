@@ -120,7 +120,8 @@ pub(super) async fn write_value(
 }
 
 impl Db {
-    /// The member's value and rank (1 = highest), or `None` if they have no value.
+    /// The member's value and rank (1 = highest), or `None` if they have no value (¥0 counts
+    /// as none: unranked).
     #[tracing::instrument(skip_all)]
     pub async fn standing(
         &self,
@@ -135,7 +136,9 @@ impl Db {
         .fetch_optional(&self.pool)
         .await
         .context("reading a value")?;
-        let Some(value) = value else { return Ok(None) };
+        let Some(value) = value.filter(|value| *value > 0) else {
+            return Ok(None);
+        };
         // Two range counts on the (guild, value, user) index rather than one OR, which SQLite
         // would answer by scanning the whole guild.
         let ahead: i64 = sqlx::query_scalar(
@@ -152,7 +155,8 @@ impl Db {
         Ok(Some((value, ahead + 1)))
     }
 
-    /// Page `page` (from 0) of the leaderboard, `per_page` members, and the member count.
+    /// Page `page` (from 0) of the leaderboard, `per_page` members, and the member count: the
+    /// members above ¥0.
     #[tracing::instrument(skip_all)]
     pub async fn leaderboard(
         &self,
@@ -161,7 +165,7 @@ impl Db {
         per_page: i64,
     ) -> anyhow::Result<(Vec<(UserId, i64)>, i64)> {
         let rows = sqlx::query(
-            "SELECT user_id, value FROM member_values WHERE guild_id = ?
+            "SELECT user_id, value FROM member_values WHERE guild_id = ? AND value > 0
              ORDER BY value DESC, user_id LIMIT ? OFFSET ?",
         )
         .bind(sql_id(guild.get()))
@@ -170,12 +174,13 @@ impl Db {
         .fetch_all(&self.pool)
         .await
         .context("reading the leaderboard")?;
-        let total: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM member_values WHERE guild_id = ?")
-                .bind(sql_id(guild.get()))
-                .fetch_one(&self.pool)
-                .await
-                .context("counting ranked members")?;
+        let total: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM member_values WHERE guild_id = ? AND value > 0",
+        )
+        .bind(sql_id(guild.get()))
+        .fetch_one(&self.pool)
+        .await
+        .context("counting ranked members")?;
         let page = rows
             .iter()
             .map(|row| {
@@ -187,6 +192,20 @@ impl Db {
             })
             .collect();
         Ok((page, total))
+    }
+
+    /// How many changes left `user` above ¥0 (a tryout, staff, a match, a season's reset).
+    #[tracing::instrument(skip_all)]
+    pub async fn times_valued(&self, guild: GuildId, user: UserId) -> anyhow::Result<i64> {
+        sqlx::query_scalar(
+            "SELECT COUNT(*) FROM value_history
+             WHERE guild_id = ? AND user_id = ? AND new_value > 0",
+        )
+        .bind(sql_id(guild.get()))
+        .bind(sql_id(user.get()))
+        .fetch_one(&self.pool)
+        .await
+        .context("reading the value history")
     }
 
     /// Applies a staff member's change in one transaction with its history row.

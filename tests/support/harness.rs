@@ -342,6 +342,32 @@ async fn capture<R: tokio::io::AsyncRead + Unpin>(reader: BufReader<R>, logs: Ar
     }
 }
 
+impl Bot {
+    /// Waits until the bot has finished `count` runs of `command` (whatever their outcome),
+    /// read from its `/metrics`: the command's own work (its role calls, its sync) is done.
+    /// A positive signal for proving that a finished command did *not* do something.
+    pub async fn wait_commands_done(&mut self, command: &str, count: u32) {
+        let port = self.health_port().await;
+        let label = format!("command=\"{command}\"");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut done = 0.0;
+        while Instant::now() < deadline {
+            if let Ok((200, text)) = http_get(port, "/metrics").await {
+                done = text
+                    .lines()
+                    .filter(|l| l.starts_with("novera_commands_total{") && l.contains(&label))
+                    .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+                    .sum();
+                if done >= f64::from(count) {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("/{command} finished {done} times, not {count}, within 10 s");
+    }
+}
+
 /// A minimal HTTP/1.1 GET on loopback: (status, body).
 pub async fn http_get(port: u16, path: &str) -> Result<(u16, String), String> {
     http_request(port, "GET", path, &[], None).await
