@@ -1060,6 +1060,22 @@ async fn confirm(sim: &Sim, evaluator: u64, summary: &Value, needle: &str) -> Va
     dm(sim, evaluator, since, needle).await
 }
 
+/// Confirm is the evaluator's decision even when its answer from Discord is lost: the
+/// evaluation is saved. So is a tryout whose "Check your DMs" reply came back as a failure.
+#[tokio::test]
+async fn a_confirm_whose_answer_was_lost_still_saves_the_tryout() {
+    let (sim, bot) = carol_evaluates().await;
+    // The command's follow-up after its deferral: the wizard, already in the DMs, goes on.
+    sim.lose_next_answers(1, 500, "/webhooks/");
+    let summary = summary_by(&sim, CAROL).await;
+    sim.lose_next_answers(1, 500, "/callback");
+    let saved = confirm(&sim, CAROL, &summary, "Saved.").await;
+    let text = saved["content"].as_str().unwrap_or_default();
+    assert!(text.contains(&format!("<@{BOB}>'s value is now")), "{text}");
+    assert!(bob_standing(&bot).await.is_some());
+    sim.assert_clean().await;
+}
+
 /// A crash after Confirm but before the posts: the next start makes them, once each.
 #[tokio::test]
 async fn posts_interrupted_by_a_crash_are_made_at_the_next_start() {

@@ -499,7 +499,8 @@ async fn run_wizard(
             .say(&format!("They asked to be evaluated as **{position}**."))
             .await?;
     }
-    click
+    // The menu is in the evaluator's DMs already: the wizard goes on even if this fails.
+    let told = click
         .create_followup(
             http,
             say(&format!(
@@ -507,7 +508,10 @@ async fn run_wizard(
                 r.player
             )),
         )
-        .await?;
+        .await;
+    if let Err(err) = told {
+        tracing::warn!(error = %err, "could not point the evaluator to their DMs");
+    }
     direct_message(
         http,
         r.player,

@@ -145,15 +145,20 @@ pub async fn start(
         Err(err) if is_cannot_dm(&err) => return Err(UserError(DMS_CLOSED.into()).into()),
         other => other?,
     };
-    ctx.send(
-        CreateReply::default()
-            .content(format!(
-                "Check your DMs: the tryout of <@{}> has started.",
-                member.id
-            ))
-            .ephemeral(true),
-    )
-    .await?;
+    // The menu is in the evaluator's DMs already: the wizard goes on even if this fails.
+    let told = ctx
+        .send(
+            CreateReply::default()
+                .content(format!(
+                    "Check your DMs: the tryout of <@{}> has started.",
+                    member.id
+                ))
+                .ephemeral(true),
+        )
+        .await;
+    if let Err(err) = told {
+        tracing::warn!(error = %err, "could not point the evaluator to their DMs");
+    }
     wizard.run(guild, &member, menu).await?;
     Ok(())
 }
@@ -414,7 +419,7 @@ impl Wizard<'_> {
             Some(position) => format!("**Tryout of {player}** — position: **{position}**."),
             None => format!("**Tryout of {player}** — cancelled."),
         };
-        acknowledge(self.http, &click, summary, rows(false)).await?;
+        acknowledge(self.http, &click, summary, rows(false)).await;
         Ok(chosen.map_or(Step::Cancelled, Step::Answer))
     }
 
@@ -554,7 +559,7 @@ impl Wizard<'_> {
             format!("{}\n\n{verdict}", publication::summary(e)),
             confirm_rows(prompt, false),
         )
-        .await?;
+        .await;
         Ok(if confirmed {
             Step::Answer(())
         } else {
@@ -563,14 +568,16 @@ impl Wizard<'_> {
     }
 }
 
-/// Answers a click by updating its message (within Discord's 3 s), components disabled.
+/// Answers a click by updating its message (within Discord's 3 s), components disabled. The
+/// click is the evaluator's choice whatever becomes of its answer: a failure is logged and the
+/// wizard goes on (its next message, or "Saved.", tells the evaluator where it stands).
 async fn acknowledge(
     http: &Http,
     click: &ComponentInteraction,
     content: String,
     rows: Vec<CreateActionRow>,
-) -> Result<(), Error> {
-    click
+) {
+    let answered = click
         .create_response(
             http,
             CreateInteractionResponse::UpdateMessage(
@@ -580,8 +587,10 @@ async fn acknowledge(
                     .allowed_mentions(CreateAllowedMentions::new()),
             ),
         )
-        .await?;
-    Ok(())
+        .await;
+    if let Err(err) = answered {
+        tracing::warn!(error = %err, "could not answer a wizard click; going on");
+    }
 }
 
 fn position_rows(prompt: u64, enabled: bool) -> Vec<CreateActionRow> {
