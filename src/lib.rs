@@ -233,9 +233,9 @@ async fn start(
     ));
 
     let client = bot::client(http, state.clone()).await?;
-    // Tryout requests whose wizard the last process ran go back to the queue, staff posts it
-    // was making can be made again.
-    commands::requests::reopen_interrupted(&client.http, &state.db).await;
+    // Tryout requests whose wizard the last process ran go back to the queue, those whose card
+    // it never posted are withdrawn, staff posts it was making can be made again.
+    commands::requests::settle_interrupted(&client.http, &state.db).await;
     if let Err(err) = state.db.release_stale_staff_posts().await {
         tracing::warn!(
             error = format!("{err:#}"),

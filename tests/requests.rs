@@ -466,6 +466,59 @@ async fn a_card_left_with_its_buttons_is_redrawn_at_a_click() {
     assert_eq!(sim.violations(), Vec::<String>::new());
 }
 
+/// A card that reached the staff channel although Discord's answer to its post was lost: the
+/// request was withdrawn (its player told nothing was kept), and a click on the card is told
+/// so and redraws it without its buttons. The player may ask again.
+#[tokio::test]
+async fn a_card_whose_post_answer_was_lost_is_closed_at_a_click() {
+    let (sim, _bot) = league().await;
+    sim.lose_next_answers(1, 500, &format!("/channels/{GENERAL}/messages"));
+    let reply = tryout(&sim, BOB, "request", json!([])).await;
+    assert!(reply.contains("nothing was saved"), "{reply}");
+    let card = sim
+        .bot_messages()
+        .into_iter()
+        .find(|m| text(m).starts_with("**Tryout request #"))
+        .expect("the card reached the channel");
+    let told = click(&sim, DAVE, &card, "accept").await;
+    assert!(refusal(&told).contains("no longer open"), "{told}");
+    let redrawn = wait_text(&sim, &card, "Withdrawn.").await;
+    assert_eq!(redrawn["components"], json!([]), "{redrawn}");
+    assert!(sim.dm_channel(DAVE).is_none(), "a wizard was opened");
+    request(&sim, BOB, None).await;
+    sim.assert_clean().await;
+}
+
+/// A request saved by a process that ended before its card went out: no evaluator can see it,
+/// so the next start withdraws it and tells the player, who may ask again.
+#[tokio::test]
+async fn a_request_whose_card_a_restart_kept_back_is_withdrawn_at_the_next_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = format!("sqlite://{}", dir.path().join("league.db").display());
+    let db = Db::connect(&database_url).await.unwrap();
+    let guild = GuildId::new(GUILD_ID);
+    let saved = db
+        .open_request(
+            guild,
+            UserId::new(BOB),
+            None,
+            serenity::all::ChannelId::new(GENERAL),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    db.close().await;
+    let (sim, _bot) = league_with(BotOptions {
+        database_url: Some(database_url.clone()),
+        ..BotOptions::default()
+    })
+    .await;
+    let told = dm(&sim, BOB, "didn't reach the evaluators").await;
+    assert!(text(&told).contains(&format!("#{}", saved.id)), "{told}");
+    request(&sim, BOB, None).await;
+    sim.assert_clean().await;
+}
+
 #[tokio::test]
 async fn closed_dms_and_a_restart_put_requests_back_in_the_queue() {
     let dir = tempfile::tempdir().unwrap();

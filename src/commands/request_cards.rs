@@ -1,5 +1,5 @@
-//! The text of a tryout request's card in the staff channel, and the card of a request a
-//! tryout answered. Shared by [`super::requests`] (the cards' buttons) and [`super::tryout`]
+//! The text of a tryout request's card in the staff channel, and the card of a closed request
+//! (a tryout answered it, it was declined or withdrawn). Shared by [`super::requests`] (the cards' buttons) and [`super::tryout`]
 //! (a tryout saved for a player with an open request answers it).
 
 use poise::serenity_prelude as serenity;
@@ -16,19 +16,40 @@ pub fn card_text(r: &TryoutRequest, state: &str) -> String {
     )
 }
 
-/// Shows an evaluated request's card as evaluated, without its buttons; does nothing for a
-/// request in any other state. A failed edit is logged: the request itself is closed, and a
-/// click on the card is told so, and redraws it.
-pub async fn show_evaluated(http: &Http, r: &TryoutRequest) {
-    let (Some(message), Some(evaluator), "evaluated") = (r.message, r.evaluator, r.status.as_str())
-    else {
+/// What a closed request's card says happened to it; `None` for a request still in play.
+fn closed_state(r: &TryoutRequest) -> Option<String> {
+    let by = r
+        .evaluator
+        .map(|e| format!(" by <@{e}>"))
+        .unwrap_or_default();
+    match r.status.as_str() {
+        "evaluated" => Some(format!("Evaluated{by}.")),
+        "declined" => Some(match &r.reason {
+            Some(reason) => format!("Declined{by}: {reason}"),
+            None => format!("Declined{by}."),
+        }),
+        "withdrawn" => Some("Withdrawn.".to_owned()),
+        _ => None,
+    }
+}
+
+/// Shows a closed (evaluated, declined or withdrawn) request's card as such, without its
+/// buttons; does nothing for a request still in play. A failed edit is logged: the request
+/// itself is closed, and a click on the card is told so, and redraws it.
+pub async fn show_closed(http: &Http, r: &TryoutRequest) {
+    let (Some(message), Some(state)) = (r.message, closed_state(r)) else {
         return;
     };
     let edit = EditMessage::new()
-        .content(card_text(r, &format!("Evaluated by <@{evaluator}>.")))
+        .content(card_text(r, &state))
         .components(Vec::new())
         .allowed_mentions(CreateAllowedMentions::new());
     if let Err(err) = r.channel.edit_message(http, message, edit).await {
         tracing::warn!(error = %err, request = r.id, "could not update a request card");
     }
+}
+
+/// The card of a declined request, as its decline shows it.
+pub fn declined_card(r: &TryoutRequest) -> String {
+    card_text(r, &closed_state(r).unwrap_or_default())
 }

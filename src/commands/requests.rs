@@ -22,7 +22,7 @@ use serenity::{
 };
 
 use super::replies::{direct_message, ephemeral, is_blank, plain};
-use super::request_cards::{card_text, show_evaluated};
+use super::request_cards::{card_text, declined_card, show_closed};
 use super::{access, tryout};
 use crate::db::requests::TryoutRequest;
 use crate::db::Db;
@@ -280,11 +280,17 @@ async fn handle_click(
         click.create_response(http, ephemeral(text)).await?;
         return Ok(());
     }
-    // An evaluated request's card may still show its buttons (a tryout saved with /tryout start
-    // redraws it, but a crash can come first): the click is told, and the card redrawn.
-    if r.status == "evaluated" {
+    // A closed request's card may still show its buttons (its redraw failed, or a crash came
+    // first, or Discord's answer to the card's post was lost): the click is told, and the card
+    // redrawn.
+    if matches!(r.status.as_str(), "evaluated" | "declined" | "withdrawn") {
         click.create_response(http, ephemeral(taken(&r))).await?;
-        show_evaluated(http, &r).await;
+        // A card whose id was never recorded is the one clicked (checked above).
+        let card = TryoutRequest {
+            message: r.message.or(Some(click.message.id)),
+            ..r
+        };
+        show_closed(http, &card).await;
         return Ok(());
     }
     // A request someone already took is told as such (in `accept`), whatever the player's value.
@@ -619,13 +625,12 @@ async fn decline(
         submit.create_response(http, ephemeral(taken(&now))).await?;
         return Ok(());
     };
-    let note = format!("Declined by <@{evaluator}>: {reason}");
     let answered = submit
         .create_response(
             http,
             CreateInteractionResponse::UpdateMessage(
                 CreateInteractionResponseMessage::new()
-                    .content(card_text(&declined, &note))
+                    .content(declined_card(&declined))
                     .components(Vec::new())
                     .allowed_mentions(CreateAllowedMentions::new()),
             ),
@@ -634,15 +639,7 @@ async fn decline(
     if let Err(err) = answered {
         // The decline stands; the card says so even though the form's answer failed.
         tracing::warn!(error = %err, "could not answer a decline form");
-        if let Some(message) = declined.message {
-            let edit = EditMessage::new()
-                .content(card_text(&declined, &note))
-                .components(Vec::new())
-                .allowed_mentions(CreateAllowedMentions::new());
-            if let Err(err) = declined.channel.edit_message(http, message, edit).await {
-                tracing::warn!(error = %err, "could not update a request card");
-            }
-        }
+        show_closed(http, &declined).await;
     }
     direct_message(
         http,
@@ -656,8 +653,9 @@ async fn decline(
     Ok(())
 }
 
-/// Puts the requests whose wizard a restart ended back in the queue, cards included.
-pub async fn reopen_interrupted(http: &Http, db: &Db) {
+/// Puts the requests whose wizard a restart ended back in the queue, cards included, and
+/// withdraws the requests whose card a restart kept from being posted, and tells their players.
+pub async fn settle_interrupted(http: &Http, db: &Db) {
     match db.reopen_interrupted_requests().await {
         Ok(reopened) => {
             for r in reopened {
@@ -665,5 +663,18 @@ pub async fn reopen_interrupted(http: &Http, db: &Db) {
             }
         }
         Err(err) => tracing::warn!(error = format!("{err:#}"), "could not reopen requests"),
+    }
+    match db.withdraw_unposted_requests().await {
+        Ok(withdrawn) => {
+            for r in withdrawn {
+                let text = format!(
+                    "Your tryout request #{} didn't reach the evaluators: I restarted while \
+                     posting it. Nothing was kept, so run `/tryout request` again.",
+                    r.id
+                );
+                direct_message(http, r.player, &text).await;
+            }
+        }
+        Err(err) => tracing::warn!(error = format!("{err:#}"), "could not withdraw requests"),
     }
 }

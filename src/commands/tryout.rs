@@ -17,7 +17,7 @@ use serenity::{
     CreateSelectMenuOption, EditMessage, GuildId, Http, MessageId, UserId,
 };
 
-use super::request_cards::show_evaluated;
+use super::request_cards::show_closed;
 use super::{access, publication};
 use crate::db::{GuildSettings, NewEvaluation, Publication};
 use crate::state::AppState;
@@ -218,7 +218,7 @@ impl Wizard<'_> {
         let (id, old) = match data.db.save_evaluation(&evaluation, staff).await? {
             Ok(saved) => {
                 if let Some(request) = &saved.answered {
-                    show_evaluated(self.http, request).await;
+                    show_closed(self.http, request).await;
                 }
                 (saved.id, saved.old)
             }

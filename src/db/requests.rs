@@ -238,4 +238,19 @@ impl Db {
         .context("reopening interrupted tryout requests")?;
         Ok(rows.iter().map(read).collect())
     }
+
+    /// Withdraws every open request whose card was never posted (at startup: the process that
+    /// saved it ended before its card went out, so no evaluator can see it, while it would keep
+    /// its player from asking again) and returns them, for their players.
+    #[tracing::instrument(skip_all)]
+    pub async fn withdraw_unposted_requests(&self) -> anyhow::Result<Vec<TryoutRequest>> {
+        let rows = sqlx::query(
+            "UPDATE tryout_requests SET status = 'withdrawn'
+             WHERE status = 'open' AND message_id IS NULL RETURNING *",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .context("withdrawing unposted tryout requests")?;
+        Ok(rows.iter().map(read).collect())
+    }
 }
