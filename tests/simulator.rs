@@ -122,6 +122,26 @@ async fn assert_clean_waits_out_an_interactions_three_seconds() {
     );
 }
 
+/// A deferral promises an answer: one never followed up fails a test that checks the bot was
+/// clean, and an empty message is refused as Discord refuses it.
+#[tokio::test]
+async fn a_deferral_never_followed_up_and_an_empty_message_are_caught() {
+    let sim = Sim::start().await;
+    let deferred = sim.slash(BOB, GENERAL, "ping", json!([]));
+    let path = format!("/interactions/{}/{}/callback", deferred.id, deferred.token);
+    assert_eq!(post(&sim, &path, &[UA], &json!({"type": 5})).await.0, 204);
+    let loading = sim.still_loading();
+    assert_eq!(loading.len(), 1, "{loading:?}");
+    assert!(loading[0].contains(&deferred.id.to_string()), "{loading:?}");
+    let followup = format!("/webhooks/{APP_ID}/{}", deferred.token);
+    let (status, error) = post(&sim, &followup, &[UA], &json!({"content": ""})).await;
+    assert_eq!((status, error["code"].as_u64()), (400, Some(50006)));
+    assert_eq!(sim.still_loading().len(), 1, "an empty message answered it");
+    let (status, _) = post(&sim, &followup, &[UA], &json!({"content": "done"})).await;
+    assert_eq!(status, 200);
+    assert!(sim.still_loading().is_empty());
+}
+
 async fn patch(sim: &Sim, path: &str, body: &Value) -> u16 {
     let (status, _) = http_request(
         sim.rest_port(),

@@ -67,14 +67,20 @@ pub(crate) async fn rest_handler(
     if !body.is_empty() && inner.options.validate {
         match &json_body {
             Some(value) if content_type.starts_with("application/json") => {
-                let mut broken: Vec<String> = limits::check(method.as_str(), &path, value);
-                if let Err(err) = schema::validate(method.as_str(), &path, value) {
-                    broken.push(err);
+                let mut broken = limits::check(method.as_str(), &path, value);
+                if let Err(why) = schema::validate(method.as_str(), &path, value) {
+                    let code = limits::INVALID_FORM_BODY;
+                    broken.push(limits::Broken { code, why });
                 }
-                if !broken.is_empty() {
-                    refused_body = Some((50035, "Invalid Form Body"));
-                    violations.extend(broken);
-                }
+                // One answer for all: a form error outweighs an empty message.
+                refused_body = broken.iter().map(|b| b.code).max().map(|code| {
+                    if code == limits::INVALID_FORM_BODY {
+                        (code, "Invalid Form Body")
+                    } else {
+                        (code, "Cannot send an empty message")
+                    }
+                });
+                violations.extend(broken.into_iter().map(|b| b.why));
             }
             _ => {
                 refused_body = Some((50109, "The request body contains invalid JSON."));

@@ -237,16 +237,23 @@ impl Sim {
         self.world().last_identify = None;
     }
 
-    /// Fails the test if any request broke Discord's rules or the OpenAPI spec, or an
+    /// Fails the test if any request broke Discord's rules or the OpenAPI spec, an
     /// interaction went unanswered past Discord's 3 s (the member saw "This interaction
-    /// failed"). An interaction still inside its 3 s is waited for until it is answered or its
+    /// failed"), or a deferred one was never answered. An interaction still inside its 3 s is waited for until it is answered or its
     /// time is up, so one sent just before the end of a test is judged too.
     pub async fn assert_clean(&self) {
         while self.awaiting_answer() {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+        // A deferral is the bot's promise of an answer: one still "thinking" is given a few
+        // seconds to be kept.
+        let until = std::time::Instant::now() + Duration::from_secs(5);
+        while !self.still_loading().is_empty() && std::time::Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         let mut violations = self.world().violations.clone();
         violations.extend(self.unanswered());
+        violations.extend(self.still_loading());
         assert!(
             violations.is_empty(),
             "the bot broke Discord's rules:\n{}",
@@ -282,6 +289,28 @@ impl Sim {
             .map(|(id, i)| {
                 format!(
                     "interaction {id} (type {}, by {}) got no response within 3 s",
+                    i.kind, i.user
+                )
+            })
+            .collect()
+    }
+
+    /// Interactions answered with a deferral (type 5) that no follow-up or edit has replaced:
+    /// the member still sees "thinking…", until Discord gives up on it.
+    pub fn still_loading(&self) -> Vec<String> {
+        let world = self.world();
+        let mut loading: Vec<(u64, &InteractionState)> = world
+            .interactions
+            .iter()
+            .filter(|(_, i)| i.loading)
+            .map(|(id, i)| (*id, i))
+            .collect();
+        loading.sort_by_key(|(id, _)| *id);
+        loading
+            .into_iter()
+            .map(|(id, i)| {
+                format!(
+                    "interaction {id} (type {}, by {}) was deferred and never answered",
                     i.kind, i.user
                 )
             })
