@@ -142,6 +142,34 @@ async fn a_deferral_never_followed_up_and_an_empty_message_are_caught() {
     assert!(sim.still_loading().is_empty());
 }
 
+/// Discord delivers a bot's DM only to a user who shares a server with it.
+#[tokio::test]
+async fn a_dm_reaches_only_a_member() {
+    let sim = Sim::start().await;
+    let auth = format!("Bot {}", sim.token());
+    let dm = |user: u64| {
+        let (sim, auth) = (&sim, &auth);
+        async move {
+            let auth = ("Authorization", auth.as_str());
+            let (status, channel) = post(
+                sim,
+                "/users/@me/channels",
+                &[UA, auth],
+                &json!({"recipient_id": user.to_string()}),
+            )
+            .await;
+            assert_eq!(status, 200, "{channel}");
+            let path = format!("/channels/{}/messages", channel["id"].as_str().unwrap());
+            let (status, answer) = post(sim, &path, &[UA, auth], &json!({"content": "hi"})).await;
+            (status, answer["code"].as_u64())
+        }
+    };
+    assert_eq!(dm(BOB).await.0, 200);
+    sim.member_leaves(BOB);
+    assert_eq!(dm(BOB).await, (403, Some(50007)));
+    assert_eq!(dm(APP_ID).await, (403, Some(50007)));
+}
+
 async fn patch(sim: &Sim, path: &str, body: &Value) -> u16 {
     let (status, _) = http_request(
         sim.rest_port(),

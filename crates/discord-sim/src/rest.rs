@@ -720,7 +720,10 @@ pub(crate) fn create_message(inner: &Arc<Inner>, channel: &str, body: Option<&Va
             }
         }
         if let Some(user) = is_dm {
-            if world.dms_closed.contains(&user) {
+            // Discord delivers a bot's DM only to a user who shares a server with it, and
+            // never to the bot itself.
+            let shares = user != APP_ID && world.guild.members.contains_key(&user);
+            if world.dms_closed.contains(&user) || !shares {
                 return discord_error(403, 50007, "Cannot send messages to this user");
             }
         }
