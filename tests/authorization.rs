@@ -132,6 +132,28 @@ async fn ask_in_a_thread_needs_send_messages_in_threads() {
     );
     // With the permission he may.
     sim.edit_guild(|g| g.allow_in(GENERAL, BOB, bits::SEND_MESSAGES_IN_THREADS));
+    let (interaction, reply) = run_command_with(&sim, BOB, THREAD, "ask", json!([])).await;
+    assert!(
+        content(&reply).contains("Say something!"),
+        "{}",
+        content(&reply)
+    );
+    sim.say(BOB, THREAD, "done");
+    sim.wait_request("the echo", 0, REACT, |r| is_followup(r, &interaction.token))
+        .await;
+    // A locked thread takes Manage Threads as well.
+    sim.edit_guild(|g| {
+        if let Some(thread) = g.channels.iter_mut().find(|c| c.id == THREAD) {
+            thread.locked = true;
+        }
+    });
+    let (_, reply) = run_command_with(&sim, BOB, THREAD, "ask", json!([])).await;
+    assert!(
+        content(&reply).contains("can't send messages"),
+        "{}",
+        content(&reply)
+    );
+    sim.edit_guild(|g| g.allow_in(GENERAL, BOB, bits::MANAGE_THREADS));
     let (_, reply) = run_command_with(&sim, BOB, THREAD, "ask", json!([])).await;
     assert!(
         content(&reply).contains("Say something!"),

@@ -170,6 +170,49 @@ async fn a_dm_reaches_only_a_member() {
     assert_eq!(dm(APP_ID).await, (403, Some(50007)));
 }
 
+/// A channel the bot cannot see answers "Missing Access" (50001), to a read and to a post; one
+/// it sees but may not post in, "Missing Permissions" (50013).
+#[tokio::test]
+async fn a_hidden_channel_is_missing_access() {
+    let sim = Sim::start().await;
+    let auth = format!("Bot {}", sim.token());
+    let auth = ("Authorization", auth.as_str());
+    let overwrite = |deny: u64| {
+        sim.edit_guild(|g| {
+            if let Some(c) = g.channels.iter_mut().find(|c| c.id == OFF_TOPIC) {
+                c.overwrites = vec![Overwrite {
+                    id: APP_ID,
+                    member: true,
+                    allow: 0,
+                    deny,
+                }];
+            }
+        })
+    };
+    let read = || async {
+        let path = format!("/api/v10/channels/{OFF_TOPIC}");
+        let (status, text) = http_request(sim.rest_port(), "GET", &path, &[UA, auth], None)
+            .await
+            .unwrap();
+        let code = serde_json::from_str::<Value>(&text)
+            .ok()
+            .and_then(|v| v["code"].as_u64());
+        (status, code)
+    };
+    let posted = || async {
+        let path = format!("/channels/{OFF_TOPIC}/messages");
+        let (status, answer) = post(&sim, &path, &[UA, auth], &json!({"content": "hi"})).await;
+        (status, answer["code"].as_u64())
+    };
+    assert_eq!(read().await.0, 200);
+    overwrite(bits::SEND_MESSAGES);
+    assert_eq!(read().await.0, 200);
+    assert_eq!(posted().await, (403, Some(50013)));
+    overwrite(bits::VIEW_CHANNEL);
+    assert_eq!(read().await, (403, Some(50001)));
+    assert_eq!(posted().await, (403, Some(50001)));
+}
+
 async fn patch(sim: &Sim, path: &str, body: &Value) -> u16 {
     let (status, _) = http_request(
         sim.rest_port(),

@@ -43,6 +43,8 @@ pub mod bits {
     pub const SEND_TTS_MESSAGES: u64 = 1 << 12;
     /// Send Messages in Threads.
     pub const SEND_MESSAGES_IN_THREADS: u64 = 1 << 38;
+    /// Manage Threads.
+    pub const MANAGE_THREADS: u64 = 1 << 34;
 }
 
 /// The bot's own managed role (Discord creates one when a bot is invited with permissions).
@@ -231,13 +233,22 @@ impl Guild {
 
     /// Gives `member` the permissions `allow` in `channel` (a member overwrite).
     pub fn allow_in(&mut self, channel: u64, member: u64, allow: u64) {
-        if let Some(channel) = self.channel_mut(channel) {
-            channel.overwrites.push(Overwrite {
+        let Some(channel) = self.channel_mut(channel) else {
+            return;
+        };
+        // One overwrite per member, as on Discord: a second grant adds to the first.
+        match channel
+            .overwrites
+            .iter_mut()
+            .find(|o| o.member && o.id == member)
+        {
+            Some(overwrite) => overwrite.allow |= allow,
+            None => channel.overwrites.push(Overwrite {
                 id: member,
                 member: true,
                 allow,
                 deny: 0,
-            });
+            }),
         }
     }
 
@@ -321,15 +332,22 @@ impl Guild {
         permissions
     }
 
+    /// Whether `user` sees `channel` (View Channel, overwrites and timeouts applied).
+    pub fn may_view(&self, user: u64, channel: u64) -> bool {
+        self.permissions_in(user, channel) & bits::VIEW_CHANNEL != 0
+    }
+
     /// Whether `user` may post in `channel`: View Channel, and Send Messages, or in a thread
     /// Send Messages in Threads ("The `SEND_MESSAGES` permission is not inherited; users must
-    /// have `SEND_MESSAGES_IN_THREADS`", docs/topics/permissions.md).
+    /// have `SEND_MESSAGES_IN_THREADS`", docs/topics/permissions.md); in a locked thread,
+    /// Manage Threads as well.
     pub fn may_send(&self, user: u64, channel: u64) -> bool {
-        let in_thread = self.channel(channel).is_some_and(|c| c.parent.is_some());
-        let send = if in_thread {
-            bits::SEND_MESSAGES_IN_THREADS
-        } else {
-            bits::SEND_MESSAGES
+        let thread = self.channel(channel).filter(|c| c.parent.is_some());
+        let send = match thread {
+            // A locked thread takes Manage Threads too (docs/topics/threads.mdx).
+            Some(thread) if thread.locked => bits::SEND_MESSAGES_IN_THREADS | bits::MANAGE_THREADS,
+            Some(_) => bits::SEND_MESSAGES_IN_THREADS,
+            None => bits::SEND_MESSAGES,
         };
         let needed = bits::VIEW_CHANNEL | send;
         self.permissions_in(user, channel) & needed == needed

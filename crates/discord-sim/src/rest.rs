@@ -313,7 +313,12 @@ pub(crate) async fn route(
         ("POST", ["channels", channel, "messages"]) => create_message(inner, channel, body),
         ("GET", ["channels", channel]) => {
             let world = inner.world();
-            match channel.parse().ok().and_then(|c| world.guild.channel_json(c)) {
+            let id: u64 = channel.parse().unwrap_or(0);
+            match world.guild.channel_json(id) {
+                // A channel the bot cannot see is "Missing Access", not shown.
+                Some(_) if !world.guild.may_view(APP_ID, id) => {
+                    discord_error(403, 50001, "Missing Access")
+                }
                 Some(channel) => axum::Json(channel).into_response(),
                 None => discord_error(404, 10003, "Unknown Channel"),
             }
@@ -701,6 +706,9 @@ pub(crate) fn create_message(inner: &Arc<Inner>, channel: &str, body: Option<&Va
         let known = is_dm.is_some() || world.guild.channel(channel).is_some();
         if !known {
             return discord_error(404, 10003, "Unknown Channel");
+        }
+        if is_dm.is_none() && !world.guild.may_view(APP_ID, channel) {
+            return discord_error(403, 50001, "Missing Access");
         }
         if is_dm.is_none() && !world.guild.may_send(APP_ID, channel) {
             return discord_error(403, 50013, "Missing Permissions");
