@@ -81,6 +81,7 @@ impl serenity::EventHandler for Events {
         let state = Arc::clone(&self.state);
         self.state.tasks.spawn(async move {
             crate::commands::welcome::greet(&ctx.http, &state, member).await;
+            crate::telemetry::member_event("join");
         });
     }
 
@@ -95,6 +96,7 @@ impl serenity::EventHandler for Events {
         self.state.tasks.spawn(async move {
             crate::commands::welcome::forget_screening(&state, guild, user.id).await;
             crate::commands::ranks::member_left(&ctx.http, &state, guild, user.id).await;
+            crate::telemetry::member_event("leave");
         });
     }
 
@@ -106,12 +108,14 @@ impl serenity::EventHandler for Events {
         event: serenity::GuildMemberUpdateEvent,
     ) {
         if event.pending {
+            crate::telemetry::member_event("update");
             return;
         }
         let state = Arc::clone(&self.state);
         self.state.tasks.spawn(async move {
             let (guild, user) = (event.guild_id, event.user.id);
             crate::commands::welcome::passed_screening(&ctx.http, &state, guild, user).await;
+            crate::telemetry::member_event("update");
         });
     }
 

@@ -24,6 +24,9 @@ pub const RECONNECTS: &str = "novera_gateway_reconnects_total";
 pub const RESUMES: &str = "novera_gateway_resumes_total";
 /// Last heartbeat round trip.
 pub const LATENCY: &str = "novera_gateway_latency_seconds";
+/// Member events handled, by `event` (`join`, `leave`, `update`), counted once their work is
+/// done.
+pub const MEMBER_EVENTS: &str = "novera_member_events_total";
 /// REST requests that failed, by `status_class` (`4xx`, `5xx`, `other`).
 pub const REST_FAILURES: &str = "novera_rest_failures_total";
 /// REST responses 429 Too Many Requests.
@@ -93,6 +96,10 @@ fn describe() {
         metrics::Unit::Seconds,
         "Last gateway heartbeat round trip."
     );
+    metrics::describe_counter!(
+        MEMBER_EVENTS,
+        "Member joins, departures and updates handled, by event."
+    );
     metrics::describe_counter!(REST_FAILURES, "REST requests that failed, by status class.");
     metrics::describe_counter!(RATE_LIMITED, "REST responses 429 Too Many Requests.");
     metrics::describe_gauge!(
@@ -109,6 +116,11 @@ fn describe() {
 /// A command ended with `outcome`.
 pub fn command(command: &str, outcome: &'static str) {
     metrics::counter!(COMMANDS, "command" => command.to_owned(), "outcome" => outcome).increment(1);
+}
+
+/// A member event (`join`, `leave`, `update`) was handled.
+pub fn member_event(event: &'static str) {
+    metrics::counter!(MEMBER_EVENTS, "event" => event).increment(1);
 }
 
 /// A wait of `kind` ended with `outcome` after `waited`.

@@ -184,7 +184,7 @@ async fn the_top_ten_carry_the_rank_role_and_a_match_moves_only_what_changed() {
     let undone = answer(&sim, ALICE, "match", undo).await;
     assert!(undone.contains("undone"), "{undone}");
     wait_holders(&sim, "the roles move back", &top_ten).await;
-    settle(&sim).await;
+    bot.wait_commands_finished(&sim).await;
     assert_eq!(
         role_calls(&sim, since),
         vec![
@@ -292,7 +292,7 @@ async fn a_role_the_bot_may_not_give_is_reported_once_and_not_retried() {
     assert!(note.contains("above my highest role"), "{note}");
     valued(&sim, player(2), 20).await;
     valued(&sim, player(1), 30).await;
-    settle(&sim).await;
+    bot.wait_commands_finished(&sim).await;
     assert_eq!(role_calls(&sim, since), vec![], "paused, never tried");
     assert_eq!(notes_to_staff(&sim).len(), 1, "staff are told once");
 
@@ -321,7 +321,7 @@ async fn a_role_the_bot_may_not_give_is_reported_once_and_not_retried() {
         "{:?}",
         notes_to_staff(&sim)
     );
-    settle(&sim).await;
+    bot.wait_commands_finished(&sim).await;
     assert_eq!(
         role_calls(&sim, since),
         vec![("DELETE".to_owned(), player(1))],
@@ -343,7 +343,7 @@ async fn a_role_the_bot_may_not_give_is_reported_once_and_not_retried() {
     })
     .await;
     valued(&sim, player(1), 50).await;
-    settle(&sim).await;
+    bot.wait_commands_finished(&sim).await;
     assert_eq!(
         role_calls(&sim, since),
         vec![("PUT".to_owned(), player(2))],
@@ -373,7 +373,7 @@ async fn a_replaced_rank_role_is_taken_back_and_the_new_one_given() {
     let since = sim.mark();
     set_rank_role(&sim, PLAYER_ROLE, 2).await;
     wait_holders(&sim, "the top two get the role", &[player(1), player(2)]).await;
-    settle(&sim).await;
+    bot.wait_commands_finished(&sim).await;
     assert_eq!(role_calls(&sim, since).len(), 2);
 
     let since = sim.mark();
@@ -382,7 +382,7 @@ async fn a_replaced_rank_role_is_taken_back_and_the_new_one_given() {
         (v.role_changes().len() == 6).then_some(())
     })
     .await;
-    settle(&sim).await;
+    bot.wait_commands_finished(&sim).await;
     let mut moved: Vec<(String, u64, u64)> = sim.role_changes()[2..].to_vec();
     moved.sort();
     assert_eq!(
@@ -438,7 +438,7 @@ async fn a_replaced_rank_role_is_taken_back_and_the_new_one_given() {
     let calls = sim.role_changes().len();
     let marks = sim.mark();
     valued(&sim, player(3), 50).await;
-    settle(&sim).await;
+    bot.wait_commands_finished(&sim).await;
     let old_role = format!("/roles/{TOP_ROLE}");
     let retried: Vec<_> = sim
         .requests_since(marks)
@@ -544,7 +544,7 @@ async fn a_first_value_set_by_staff_brings_the_evaluated_roles() {
     );
     let flags = note.body.as_ref().and_then(|b| b["flags"].as_u64());
     assert_eq!(flags.unwrap_or(0) & 64, 64, "only staff see it");
-    settle(&sim).await;
+    bot.wait_commands_finished(&sim).await;
     assert_eq!(
         roles_of(player(2)),
         Vec::<u64>::new(),
@@ -570,7 +570,7 @@ async fn a_first_value_set_by_staff_brings_the_evaluated_roles() {
         "{}",
         content(&note)
     );
-    settle(&sim).await;
+    bot.wait_commands_finished(&sim).await;
     assert_eq!(
         roles_of(player(3)),
         Vec::<u64>::new(),
@@ -719,7 +719,7 @@ async fn staff_cannot_raise_themselves_or_hand_out_the_roles_that_give_powers() 
 async fn members_who_left_give_up_their_place_and_the_role_can_be_turned_off() {
     const TOP_ROLE: u64 = 1_100_000_000_000_000_039;
     // P2 leaves the server: P3 takes the second place.
-    let (sim, _bot) = p2_gone_from_the_top_two(Vec::new()).await;
+    let (sim, mut bot) = p2_gone_from_the_top_two(Vec::new()).await;
     sim.edit_guild(|g| g.roles.push(Role::new(TOP_ROLE, "Top", 0, 1)));
     // Staff delete the role, then pick another: the old one is gone from everyone already,
     // the new one reaches the top.
@@ -759,7 +759,7 @@ async fn members_who_left_give_up_their_place_and_the_role_can_be_turned_off() {
     .await;
     let calls = sim.role_changes().len();
     valued(&sim, player(1), 99).await;
-    settle(&sim).await;
+    bot.wait_commands_finished(&sim).await;
     assert_eq!(sim.role_changes().len(), calls, "off stays off");
     sim.assert_clean().await;
 }
@@ -996,13 +996,13 @@ async fn a_holder_who_leaves_hands_the_role_down_and_takes_it_back_on_return() {
 /// they drop out of it the role is taken back.
 #[tokio::test]
 async fn a_rank_role_whose_answer_was_lost_is_still_taken_back() {
-    let (sim, _bot) = three_ranked(Vec::new(), &[], [30, 20, 10]).await;
+    let (sim, mut bot) = three_ranked(Vec::new(), &[], [30, 20, 10]).await;
     let p1_role = format!("/members/{}/roles/{PLAYER_ROLE}", player(1));
     sim.lose_next_answers(1, 500, &p1_role);
     let before = sim.mark();
     set_rank_role(&sim, PLAYER_ROLE, 1).await;
     wait_holders(&sim, "P1 carries the role", &[player(1)]).await;
-    settle(&sim).await;
+    bot.wait_commands_finished(&sim).await;
     assert_eq!(given_between(&sim, player(1), before, sim.mark()), 1);
     // A change below the top: P1's grant, unconfirmed, is asked for again.
     let again = sim.mark();

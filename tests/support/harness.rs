@@ -343,28 +343,58 @@ async fn capture<R: tokio::io::AsyncRead + Unpin>(reader: BufReader<R>, logs: Ar
 }
 
 impl Bot {
-    /// Waits until the bot has finished `count` runs of `command` (whatever their outcome),
-    /// read from its `/metrics`: the command's own work (its role calls, its sync) is done.
-    /// A positive signal for proving that a finished command did *not* do something.
-    pub async fn wait_commands_done(&mut self, command: &str, count: u32) {
+    /// Waits until the bot's `metric` counter (summed over the samples whose labels contain
+    /// `label`) reaches `count`, read from its `/metrics`. Panics after 10 s.
+    pub async fn wait_counted(&mut self, metric: &str, label: &str, count: usize) {
         let port = self.health_port().await;
-        let label = format!("command=\"{command}\"");
+        let prefix = format!("{metric}{{");
         let deadline = Instant::now() + Duration::from_secs(10);
-        let mut done = 0.0;
+        let mut counted = 0.0;
         while Instant::now() < deadline {
             if let Ok((200, text)) = http_get(port, "/metrics").await {
-                done = text
+                counted = text
                     .lines()
-                    .filter(|l| l.starts_with("novera_commands_total{") && l.contains(&label))
+                    .filter(|l| l.starts_with(&prefix) && l.contains(label))
                     .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
                     .sum();
-                if done >= f64::from(count) {
+                if counted >= count as f64 {
                     return;
                 }
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        panic!("/{command} finished {done} times, not {count}, within 10 s");
+        panic!("{metric}{{{label}}} is {counted}, not {count}, after 10 s");
+    }
+
+    /// Waits until the bot has finished `count` runs of `command` (whatever their outcome):
+    /// the command's own work (its role calls, its sync) is done.
+    pub async fn wait_commands_done(&mut self, command: &str, count: usize) {
+        let label = format!("command=\"{command}\"");
+        self.wait_counted("novera_commands_total", &label, count)
+            .await;
+    }
+
+    /// Waits until the bot has finished every slash command members ran so far (this process
+    /// being the only one that ran them). A positive signal for proving that something did
+    /// *not* happen: the work a command started is over.
+    pub async fn wait_commands_finished(&mut self, sim: &Sim) {
+        let run = sim.commands_run();
+        self.wait_counted("novera_commands_total", "", run).await;
+    }
+
+    /// Waits until the bot has handled every member join, departure and update dispatched so
+    /// far (to this process), their work included.
+    pub async fn wait_member_events_handled(&mut self, sim: &Sim) {
+        let sent = [
+            "GUILD_MEMBER_ADD",
+            "GUILD_MEMBER_REMOVE",
+            "GUILD_MEMBER_UPDATE",
+        ]
+        .iter()
+        .map(|event| sim.dispatched(event))
+        .sum();
+        self.wait_counted("novera_member_events_total", "", sent)
+            .await;
     }
 }
 

@@ -324,6 +324,20 @@ impl Sim {
 
     // ---- Gateway state ------------------------------------------------------------------------
 
+    /// How many `event`s were dispatched to the bot (sent, or queued for its resume).
+    pub fn dispatched(&self, event: &str) -> usize {
+        self.world().dispatched.get(event).copied().unwrap_or(0)
+    }
+
+    /// How many slash commands members ran (application command interactions sent).
+    pub fn commands_run(&self) -> usize {
+        self.world()
+            .interactions
+            .values()
+            .filter(|i| i.kind == 2)
+            .count()
+    }
+
     /// Number of IDENTIFYs received.
     pub fn identifies(&self) -> u32 {
         self.world().identifies

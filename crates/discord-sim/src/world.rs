@@ -185,6 +185,8 @@ pub(crate) struct World {
     pub(crate) requests: Vec<Request>,
     pub(crate) violations: Vec<String>,
     pub(crate) faults: Vec<Fault>,
+    /// How many events of each type were sent (or queued for a resume), over all sessions.
+    pub(crate) dispatched: std::collections::HashMap<String, usize>,
     /// Headers to mangle in answers, as a proxy might.
     pub(crate) garbled_headers: Vec<Garble>,
     /// Rate-limit windows, per bucket and global.
@@ -302,12 +304,14 @@ pub(crate) fn dispatch(inner: &Inner, event: &str, data: Value) {
         if !intended(world.intents, event, &data) {
             return;
         }
+        let world = &mut *world;
         let Some(session) = world.session.as_mut() else {
             return;
         };
         session.seq += 1;
         let payload = json!({"op": 0, "t": event, "s": session.seq, "d": data});
         session.log.push(payload.clone());
+        *world.dispatched.entry(event.to_owned()).or_default() += 1;
         if let Some((_, tx)) = &world.conn {
             let _ = tx.send(Ctl::Send(payload));
         }
