@@ -583,6 +583,36 @@ async fn submit_reason(sim: &Sim, user: u64, card: &Value, form: &str, reason: &
 
 /// A second Decline, submitted while the first is still being told to the player, is told the
 /// request was declined and by whom.
+/// A decline that fails on the bot's side once its form is in (here the database refuses the
+/// decision) answers the form with an apology, and the request stays open.
+#[tokio::test]
+async fn a_decline_that_fails_to_save_answers_its_form() {
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = format!("sqlite://{}", dir.path().join("league.db").display());
+    let (sim, _bot) = league_with(BotOptions {
+        database_url: Some(database_url.clone()),
+        ..BotOptions::default()
+    })
+    .await;
+    let card = request(&sim, BOB, None).await;
+    let form = open_decline(&sim, DAVE, &card).await;
+    let pool = sqlx::SqlitePool::connect(&database_url).await.unwrap();
+    sqlx::query(
+        "CREATE TRIGGER refuse_decisions BEFORE UPDATE ON tryout_requests
+         BEGIN SELECT RAISE(ABORT, 'refused'); END",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    let answer = submit_reason(&sim, DAVE, &card, &form, "Not this week").await;
+    assert_eq!(answer["type"], 4, "{answer}");
+    assert!(refusal(&answer).contains("went wrong"), "{answer}");
+    let queue = tryout(&sim, DAVE, "queue", json!([])).await;
+    assert!(queue.contains("waiting**: 1"), "{queue}");
+    sim.assert_clean().await;
+}
+
 #[tokio::test]
 async fn a_second_decline_is_told_who_declined_first() {
     let (sim, _bot) = league().await;

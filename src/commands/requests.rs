@@ -225,10 +225,18 @@ pub async fn queue(ctx: Context<'_>) -> Result<(), Error> {
 pub async fn on_click(http: &Http, state: &AppState, click: ComponentInteraction) {
     if let Err(err) = handle_click(http, state, &click).await {
         tracing::error!(error = format!("{err:#}"), "a tryout request button failed");
-        let sorry = "Something went wrong on my side. `/tryout queue` shows the open requests.";
-        let _ = click.create_response(http, ephemeral(sorry)).await;
+        // The click may have been answered before the failure: then the apology follows it.
+        if click.create_response(http, ephemeral(SORRY)).await.is_err() {
+            let followup = CreateInteractionResponseFollowup::new()
+                .content(SORRY)
+                .ephemeral(true);
+            let _ = click.create_followup(http, followup).await;
+        }
     }
 }
+
+/// Said when a click or a form failed on the bot's side.
+const SORRY: &str = "Something went wrong on my side. `/tryout queue` shows the open requests.";
 
 async fn handle_click(
     http: &Http,
@@ -564,6 +572,24 @@ async fn decline(
         // The form was closed or never sent: the request stays open.
         return Ok(());
     };
+    // The click is answered (with the form): a failure from here on is the submission's to
+    // answer.
+    if let Err(err) = decide_decline(http, state, &submit, guild, r).await {
+        tracing::error!(error = format!("{err:#}"), "a decline form failed");
+        let _ = submit.create_response(http, ephemeral(SORRY)).await;
+    }
+    Ok(())
+}
+
+/// The decline form `submit` of request `r`: checked again, then saved, shown and told.
+async fn decide_decline(
+    http: &Http,
+    state: &AppState,
+    submit: &serenity::ModalInteraction,
+    guild: GuildId,
+    r: TryoutRequest,
+) -> anyhow::Result<()> {
+    let evaluator = submit.user.id;
     // Minutes may have passed: the evaluator's rights are those of the submission.
     let settings = state.db.settings(guild).await?;
     if !access::clicker_manages_or_has(submit.member.as_ref(), settings.evaluator_role) {
