@@ -273,6 +273,42 @@ async fn a_member_who_passes_before_their_join_is_handled_gets_the_role_once() {
     sim.assert_clean().await;
 }
 
+/// A player with a value who leaves and comes back is not put back to awaiting evaluation: a
+/// welcome role that is also the role a tryout takes goes to newcomers only.
+#[tokio::test]
+async fn an_evaluated_player_who_returns_is_not_awaiting_evaluation_again() {
+    let (sim, mut bot) = start_ready_with(SimOptions::default(), with_intent()).await;
+    let saved = settings(
+        &sim,
+        json!([
+            {"name": "welcome_role", "type": 8, "value": PLAYER_ROLE.to_string()},
+            {"name": "remove_role", "type": 8, "value": PLAYER_ROLE.to_string()},
+        ]),
+    )
+    .await;
+    assert!(saved.contains("Settings saved"), "{saved}");
+    let (_, reply) = set_value(&sim, ALICE, BOB, 40).await;
+    assert!(reply.contains("→"), "{reply}");
+    bot.wait_commands_finished(&sim).await;
+    sim.member_leaves(BOB);
+    sim.member_joins(BOB, "bob");
+    sim.member_joins(NEWCOMER, "newcomer");
+    sim.wait_for("the newcomer's role", REACT, |v| {
+        v.role_changes()
+            .contains(&("PUT".to_owned(), NEWCOMER, PLAYER_ROLE))
+            .then_some(())
+    })
+    .await;
+    bot.wait_member_events_handled(&sim).await;
+    let given_to_bob = ("PUT".to_owned(), BOB, PLAYER_ROLE);
+    assert!(
+        !sim.role_changes().contains(&given_to_bob),
+        "{:?}",
+        sim.role_changes()
+    );
+    sim.assert_clean().await;
+}
+
 #[tokio::test]
 async fn without_the_intent_the_bot_says_what_is_missing() {
     let (sim, _bot) = start_ready().await;

@@ -228,6 +228,17 @@ async fn give_role(
     role: RoleId,
     settings: &GuildSettings,
 ) {
+    // A player evaluated before who comes back is not put back to awaiting evaluation.
+    if settings.remove_role == Some(role.get()) {
+        match state.db.standing(guild, user).await {
+            Ok(None) => {}
+            Ok(Some(_)) => return,
+            Err(err) => {
+                tracing::warn!(error = format!("{err:#}"), "could not read a standing");
+                return;
+            }
+        }
+    }
     match state.db.welcome_role_paused(guild).await {
         Ok(false) => {}
         Ok(true) => return,
