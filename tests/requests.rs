@@ -538,6 +538,9 @@ async fn closed_dms_and_a_restart_put_requests_back_in_the_queue() {
     // to the queue.
     bot.sigterm();
     assert_eq!(bot.wait_exit(Duration::from_secs(12)).await.code(), Some(0));
+    // The player never heard the tryout start, so they hear nothing of its end (all the
+    // click's work is over once the bot has stopped).
+    assert!(sim.dm_channel(BOB).is_none(), "the player was DMed");
     bot = Bot::start_with(&sim, options()).await;
     bot.wait_health(200, Duration::from_secs(20)).await;
     let accepted = click(&sim, ALICE, &card, "accept").await;

@@ -413,7 +413,16 @@ async fn accept(
         }
         return Err(err.into());
     }
-    let saved = run_wizard(http, state, click, guild, &r).await;
+    // The player hears of the tryout only once it has started; of its end, only if they did.
+    let mut player_told = false;
+    let saved = match start_wizard(http, state, click, guild, &r).await {
+        Ok(Some(started)) => {
+            player_told = true;
+            run_wizard(http, click, guild, &r, started).await
+        }
+        Ok(None) => Ok(false),
+        Err(err) => Err(err),
+    };
     let saved = match saved {
         Ok(saved) => saved,
         Err(err) => {
@@ -432,12 +441,11 @@ async fn accept(
         }
     };
     // A saved tryout closed the request and redrew its card itself (`Db::save_evaluation`).
-    if !saved
+    let reopened = !saved
         && db
             .move_request(r.id, "accepted", "open", Some(evaluator))
-            .await?
-    {
-        show_open_again(http, &r).await;
+            .await?;
+    if reopened && player_told {
         direct_message(
             http,
             r.player,
@@ -449,18 +457,30 @@ async fn accept(
         )
         .await;
     }
+    // Last, so a card back in the queue shows the player was told.
+    if reopened {
+        show_open_again(http, &r).await;
+    }
     Ok(())
 }
 
-/// Opens the wizard in the evaluator's DMs for the request's player; tells the player who
-/// evaluates them. Returns whether an evaluation was saved.
-async fn run_wizard(
-    http: &Http,
-    state: &AppState,
+/// A wizard whose position menu is in the evaluator's DMs.
+struct Started<'a> {
+    wizard: tryout::Wizard<'a>,
+    player: serenity::User,
+    menu: tryout::PositionMenu,
+}
+
+/// Opens the wizard in the evaluator's DMs for the request's player, up to its position menu;
+/// `None` if it could not start (the player left, the evaluator's DMs are closed), the
+/// evaluator told why.
+async fn start_wizard<'a>(
+    http: &'a Http,
+    state: &'a AppState,
     click: &ComponentInteraction,
     guild: GuildId,
     r: &TryoutRequest,
-) -> anyhow::Result<bool> {
+) -> anyhow::Result<Option<Started<'a>>> {
     let evaluator = click.user.id;
     let say = |text: &str| {
         CreateInteractionResponseFollowup::new()
@@ -488,7 +508,7 @@ async fn run_wizard(
             click
                 .create_followup(http, say("That player is no longer in this server."))
                 .await?;
-            return Ok(false);
+            return Ok(None);
         }
         Err(err) => return Err(err.into()),
     };
@@ -504,23 +524,51 @@ async fn run_wizard(
         Ok(menu) => menu,
         Err(err) if tryout::is_cannot_dm(&err) => {
             click.create_followup(http, say(tryout::DMS_CLOSED)).await?;
-            return Ok(false);
+            return Ok(None);
         }
         Err(err) => return Err(err),
     };
     if let Some(position) = &r.position {
-        wizard
-            .say(&format!("They asked to be evaluated as **{position}**."))
-            .await?;
+        let asked = format!("They asked to be evaluated as **{position}**.");
+        if let Err(err) = wizard.say(&asked).await {
+            tracing::warn!(
+                error = format!("{err:#}"),
+                "could not show the asked position"
+            );
+        }
     }
+    Ok(Some(Started {
+        wizard,
+        player,
+        menu,
+    }))
+}
+
+/// Points the evaluator to their DMs, tells the player who evaluates them, and runs the
+/// wizard to its end. Returns whether an evaluation was saved.
+async fn run_wizard(
+    http: &Http,
+    click: &ComponentInteraction,
+    guild: GuildId,
+    r: &TryoutRequest,
+    started: Started<'_>,
+) -> anyhow::Result<bool> {
+    let Started {
+        wizard,
+        player,
+        menu,
+    } = started;
     // The menu is in the evaluator's DMs already: the wizard goes on even if this fails.
     let told = click
         .create_followup(
             http,
-            say(&format!(
-                "Check your DMs: the tryout of <@{}> has started.",
-                r.player
-            )),
+            CreateInteractionResponseFollowup::new()
+                .content(format!(
+                    "Check your DMs: the tryout of <@{}> has started.",
+                    r.player
+                ))
+                .ephemeral(true)
+                .allowed_mentions(CreateAllowedMentions::new()),
         )
         .await;
     if let Err(err) = told {
@@ -530,8 +578,8 @@ async fn run_wizard(
         http,
         r.player,
         &format!(
-            "Your tryout request #{} was accepted: <@{evaluator}> is evaluating you now.",
-            r.id
+            "Your tryout request #{} was accepted: <@{}> is evaluating you now.",
+            r.id, wizard.evaluator
         ),
     )
     .await;
