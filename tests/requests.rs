@@ -331,6 +331,67 @@ async fn refusals_change_nothing() {
     sim.assert_clean().await;
 }
 
+/// Without a staff channel there is nowhere to post a request: the player is told, nothing is
+/// saved. A Decline form left unsent keeps the request open; a player who left before Accept
+/// ends their request.
+#[tokio::test]
+async fn requests_without_a_staff_channel_an_unsent_decline_and_a_player_gone() {
+    let sim = Sim::start().await;
+    sim.edit_guild(|g| {
+        g.members.insert(DAVE, vec![EVALUATOR_ROLE]);
+    });
+    let (_bot, sim) = {
+        let mut bot = Bot::start_with(
+            &sim,
+            BotOptions {
+                wait_timeout: Some(1),
+                ..BotOptions::default()
+            },
+        )
+        .await;
+        bot.wait_health(200, Duration::from_secs(20)).await;
+        wait_registered(&sim).await;
+        (bot, sim)
+    };
+    let refused = tryout(&sim, BOB, "request", json!([])).await;
+    assert!(refused.contains("aren't set up here yet"), "{refused}");
+    let options = json!([
+        {"name": "evaluator_role", "type": 8, "value": EVALUATOR_ROLE.to_string()},
+        {"name": "staff_channel", "type": 7, "value": GENERAL.to_string()},
+    ]);
+    let (_, reply) = run_command_with(&sim, ALICE, GENERAL, "settings", options).await;
+    assert!(
+        content(&reply).contains("Settings saved"),
+        "{}",
+        content(&reply)
+    );
+    let card = request(&sim, BOB, None).await;
+    assert!(
+        text(&card).contains("#1"),
+        "the refused request saved nothing: {card}"
+    );
+
+    // The form is opened and not sent in time: sent late, it is told the prompt expired, and
+    // the request is still open.
+    let form = open_decline(&sim, DAVE, &card).await;
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let late = submit_reason(&sim, DAVE, &card, &form, "Too late now").await;
+    assert!(refusal(&late).contains("expired"), "{late}");
+    let queue = tryout(&sim, DAVE, "queue", json!([])).await;
+    assert!(queue.contains("waiting**: 1"), "{queue}");
+    assert!(!button(&current(&sim, &card), "decline").is_empty());
+
+    // Bob leaves: Accept ends his request instead of starting a tryout.
+    sim.member_leaves(BOB);
+    click(&sim, DAVE, &card, "accept").await;
+    let withdrawn = wait_text(&sim, &card, "Withdrawn: the player left the server.").await;
+    assert_eq!(withdrawn["components"], json!([]), "{withdrawn}");
+    let queue = tryout(&sim, DAVE, "queue", json!([])).await;
+    assert!(!queue.contains(&format!("<@{BOB}>")), "{queue}");
+    assert!(sim.dm_channel(DAVE).is_none(), "a wizard was opened");
+    sim.assert_clean().await;
+}
+
 /// A request from a player who already has a value: an evaluator who is not staff cannot
 /// accept it (the tryout would replace the value), and the request stays open for staff.
 #[tokio::test]
