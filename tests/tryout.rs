@@ -275,6 +275,60 @@ async fn typing_cancel_ends_the_wizard_and_saves_nothing() {
     sim.assert_clean().await;
 }
 
+/// Feedback of invisible characters only is refused and asked again; `cancel` at that step
+/// ends the wizard with nothing saved.
+#[tokio::test]
+async fn blank_feedback_is_asked_again_and_cancel_there_saves_nothing() {
+    let (sim, bot) = start_ready_with(SimOptions::default(), waiting(30)).await;
+    let dm_channel = start_tryout(&sim, "CF").await;
+    for (answer, next) in [
+        ("8", "**dribbling**"),
+        ("6", "**passing**"),
+        ("5", "**defense**"),
+        ("3", "Write your feedback"),
+    ] {
+        let since = message_count(&sim);
+        sim.say(ALICE, dm_channel, answer);
+        dm(&sim, ALICE, since, next).await;
+    }
+    let since = message_count(&sim);
+    sim.say(ALICE, dm_channel, "\u{200b}\u{3164}");
+    dm(&sim, ALICE, since, "Feedback can't be empty").await;
+    let since = message_count(&sim);
+    sim.say(ALICE, dm_channel, "cancel");
+    dm(&sim, ALICE, since, "Tryout cancelled — nothing was saved.").await;
+    assert_eq!(bob_standing(&bot).await, None);
+    sim.assert_clean().await;
+}
+
+/// The staff role changes values; it runs no tryout unless it is also the evaluator role.
+#[tokio::test]
+async fn the_staff_role_alone_runs_no_tryout() {
+    const STAFFER: u64 = 1_100_000_000_000_000_150;
+    let (sim, _bot) = start_ready().await;
+    let told = alice_sets(
+        &sim,
+        json!([
+            {"name": "evaluator_role", "type": 8, "value": EVALUATOR_ROLE.to_string()},
+            {"name": "staff_role", "type": 8, "value": STAFF_ROLE.to_string()},
+        ]),
+    )
+    .await;
+    assert!(told.contains("Settings saved"), "{told}");
+    sim.edit_guild(|g| {
+        g.members.insert(STAFFER, vec![STAFF_ROLE]);
+    });
+    let (_, reply) = run_tryout(&sim, STAFFER, CAROL).await;
+    assert!(
+        content(&reply).contains("only members with"),
+        "{}",
+        content(&reply)
+    );
+    let (_, reply) = set_value(&sim, STAFFER, CAROL, 10).await;
+    assert!(reply.contains("→"), "staff change values: {reply}");
+    sim.assert_clean().await;
+}
+
 #[tokio::test]
 async fn a_step_that_times_out_saves_nothing_and_says_so() {
     let (sim, bot) = start_ready_with(SimOptions::default(), waiting(2)).await;
