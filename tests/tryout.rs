@@ -558,6 +558,75 @@ async fn setvalue_and_addvalue_respect_bounds_and_permissions() {
     sim.assert_clean().await;
 }
 
+/// `/valuehistory` shows the last 10 changes, newest first, each reason cut to 50 characters.
+#[tokio::test]
+async fn value_history_shows_the_last_ten_with_reasons_cut() {
+    let (sim, bot) = start_ready().await;
+    let db = Db::connect(&bot.database_url).await.unwrap();
+    let long = format!("{}{}", "a".repeat(49), "b".repeat(100));
+    for n in 1..=12 {
+        let reason = if n == 12 {
+            long.clone()
+        } else {
+            format!("change {n}")
+        };
+        db.change_value(
+            GuildId::new(GUILD_ID),
+            UserId::new(CAROL),
+            UserId::new(ALICE),
+            novera_assistant::db::ValueChange::Set(n),
+            Some(&reason),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    }
+    let (_, reply) = run_command_with(
+        &sim,
+        ALICE,
+        GENERAL,
+        "valuehistory",
+        json!([{"name": "member", "type": 6, "value": CAROL.to_string()}]),
+    )
+    .await;
+    let text = content(&reply);
+    let rows: Vec<&str> = text.lines().filter(|l| l.contains(" → ")).collect();
+    assert_eq!(rows.len(), 10, "{text}");
+    assert!(
+        rows[0].contains(&format!("({}…)", "a".repeat(49))),
+        "{text}"
+    );
+    assert!(!text.contains("ab"), "{text}");
+    assert!(rows[9].contains("(change 3)"), "{text}");
+    assert!(!text.contains("(change 2)"), "{text}");
+    sim.assert_clean().await;
+}
+
+/// A member may keep three flows with live buttons open at once: a fourth is refused politely,
+/// and another member is not held back by them.
+#[tokio::test]
+async fn a_fourth_open_flow_is_refused() {
+    let (sim, bot) = start_ready_with(SimOptions::default(), waiting(30)).await;
+    ranked(&bot, 0..12).await;
+    for _ in 0..3 {
+        let (_, page) = run_command_with(&sim, BOB, GENERAL, "rankings", json!([])).await;
+        assert!(content(&page).contains("page 1/2"), "{}", content(&page));
+    }
+    let (_, fourth) = run_command_with(&sim, BOB, GENERAL, "rankings", json!([])).await;
+    assert!(
+        content(&fourth).contains("several menus open"),
+        "{}",
+        content(&fourth)
+    );
+    let (_, carols) = run_command_with(&sim, CAROL, GENERAL, "rankings", json!([])).await;
+    assert!(
+        content(&carols).contains("page 1/2"),
+        "{}",
+        content(&carols)
+    );
+    sim.assert_clean().await;
+}
+
 /// Gives members `5000 + n` for each `n` in `members` the value `100 + n`, straight in the
 /// database.
 async fn ranked(bot: &Bot, members: std::ops::Range<u64>) {
