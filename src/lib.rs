@@ -100,13 +100,18 @@ async fn drain_commands(state: &AppState) {
 /// How often the database's writability is checked for `/health`.
 const DATABASE_CHECK: Duration = Duration::from_secs(30);
 
-/// Checks every [`DATABASE_CHECK`] that the database takes writes, for `/health`, until
-/// `shutdown`. Logs each change.
-async fn watch_database(db: db::Db, health: Arc<Health>, shutdown: CancellationToken) {
+/// Checks every `every` ([`DATABASE_CHECK`] in the bot) that the database takes writes, for
+/// `/health`, until `shutdown`. Logs each change.
+async fn watch_database(
+    db: db::Db,
+    health: Arc<Health>,
+    every: Duration,
+    shutdown: CancellationToken,
+) {
     let mut was_ok = true;
     loop {
         tokio::select! {
-            () = tokio::time::sleep(DATABASE_CHECK) => {}
+            () = tokio::time::sleep(every) => {}
             () = shutdown.cancelled() => return,
         }
         let checked = db.check_writable().await;
@@ -311,7 +316,12 @@ pub async fn run_on(
 
     let mut gateway = tokio::spawn(async move { client.start().await });
     tokio::spawn(memory::release_after_bursts(cancel.clone()));
-    tokio::spawn(watch_database(db.clone(), health.clone(), cancel.clone()));
+    tokio::spawn(watch_database(
+        db.clone(),
+        health.clone(),
+        DATABASE_CHECK,
+        cancel.clone(),
+    ));
 
     let outcome: anyhow::Result<()> = tokio::select! {
         () = &mut shutdown => Ok(()),
@@ -403,4 +413,57 @@ pub async fn run_on(
     }
     tracing::info!("stopped");
     outcome
+}
+
+#[cfg(test)]
+#[allow(clippy::disallowed_methods)] // #[tokio::test] expands to its own runtime builder.
+mod tests {
+    use super::*;
+
+    /// Waits (up to 5 s) until the probe shows the database as `expected`.
+    async fn database_shows(health: &Health, expected: &str) {
+        for _ in 0..250 {
+            if health.report().await.database == expected {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("the probe never showed the database {expected}");
+    }
+
+    /// The watch turns the probe's database to `failing` once writes are refused, and back to
+    /// `ok` once they are taken again. Real time, on a short period: SQLite answers from its
+    /// own threads, which a paused clock would outrun (the pool's own timeouts would fire).
+    #[tokio::test]
+    async fn the_database_watch_follows_what_the_database_takes() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let db = db::Db::connect(&url).await.unwrap();
+        let health = Arc::new(Health::new());
+        let shutdown = CancellationToken::new();
+        let every = Duration::from_millis(20);
+        let watch = tokio::spawn(watch_database(
+            db.clone(),
+            health.clone(),
+            every,
+            shutdown.clone(),
+        ));
+        database_shows(&health, "ok").await;
+        for refuse in [
+            "CREATE TRIGGER refuse_insert BEFORE INSERT ON write_check
+             BEGIN SELECT RAISE(ABORT, 'refused'); END",
+            "CREATE TRIGGER refuse_update BEFORE UPDATE ON write_check
+             BEGIN SELECT RAISE(ABORT, 'refused'); END",
+        ] {
+            sqlx::query(refuse).execute(db.pool()).await.unwrap();
+        }
+        database_shows(&health, "failing").await;
+        for trigger in ["refuse_insert", "refuse_update"] {
+            let drop = format!("DROP TRIGGER {trigger}");
+            sqlx::query(&drop).execute(db.pool()).await.unwrap();
+        }
+        database_shows(&health, "ok").await;
+        shutdown.cancel();
+        watch.await.unwrap();
+    }
 }
