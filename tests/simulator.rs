@@ -396,6 +396,53 @@ async fn open_gateway(sim: &Sim, opening: Value) -> Socket {
     ws
 }
 
+/// The gateway closes a client that breaks its protocol with Discord's code for it, and
+/// records it: a second IDENTIFY (4005), an unknown opcode (4001), a payload that is not JSON
+/// (4002), anything but a heartbeat before IDENTIFY (4003).
+#[tokio::test]
+async fn protocol_errors_close_the_connection_with_discords_codes() {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let sim = Sim::start().await;
+    let token = format!("Bot {}", sim.token());
+    let identify = json!({"op": 2, "d": {"token": token, "intents": 513,
+        "properties": {"os": "linux", "browser": "t", "device": "t"}}});
+    let closed_by = |mut ws: Socket, then: Message| async move {
+        ws.send(then).await.unwrap();
+        loop {
+            if let Err(code) = next_from(&mut ws).await {
+                return code;
+            }
+        }
+    };
+    let ws = open_gateway(&sim, identify.clone()).await;
+    let again = Message::Text(identify.to_string());
+    assert_eq!(closed_by(ws, again).await, 4005);
+    // Each connection stands for a client of its own (the 5 s between IDENTIFYs is theirs).
+    sim.new_client();
+    let ws = open_gateway(&sim, identify.clone()).await;
+    let unknown = Message::Text(json!({"op": 42, "d": null}).to_string());
+    assert_eq!(closed_by(ws, unknown).await, 4001);
+    sim.new_client();
+    let ws = open_gateway(&sim, identify.clone()).await;
+    let garbled = Message::Text("{not json".into());
+    assert_eq!(closed_by(ws, garbled).await, 4002);
+    // Before IDENTIFY: a presence update is not allowed, a heartbeat is.
+    let presence =
+        json!({"op": 3, "d": {"since": null, "activities": [], "status": "online", "afk": false}});
+    let ws = open_gateway(&sim, json!({"op": 1, "d": null})).await;
+    assert_eq!(
+        closed_by(ws, Message::Text(presence.to_string())).await,
+        4003
+    );
+    let violations = sim.violations();
+    assert_eq!(violations.len(), 4, "{violations:?}");
+    assert!(
+        violations.iter().all(|v| v.starts_with("gateway: ")),
+        "{violations:?}"
+    );
+}
+
 /// A client that stops heartbeating is closed (it may resume), and one that closes with 1000
 /// has ended its session: it may not resume. On the way, a GUILD_CREATE as a bot without the
 /// presence intent gets it.

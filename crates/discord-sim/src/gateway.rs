@@ -64,6 +64,17 @@ pub(crate) async fn gateway_connection(inner: Arc<Inner>, stream: TcpStream) {
     let opening = loop {
         let next = tokio::time::timeout(Duration::from_secs(10), ws.next()).await;
         let Ok(Some(Ok(msg))) = next else { return };
+        if is_undecodable(&msg) {
+            refuse(
+                &inner,
+                &mut ws,
+                4002,
+                "Decode error",
+                "a payload that is not JSON",
+            )
+            .await;
+            return;
+        }
         let Some(payload) = parse_frame(&msg) else {
             if let WsMessage::Close(frame) = msg {
                 record_close(&inner, frame.as_ref());
@@ -78,8 +89,9 @@ pub(crate) async fn gateway_connection(inner: Arc<Inner>, stream: TcpStream) {
                 let _ = send_payload(&mut ws, &json!({"op": 11}), None).await;
             }
             Some(2) | Some(6) => break payload,
-            _ => {
-                close_with(&mut ws, 4002, "Decode error").await;
+            op => {
+                let why = format!("op {op:?} before IDENTIFY or RESUME");
+                refuse(&inner, &mut ws, 4003, "Not authenticated.", &why).await;
                 return;
             }
         }
@@ -191,6 +203,7 @@ pub(crate) async fn gateway_connection(inner: Arc<Inner>, stream: TcpStream) {
     let interval = Duration::from_millis(inner.options.heartbeat_ms);
     let allowance = 2 * interval + Duration::from_secs(1);
     let mut beat_due = tokio::time::Instant::now() + allowance;
+    let mut sent = std::collections::VecDeque::new();
     loop {
         tokio::select! {
             () = tokio::time::sleep_until(beat_due) => {
@@ -209,7 +222,36 @@ pub(crate) async fn gateway_connection(inner: Arc<Inner>, stream: TcpStream) {
                     let _ = ws.flush().await;
                     break;
                 }
+                if is_undecodable(&msg) {
+                    refuse(&inner, &mut ws, 4002, "Decode error", "a payload that is not JSON").await;
+                    break;
+                }
                 let Some(payload) = parse_frame(&msg) else { continue };
+                // "Apps can send 120 gateway events per connection every 60 seconds".
+                let now = tokio::time::Instant::now();
+                sent.retain(|at| now.duration_since(*at) < SEND_WINDOW);
+                sent.push_back(now);
+                if sent.len() > SEND_LIMIT {
+                    let why = format!("over {SEND_LIMIT} payloads in {SEND_WINDOW:?}");
+                    refuse(&inner, &mut ws, 4008, "Rate limited.", &why).await;
+                    break;
+                }
+                match payload["op"].as_u64() {
+                    Some(1) => {}
+                    // Presence, voice state, guild members and soundboard requests: accepted,
+                    // not simulated.
+                    Some(3 | 4 | 8 | 31) => continue,
+                    Some(2 | 6) => {
+                        let why = "a second IDENTIFY or RESUME on an open session";
+                        refuse(&inner, &mut ws, 4005, "Already authenticated.", why).await;
+                        break;
+                    }
+                    op => {
+                        let why = format!("unknown opcode {op:?}");
+                        refuse(&inner, &mut ws, 4001, "Unknown opcode.", &why).await;
+                        break;
+                    }
+                }
                 if payload["op"] == 1 {
                     beat_due = tokio::time::Instant::now() + allowance;
                     let withhold = {
@@ -277,6 +319,34 @@ pub(crate) fn record_close(inner: &Inner, frame: Option<&CloseFrame<'_>>) {
         }
     }
     inner.changed.notify_waiters();
+}
+
+/// How many payloads a client may send per connection in [`SEND_WINDOW`]
+/// (docs/events/gateway.mdx, Rate Limiting).
+const SEND_LIMIT: usize = 120;
+/// The window of [`SEND_LIMIT`].
+const SEND_WINDOW: Duration = Duration::from_secs(60);
+
+/// Whether `msg` is a data frame that holds no JSON payload.
+fn is_undecodable(msg: &WsMessage) -> bool {
+    matches!(msg, WsMessage::Text(_) | WsMessage::Binary(_)) && parse_frame(msg).is_none()
+}
+
+/// Records that the client broke the gateway's protocol (`why`), and closes the connection with
+/// Discord's `code` and `reason` for it.
+async fn refuse(
+    inner: &Inner,
+    ws: &mut WebSocketStream<TcpStream>,
+    code: u16,
+    reason: &str,
+    why: &str,
+) {
+    inner
+        .world()
+        .violations
+        .push(format!("gateway: {why}: Discord closes with {code}"));
+    inner.changed.notify_waiters();
+    close_with(ws, code, reason).await;
 }
 
 pub(crate) fn parse_frame(msg: &WsMessage) -> Option<Value> {
