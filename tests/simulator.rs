@@ -396,6 +396,45 @@ async fn open_gateway(sim: &Sim, opening: Value) -> Socket {
     ws
 }
 
+/// An edit may set or unset only SUPPRESS_EMBEDS among a message's flags: a public message does
+/// not become ephemeral.
+#[tokio::test]
+async fn an_edit_changes_only_the_suppress_embeds_flag() {
+    let sim = Sim::start().await;
+    let auth = format!("Bot {}", sim.token());
+    let path = format!("/channels/{GENERAL}/messages");
+    let (status, message) = post(
+        &sim,
+        &path,
+        &[UA, ("Authorization", auth.as_str())],
+        &json!({"content": "hi"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{message}");
+    let id = message["id"].as_str().unwrap().to_owned();
+    let edit = format!("/api/v10{path}/{id}");
+    let patch = |body: Value| {
+        let (edit, auth) = (&edit, &auth);
+        let headers = [UA, ("Authorization", auth.as_str())];
+        let port = sim.rest_port();
+        async move {
+            let answer = http_request(port, "PATCH", edit, &headers, Some(&body)).await;
+            answer.expect("request the simulator").0
+        }
+    };
+    assert_eq!(patch(json!({"flags": 64 | 4})).await, 200);
+    let flags = || {
+        let now = sim
+            .bot_messages()
+            .into_iter()
+            .find(|m| m["id"] == id.as_str());
+        now.and_then(|m| m["flags"].as_u64()).unwrap_or(0)
+    };
+    assert_eq!(flags(), 4);
+    assert_eq!(patch(json!({"flags": 0})).await, 200);
+    assert_eq!(flags(), 0);
+}
+
 /// The gateway closes a client that breaks its protocol with Discord's code for it, and
 /// records it: a second IDENTIFY (4005), an unknown opcode (4001), a payload that is not JSON
 /// (4002), anything but a heartbeat before IDENTIFY (4003).

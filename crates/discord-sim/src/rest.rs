@@ -628,9 +628,16 @@ pub(crate) fn merge_edit(target: &mut Value, edit: Option<&Value>, guild: &crate
         return;
     };
     for (key, value) in fields {
-        if ["content", "embeds", "components", "flags"].contains(&key.as_str()) {
+        if ["content", "embeds", "components"].contains(&key.as_str()) {
             target[key] = value.clone();
         }
+    }
+    // "Only SUPPRESS_EMBEDS can be set or unset" by an edit (docs/resources/message.mdx): an
+    // ephemeral message stays ephemeral, a public one public.
+    if let Some(flags) = fields.get("flags").and_then(Value::as_u64) {
+        const SUPPRESS_EMBEDS: u64 = 1 << 2;
+        let kept = target["flags"].as_u64().unwrap_or(0) & !SUPPRESS_EMBEDS;
+        target["flags"] = json!(kept | (flags & SUPPRESS_EMBEDS));
     }
     if fields.contains_key("content") {
         let channel = id_of(&target["channel_id"]);
