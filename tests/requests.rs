@@ -279,6 +279,22 @@ async fn two_evaluators_accepting_at_once_one_wins() {
         why.contains("already accepted by") || why.contains("Another evaluator is running"),
         "{lost}"
     );
+    // One wizard, the winner's: the card names them, and only they got the menu.
+    let (winner, loser) = if kinds[0]["type"] == 7 {
+        (ALICE, DAVE)
+    } else {
+        (DAVE, ALICE)
+    };
+    dm(&sim, winner, "step 1").await;
+    let card_now = text(&current(&sim, &card));
+    assert!(
+        card_now.contains(&format!("Accepted by <@{winner}>")),
+        "{card_now}"
+    );
+    assert!(
+        sim.dm_channel(loser).is_none(),
+        "the loser got a wizard too"
+    );
     sim.assert_clean().await;
 }
 
