@@ -596,6 +596,48 @@ async fn a_request_whose_card_a_restart_kept_back_is_withdrawn_at_the_next_start
     sim.assert_clean().await;
 }
 
+/// A card whose redraw failed after its tryout was saved, with no button left to click, is
+/// redrawn at the next start.
+#[tokio::test]
+async fn a_card_left_under_way_is_redrawn_at_the_next_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = format!("sqlite://{}", dir.path().join("league.db").display());
+    let options = || BotOptions {
+        database_url: Some(database_url.clone()),
+        ..BotOptions::default()
+    };
+    let (sim, mut bot) = league_with(options()).await;
+    let card = request(&sim, BOB, None).await;
+    click(&sim, DAVE, &card, "accept").await;
+    let summary = to_summary(&sim, DAVE).await;
+    let path = format!("/messages/{}", card["id"].as_str().unwrap());
+    sim.fail_next(1, 500, &path);
+    confirm(&sim, DAVE, &summary).await;
+    let left = text(&current(&sim, &card));
+    assert!(left.contains("under way"), "{left}");
+    assert_eq!(current(&sim, &card)["components"], json!([]));
+    bot.sigterm();
+    assert_eq!(bot.wait_exit(Duration::from_secs(12)).await.code(), Some(0));
+    let mut bot = Bot::start_with(&sim, options()).await;
+    bot.wait_health(200, Duration::from_secs(20)).await;
+    wait_text(&sim, &card, &format!("Evaluated by <@{DAVE}>")).await;
+    // Redrawn once: a later start has nothing to redraw.
+    bot.sigterm();
+    assert_eq!(bot.wait_exit(Duration::from_secs(12)).await.code(), Some(0));
+    let edits = |sim: &Sim| {
+        let requests = sim.requests();
+        requests
+            .iter()
+            .filter(|r| r.method == "PATCH" && r.path.ends_with(&path))
+            .count()
+    };
+    let before = edits(&sim);
+    let mut bot = Bot::start_with(&sim, options()).await;
+    bot.wait_health(200, Duration::from_secs(20)).await;
+    assert_eq!(edits(&sim), before, "redrawn again");
+    sim.assert_clean().await;
+}
+
 #[tokio::test]
 async fn closed_dms_and_a_restart_put_requests_back_in_the_queue() {
     let dir = tempfile::tempdir().unwrap();

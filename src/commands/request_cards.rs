@@ -6,6 +6,7 @@ use poise::serenity_prelude as serenity;
 use serenity::{CreateAllowedMentions, EditMessage, Http};
 
 use crate::db::requests::TryoutRequest;
+use crate::db::Db;
 
 /// The card's text for `r` in `state` (what happened to it).
 pub fn card_text(r: &TryoutRequest, state: &str) -> String {
@@ -35,8 +36,8 @@ fn closed_state(r: &TryoutRequest) -> Option<String> {
 
 /// Shows a closed (evaluated, declined or withdrawn) request's card as such, without its
 /// buttons; does nothing for a request still in play. A failed edit is logged: the request
-/// itself is closed, and a click on the card is told so, and redraws it.
-pub async fn show_closed(http: &Http, r: &TryoutRequest) {
+/// itself is closed, and a click on the card, or the next start, redraws it.
+pub async fn show_closed(http: &Http, db: &Db, r: &TryoutRequest) {
     let (Some(message), Some(state)) = (r.message, closed_state(r)) else {
         return;
     };
@@ -44,8 +45,21 @@ pub async fn show_closed(http: &Http, r: &TryoutRequest) {
         .content(card_text(r, &state))
         .components(Vec::new())
         .allowed_mentions(CreateAllowedMentions::new());
-    if let Err(err) = r.channel.edit_message(http, message, edit).await {
-        tracing::warn!(error = %err, request = r.id, "could not update a request card");
+    match r.channel.edit_message(http, message, edit).await {
+        Ok(_) => card_shown(db, r.id, &r.status).await,
+        Err(err) => tracing::warn!(error = %err, request = r.id, "could not update a request card"),
+    }
+}
+
+/// Records that request `id`'s card shows `status` now (a failure is logged: the card is
+/// then redrawn once more at the next start).
+pub async fn card_shown(db: &Db, id: i64, status: &str) {
+    if let Err(err) = db.card_shows(id, status).await {
+        tracing::warn!(
+            error = format!("{err:#}"),
+            request = id,
+            "could not record a card"
+        );
     }
 }
 

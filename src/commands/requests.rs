@@ -22,7 +22,7 @@ use serenity::{
 };
 
 use super::replies::{direct_message, ephemeral, is_blank, plain};
-use super::request_cards::{card_text, declined_card, show_closed};
+use super::request_cards::{card_shown, card_text, declined_card, show_closed};
 use super::{access, tryout};
 use crate::db::requests::TryoutRequest;
 use crate::db::Db;
@@ -96,7 +96,7 @@ fn open_buttons(id: i64) -> Vec<CreateActionRow> {
 const WAITING: &str = "Waiting for an evaluator: Accept starts the tryout in your DMs.";
 
 /// Puts a request's card back as open (its wizard ended without an evaluation).
-async fn show_open_again(http: &Http, r: &TryoutRequest) {
+async fn show_open_again(http: &Http, db: &Db, r: &TryoutRequest) {
     let Some(message) = r.message else {
         return;
     };
@@ -104,8 +104,9 @@ async fn show_open_again(http: &Http, r: &TryoutRequest) {
         .content(card_text(r, &format!("Back in the queue. {WAITING}")))
         .components(open_buttons(r.id))
         .allowed_mentions(CreateAllowedMentions::new());
-    if let Err(err) = r.channel.edit_message(http, message, edit).await {
-        tracing::warn!(error = %err, request = r.id, "could not update a request card");
+    match r.channel.edit_message(http, message, edit).await {
+        Ok(_) => card_shown(db, r.id, "open").await,
+        Err(err) => tracing::warn!(error = %err, request = r.id, "could not update a request card"),
     }
 }
 
@@ -298,7 +299,7 @@ async fn handle_click(
             message: r.message.or(Some(click.message.id)),
             ..r
         };
-        show_closed(http, &card).await;
+        show_closed(http, db, &card).await;
         return Ok(());
     }
     // A request someone already took is told as such (in `accept`), whatever the player's value.
@@ -401,6 +402,9 @@ async fn accept(
             ),
         )
         .await;
+    if answered.is_ok() {
+        card_shown(db, r.id, "accepted").await;
+    }
     if let Err(err) = answered {
         // No tryout starts on an answer Discord did not take: the request goes back to the
         // queue, and its card is redrawn with its buttons, since the failed answer may still
@@ -409,7 +413,7 @@ async fn accept(
             .move_request(r.id, "accepted", "open", Some(evaluator))
             .await?
         {
-            show_open_again(http, &r).await;
+            show_open_again(http, db, &r).await;
         }
         return Err(err.into());
     }
@@ -459,7 +463,7 @@ async fn accept(
     }
     // Last, so a card back in the queue shows the player was told.
     if reopened {
-        show_open_again(http, &r).await;
+        show_open_again(http, db, &r).await;
     }
     Ok(())
 }
@@ -501,8 +505,9 @@ async fn start_wizard<'a>(
                     .content(card_text(r, "Withdrawn: the player left the server."))
                     .components(Vec::new())
                     .allowed_mentions(CreateAllowedMentions::new());
-                if let Err(err) = r.channel.edit_message(http, message, edit).await {
-                    tracing::warn!(error = %err, "could not update a request card");
+                match r.channel.edit_message(http, message, edit).await {
+                    Ok(_) => card_shown(&state.db, r.id, "withdrawn").await,
+                    Err(err) => tracing::warn!(error = %err, "could not update a request card"),
                 }
             }
             click
@@ -710,10 +715,13 @@ async fn decide_decline(
             ),
         )
         .await;
-    if let Err(err) = answered {
-        // The decline stands; the card says so even though the form's answer failed.
-        tracing::warn!(error = %err, "could not answer a decline form");
-        show_closed(http, &declined).await;
+    match answered {
+        Ok(()) => card_shown(&state.db, declined.id, "declined").await,
+        Err(err) => {
+            // The decline stands; the card says so even though the form's answer failed.
+            tracing::warn!(error = %err, "could not answer a decline form");
+            show_closed(http, &state.db, &declined).await;
+        }
     }
     direct_message(
         http,
@@ -727,16 +735,12 @@ async fn decide_decline(
     Ok(())
 }
 
-/// Puts the requests whose wizard a restart ended back in the queue, cards included, and
-/// withdraws the requests whose card a restart kept from being posted, and tells their players.
+/// At the start: puts the requests whose wizard a restart ended back in the queue, withdraws
+/// the requests whose card a restart kept from being posted (and tells their players), and
+/// redraws every card that shows another state than its request's.
 pub async fn settle_interrupted(http: &Http, db: &Db) {
-    match db.reopen_interrupted_requests().await {
-        Ok(reopened) => {
-            for r in reopened {
-                show_open_again(http, &r).await;
-            }
-        }
-        Err(err) => tracing::warn!(error = format!("{err:#}"), "could not reopen requests"),
+    if let Err(err) = db.reopen_interrupted_requests().await {
+        tracing::warn!(error = format!("{err:#}"), "could not reopen requests");
     }
     match db.withdraw_unposted_requests().await {
         Ok(withdrawn) => {
@@ -750,5 +754,18 @@ pub async fn settle_interrupted(http: &Http, db: &Db) {
             }
         }
         Err(err) => tracing::warn!(error = format!("{err:#}"), "could not withdraw requests"),
+    }
+    // Cards that show another state than their request's: the reopened ones, and those whose
+    // redraw failed or came after a stop.
+    match db.stale_cards().await {
+        Ok(stale) => {
+            for r in stale {
+                match r.status.as_str() {
+                    "open" => show_open_again(http, db, &r).await,
+                    _ => show_closed(http, db, &r).await,
+                }
+            }
+        }
+        Err(err) => tracing::warn!(error = format!("{err:#}"), "could not read stale cards"),
     }
 }

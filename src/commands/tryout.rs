@@ -218,7 +218,7 @@ impl Wizard<'_> {
         let (id, old) = match data.db.save_evaluation(&evaluation, staff).await? {
             Ok(saved) => {
                 if let Some(request) = &saved.answered {
-                    show_closed(self.http, request).await;
+                    show_closed(self.http, &data.db, request).await;
                 }
                 (saved.id, saved.old)
             }

@@ -121,7 +121,7 @@ impl Db {
     /// Records where a request's card is.
     #[tracing::instrument(skip_all)]
     pub async fn set_request_card(&self, id: i64, message: MessageId) -> anyhow::Result<()> {
-        sqlx::query("UPDATE tryout_requests SET message_id = ? WHERE id = ?")
+        sqlx::query("UPDATE tryout_requests SET message_id = ?, card_shows = 'open' WHERE id = ?")
             .bind(sql_id(message.get()))
             .bind(id)
             .execute(&self.pool)
@@ -236,6 +236,32 @@ impl Db {
         .fetch_all(&self.pool)
         .await
         .context("reopening interrupted tryout requests")?;
+        Ok(rows.iter().map(read).collect())
+    }
+
+    /// Records that request `id`'s card now shows `status`.
+    #[tracing::instrument(skip_all)]
+    pub async fn card_shows(&self, id: i64, status: &str) -> anyhow::Result<()> {
+        sqlx::query("UPDATE tryout_requests SET card_shows = ? WHERE id = ?")
+            .bind(status)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .context("recording what a request card shows")?;
+        Ok(())
+    }
+
+    /// The requests whose card shows another status than theirs (its redraw failed, or a stop
+    /// came first), oldest first.
+    #[tracing::instrument(skip_all)]
+    pub async fn stale_cards(&self) -> anyhow::Result<Vec<TryoutRequest>> {
+        let rows = sqlx::query(
+            "SELECT * FROM tryout_requests
+             WHERE message_id IS NOT NULL AND card_shows IS NOT status ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .context("reading stale request cards")?;
         Ok(rows.iter().map(read).collect())
     }
 
