@@ -238,8 +238,8 @@ async fn start(
     ));
 
     let client = bot::client(http, state.clone()).await?;
-    // Tryout requests whose wizard the last process ran go back to the queue, those whose card
-    // it never posted are withdrawn, staff posts it was making can be made again.
+    // Tryout requests whose card the last process never posted are withdrawn, those whose
+    // wizard it ran go back to the queue, staff posts it was making can be made again.
     commands::requests::settle_interrupted(&client.http, &state.db).await;
     if let Err(err) = state.db.release_stale_staff_posts().await {
         tracing::warn!(
@@ -314,6 +314,16 @@ pub async fn run_on(
     health.attach(shard_manager.clone());
     tokio::spawn(health.clone().watch_stage(cancel.clone()));
 
+    // Request cards a stop left showing another state are redrawn beside the gateway.
+    tokio::spawn({
+        let (http, db, cancel) = (client.http.clone(), db.clone(), cancel.clone());
+        async move {
+            tokio::select! {
+                () = commands::requests::redraw_stale_cards(&http, &db) => {}
+                () = cancel.cancelled() => {}
+            }
+        }
+    });
     let mut gateway = tokio::spawn(async move { client.start().await });
     tokio::spawn(memory::release_after_bursts(cancel.clone()));
     tokio::spawn(watch_database(

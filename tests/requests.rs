@@ -634,6 +634,8 @@ async fn a_card_left_under_way_is_redrawn_at_the_next_start() {
     let before = edits(&sim);
     let mut bot = Bot::start_with(&sim, options()).await;
     bot.wait_health(200, Duration::from_secs(20)).await;
+    let pass = bot.wait_log(&["stale request cards redrawn"]).await;
+    assert!(pass.contains("count=0"), "{pass}");
     assert_eq!(edits(&sim), before, "redrawn again");
     sim.assert_clean().await;
 }
@@ -703,8 +705,6 @@ async fn submit_reason(sim: &Sim, user: u64, card: &Value, form: &str, reason: &
     answer.body.unwrap_or(Value::Null)
 }
 
-/// A second Decline, submitted while the first is still being told to the player, is told the
-/// request was declined and by whom.
 /// A decline that fails on the bot's side once its form is in (here the database refuses the
 /// decision) answers the form with an apology, and the request stays open.
 #[tokio::test]
@@ -735,6 +735,8 @@ async fn a_decline_that_fails_to_save_answers_its_form() {
     sim.assert_clean().await;
 }
 
+/// A second Decline, submitted while the first is still being told to the player, is told the
+/// request was declined and by whom.
 #[tokio::test]
 async fn a_second_decline_is_told_who_declined_first() {
     let (sim, _bot) = league().await;

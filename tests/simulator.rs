@@ -437,7 +437,7 @@ async fn an_edit_changes_only_the_suppress_embeds_flag() {
 
 /// The gateway closes a client that breaks its protocol with Discord's code for it, and
 /// records it: a second IDENTIFY (4005), an unknown opcode (4001), a payload that is not JSON
-/// (4002), anything but a heartbeat before IDENTIFY (4003).
+/// (4002), anything but a heartbeat before IDENTIFY (4003), over 120 payloads a minute (4008).
 #[tokio::test]
 async fn protocol_errors_close_the_connection_with_discords_codes() {
     use futures_util::SinkExt;
@@ -474,8 +474,18 @@ async fn protocol_errors_close_the_connection_with_discords_codes() {
         closed_by(ws, Message::Text(presence.to_string())).await,
         4003
     );
+    // 121 payloads within a minute: the 121st closes the connection.
+    sim.new_client();
+    let mut ws = open_gateway(&sim, identify.clone()).await;
+    for _ in 0..119 {
+        ws.send(Message::Text(json!({"op": 1, "d": null}).to_string()))
+            .await
+            .unwrap();
+    }
+    let beat = Message::Text(json!({"op": 1, "d": null}).to_string());
+    assert_eq!(closed_by(ws, beat).await, 4008);
     let violations = sim.violations();
-    assert_eq!(violations.len(), 4, "{violations:?}");
+    assert_eq!(violations.len(), 5, "{violations:?}");
     assert!(
         violations.iter().all(|v| v.starts_with("gateway: ")),
         "{violations:?}"

@@ -190,7 +190,10 @@ async fn sync_round(http: &Http, state: &AppState, guild: GuildId) -> anyhow::Re
                     .db
                     .set_rank_holder(guild, user, held, Holding::No)
                     .await?;
-                left_to_staff.push((user, held));
+                // Staff are asked to take back only a role Discord said it gave.
+                if holders.given.contains(&(user, held)) {
+                    left_to_staff.push((user, held));
+                }
             }
             Err(err) => {
                 refused(http, state, guild, &settings, held, &err).await?;

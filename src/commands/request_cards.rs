@@ -45,8 +45,28 @@ pub async fn show_closed(http: &Http, db: &Db, r: &TryoutRequest) {
         .content(card_text(r, &state))
         .components(Vec::new())
         .allowed_mentions(CreateAllowedMentions::new());
-    match r.channel.edit_message(http, message, edit).await {
-        Ok(_) => card_shown(db, r.id, &r.status).await,
+    let drawn = r.channel.edit_message(http, message, edit).await;
+    card_drawn(db, r, &r.status, drawn).await;
+}
+
+/// Discord's codes for a card that is gone for good: its channel, its server or itself.
+const CARD_GONE: [isize; 3] = [10003, 10004, 10008];
+
+/// Records what became of a draw of `r`'s card showing `status`: shown, or gone for good (staff
+/// deleted it: nothing left to redraw); any other failure is logged and left for the next
+/// start.
+pub async fn card_drawn(
+    db: &Db,
+    r: &TryoutRequest,
+    status: &str,
+    drawn: Result<serenity::Message, serenity::Error>,
+) {
+    match drawn {
+        Ok(_) => card_shown(db, r.id, status).await,
+        Err(err) if crate::types::discord_code(&err).is_some_and(|c| CARD_GONE.contains(&c)) => {
+            tracing::info!(request = r.id, "a request card is gone");
+            card_shown(db, r.id, status).await;
+        }
         Err(err) => tracing::warn!(error = %err, request = r.id, "could not update a request card"),
     }
 }

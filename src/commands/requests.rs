@@ -22,7 +22,7 @@ use serenity::{
 };
 
 use super::replies::{direct_message, ephemeral, is_blank, plain};
-use super::request_cards::{card_shown, card_text, declined_card, show_closed};
+use super::request_cards::{card_drawn, card_shown, card_text, declined_card, show_closed};
 use super::{access, tryout};
 use crate::db::requests::TryoutRequest;
 use crate::db::Db;
@@ -104,10 +104,8 @@ async fn show_open_again(http: &Http, db: &Db, r: &TryoutRequest) {
         .content(card_text(r, &format!("Back in the queue. {WAITING}")))
         .components(open_buttons(r.id))
         .allowed_mentions(CreateAllowedMentions::new());
-    match r.channel.edit_message(http, message, edit).await {
-        Ok(_) => card_shown(db, r.id, "open").await,
-        Err(err) => tracing::warn!(error = %err, request = r.id, "could not update a request card"),
-    }
+    let drawn = r.channel.edit_message(http, message, edit).await;
+    card_drawn(db, r, "open", drawn).await;
 }
 
 /// How long a player whose request was declined waits before asking again: a day.
@@ -735,13 +733,11 @@ async fn decide_decline(
     Ok(())
 }
 
-/// At the start: puts the requests whose wizard a restart ended back in the queue, withdraws
-/// the requests whose card a restart kept from being posted (and tells their players), and
-/// redraws every card that shows another state than its request's.
+/// At the start, before the gateway: withdraws the requests whose card a restart kept from
+/// being posted (and tells their players), then puts the requests whose wizard a restart ended
+/// back in the queue (their cards are redrawn by [`redraw_stale_cards`]). In that order, so a
+/// request accepted while its card was being posted is not taken for one never posted.
 pub async fn settle_interrupted(http: &Http, db: &Db) {
-    if let Err(err) = db.reopen_interrupted_requests().await {
-        tracing::warn!(error = format!("{err:#}"), "could not reopen requests");
-    }
     match db.withdraw_unposted_requests().await {
         Ok(withdrawn) => {
             for r in withdrawn {
@@ -755,17 +751,31 @@ pub async fn settle_interrupted(http: &Http, db: &Db) {
         }
         Err(err) => tracing::warn!(error = format!("{err:#}"), "could not withdraw requests"),
     }
-    // Cards that show another state than their request's: the reopened ones, and those whose
-    // redraw failed or came after a stop.
-    match db.stale_cards().await {
-        Ok(stale) => {
-            for r in stale {
-                match r.status.as_str() {
-                    "open" => show_open_again(http, db, &r).await,
-                    _ => show_closed(http, db, &r).await,
-                }
-            }
-        }
-        Err(err) => tracing::warn!(error = format!("{err:#}"), "could not read stale cards"),
+    if let Err(err) = db.reopen_interrupted_requests().await {
+        tracing::warn!(error = format!("{err:#}"), "could not reopen requests");
     }
+}
+
+/// How many stale cards one start redraws: staff look at the latest ones, and a start with a
+/// long backlog should not spend minutes of the staff channel's rate limit on old cards.
+const STALE_CARDS_PER_START: i64 = 25;
+
+/// Redraws the cards that show another state than their request's (the reopened ones, and
+/// those whose redraw failed or came after a stop), the latest first. Runs beside the gateway.
+pub async fn redraw_stale_cards(http: &Http, db: &Db) {
+    let stale = match db.stale_cards(STALE_CARDS_PER_START).await {
+        Ok(stale) => stale,
+        Err(err) => {
+            tracing::warn!(error = format!("{err:#}"), "could not read stale cards");
+            return;
+        }
+    };
+    let count = stale.len();
+    for r in stale {
+        match r.status.as_str() {
+            "open" => show_open_again(http, db, &r).await,
+            _ => show_closed(http, db, &r).await,
+        }
+    }
+    tracing::info!(count, "stale request cards redrawn");
 }

@@ -183,15 +183,18 @@ async fn change(
         .await?;
     match result {
         Ok((old, new)) => {
-            // The change is saved: what follows from it is done even if the reply fails.
-            let said = ctx
-                .say(format!(
-                    "<@{}>'s value: {} → **{}**.",
-                    member.id,
-                    format_value(old),
-                    format_value(new)
-                ))
-                .await;
+            // The change is saved: what follows from it is done even if the reply fails, and a
+            // failed reply is tried once more (an error would have staff try the change again).
+            let text = format!(
+                "<@{}>'s value: {} → **{}**.",
+                member.id,
+                format_value(old),
+                format_value(new)
+            );
+            let said = match ctx.say(text.clone()).await {
+                Ok(_) => Ok(()),
+                Err(_) => ctx.say(text).await.map(drop),
+            };
             // Staff changed their value: they count for the rank role again if they had left.
             super::ranks::sync_present(ctx.http(), ctx.data(), guild, &[member.id]).await;
             if new > 0 && first_value(ctx, guild, &member).await {
@@ -214,7 +217,9 @@ async fn change(
                 }
             }
             tell_member(ctx, guild, &member, (old, new)).await;
-            said?;
+            if let Err(err) = said {
+                tracing::warn!(error = %err, "could not answer a value change, which is saved");
+            }
             Ok(())
         }
         Err(refused) => Err(UserError(format!("Nothing changed: {refused}.")).into()),

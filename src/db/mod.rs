@@ -379,6 +379,34 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_request_card_is_stale_from_any_change_of_status_until_drawn() {
+        use serenity::all::{ChannelId, MessageId};
+        let (_dir, db) = temp_db().await;
+        let stale = |db: Db| async move {
+            let cards = db.stale_cards(10).await.unwrap();
+            cards.iter().map(|r| r.status.clone()).collect::<Vec<_>>()
+        };
+        let r = db
+            .open_request(G, UserId::new(7), None, ChannelId::new(3))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(stale(db.clone()).await.is_empty(), "no card yet");
+        db.set_request_card(r.id, MessageId::new(9)).await.unwrap();
+        assert!(stale(db.clone()).await.is_empty(), "posted open");
+        db.decide_request(G, r.id, STAFF, "accepted", None)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(stale(db.clone()).await, ["accepted"]);
+        db.card_shows(r.id, "accepted").await.unwrap();
+        assert!(stale(db.clone()).await.is_empty());
+        // A stop while accepted: the start reopens it, and its card is stale again.
+        db.reopen_interrupted_requests().await.unwrap();
+        assert_eq!(stale(db.clone()).await, ["open"]);
+    }
+
+    #[tokio::test]
     async fn a_screening_ends_once_and_a_held_role_is_given_by_whoever_ends_it() {
         let (_dir, db) = temp_db().await;
         let member = UserId::new(5);

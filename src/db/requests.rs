@@ -121,12 +121,18 @@ impl Db {
     /// Records where a request's card is.
     #[tracing::instrument(skip_all)]
     pub async fn set_request_card(&self, id: i64, message: MessageId) -> anyhow::Result<()> {
-        sqlx::query("UPDATE tryout_requests SET message_id = ?, card_shows = 'open' WHERE id = ?")
-            .bind(sql_id(message.get()))
-            .bind(id)
-            .execute(&self.pool)
-            .await
-            .context("saving a request card's id")?;
+        // A card posted before any decision shows the request open; one decided on while it
+        // was being posted shows whatever that decision's draw recorded.
+        sqlx::query(
+            "UPDATE tryout_requests SET message_id = ?,
+                 card_shows = CASE WHEN decided_at IS NULL THEN 'open' ELSE card_shows END
+             WHERE id = ?",
+        )
+        .bind(sql_id(message.get()))
+        .bind(id)
+        .execute(&self.pool)
+        .await
+        .context("saving a request card's id")?;
         Ok(())
     }
 
@@ -251,14 +257,16 @@ impl Db {
         Ok(())
     }
 
-    /// The requests whose card shows another status than theirs (its redraw failed, or a stop
-    /// came first), oldest first.
+    /// Up to `limit` requests whose card shows another status than theirs (its redraw failed,
+    /// or a stop came first), newest first: the ones staff are most likely to look at.
     #[tracing::instrument(skip_all)]
-    pub async fn stale_cards(&self) -> anyhow::Result<Vec<TryoutRequest>> {
+    pub async fn stale_cards(&self, limit: i64) -> anyhow::Result<Vec<TryoutRequest>> {
         let rows = sqlx::query(
             "SELECT * FROM tryout_requests
-             WHERE message_id IS NOT NULL AND card_shows IS NOT status ORDER BY id",
+             WHERE message_id IS NOT NULL AND card_shows IS NOT status
+             ORDER BY id DESC LIMIT ?",
         )
+        .bind(limit)
         .fetch_all(&self.pool)
         .await
         .context("reading stale request cards")?;

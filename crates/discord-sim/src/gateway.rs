@@ -203,7 +203,8 @@ pub(crate) async fn gateway_connection(inner: Arc<Inner>, stream: TcpStream) {
     let interval = Duration::from_millis(inner.options.heartbeat_ms);
     let allowance = 2 * interval + Duration::from_secs(1);
     let mut beat_due = tokio::time::Instant::now() + allowance;
-    let mut sent = std::collections::VecDeque::new();
+    // The IDENTIFY or RESUME counts as the first payload.
+    let mut sent = std::collections::VecDeque::from([tokio::time::Instant::now()]);
     loop {
         tokio::select! {
             () = tokio::time::sleep_until(beat_due) => {

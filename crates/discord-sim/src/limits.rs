@@ -96,7 +96,8 @@ pub fn check(method: &str, path: &str, body: &Value) -> Vec<Broken> {
 /// Whether a new message's body carries nothing Discord would show.
 fn is_empty(message: &Value) -> bool {
     let filled = |key: &str| match &message[key] {
-        Value::String(text) => !text.is_empty(),
+        // Discord trims a message's content: spaces alone are nothing.
+        Value::String(text) => !text.trim().is_empty(),
         Value::Array(items) => !items.is_empty(),
         Value::Null => false,
         _ => true,
@@ -134,6 +135,10 @@ fn check_components(rows: &Value, holder: Holder) -> Vec<String> {
     }
     let mut custom_ids = std::collections::HashSet::new();
     for row in rows {
+        // A modal may also hold labels (18) and text displays (10) at the top.
+        if holder == Holder::Modal && matches!(row["type"].as_u64(), Some(10 | 18)) {
+            continue;
+        }
         if row["type"] != 1 {
             broken.push(format!(
                 "a top-level component of type {} is not an action row",

@@ -119,7 +119,13 @@ pub(crate) async fn rest_handler(
             Some((code, message)) => discord_error(400, code, message),
             None => {
                 let answer = route(&inner, &method, &path, &headers, json_body.as_ref()).await;
-                match take_fault(&inner, &path, true) {
+                // Only a call that was carried out can have its answer lost.
+                let lost = answer
+                    .status()
+                    .is_success()
+                    .then(|| take_fault(&inner, &path, true))
+                    .flatten();
+                match lost {
                     Some((status, _)) => discord_error(status, 0, "simulated failure"),
                     None => answer,
                 }
@@ -772,6 +778,11 @@ pub(crate) fn edit_message(
 ) -> Response {
     let mut world = inner.world();
     let world = &mut *world;
+    // A guild channel the bot cannot see is "Missing Access" to an edit too.
+    let id: u64 = channel.parse().unwrap_or(0);
+    if world.guild.channel(id).is_some() && !world.guild.may_view(APP_ID, id) {
+        return discord_error(403, 50001, "Missing Access");
+    }
     let Some(found) = world
         .messages
         .iter_mut()
