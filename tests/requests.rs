@@ -570,8 +570,7 @@ async fn a_card_whose_post_answer_was_lost_is_closed_at_a_click() {
 /// so the next start withdraws it and tells the player, who may ask again.
 #[tokio::test]
 async fn a_request_whose_card_a_restart_kept_back_is_withdrawn_at_the_next_start() {
-    let dir = tempfile::tempdir().unwrap();
-    let database_url = format!("sqlite://{}", dir.path().join("league.db").display());
+    let (_dir, database_url) = lasting_database("league");
     let db = Db::connect(&database_url).await.unwrap();
     let guild = GuildId::new(GUILD_ID);
     let saved = db
@@ -600,8 +599,7 @@ async fn a_request_whose_card_a_restart_kept_back_is_withdrawn_at_the_next_start
 /// redrawn at the next start.
 #[tokio::test]
 async fn a_card_left_under_way_is_redrawn_at_the_next_start() {
-    let dir = tempfile::tempdir().unwrap();
-    let database_url = format!("sqlite://{}", dir.path().join("league.db").display());
+    let (_dir, database_url) = lasting_database("league");
     let options = || BotOptions {
         database_url: Some(database_url.clone()),
         ..BotOptions::default()
@@ -642,8 +640,7 @@ async fn a_card_left_under_way_is_redrawn_at_the_next_start() {
 
 #[tokio::test]
 async fn closed_dms_and_a_restart_put_requests_back_in_the_queue() {
-    let dir = tempfile::tempdir().unwrap();
-    let database_url = format!("sqlite://{}", dir.path().join("league.db").display());
+    let (_dir, database_url) = lasting_database("league");
     let options = || BotOptions {
         database_url: Some(database_url.clone()),
         ..BotOptions::default()
@@ -709,8 +706,7 @@ async fn submit_reason(sim: &Sim, user: u64, card: &Value, form: &str, reason: &
 /// decision) answers the form with an apology, and the request stays open.
 #[tokio::test]
 async fn a_decline_that_fails_to_save_answers_its_form() {
-    let dir = tempfile::tempdir().unwrap();
-    let database_url = format!("sqlite://{}", dir.path().join("league.db").display());
+    let (_dir, database_url) = lasting_database("league");
     let (sim, _bot) = league_with(BotOptions {
         database_url: Some(database_url.clone()),
         ..BotOptions::default()

@@ -932,16 +932,6 @@ async fn a_player_who_leaves_mid_wizard_is_saved_without_the_role() {
     sim.assert_clean().await;
 }
 
-/// A database file that outlives the bot processes of one test (kept while the dir lives).
-fn lasting_database(name: &str) -> (tempfile::TempDir, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!(
-        "sqlite://{}",
-        dir.path().join(format!("{name}.db")).display()
-    );
-    (dir, url)
-}
-
 /// Starts a bot on the database at `url` and waits until it is ready.
 async fn start_on(sim: &Sim, url: &str) -> Bot {
     let options = BotOptions {

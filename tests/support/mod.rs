@@ -167,3 +167,14 @@ pub async fn set_value(sim: &Sim, by: u64, member: u64, amount: i64) -> (sim::In
     let (interaction, reply) = run_command_with(sim, by, GENERAL, "setvalue", options).await;
     (interaction, content(&reply))
 }
+
+/// A database file that outlives the bot processes of one test (restarts, kills): its
+/// directory, kept for the test's length, and its `DATABASE_URL`.
+pub fn lasting_database(name: &str) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!(
+        "sqlite://{}",
+        dir.path().join(format!("{name}.db")).display()
+    );
+    (dir, url)
+}
