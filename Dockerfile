@@ -28,9 +28,12 @@ USER novera
 WORKDIR /data
 # The database lives in the /data volume. The health server's default is loopback only; in a
 # container it must listen on the container's interface for -p 8080:8080 to reach it.
+# GLIBC_TUNABLES: glibc's per-thread cache of freed blocks off, so that memory freed after a
+# burst goes back to the system (src/memory.rs).
 ENV DATABASE_URL=sqlite:///data/novera.db \
     HEALTH_ADDR=0.0.0.0:8080 \
-    RUST_LOG=info
+    RUST_LOG=info \
+    GLIBC_TUNABLES=glibc.malloc.tcache_count=0
 EXPOSE 8080
 # Readiness: 503 while the gateway session is down; retries ride out a short reconnect.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \

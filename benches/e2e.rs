@@ -112,12 +112,14 @@ fn percentile(values: &mut [f64], p: f64) -> f64 {
     values[rank.min(values.len() - 1)]
 }
 
-/// Extra environment for the bot, from `BENCH_BOT_ENV="K=V;K2=V2"` (for example to compare
-/// allocator settings without rebuilding; `;` because `RUST_LOG` values contain commas).
+/// The bot's environment: the allocator setting its deployments start it with
+/// (`memory::ALLOCATOR_ENV`), then `BENCH_BOT_ENV="K=V;K2=V2"` (for example to compare
+/// allocator settings without rebuilding, `GLIBC_TUNABLES=` for glibc's defaults; `;` because
+/// `RUST_LOG` values contain commas), whose values win.
 fn bot_env() -> Vec<(String, String)> {
-    std::env::var("BENCH_BOT_ENV")
-        .unwrap_or_default()
-        .split(';')
+    let extra = std::env::var("BENCH_BOT_ENV").unwrap_or_default();
+    std::iter::once(novera_assistant::memory::ALLOCATOR_ENV)
+        .chain(extra.split(';'))
         .filter_map(|pair| pair.split_once('='))
         .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
         .collect()
@@ -692,7 +694,8 @@ async fn main() {
         .map(|n| n.get())
         .unwrap_or(0);
     let mut table = String::new();
-    let _ = writeln!(table, "Command: `cargo bench --bench e2e` · machine: {cores} cores · runs per figure: {runs} · took {:.0} s\n", started.elapsed().as_secs_f64());
+    let env: Vec<String> = bot_env().iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let _ = writeln!(table, "Command: `cargo bench --bench e2e` · machine: {cores} cores · runs per figure: {runs} · bot environment: `{}` · took {:.0} s\n", env.join(";"), started.elapsed().as_secs_f64());
     let _ = writeln!(table, "| figure | median | target | min – max | note |");
     let _ = writeln!(table, "|---|---|---|---|---|");
     asks.note = format!(

@@ -14,6 +14,12 @@
 //! was lowest, it trims, and that lower figure becomes the new reference. An idle bot never
 //! trims; a busy one trims when a burst has left memory behind, at most once a second. Other
 //! allocators (musl, or another target) have their own policies; there the task does nothing.
+//!
+//! A trim cannot give back a page on which a block sits that the thread keeps cached for reuse
+//! (glibc's tcache: up to seven freed blocks of each small size, which count as in use), and
+//! after a burst those blocks are scattered over the heap. [`ALLOCATOR_ENV`] turns that cache
+//! off; glibc reads it only when the process starts, so the deployment sets it (the Dockerfile
+//! and the systemd unit), not the bot.
 
 use std::time::Duration;
 
@@ -23,6 +29,12 @@ use tokio_util::sync::CancellationToken;
 /// hold, so that their closing, idle, after it is given back too; not so little that ordinary
 /// traffic's passing allocations call for a trim every second.
 pub const TRIM_ABOVE: usize = 512 * 1024;
+
+/// The environment variable, as `NAME=value`, that turns glibc's per-thread cache of freed
+/// blocks off for the whole process, so that no cached block keeps a trim after a burst from a
+/// page. It costs a few per cent more CPU per event (BENCHMARKS.md); other C libraries ignore
+/// it.
+pub const ALLOCATOR_ENV: &str = "GLIBC_TUNABLES=glibc.malloc.tcache_count=0";
 
 /// How often the memory held but not in use is checked.
 const CHECK_EVERY: Duration = Duration::from_secs(1);

@@ -4,10 +4,32 @@
 use std::path::PathBuf;
 
 use novera_assistant::config::{DEFAULT_DATABASE_URL, DEFAULT_HEALTH_ADDR};
+use novera_assistant::memory::ALLOCATOR_ENV;
 
 fn read(path: &str) -> String {
     let full = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(path);
     std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("read {}: {e}", full.display()))
+}
+
+/// The `NAME=value` pairs of the Dockerfile's `ENV` instruction (its continued lines included).
+fn image_env() -> Vec<(String, String)> {
+    let docker = read("Dockerfile");
+    let env = docker
+        .split("\nENV ")
+        .nth(1)
+        .expect("the Dockerfile sets ENV");
+    let mut image = Vec::new();
+    for line in env.lines() {
+        for word in line.split_whitespace() {
+            if let Some((name, value)) = word.split_once('=') {
+                image.push((name.to_owned(), value.to_owned()));
+            }
+        }
+        if !line.trim_end().ends_with('\\') {
+            break;
+        }
+    }
+    image
 }
 
 /// Every variable an `.env.example` line documents: `NAME=value`, or `#NAME=value` for one
@@ -39,22 +61,7 @@ fn example_settings() -> Vec<(String, String)> {
 /// may set none of them to anything else.
 #[test]
 fn the_env_example_keeps_the_images_own_settings() {
-    let docker = read("Dockerfile");
-    let env = docker
-        .split("\nENV ")
-        .nth(1)
-        .expect("the Dockerfile sets ENV");
-    let mut image = Vec::new();
-    for line in env.lines() {
-        for word in line.split_whitespace() {
-            if let Some((name, value)) = word.split_once('=') {
-                image.push((name.to_owned(), value.to_owned()));
-            }
-        }
-        if !line.trim_end().ends_with('\\') {
-            break;
-        }
-    }
+    let image = image_env();
     assert!(
         image.iter().any(|(name, _)| name == "HEALTH_ADDR"),
         "{image:?}"
@@ -158,11 +165,30 @@ fn the_systemd_unit_matches_the_binary() {
     for line in unit.lines().filter_map(|l| l.strip_prefix("Environment=")) {
         let name = line.split_once('=').map(|(n, _)| n).unwrap_or(line);
         assert!(
-            documented_variables().contains(&name.to_owned()),
+            documented_variables().contains(&name.to_owned()) || line == ALLOCATOR_ENV,
             "{name} is not a variable the bot reads"
         );
     }
     assert!(DEFAULT_DATABASE_URL.starts_with("sqlite://"));
+}
+
+/// glibc reads its tunables before `main`, so only the environment the process starts in can
+/// turn its thread cache off: both deployments set it, as the benchmark does.
+#[test]
+fn both_deployments_start_the_bot_with_the_allocator_setting() {
+    let (name, value) = ALLOCATOR_ENV.split_once('=').expect("NAME=value");
+    assert!(
+        image_env()
+            .iter()
+            .any(|(image_name, image_value)| image_name == name && image_value == value),
+        "the Dockerfile's ENV does not set {ALLOCATOR_ENV}"
+    );
+    let unit = read("deploy/novera-assistant.service");
+    assert!(
+        unit.lines()
+            .any(|l| l.strip_prefix("Environment=") == Some(ALLOCATOR_ENV)),
+        "the systemd unit does not set {ALLOCATOR_ENV}"
+    );
 }
 
 #[test]
