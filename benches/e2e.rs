@@ -118,11 +118,15 @@ fn percentile(values: &mut [f64], p: f64) -> f64 {
 /// `RUST_LOG` values contain commas), whose values win.
 fn bot_env() -> Vec<(String, String)> {
     let extra = std::env::var("BENCH_BOT_ENV").unwrap_or_default();
-    std::iter::once(novera_assistant::memory::ALLOCATOR_ENV)
+    let mut env: Vec<(String, String)> = Vec::new();
+    for (name, value) in std::iter::once(novera_assistant::memory::ALLOCATOR_ENV)
         .chain(extra.split(';'))
         .filter_map(|pair| pair.split_once('='))
-        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
-        .collect()
+    {
+        env.retain(|(earlier, _)| earlier != name.trim());
+        env.push((name.trim().to_owned(), value.trim().to_owned()));
+    }
+    env
 }
 
 /// The bot's heap trims, from its debug log: memory held but not in use before → after, and
