@@ -78,11 +78,13 @@ impl serenity::EventHandler for Events {
     }
 
     async fn guild_member_addition(&self, ctx: serenity::Context, member: serenity::Member) {
-        let state = Arc::clone(&self.state);
-        self.state.tasks.spawn(async move {
-            crate::commands::welcome::greet(&ctx.http, &state, member).await;
+        if member.user.bot {
             crate::telemetry::member_event("join");
-        });
+            return;
+        }
+        // Only the ids are queued: a wave of joins waits to be greeted at a few bytes each.
+        let (guild, user) = (member.guild_id, member.user.id);
+        crate::commands::welcome::joined(&ctx.http, &self.state, guild, user, member.pending);
     }
 
     async fn guild_member_removal(

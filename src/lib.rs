@@ -14,7 +14,8 @@
 //! - [`wait`] — `safe_wait_for` and the wait registry; the only place that times out.
 //! - [`flows`] — how many interactive flows each member may have open.
 //! - [`claims`] — what this process is doing right now (tryout publications, running tryouts).
-//! - [`turns`] — work that goes one task at a time per server (rank-role syncs, welcomes).
+//! - [`turns`] — work that goes one task at a time per server (rank-role syncs).
+//! - [`arrivals`] — members who joined and wait to be greeted, queued per server.
 //! - [`values`] — the tryout value formula and value bounds (pure functions).
 //! - [`db`] — the SQLite database: migrations, one file per table's queries.
 //! - [`health`] — the HTTP router: `GET /health`, `/livez`, `/metrics`.
@@ -31,6 +32,7 @@
 //! - `sandbox` — `novera-assistant sandbox`: this bot against a local Discord in the browser
 //!   (the `sandbox` feature, on by default).
 
+pub mod arrivals;
 pub mod bot;
 pub mod claims;
 pub mod commands;

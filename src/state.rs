@@ -22,9 +22,8 @@ pub struct AppState {
     /// A server's turn to bring its rank role in step, so two value changes never move it at
     /// once.
     pub rank_syncs: crate::turns::Turns<serenity::all::GuildId>,
-    /// A server's turn to welcome a member who joined: one at a time, so a wave of joins stays
-    /// inside Discord's rate limits.
-    pub welcome_turns: crate::turns::Turns<serenity::all::GuildId>,
+    /// Members who joined and wait to be greeted, per server.
+    pub arrivals: crate::arrivals::Arrivals,
     /// Evaluators with a tryout wizard running: one wizard per evaluator at a time.
     pub tryouts_running: crate::claims::Claims<serenity::all::UserId>,
     /// Players whose tryout runs: one evaluator at a time per player, by `/tryout start` or a
@@ -67,7 +66,7 @@ impl AppState {
             tryouts_running: Default::default(),
             players_in_tryout: Default::default(),
             rank_syncs: Default::default(),
-            welcome_turns: Default::default(),
+            arrivals: Default::default(),
             flows: Default::default(),
             publishing: Default::default(),
             command_slots: Arc::new(tokio::sync::Semaphore::new(crate::slots::COMMAND_SLOTS)),

@@ -1,6 +1,5 @@
 //! Work that goes one task at a time per key, while other keys go on: a server's rank-role
-//! syncs, a server's welcomes. One server's long sync or wave of joins never holds up another
-//! server's. A key's lock is kept only while someone holds it or waits for it (a wait given up
+//! syncs. One server's long sync never holds up another server's. A key's lock is kept only while someone holds it or waits for it (a wait given up
 //! may leave one idle lock behind until the key's next turn ends).
 
 use std::collections::HashMap;

@@ -309,6 +309,63 @@ async fn an_evaluated_player_who_returns_is_not_awaiting_evaluation_again() {
     sim.assert_clean().await;
 }
 
+/// A wave of joins (a raid, say): each member gets the role, in the order they came, and only
+/// the first ones a message, since the rest would be welcomed minutes late.
+#[tokio::test]
+async fn a_wave_of_joins_is_greeted_in_order_and_its_tail_gets_the_role_only() {
+    // A channel that takes the 21 or so welcomes in a second rather than twenty (Discord sets
+    // its limits as it sees fit; the bot follows what its answers say).
+    let mut options = SimOptions::default();
+    options.rate_limits.channel_messages = ratelimit::Limit::new(30, Duration::from_secs(1));
+    let (sim, mut bot) = start_ready_with(options, with_intent()).await;
+    let saved = settings(
+        &sim,
+        json!([
+            {"name": "welcome_channel", "type": 7, "value": OFF_TOPIC.to_string()},
+            {"name": "welcome_role", "type": 8, "value": PLAYER_ROLE.to_string()},
+            {"name": "welcome_message", "type": 3, "value": "Hi {member}!"},
+        ]),
+    )
+    .await;
+    assert!(saved.contains("Settings saved"), "{saved}");
+    let wave: Vec<u64> = (0..40).map(|i| 1_100_000_000_000_001_000 + i).collect();
+    for &member in &wave {
+        sim.member_joins(member, "wave");
+    }
+    bot.wait_member_events_handled(&sim).await;
+
+    let given: Vec<u64> = sim
+        .role_changes()
+        .into_iter()
+        .filter(|(method, _, role)| method == "PUT" && *role == PLAYER_ROLE)
+        .map(|(_, user, _)| user)
+        .collect();
+    assert_eq!(given, wave, "every member once, in the order they came");
+    let welcomed: Vec<u64> = welcomes(&sim)
+        .iter()
+        .filter_map(|m| {
+            let text = m["content"].as_str()?;
+            text.strip_prefix("Hi <@")?.strip_suffix(">!")?.parse().ok()
+        })
+        .collect();
+    assert_eq!(welcomed.len(), welcomes(&sim).len(), "{:?}", welcomes(&sim));
+    // The first 21 cannot have found more than 20 waiting; the joins come far faster than
+    // they are greeted, so the last finds the queue long.
+    assert!(welcomed.len() >= 21, "{welcomed:?}");
+    assert_eq!(welcomed[..21], wave[..21], "the first ones, in order");
+    assert!(
+        welcomed.windows(2).all(|pair| pair[0] < pair[1]),
+        "out of order: {welcomed:?}"
+    );
+    assert!(
+        !welcomed.contains(&wave[wave.len() - 1]),
+        "{} of {} joins posted about",
+        welcomed.len(),
+        wave.len()
+    );
+    sim.assert_clean().await;
+}
+
 #[tokio::test]
 async fn without_the_intent_the_bot_says_what_is_missing() {
     let (sim, _bot) = start_ready().await;

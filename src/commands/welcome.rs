@@ -8,23 +8,31 @@
 //! staff once and paused until staff set it again: never retried on every join. On a server
 //! with membership screening the role waits until the member accepts the rules
 //! ([`crate::db::Db::start_screening`]); so does a place in the rankings, which
-//! [`super::ranks`] checks with Discord itself.
+//! [`super::ranks`] checks with Discord itself. A server's joins are greeted one at a time, in
+//! order ([`crate::arrivals`]), inside Discord's rate limits; in a wave of more than
+//! [`POSTED_BEHIND_AT_MOST`] at once the later ones get the role without a message.
+
+use std::sync::Arc;
 
 use poise::serenity_prelude as serenity;
-use serenity::{
-    ChannelId, CreateAllowedMentions, CreateMessage, GuildId, Http, Member, RoleId, UserId,
-};
+use serenity::{ChannelId, CreateAllowedMentions, CreateMessage, GuildId, Http, RoleId, UserId};
 
 use super::roles::Membership;
+use crate::arrivals::{Arrival, Arrivals, Queued};
 use crate::db::GuildSettings;
 use crate::state::AppState;
 
 /// The text used when staff set a channel but no message.
 pub const DEFAULT_WELCOME: &str = "Welcome to the league, {member}!";
 
+/// A join that finds more than this many of the server's joins waiting to be greeted gets
+/// its welcome role but no message: a wave that large is greeted at Discord's pace, about
+/// one post a second, and a channel of late welcomes to a raid helps nobody.
+pub const POSTED_BEHIND_AT_MOST: usize = 20;
+
 /// When a member who joins is given the welcome role.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum WelcomeRoleTiming {
+enum RoleTiming {
     /// Given now: they are not screening.
     Now,
     /// Held until they pass membership screening (their `screening` row says so).
@@ -33,32 +41,84 @@ enum WelcomeRoleTiming {
     Withheld,
 }
 
-/// Greets `member`, who just joined, then counts them for the rank role again if they had
-/// left. A member in membership screening gets the welcome role once they pass it. Failures
-/// are logged: a join never fails.
-pub async fn greet(http: &Http, state: &AppState, member: Member) {
-    if member.user.bot {
-        return;
+/// `user` joined `guild` (`pending`: in membership screening): queues their greeting behind
+/// the server's other joins, and starts the task that greets them if none runs.
+pub fn joined(
+    http: &Arc<Http>,
+    state: &Arc<AppState>,
+    guild: GuildId,
+    user: UserId,
+    pending: bool,
+) {
+    match state.arrivals.push(guild, user, pending) {
+        Queued::First => {
+            state
+                .tasks
+                .spawn(greet_in_turn(Arc::clone(http), Arc::clone(state), guild));
+        }
+        Queued::Behind => {}
+        Queued::Full => {
+            tracing::warn!(
+                waiting = Arrivals::LONGEST,
+                "a member who joined is not greeted: too many joins are waiting"
+            );
+            crate::telemetry::member_event("join");
+        }
     }
-    let (guild, user) = (member.guild_id, member.user.id);
-    let timing = if !member.pending {
+}
+
+/// Greets `guild`'s queued joins, oldest first, until none is left or the bot stops.
+async fn greet_in_turn(http: Arc<Http>, state: Arc<AppState>, guild: GuildId) {
+    while let Some(arrival) = state.arrivals.next(guild) {
+        if state.shutdown.is_cancelled() {
+            let left = 1 + state.arrivals.clear(guild);
+            tracing::info!(left, "stopping: members who joined were not greeted");
+            return;
+        }
+        greet(&http, &state, guild, arrival).await;
+    }
+}
+
+/// Greets one member who joined. What follows the welcome (their place for the rank role,
+/// the screening's end) goes on in a task of its own: a rank sync that waits on Discord never
+/// holds up the next welcome. Failures are logged: a join never fails.
+async fn greet(http: &Arc<Http>, state: &Arc<AppState>, guild: GuildId, arrival: Arrival) {
+    let user = arrival.user;
+    let timing = if !arrival.pending {
         // A row left from an earlier stay in screening means nothing now.
         forget_screening(state, guild, user).await;
-        WelcomeRoleTiming::Now
+        RoleTiming::Now
     } else if let Err(err) = state.db.start_screening(guild, user).await {
         tracing::warn!(error = format!("{err:#}"), "could not record a screening");
-        WelcomeRoleTiming::Withheld
+        RoleTiming::Withheld
     } else {
         // Recorded before anything else, so that the update saying they passed, if handled
         // meanwhile, finds the row and ends the screening itself.
-        WelcomeRoleTiming::AfterScreening
+        RoleTiming::AfterScreening
     };
-    welcome(http, state, &member, timing).await;
+    welcome(http, state, guild, arrival, timing).await;
+    let (http, state) = (Arc::clone(http), Arc::clone(state));
+    let tasks = state.tasks.clone();
+    tasks.spawn(async move {
+        after_welcome(&http, &state, guild, user, timing).await;
+        crate::telemetry::member_event("join");
+    });
+}
+
+/// Counts `user`, just welcomed, for the rank role again if they had left, and gives what
+/// waited for them if Discord says they have passed screening already.
+async fn after_welcome(
+    http: &Http,
+    state: &AppState,
+    guild: GuildId,
+    user: UserId,
+    timing: RoleTiming,
+) {
     // The rank role's sync reads Discord itself, and passes over them while they screen.
     super::ranks::member_joined(http, state, guild, user).await;
-    // An update saying they passed, handled before the row was written, found nothing to do:
-    // Discord's word is read now.
-    if timing == WelcomeRoleTiming::AfterScreening && confirmed_passed(http, guild, user).await {
+    // An update saying they passed, handled before the row was written (or before their turn
+    // came), found nothing to do: Discord's word is read now.
+    if timing == RoleTiming::AfterScreening && confirmed_passed(http, guild, user).await {
         give_what_waited(http, state, guild, user).await;
     }
 }
@@ -112,13 +172,17 @@ async fn give_what_waited(http: &Http, state: &AppState, guild: GuildId, user: U
     }
 }
 
-/// The welcome message for `member`, and the welcome role as `timing` says, if staff set
-/// them.
-async fn welcome(http: &Http, state: &AppState, member: &Member, timing: WelcomeRoleTiming) {
-    // One welcome at a time per server: a wave of joins is greeted in turn, inside Discord's
-    // rate limits, instead of all at once.
-    let _turn = state.welcome_turns.take(member.guild_id).await;
-    let settings = match state.db.settings(member.guild_id).await {
+/// The welcome message for `arrival`, unless a wave of joins was ahead of it, and the welcome
+/// role as its timing says, if staff set them.
+async fn welcome(
+    http: &Http,
+    state: &AppState,
+    guild: GuildId,
+    arrival: Arrival,
+    timing: RoleTiming,
+) {
+    let user = arrival.user;
+    let settings = match state.db.settings(guild).await {
         Ok(settings) => settings,
         Err(err) => {
             tracing::warn!(
@@ -129,17 +193,21 @@ async fn welcome(http: &Http, state: &AppState, member: &Member, timing: Welcome
         }
     };
     if let Some(channel) = settings.welcome_channel.map(ChannelId::new) {
-        if welcome_due(state, member).await {
+        if arrival.behind > POSTED_BEHIND_AT_MOST {
+            tracing::debug!(
+                behind = arrival.behind,
+                "a wave of joins: the welcome role only"
+            );
+        } else if welcome_due(state, guild, user).await {
             let template = settings
                 .welcome_message
                 .as_deref()
                 .unwrap_or(DEFAULT_WELCOME);
             let message = CreateMessage::new()
-                .content(welcome_text(template, member))
-                .allowed_mentions(CreateAllowedMentions::new().users([member.user.id]));
+                .content(welcome_text(template, user))
+                .allowed_mentions(CreateAllowedMentions::new().users([user]));
             if let Err(err) = channel.send_message(http, message).await {
                 tracing::warn!(error = %err, "could not post a welcome");
-                let (guild, user) = (member.guild_id, member.user.id);
                 if let Err(err) = state.db.forget_welcome(guild, user).await {
                     tracing::warn!(error = format!("{err:#}"), "could not forget a welcome");
                 }
@@ -149,12 +217,11 @@ async fn welcome(http: &Http, state: &AppState, member: &Member, timing: Welcome
     let Some(role) = settings.welcome_role.map(RoleId::new) else {
         return;
     };
-    let (guild, user) = (member.guild_id, member.user.id);
     match timing {
-        WelcomeRoleTiming::Now => {}
-        WelcomeRoleTiming::Withheld => return,
+        RoleTiming::Now => {}
+        RoleTiming::Withheld => return,
         // Membership screening: a role now would let them around the server's rules.
-        WelcomeRoleTiming::AfterScreening => match state.db.hold_welcome_role(guild, user).await {
+        RoleTiming::AfterScreening => match state.db.hold_welcome_role(guild, user).await {
             Ok(true) => return,
             // Their screening already ended: the role is given now.
             Ok(false) => {}
@@ -167,16 +234,12 @@ async fn welcome(http: &Http, state: &AppState, member: &Member, timing: Welcome
     give_role(http, state, guild, user, role, &settings).await;
 }
 
-/// Whether `member` is to be welcomed in the channel: not if they were within a day, so one
+/// Whether `user` is to be welcomed in the channel: not if they were within a day, so one
 /// who leaves and joins again over and over is posted about once (the welcome role, which
 /// Discord took when they left, is given again all the same). When unsure, they are.
-async fn welcome_due(state: &AppState, member: &Member) -> bool {
+async fn welcome_due(state: &AppState, guild: GuildId, user: UserId) -> bool {
     let at = crate::db::now();
-    match state
-        .db
-        .welcome_due(member.guild_id, member.user.id, at)
-        .await
-    {
+    match state.db.welcome_due(guild, user, at).await {
         Ok(due) => due,
         Err(err) => {
             tracing::warn!(error = format!("{err:#}"), "could not record a welcome");
@@ -209,9 +272,9 @@ async fn give_welcome_role(http: &Http, state: &AppState, guild: GuildId, user: 
     }
 }
 
-/// The welcome for `member`: `{member}` becomes their mention.
-fn welcome_text(template: &str, member: &Member) -> String {
-    template.replace("{member}", &format!("<@{}>", member.user.id))
+/// The welcome for `user`: `{member}` becomes their mention.
+fn welcome_text(template: &str, user: UserId) -> String {
+    template.replace("{member}", &format!("<@{user}>"))
 }
 
 /// The longest a welcome's text may be once every `{member}` is a mention (at most 23
