@@ -94,6 +94,7 @@ impl serenity::EventHandler for Events {
         user: serenity::User,
         _member: Option<serenity::Member>,
     ) {
+        crate::commands::welcome::left(&self.state, guild, user.id);
         let state = Arc::clone(&self.state);
         self.state.tasks.spawn(async move {
             crate::commands::welcome::forget_screening(&state, guild, user.id).await;

@@ -32,8 +32,7 @@ pub const TRIM_ABOVE: usize = 512 * 1024;
 
 /// The environment variable, as `NAME=value`, that turns glibc's per-thread cache of freed
 /// blocks off for the whole process, so that no cached block keeps a trim after a burst from a
-/// page. It costs a few per cent more CPU per event (BENCHMARKS.md); other C libraries ignore
-/// it.
+/// page. Its CPU cost is measured in BENCHMARKS.md; other C libraries ignore it.
 pub const ALLOCATOR_ENV: &str = "GLIBC_TUNABLES=glibc.malloc.tcache_count=0";
 
 /// How often the memory held but not in use is checked.

@@ -1,6 +1,7 @@
 //! Work that goes one task at a time per key, while other keys go on: a server's rank-role
-//! syncs. One server's long sync never holds up another server's. A key's lock is kept only while someone holds it or waits for it (a wait given up
-//! may leave one idle lock behind until the key's next turn ends).
+//! syncs. One server's long sync never holds up another server's. A key's lock is kept only
+//! while someone holds it or waits for it (a wait given up may leave one idle lock behind until
+//! the key's next turn ends).
 
 use std::collections::HashMap;
 use std::hash::Hash;

@@ -310,13 +310,16 @@ async fn an_evaluated_player_who_returns_is_not_awaiting_evaluation_again() {
 }
 
 /// A wave of joins (a raid, say): each member gets the role, in the order they came, and only
-/// the first ones a message, since the rest would be welcomed minutes late.
+/// the first ones a message, since the rest would be welcomed minutes late; one who leaves
+/// before their turn is not greeted.
 #[tokio::test]
 async fn a_wave_of_joins_is_greeted_in_order_and_its_tail_gets_the_role_only() {
     // A channel that takes the 21 or so welcomes in a second rather than twenty (Discord sets
     // its limits as it sees fit; the bot follows what its answers say).
     let mut options = SimOptions::default();
     options.rate_limits.channel_messages = ratelimit::Limit::new(30, Duration::from_secs(1));
+    // And the three other calls each greeting makes, in a second or two rather than four.
+    options.rate_limits.other = ratelimit::Limit::new(30, Duration::from_secs(1));
     let (sim, mut bot) = start_ready_with(options, with_intent()).await;
     let saved = settings(
         &sim,
@@ -332,6 +335,9 @@ async fn a_wave_of_joins_is_greeted_in_order_and_its_tail_gets_the_role_only() {
     for &member in &wave {
         sim.member_joins(member, "wave");
     }
+    // One of them leaves before their turn: nothing is asked of Discord about them.
+    let gone = wave[30];
+    sim.member_leaves(gone);
     bot.wait_member_events_handled(&sim).await;
 
     let given: Vec<u64> = sim
@@ -340,7 +346,15 @@ async fn a_wave_of_joins_is_greeted_in_order_and_its_tail_gets_the_role_only() {
         .filter(|(method, _, role)| method == "PUT" && *role == PLAYER_ROLE)
         .map(|(_, user, _)| user)
         .collect();
-    assert_eq!(given, wave, "every member once, in the order they came");
+    let stayed: Vec<u64> = wave.iter().copied().filter(|&m| m != gone).collect();
+    assert_eq!(given, stayed, "every member once, in the order they came");
+    let about_gone = format!("/members/{gone}");
+    assert!(
+        !sim.requests()
+            .iter()
+            .any(|r| r.method == "PUT" && r.path.contains(&about_gone)),
+        "a role asked for a member who had left"
+    );
     let welcomed: Vec<u64> = welcomes(&sim)
         .iter()
         .filter_map(|m| {
@@ -364,6 +378,46 @@ async fn a_wave_of_joins_is_greeted_in_order_and_its_tail_gets_the_role_only() {
         wave.len()
     );
     sim.assert_clean().await;
+}
+
+/// A stop with joins still waiting: the bot stops greeting at once rather than spend its stop
+/// on them, logs how many were left, and exits cleanly.
+#[tokio::test]
+async fn a_stop_leaves_the_waiting_joins_and_exits_cleanly() {
+    let (sim, mut bot) = start_ready_with(SimOptions::default(), with_intent()).await;
+    let saved = settings(
+        &sim,
+        json!([{"name": "welcome_role", "type": 8, "value": PLAYER_ROLE.to_string()}]),
+    )
+    .await;
+    assert!(saved.contains("Settings saved"), "{saved}");
+    let wave: Vec<u64> = (0..40).map(|i| 1_100_000_000_000_002_000 + i).collect();
+    for &member in &wave {
+        sim.member_joins(member, "wave");
+    }
+    let given = |changes: &[(String, u64, u64)]| {
+        changes
+            .iter()
+            .filter(|(method, user, _)| method == "PUT" && wave.contains(user))
+            .count()
+    };
+    sim.wait_for("the first welcome role", REACT, |v| {
+        (given(v.role_changes()) > 0).then_some(())
+    })
+    .await;
+    bot.sigterm();
+    let status = bot.wait_exit(Duration::from_secs(10)).await;
+    assert!(status.success(), "{status:?}");
+    assert!(
+        bot.logs().contains("members who joined were not greeted"),
+        "{}",
+        bot.logs()
+    );
+    // Ten role calls a second: all forty would have taken four seconds of the stop.
+    assert!(
+        given(&sim.role_changes()) < wave.len(),
+        "greeted every join while stopping"
+    );
 }
 
 #[tokio::test]

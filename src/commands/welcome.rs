@@ -10,7 +10,7 @@
 //! ([`crate::db::Db::start_screening`]); so does a place in the rankings, which
 //! [`super::ranks`] checks with Discord itself. A server's joins are greeted one at a time, in
 //! order ([`crate::arrivals`]), inside Discord's rate limits; in a wave of more than
-//! [`POSTED_BEHIND_AT_MOST`] at once the later ones get the role without a message.
+//! [`POSTED_WITH_AT_MOST_AHEAD`] at once the later ones get the role without a message.
 
 use std::sync::Arc;
 
@@ -18,7 +18,7 @@ use poise::serenity_prelude as serenity;
 use serenity::{ChannelId, CreateAllowedMentions, CreateMessage, GuildId, Http, RoleId, UserId};
 
 use super::roles::Membership;
-use crate::arrivals::{Arrival, Arrivals, Queued};
+use crate::arrivals::{Arrival, Arrivals, Pushed};
 use crate::db::GuildSettings;
 use crate::state::AppState;
 
@@ -28,7 +28,7 @@ pub const DEFAULT_WELCOME: &str = "Welcome to the league, {member}!";
 /// A join that finds more than this many of the server's joins waiting to be greeted gets
 /// its welcome role but no message: a wave that large is greeted at Discord's pace, about
 /// one post a second, and a channel of late welcomes to a raid helps nobody.
-pub const POSTED_BEHIND_AT_MOST: usize = 20;
+pub const POSTED_WITH_AT_MOST_AHEAD: usize = 20;
 
 /// When a member who joins is given the welcome role.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,15 +50,18 @@ pub fn joined(
     user: UserId,
     pending: bool,
 ) {
+    // Called before the event's task first waits, on the runtime's one thread: joins are
+    // queued in the order the gateway delivered them.
     match state.arrivals.push(guild, user, pending) {
-        Queued::First => {
+        Pushed::First => {
             state
                 .tasks
                 .spawn(greet_in_turn(Arc::clone(http), Arc::clone(state), guild));
         }
-        Queued::Behind => {}
-        Queued::Full => {
+        Pushed::Behind => {}
+        Pushed::Full => {
             tracing::warn!(
+                guild = guild.get(),
                 waiting = Arrivals::LONGEST,
                 "a member who joined is not greeted: too many joins are waiting"
             );
@@ -67,15 +70,60 @@ pub fn joined(
     }
 }
 
+/// `user` left `guild`: a join of theirs still waiting is not greeted.
+pub fn left(state: &AppState, guild: GuildId, user: UserId) {
+    for _ in 0..state.arrivals.forget(guild, user) {
+        crate::telemetry::member_event("join");
+    }
+}
+
 /// Greets `guild`'s queued joins, oldest first, until none is left or the bot stops.
 async fn greet_in_turn(http: Arc<Http>, state: Arc<AppState>, guild: GuildId) {
+    // Should a greeting panic, the joins behind it are dropped with the queue, so that the
+    // next join starts a new task instead of waiting behind one that is gone.
+    let mut unfinished = Unfinished {
+        state: &state,
+        guild,
+        armed: true,
+    };
     while let Some(arrival) = state.arrivals.next(guild) {
-        if state.shutdown.is_cancelled() {
+        if state.stopping() {
             let left = 1 + state.arrivals.clear(guild);
-            tracing::info!(left, "stopping: members who joined were not greeted");
-            return;
+            tracing::info!(
+                guild = guild.get(),
+                left,
+                "stopping: members who joined were not greeted"
+            );
+            for _ in 0..left {
+                crate::telemetry::member_event("join");
+            }
+            break;
         }
         greet(&http, &state, guild, arrival).await;
+    }
+    unfinished.armed = false;
+}
+
+/// Clears a server's queue when its greeting task ends before draining it.
+struct Unfinished<'a> {
+    /// Whose queue.
+    state: &'a AppState,
+    /// The server.
+    guild: GuildId,
+    /// Set until the task ends the ordinary way.
+    armed: bool,
+}
+
+impl Drop for Unfinished<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            let dropped = self.state.arrivals.clear(self.guild);
+            tracing::warn!(
+                guild = self.guild.get(),
+                dropped,
+                "a greeting failed: the members waiting behind it were not greeted"
+            );
+        }
     }
 }
 
@@ -140,7 +188,8 @@ pub async fn passed_screening(http: &Http, state: &AppState, guild: GuildId, use
     }
 }
 
-/// `user` left `guild`: a screening of theirs the bot was waiting on is over.
+/// A screening of `user`'s in `guild` the bot was waiting on is over: they left, or joined
+/// again without one.
 pub async fn forget_screening(state: &AppState, guild: GuildId, user: UserId) {
     if let Err(err) = state.db.end_screening(guild, user).await {
         tracing::warn!(error = format!("{err:#}"), "could not end a screening");
@@ -193,9 +242,9 @@ async fn welcome(
         }
     };
     if let Some(channel) = settings.welcome_channel.map(ChannelId::new) {
-        if arrival.behind > POSTED_BEHIND_AT_MOST {
+        if arrival.ahead > POSTED_WITH_AT_MOST_AHEAD {
             tracing::debug!(
-                behind = arrival.behind,
+                ahead = arrival.ahead,
                 "a wave of joins: the welcome role only"
             );
         } else if welcome_due(state, guild, user).await {
