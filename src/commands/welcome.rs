@@ -85,9 +85,11 @@ async fn greet_in_turn(http: Arc<Http>, state: Arc<AppState>, guild: GuildId) {
         state: &state,
         guild,
         armed: true,
+        in_hand: false,
     };
     while let Some(arrival) = state.arrivals.next(guild) {
         if state.stopping() {
+            unfinished.armed = false;
             let left = 1 + state.arrivals.clear(guild);
             tracing::info!(
                 guild = guild.get(),
@@ -97,14 +99,17 @@ async fn greet_in_turn(http: Arc<Http>, state: Arc<AppState>, guild: GuildId) {
             for _ in 0..left {
                 crate::telemetry::member_event("join");
             }
-            break;
+            return;
         }
+        unfinished.in_hand = true;
         greet(&http, &state, guild, arrival).await;
+        unfinished.in_hand = false;
     }
     unfinished.armed = false;
 }
 
-/// Clears a server's queue when its greeting task ends before draining it.
+/// Clears a server's queue when its greeting task ends before draining it (a greeting that
+/// panicked, or a stop that outlasted it), counting the joins it leaves as handled.
 struct Unfinished<'a> {
     /// Whose queue.
     state: &'a AppState,
@@ -112,18 +117,41 @@ struct Unfinished<'a> {
     guild: GuildId,
     /// Set until the task ends the ordinary way.
     armed: bool,
+    /// A join is being greeted and has not been handed on to its count yet.
+    in_hand: bool,
 }
 
 impl Drop for Unfinished<'_> {
     fn drop(&mut self) {
-        if self.armed {
-            let dropped = self.state.arrivals.clear(self.guild);
+        if !self.armed {
+            return;
+        }
+        let left = self.state.arrivals.clear(self.guild) + usize::from(self.in_hand);
+        for _ in 0..left {
+            crate::telemetry::member_event("join");
+        }
+        if self.state.stopping() {
+            tracing::info!(
+                guild = self.guild.get(),
+                left,
+                "stopping: members who joined were not greeted"
+            );
+        } else {
             tracing::warn!(
                 guild = self.guild.get(),
-                dropped,
+                left,
                 "a greeting failed: the members waiting behind it were not greeted"
             );
         }
+    }
+}
+
+/// Counts a join as handled when dropped: once its work is done, or if that work panicked.
+struct JoinHandled;
+
+impl Drop for JoinHandled {
+    fn drop(&mut self) {
+        crate::telemetry::member_event("join");
     }
 }
 
@@ -148,8 +176,8 @@ async fn greet(http: &Arc<Http>, state: &Arc<AppState>, guild: GuildId, arrival:
     let (http, state) = (Arc::clone(http), Arc::clone(state));
     let tasks = state.tasks.clone();
     tasks.spawn(async move {
+        let _handled = JoinHandled;
         after_welcome(&http, &state, guild, user, timing).await;
-        crate::telemetry::member_event("join");
     });
 }
 
