@@ -187,6 +187,51 @@ mod trigger_tests {
 mod tests {
     use super::*;
 
+    /// Whether this thread's freed blocks go back to the heap's free memory, where a trim can
+    /// reach them, rather than into the thread's cache: seven blocks of a size nothing else
+    /// here uses are freed (a cache holds seven of a size), and free memory must grow by them.
+    fn frees_reach_the_heap() -> bool {
+        let blocks: Vec<Vec<u8>> = (0..7).map(|i| vec![i as u8; 1000]).collect();
+        let before = free_bytes();
+        drop(blocks);
+        free_bytes() >= before + 7 * 1000
+    }
+
+    /// Run only as [`the_deployments_allocator_setting_takes_effect`]'s child, with
+    /// `ALLOCATOR_PROBE` saying what to expect.
+    #[test]
+    #[ignore = "a child process of the_deployments_allocator_setting_takes_effect"]
+    fn allocator_probe() {
+        let expected = std::env::var("ALLOCATOR_PROBE").expect("ALLOCATOR_PROBE");
+        assert_eq!(frees_reach_the_heap(), expected == "cache off");
+    }
+
+    /// glibc ignores a tunable it does not know, without a word: this starts this test binary
+    /// again with [`ALLOCATOR_ENV`] and checks that freed blocks then reach the heap, and that
+    /// without it they do not (so that the probe can tell the two apart).
+    #[test]
+    fn the_deployments_allocator_setting_takes_effect() {
+        let (name, value) = ALLOCATOR_ENV.split_once('=').expect("NAME=value");
+        let probe = |tunables: &str, expect: &str| {
+            let exe = std::env::current_exe().expect("this test binary");
+            let output = std::process::Command::new(exe)
+                .args(["--exact", "memory::tests::allocator_probe", "--ignored"])
+                .args(["--test-threads", "1"])
+                .env(name, tunables)
+                .env("ALLOCATOR_PROBE", expect)
+                .output()
+                .expect("start the probe");
+            let stdout = String::from_utf8_lossy(&output.stdout);
+            assert!(
+                output.status.success() && stdout.contains("1 passed"),
+                "{name}={tunables:?}, expecting {expect}: {stdout}{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        };
+        probe(value, "cache off");
+        probe("", "cache on");
+    }
+
     #[test]
     fn trimming_returns_the_holes_a_burst_leaves() {
         // A 64 MiB burst of small blocks of which one in 16 outlives it: the freed ones are
