@@ -24,6 +24,14 @@ fn with_intent() -> BotOptions {
     }
 }
 
+/// Starts the bot with the intent on and saves `options` with `/settings`.
+async fn start_with_settings(sim_options: SimOptions, options: Value) -> (Sim, Bot) {
+    let (sim, bot) = start_ready_with(sim_options, with_intent()).await;
+    let saved = settings(&sim, options).await;
+    assert!(saved.contains("Settings saved"), "{saved}");
+    (sim, bot)
+}
+
 async fn settings(sim: &Sim, options: Value) -> String {
     let (_, reply) = run_command_with(sim, ALICE, GENERAL, "settings", options).await;
     content(&reply)
@@ -239,13 +247,11 @@ async fn a_welcome_that_failed_is_posted_at_the_return() {
 /// before their join. They get the welcome role all the same, and once.
 #[tokio::test]
 async fn a_member_who_passes_before_their_join_is_handled_gets_the_role_once() {
-    let (sim, mut bot) = start_ready_with(SimOptions::default(), with_intent()).await;
-    let saved = settings(
-        &sim,
+    let (sim, mut bot) = start_with_settings(
+        SimOptions::default(),
         json!([{"name": "welcome_role", "type": 8, "value": PLAYER_ROLE.to_string()}]),
     )
     .await;
-    assert!(saved.contains("Settings saved"), "{saved}");
     sim.edit_guild(|g| {
         g.members.insert(NEWCOMER, Vec::new());
     });
@@ -277,16 +283,14 @@ async fn a_member_who_passes_before_their_join_is_handled_gets_the_role_once() {
 /// welcome role that is also the role a tryout takes goes to newcomers only.
 #[tokio::test]
 async fn an_evaluated_player_who_returns_is_not_awaiting_evaluation_again() {
-    let (sim, mut bot) = start_ready_with(SimOptions::default(), with_intent()).await;
-    let saved = settings(
-        &sim,
+    let (sim, mut bot) = start_with_settings(
+        SimOptions::default(),
         json!([
             {"name": "welcome_role", "type": 8, "value": PLAYER_ROLE.to_string()},
             {"name": "remove_role", "type": 8, "value": PLAYER_ROLE.to_string()},
         ]),
     )
     .await;
-    assert!(saved.contains("Settings saved"), "{saved}");
     let (_, reply) = set_value(&sim, ALICE, BOB, 40).await;
     assert!(reply.contains("→"), "{reply}");
     bot.wait_commands_finished(&sim).await;
@@ -321,9 +325,8 @@ async fn a_wave_of_joins_is_greeted_in_order_and_its_tail_gets_the_role_only() {
     // And the three other calls each greeting makes: the bot's own global pace (about 40
     // calls a second) is then what bounds the wave, at about four seconds.
     options.rate_limits.other = ratelimit::Limit::new(30, Duration::from_secs(1));
-    let (sim, mut bot) = start_ready_with(options, with_intent()).await;
-    let saved = settings(
-        &sim,
+    let (sim, mut bot) = start_with_settings(
+        options,
         json!([
             {"name": "welcome_channel", "type": 7, "value": OFF_TOPIC.to_string()},
             {"name": "welcome_role", "type": 8, "value": PLAYER_ROLE.to_string()},
@@ -331,7 +334,6 @@ async fn a_wave_of_joins_is_greeted_in_order_and_its_tail_gets_the_role_only() {
         ]),
     )
     .await;
-    assert!(saved.contains("Settings saved"), "{saved}");
     let wave: Vec<u64> = (0..40).map(|i| 1_100_000_000_000_001_000 + i).collect();
     for &member in &wave {
         sim.member_joins(member, "wave");
@@ -385,13 +387,11 @@ async fn a_wave_of_joins_is_greeted_in_order_and_its_tail_gets_the_role_only() {
 /// on them, logs how many were left, and exits cleanly.
 #[tokio::test]
 async fn a_stop_leaves_the_waiting_joins_and_exits_cleanly() {
-    let (sim, mut bot) = start_ready_with(SimOptions::default(), with_intent()).await;
-    let saved = settings(
-        &sim,
+    let (sim, mut bot) = start_with_settings(
+        SimOptions::default(),
         json!([{"name": "welcome_role", "type": 8, "value": PLAYER_ROLE.to_string()}]),
     )
     .await;
-    assert!(saved.contains("Settings saved"), "{saved}");
     let wave: Vec<u64> = (0..40).map(|i| 1_100_000_000_000_002_000 + i).collect();
     for &member in &wave {
         sim.member_joins(member, "wave");
