@@ -88,28 +88,19 @@ async fn greet_in_turn(http: Arc<Http>, state: Arc<AppState>, guild: GuildId) {
         in_hand: false,
     };
     while let Some(arrival) = state.arrivals.next(guild) {
+        unfinished.in_hand = true;
         if state.stopping() {
-            unfinished.armed = false;
-            let left = 1 + state.arrivals.clear(guild);
-            tracing::info!(
-                guild = guild.get(),
-                left,
-                "stopping: members who joined were not greeted"
-            );
-            for _ in 0..left {
-                crate::telemetry::member_event("join");
-            }
+            // The guard leaves this join and the rest, counted and logged.
             return;
         }
-        unfinished.in_hand = true;
         greet(&http, &state, guild, arrival).await;
         unfinished.in_hand = false;
     }
     unfinished.armed = false;
 }
 
-/// Clears a server's queue when its greeting task ends before draining it (a greeting that
-/// panicked, or a stop that outlasted it), counting the joins it leaves as handled.
+/// Clears a server's queue when its greeting task ends before draining it (the bot is
+/// stopping, or a greeting panicked), counting the joins it leaves as handled.
 struct Unfinished<'a> {
     /// Whose queue.
     state: &'a AppState,
